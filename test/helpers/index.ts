@@ -1,0 +1,11 @@
+// Shared end-to-end test harness: members, etcdctl, the JSON gateway, bounded waits.
+export { Ctl, type CtlOptions, type CtlResult, ctlEnv, errorLine, runEtcdctl, spawnEtcdctl } from "./etcdctl.ts";
+export { b64, Gateway, type GatewayResponse, type Json, JsonStream, prefixEnd, unb64, unb64Bytes } from "./gateway.ts";
+export { LineProcess, type SpawnOptions } from "./line-process.ts";
+export { Member, type MemberOptions } from "./member.ts";
+export { freePort, freePorts } from "./ports.ts";
+export { mulberry32, seedFromEnv } from "./rng.ts";
+export { type SuiteMember, useMember } from "./suite.ts";
+export { defaultDataDirName, e2eTarget, ETCDCTL_BIN, isEtcd, memberBinary, REPO_ROOT, type Target } from "./target.ts";
+export { makeTempDir, removeDir } from "./temp-dir.ts";
+export { delay, pollUntil, withTimeout } from "./wait.ts";
