@@ -1,0 +1,64 @@
+// The file operations the WAL needs, as an injectable interface: tests wrap it to inject faults
+// (a failing fsync, a short write), and the real one is plain `node:fs` on file descriptors so it
+// runs unchanged on Bun, Node and Deno.
+import * as fs from "node:fs";
+
+export interface WalFs {
+  /** Creates the directory (and parents) if missing. */
+  mkdir(dir: string): Promise<void>;
+  readdir(dir: string): Promise<string[]>;
+  readFile(path: string): Promise<Uint8Array>;
+  /** "create": create or truncate, read-write. "existing": open an existing file read-write. */
+  open(path: string, mode: "create" | "existing"): Promise<number>;
+  /** Writes at the given file position; may write fewer bytes than asked (returns the count). */
+  write(fd: number, data: Uint8Array, offset: number, length: number, position: number): Promise<number>;
+  fdatasync(fd: number): Promise<void>;
+  ftruncate(fd: number, length: number): Promise<void>;
+  close(fd: number): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  /** Makes directory entries (creations, renames, deletions) durable. */
+  fsyncDir(dir: string): Promise<void>;
+}
+
+function cb<T>(run: (done: (err: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => run((err, value) => (err ? reject(err) : resolve(value))));
+}
+
+export const nodeWalFs: WalFs = {
+  mkdir: async (dir) => {
+    await fs.promises.mkdir(dir, { recursive: true });
+  },
+  readdir: (dir) => fs.promises.readdir(dir),
+  readFile: async (path) => new Uint8Array(await fs.promises.readFile(path)),
+  open: (path, mode) => cb<number>((done) => fs.open(path, mode === "create" ? "w+" : "r+", 0o600, done)),
+  write: (fd, data, offset, length, position) =>
+    cb<number>((done) => fs.write(fd, data, offset, length, position, (err, n) => done(err, n))),
+  fdatasync: (fd) => cb<void>((done) => fs.fdatasync(fd, (err) => done(err, undefined))),
+  ftruncate: (fd, length) => cb<void>((done) => fs.ftruncate(fd, length, (err) => done(err, undefined))),
+  close: (fd) => cb<void>((done) => fs.close(fd, (err) => done(err, undefined))),
+  rename: (from, to) => fs.promises.rename(from, to),
+  unlink: (path) => fs.promises.unlink(path),
+  fsyncDir: async (dir) => {
+    // Opening a directory read-only and fsyncing it persists its entries on Linux and macOS.
+    // Platforms that refuse (Windows) have no such guarantee to offer; skip there.
+    let fd: number;
+    try {
+      fd = await cb<number>((done) => fs.open(dir, "r", done));
+    } catch (err) {
+      if (isCode(err, "EISDIR") || isCode(err, "EPERM") || isCode(err, "EACCES")) return;
+      throw err;
+    }
+    try {
+      await cb<void>((done) => fs.fsync(fd, (err) => done(err, undefined)));
+    } catch (err) {
+      if (!isCode(err, "EINVAL") && !isCode(err, "EBADF")) throw err;
+    } finally {
+      await cb<void>((done) => fs.close(fd, (err) => done(err, undefined)));
+    }
+  },
+};
+
+function isCode(err: unknown, code: string): boolean {
+  return typeof err === "object" && err !== null && (err as { code?: unknown }).code === code;
+}

@@ -1,0 +1,345 @@
+// The write-ahead log: Conclave's durability point (an entry is acknowledged only once sync()
+// has fsynced it). An append-only, segmented, checksummed record log in one directory, in the
+// manner of etcd's member/wal. Record format: wal-record.ts; segment naming and verification:
+// wal-segment.ts; replay semantics: wal-replay.ts.
+//
+// Writes are batched: append()/setHardState()/saveSnapshot() only encode into a buffer, and
+// sync() writes the whole buffer with one positional write and one fdatasync. Appends made while
+// a sync is in flight go to a fresh buffer and are written by the next sync. The hardState is
+// written last in its batch, so a torn batch never leaves a commit index above its entries.
+//
+// A failed write or fsync leaves the file in an unknown state: the WAL then refuses every further
+// call (as etcd panics), and the member must restart and replay.
+import { join } from "node:path";
+import { emptyHardState, type Entry, type HardState, type SnapshotMeta } from "../raft/types.ts";
+import { nodeWalFs, type WalFs } from "./wal-fs.ts";
+import { RecordEncoder, type SnapshotMode } from "./wal-record.ts";
+import { ReplayState } from "./wal-replay.ts";
+import { parseSegmentName, scanSegment, segmentName, WalCorruptError, type SegmentName } from "./wal-segment.ts";
+
+export interface WalOptions {
+  /** File operations (default: node:fs). */
+  readonly fs?: WalFs;
+  /** Skip fsync (etcd's --unsafe-no-fsync): a machine crash may then lose acknowledged writes. */
+  readonly unsafeNoFsync?: boolean;
+  /** Start a new segment once the current one reaches this size (default 64 MiB). */
+  readonly segmentBytes?: number;
+  /** Receives recoverable-damage notices (a torn tail cut away at open). Default: console.warn. */
+  readonly warn?: (msg: string) => void;
+}
+
+/** What the log held at open. */
+export interface WalContents {
+  readonly hardState: HardState;
+  /** The latest snapshot marker, if any. */
+  readonly snapshot: SnapshotMeta | undefined;
+  /** The live entries after the snapshot, contiguous. */
+  readonly entries: Entry[];
+}
+
+export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+
+/** State as of a point in the write stream; a new segment's header repeats it. */
+interface StreamState {
+  readonly hardState: HardState;
+  readonly marker: SnapshotMeta | undefined;
+  readonly lastIndex: number;
+}
+
+export class Wal {
+  private enc = new RecordEncoder();
+  private spare: RecordEncoder | undefined;
+  /** The hardState to write at the end of the current batch. */
+  private pendingHardState: HardState | undefined;
+  /** State including everything appended (buffered or written). */
+  private appended: StreamState;
+  /** State as of the bytes written and fsynced. */
+  private durable: StreamState;
+  private crc: number;
+  private segs: SegmentName[];
+  private fd: number;
+  private offset: number;
+  /** Serializes sync, segment cuts and releases. */
+  private chain: Promise<unknown> = Promise.resolve();
+  private failure: unknown = undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly fs: WalFs,
+    private readonly noFsync: boolean,
+    private readonly segmentBytes: number,
+    start: { state: StreamState; crc: number; segs: SegmentName[]; fd: number; offset: number },
+  ) {
+    this.appended = start.state;
+    this.durable = start.state;
+    this.crc = start.crc;
+    this.segs = start.segs;
+    this.fd = start.fd;
+    this.offset = start.offset;
+  }
+
+  /**
+   * Opens (creating if needed) the WAL in `dir` and replays it. Cuts away a torn tail left by a
+   * crash mid-write (with a warning); throws WalCorruptError for any other damage.
+   */
+  static async open(dir: string, opts: WalOptions = {}): Promise<{ wal: Wal; contents: WalContents }> {
+    const fs = opts.fs ?? nodeWalFs;
+    const warn = opts.warn ?? ((msg: string) => console.warn(msg));
+    const noFsync = opts.unsafeNoFsync ?? false;
+    const segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    if (!(segmentBytes > 0)) throw new Error(`wal: segmentBytes must be positive, got ${segmentBytes}`);
+    await fs.mkdir(dir);
+    const names = await fs.readdir(dir);
+    // A segment being started is written as .tmp and renamed once complete: leftovers are void.
+    for (const n of names) if (n.endsWith(".wal.tmp")) await fs.unlink(join(dir, n));
+    const segs = names
+      .map(parseSegmentName)
+      .filter((s): s is SegmentName => s !== undefined)
+      .sort((a, b) => a.seq - b.seq);
+    for (let i = 1; i < segs.length; i++) {
+      if (segs[i]!.seq !== segs[i - 1]!.seq + 1) {
+        throw new WalCorruptError(`wal: segment missing between ${segs[i - 1]!.name} and ${segs[i]!.name} in ${dir}`);
+      }
+    }
+
+    const state = new ReplayState();
+    if (segs.length === 0) {
+      const wal = new Wal(dir, fs, noFsync, segmentBytes, {
+        state: { hardState: emptyHardState, marker: undefined, lastIndex: 0 },
+        crc: 0,
+        segs: [],
+        fd: -1,
+        offset: 0,
+      });
+      await wal.startSegment(0, 1);
+      return { wal, contents: { hardState: emptyHardState, snapshot: undefined, entries: [] } };
+    }
+
+    let crc: number | undefined;
+    let validBytes = 0;
+    for (let i = 0; i < segs.length; i++) {
+      const path = join(dir, segs[i]!.name);
+      const last = i === segs.length - 1;
+      const bytes = await fs.readFile(path);
+      let at = 0;
+      const res = scanSegment(bytes, path, { last, expectSeed: crc }, (r) => state.apply(r, () => `${path}#${at++}`));
+      crc = res.crc;
+      validBytes = res.validBytes;
+      if (res.torn) {
+        warn(`wal: truncated torn tail at offset ${res.validBytes} in ${path}`);
+        const fd = await fs.open(path, "existing");
+        try {
+          await fs.ftruncate(fd, res.validBytes);
+          if (!noFsync) await fs.fdatasync(fd);
+        } finally {
+          await fs.close(fd);
+        }
+      }
+    }
+    const lastPath = join(dir, segs[segs.length - 1]!.name);
+    if (validBytes === 0) throw new WalCorruptError(`wal: ${lastPath} has no valid crc seed record`);
+    state.finish();
+
+    const fd = await fs.open(lastPath, "existing");
+    const wal = new Wal(dir, fs, noFsync, segmentBytes, {
+      state: { hardState: state.hardState, marker: state.snapshot, lastIndex: state.lastIndex() },
+      crc: crc!,
+      segs,
+      fd,
+      offset: validBytes,
+    });
+    return { wal, contents: { hardState: state.hardState, snapshot: state.snapshot, entries: state.entries } };
+  }
+
+  /** Buffers entries; `entries` must be contiguous and start at most one past the last entry. */
+  append(entries: readonly Entry[]): void {
+    this.check();
+    if (entries.length === 0) return;
+    const first = entries[0]!.index;
+    const floor = this.appended.marker?.index ?? 0;
+    if (first <= floor || first > this.appended.lastIndex + 1) {
+      throw new Error(`wal: append at ${first} outside (${floor}, ${this.appended.lastIndex + 1}]`);
+    }
+    let next = first;
+    for (const e of entries) {
+      if (e.index !== next) throw new Error(`wal: non-contiguous append: ${e.index} after ${next - 1}`);
+      this.enc.entry(e);
+      next++;
+    }
+    this.appended = { ...this.appended, lastIndex: next - 1 };
+  }
+
+  /** Buffers the hardState; only the latest one per sync is written, after the batch's entries. */
+  setHardState(hs: HardState): void {
+    this.check();
+    const cur = this.pendingHardState ?? this.appended.hardState;
+    if (hs.term === cur.term && hs.vote === cur.vote && hs.commit === cur.commit) return;
+    this.pendingHardState = hs;
+  }
+
+  /**
+   * Buffers a snapshot marker. "compact": a state-machine snapshot covers entries <= meta.index
+   * (they may be released once the marker is durable). "restore": the log was replaced by a
+   * received snapshot; every earlier entry is void and the log continues at meta.index + 1.
+   */
+  saveSnapshot(meta: SnapshotMeta, mode: SnapshotMode): void {
+    this.check();
+    const prev = this.appended.marker?.index ?? 0;
+    if (meta.index < prev) throw new Error(`wal: snapshot ${meta.index} is older than snapshot ${prev}`);
+    if (mode === "compact" && meta.index > this.appended.lastIndex) {
+      throw new Error(`wal: compaction marker ${meta.index} is above the last entry ${this.appended.lastIndex}`);
+    }
+    this.enc.snapshot(meta, mode);
+    this.appended = {
+      ...this.appended,
+      marker: meta,
+      lastIndex: mode === "restore" ? meta.index : this.appended.lastIndex,
+    };
+  }
+
+  /** Writes and fsyncs everything buffered so far; resolves once it is durable. */
+  sync(): Promise<void> {
+    return this.serialize(() => this.flush());
+  }
+
+  /**
+   * Deletes the oldest segments whose live entries are all <= index. `index` must not exceed the
+   * durable snapshot marker's index, so replay still finds a marker covering what was deleted.
+   * Returns the number of segments deleted.
+   */
+  releaseTo(index: number): Promise<number> {
+    return this.serialize(() => this.release(index));
+  }
+
+  /** Syncs what is buffered and closes the file; the WAL is unusable afterwards. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      if (this.failure === undefined) await this.sync();
+    } finally {
+      this.closed = true;
+      await this.chain.catch(() => {});
+      if (this.fd >= 0) await this.fs.close(this.fd);
+      this.fd = -1;
+    }
+  }
+
+  /** The index of the latest snapshot marker that is durable. */
+  get durableSnapshotIndex(): number {
+    return this.durable.marker?.index ?? 0;
+  }
+
+  /** Segment file names, oldest first. */
+  segmentNames(): string[] {
+    return this.segs.map((s) => s.name);
+  }
+
+  private check(): void {
+    if (this.closed) throw new Error("wal: closed");
+    if (this.failure !== undefined) throw new Error("wal: unusable after an earlier write failure", { cause: this.failure });
+  }
+
+  private serialize<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      this.check();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const p = this.chain.then(op);
+    this.chain = p.catch(() => {});
+    return p;
+  }
+
+  private async flush(): Promise<void> {
+    this.check();
+    if (this.pendingHardState !== undefined) {
+      this.enc.hardState(this.pendingHardState);
+      this.appended = { ...this.appended, hardState: this.pendingHardState };
+      this.pendingHardState = undefined;
+    }
+    const enc = this.enc;
+    if (enc.byteLength === 0) return;
+    // New appends go to another buffer while this one is written.
+    this.enc = this.spare ?? new RecordEncoder();
+    this.spare = undefined;
+    const state = this.appended;
+    try {
+      const { bytes, crc } = enc.seal(this.crc);
+      await this.writeAll(this.fd, bytes, this.offset);
+      if (!this.noFsync) await this.fs.fdatasync(this.fd);
+      this.offset += bytes.length;
+      this.crc = crc;
+      this.durable = state;
+      enc.reset();
+      this.spare = enc;
+      if (this.offset >= this.segmentBytes) await this.startSegment(this.segs[this.segs.length - 1]!.seq + 1, state.lastIndex + 1);
+    } catch (err) {
+      this.failure = err;
+      throw err;
+    }
+  }
+
+  /** Starts segment `seq`: header written to a .tmp file, fsynced, then renamed into place. */
+  private async startSegment(seq: number, firstIndex: number): Promise<void> {
+    const seg = { seq, firstIndex, name: segmentName(seq, firstIndex) };
+    const path = join(this.dir, seg.name);
+    const tmp = `${path}.tmp`;
+    const hdr = new RecordEncoder();
+    hdr.crcSeed(this.crc);
+    // The header repeats the durable state, so deleting older segments never loses it.
+    if (this.durable.marker !== undefined) hdr.snapshot(this.durable.marker, "compact");
+    hdr.hardState(this.durable.hardState);
+    const { bytes, crc } = hdr.seal(this.crc);
+    const fd = await this.fs.open(tmp, "create");
+    try {
+      await this.writeAll(fd, bytes, 0);
+      if (!this.noFsync) await this.fs.fdatasync(fd);
+      await this.fs.rename(tmp, path);
+      if (!this.noFsync) await this.fs.fsyncDir(this.dir);
+    } catch (err) {
+      await this.fs.close(fd).catch(() => {});
+      throw err;
+    }
+    const old = this.fd;
+    this.fd = fd;
+    this.offset = bytes.length;
+    this.crc = crc;
+    this.segs.push(seg);
+    if (old >= 0) await this.fs.close(old);
+  }
+
+  private async release(index: number): Promise<number> {
+    this.check();
+    if (index > this.durableSnapshotIndex) {
+      throw new Error(`wal: release to ${index} above the durable snapshot ${this.durableSnapshotIndex}`);
+    }
+    // Live entries of segments [0, k] are all < segs[k + 1].firstIndex.
+    let k = -1;
+    for (let i = 0; i + 1 < this.segs.length; i++) if (this.segs[i + 1]!.firstIndex - 1 <= index) k = i;
+    if (k < 0) return 0;
+    try {
+      // Oldest first: a crash part-way leaves a contiguous run of segments.
+      for (let i = 0; i <= k; i++) await this.fs.unlink(join(this.dir, this.segs[i]!.name));
+      if (!this.noFsync) await this.fs.fsyncDir(this.dir);
+    } catch (err) {
+      this.failure = err;
+      throw err;
+    }
+    this.segs = this.segs.slice(k + 1);
+    return k + 1;
+  }
+
+  private async writeAll(fd: number, bytes: Uint8Array, position: number): Promise<void> {
+    let done = 0;
+    while (done < bytes.length) {
+      const n = await this.fs.write(fd, bytes, done, bytes.length - done, position + done);
+      if (!(n > 0)) throw new Error(`wal: write returned ${n}`);
+      done += n;
+    }
+  }
+}
+
+export function openWal(dir: string, opts: WalOptions = {}): Promise<{ wal: Wal; contents: WalContents }> {
+  return Wal.open(dir, opts);
+}

@@ -1,0 +1,43 @@
+// Shared helpers for the storage tests.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Entry } from "../../src/raft/types.ts";
+
+export function tempDir(tag: string): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), `conclave-${tag}-`));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+const enc = new TextEncoder();
+
+export function entry(index: number, term: number, text = `v${index}t${term}`): Entry {
+  return { index, term, type: 0, data: enc.encode(text) };
+}
+
+export function entries(from: number, to: number, term: number): Entry[] {
+  const out: Entry[] = [];
+  for (let i = from; i <= to; i++) out.push(entry(i, term));
+  return out;
+}
+
+export function text(e: Entry): string {
+  return new TextDecoder().decode(e.data);
+}
+
+/** Deterministic PRNG (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function seedFromEnv(name: string): number {
+  const v = process.env[name];
+  return v !== undefined ? Number(v) : (Date.now() % 1_000_000) + 1;
+}
