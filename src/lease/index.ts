@@ -1,0 +1,1 @@
+export { Lessor, MAX_LEASE_TTL, type Lease } from "./lessor.ts";

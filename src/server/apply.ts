@@ -1,0 +1,155 @@
+// Applies one decoded log entry (InternalRaftRequest) to the state: the response message,
+// or an EtcdError that the proposer returns to its caller. Deterministic: the same
+// entries give the same state on every member (the clock only moves lease deadlines).
+import type { InternalRaftRequest } from "../gen/internal_pb.ts";
+import {
+  AlarmRequest_AlarmAction as AlarmAction,
+  AlarmType,
+  type AlarmResponse,
+  type CompactionResponse,
+  type LeaseCheckpointResponse,
+  type LeaseGrantResponse,
+  type LeaseRevokeResponse,
+} from "../gen/rpc_pb.ts";
+import { MAX_LEASE_TTL } from "../lease/index.ts";
+import type { AlarmSet } from "./apply-alarm.ts";
+import {
+  applyDeleteRange,
+  applyPut,
+  applyTxn,
+  doRange,
+  type KvContext,
+  mapRevisionError,
+  type Step,
+  txnHasPut,
+  txnReadsHistory,
+} from "./apply-kv.ts";
+import { Errors, isEtcdError } from "./errors.ts";
+
+export interface ApplyContext extends KvContext {
+  readonly alarms: AlarmSet;
+  /** Records a compaction (the state machine deletes superseded rows in the background). */
+  readonly scheduleCompaction: (revision: number) => void;
+}
+
+/** True when applying r may read history (it then needs the batch so far on disk). */
+export function needsHistory(r: InternalRaftRequest): boolean {
+  if (r.range !== undefined) return r.range.revision > 0n;
+  if (r.txn !== undefined) return txnReadsHistory(r.txn);
+  return false;
+}
+
+/**
+ * The request as a step: synchronous unless it yields history reads. Errors are
+ * returned as values (EtcdError); anything else thrown is a bug and stops the member.
+ */
+export function* applyRequest(ctx: ApplyContext, r: InternalRaftRequest): Step<unknown> {
+  try {
+    return yield* dispatch(ctx, r);
+  } catch (e) {
+    const m = mapRevisionError(e);
+    if (isEtcdError(m)) return m;
+    throw e;
+  }
+}
+
+function* dispatch(ctx: ApplyContext, r: InternalRaftRequest): Step<unknown> {
+  const noSpace = ctx.alarms.has(AlarmType.NOSPACE);
+  if (r.put !== undefined) {
+    if (noSpace) return Errors.noSpace;
+    return applyPut(ctx, r.put);
+  }
+  if (r.deleteRange !== undefined) return applyDeleteRange(ctx, r.deleteRange);
+  if (r.txn !== undefined) {
+    if (noSpace && txnHasPut(r.txn)) return Errors.noSpace;
+    return yield* applyTxn(ctx, r.txn);
+  }
+  if (r.range !== undefined) {
+    const rev = ctx.store.revision;
+    const res = yield* doRange(ctx, r.range, rev);
+    res.header = ctx.header(rev);
+    return res;
+  }
+  if (r.compaction !== undefined) return applyCompaction(ctx, Number(r.compaction.revision));
+  if (r.leaseGrant !== undefined) {
+    if (noSpace) return Errors.noSpace;
+    return applyLeaseGrant(ctx, r.leaseGrant.ID, Number(r.leaseGrant.TTL));
+  }
+  if (r.leaseRevoke !== undefined) {
+    if (ctx.lessor.get(r.leaseRevoke.ID) === undefined) return Errors.leaseNotFound;
+    return revokeLease(ctx, r.leaseRevoke.ID);
+  }
+  if (r.leaseExpire !== undefined) {
+    // The leader checked the deadlines before proposing; every member revokes the leases
+    // that still exist, so the outcome does not depend on each member's clock.
+    let last: LeaseRevokeResponse | undefined;
+    for (const id of r.leaseExpire.IDs) if (ctx.lessor.get(id) !== undefined) last = revokeLease(ctx, id);
+    return last ?? { $typeName: "etcdserverpb.LeaseRevokeResponse", header: ctx.header(ctx.store.revision) };
+  }
+  if (r.leaseCheckpoint !== undefined) {
+    for (const c of r.leaseCheckpoint.checkpoints) ctx.lessor.checkpoint(c.ID, Number(c.remainingTTL), ctx.stmts);
+    const res: LeaseCheckpointResponse = { $typeName: "etcdserverpb.LeaseCheckpointResponse", header: ctx.header(ctx.store.revision) };
+    return res;
+  }
+  if (r.alarm !== undefined) return applyAlarm(ctx, r.alarm.action, r.alarm.memberID, r.alarm.alarm);
+  // Auth and membership entries are applied by their own modules.
+  return undefined;
+}
+
+function applyCompaction(ctx: ApplyContext, rev: number): CompactionResponse {
+  const s = ctx.store;
+  if (rev <= s.compactRevision) throw Errors.compacted;
+  if (rev > s.revision) throw Errors.futureRev;
+  ctx.scheduleCompaction(rev);
+  return { $typeName: "etcdserverpb.CompactionResponse", header: ctx.header(s.revision) };
+}
+
+function applyLeaseGrant(ctx: ApplyContext, id: bigint, ttl: number): LeaseGrantResponse {
+  if (id === 0n) throw new Error("apply: lease grant with ID 0 (the proposer assigns IDs)");
+  if (ctx.lessor.get(id) !== undefined) throw Errors.leaseExist;
+  if (ttl > MAX_LEASE_TTL) throw Errors.leaseTTLTooLarge;
+  const l = ctx.lessor.grant(id, ttl, ctx.stmts);
+  return {
+    $typeName: "etcdserverpb.LeaseGrantResponse",
+    header: ctx.header(ctx.store.revision),
+    ID: id,
+    TTL: BigInt(l.ttl),
+    error: "",
+  };
+}
+
+/** Revokes a known lease: its keys are deleted in one revision (none: no new revision). */
+function revokeLease(ctx: ApplyContext, id: bigint): LeaseRevokeResponse {
+  const l = ctx.lessor.revoke(id, ctx.stmts);
+  if (l === undefined) throw new Error("apply: revoke of unknown lease");
+  const txn = ctx.store.beginWrite();
+  for (const k of [...l.keys].sort()) {
+    const kv = ctx.store.index.get(k);
+    // Invariant: a lease's key set holds exactly the live keys attached to it.
+    if (kv === undefined || kv.lease !== id) throw new Error(`apply: lease ${id} lists a key it does not hold`);
+    txn.deleteKey(kv);
+  }
+  const rev = txn.end();
+  return { $typeName: "etcdserverpb.LeaseRevokeResponse", header: ctx.header(rev) };
+}
+
+function applyAlarm(ctx: ApplyContext, action: AlarmAction, memberId: bigint, alarm: AlarmType): AlarmResponse {
+  // etcd's AlarmResponse is sent without a header.
+  const res: AlarmResponse = { $typeName: "etcdserverpb.AlarmResponse", header: undefined, alarms: [] };
+  switch (action) {
+    case AlarmAction.GET:
+      res.alarms = ctx.alarms.get(alarm);
+      break;
+    case AlarmAction.ACTIVATE: {
+      const m = ctx.alarms.activate(memberId, alarm, ctx.stmts);
+      if (m !== undefined) res.alarms.push(m);
+      break;
+    }
+    case AlarmAction.DEACTIVATE: {
+      const m = ctx.alarms.deactivate(memberId, alarm, ctx.stmts);
+      if (m !== undefined) res.alarms.push(m);
+      break;
+    }
+  }
+  return res;
+}

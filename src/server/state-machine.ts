@@ -1,0 +1,468 @@
+// The replicated state machine: MVCC store + leases + alarms + watch hub over one SQLite
+// file. The server appends entries to the durable log first, then calls apply(batch):
+// every batch is written in ONE SQLite transaction together with the applied index, so a
+// crash at any point replays cleanly from the log (entries ≤ appliedIndex are skipped).
+// Single writer: apply, compaction steps and defragment are serialized on one chain.
+import { mkdirSync } from "node:fs";
+import { open as openFile, rm } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { dirname } from "node:path";
+import { fromBinary } from "@bufbuild/protobuf";
+import { createClient, type Client, type InStatement } from "@libsql/client";
+import { InternalRaftRequestSchema, type InternalRaftRequest } from "../gen/internal_pb.ts";
+import type {
+  AlarmMember,
+  LeaseLeasesResponse,
+  LeaseTimeToLiveRequest,
+  LeaseTimeToLiveResponse,
+  RangeRequest,
+  RangeResponse,
+  ResponseHeader,
+  SnapshotResponse,
+  WatchResponse,
+} from "../gen/rpc_pb.ts";
+import { Lessor } from "../lease/index.ts";
+import { Crc32, fromKey, keyRange, MvccStore, selectRange } from "../mvcc/index.ts";
+import { stateDdl, statePragmas } from "../storage/schema.ts";
+import { AlarmSet } from "./apply-alarm.ts";
+import { type ApplyContext, applyRequest, needsHistory } from "./apply.ts";
+import { runAsync, runSync, txnHasPut } from "./apply-kv.ts";
+import { Errors, type EtcdError } from "./errors.ts";
+import type { WatchStream } from "./types.ts";
+import { type Timers, WatchHub } from "./watch.ts";
+
+export interface StateMachineOptions {
+  path: string; // SQLite file, e.g. <data-dir>/member/state.db (created if missing)
+  clock: () => number; // ms, for lease deadlines only
+  header: (revision: number) => ResponseHeader; // fills cluster_id/member_id/raft_term
+  memberId: bigint;
+  minLeaseTtl: number; // seconds; grants below are raised to it
+  quotaBackendBytes: number; // effective bytes (2 GiB when flag is 0)
+  maxRequestBytes: number; // watch fragment threshold is this + 512 KiB
+  progressNotifyIntervalMs: number;
+  compactionBatchLimit?: number;
+  unsafeNoFsync?: boolean;
+  /** Timer functions for the watch progress ticker (default: the global ones). */
+  timers?: Timers;
+}
+
+export interface AppliedEntry {
+  index: number;
+  data: Uint8Array; // InternalRaftRequest binary (empty = no-op)
+}
+
+export interface StateMachine {
+  readonly appliedIndex: number;
+  readonly revision: number;
+  readonly compactRevision: number;
+  apply(entries: AppliedEntry[]): Promise<Array<unknown | EtcdError>>;
+  range(req: RangeRequest): Promise<RangeResponse>;
+  openWatchStream(send: (r: WatchResponse) => void): WatchStream;
+  leaseRenew(id: bigint): number;
+  leaseTimeToLive(req: LeaseTimeToLiveRequest): LeaseTimeToLiveResponse;
+  leaseLeases(): LeaseLeasesResponse;
+  expiredLeases(now: number, limit: number): bigint[];
+  leaseIdExists(id: bigint): boolean;
+  /** On becoming leader: restart lease deadlines (now + TTL + extendMs), as etcd's Promote. */
+  leasePromote(extendMs: number): void;
+  alarms(): AlarmMember[];
+  quotaExceeded(req: InternalRaftRequest): boolean;
+  hash(): Promise<number>;
+  hashKV(rev: number): Promise<{ hash: number; compactRevision: number; revision: number }>;
+  snapshot(): AsyncIterable<SnapshotResponse>;
+  dbSize(): number;
+  dbSizeInUse(): number;
+  /** Resolves once the physical deletion of the latest compaction is done (`physical`). */
+  compactionDone(): Promise<void>;
+  /** Sends progress notifications now (the timer calls this too). */
+  progressTick(): void;
+  defragment(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const SNAPSHOT_CHUNK = 32 * 1024;
+
+export async function openStateMachine(o: StateMachineOptions): Promise<StateMachine> {
+  mkdirSync(dirname(o.path), { recursive: true });
+  const db = createClient({ url: `file:${o.path}` });
+  for (const p of statePragmas) await db.execute(p);
+  if (o.unsafeNoFsync) await db.execute("PRAGMA synchronous=OFF");
+  for (const d of stateDdl) await db.execute(d);
+  const m = (await db.execute("SELECT applied_index, revision, compact_revision, scheduled_compact FROM meta WHERE id = 1")).rows[0];
+  if (m === undefined) throw new Error("state: meta row missing");
+  const sm = new Sm(db, o, Number(m[0]), await MvccStore.open(db, {
+    revision: Number(m[1]),
+    compactRevision: Number(m[2]),
+    scheduledCompact: Number(m[3]),
+  }));
+  await sm.load();
+  return sm;
+}
+
+class Sm implements StateMachine {
+  private readonly lessor: Lessor;
+  private readonly alarmSet = new AlarmSet();
+  private readonly hub: WatchHub;
+  private stmts: InStatement[] = [];
+  private tail: Promise<unknown> = Promise.resolve();
+  private committedRev: number;
+  private pageSize = 4096;
+  private pages = 0;
+  private freePages = 0;
+  private compacting: Promise<void> | undefined;
+  private broken: unknown;
+  private closed = false;
+  private snapSeq = 0;
+  private readonly ctx: ApplyContext;
+
+  constructor(
+    private readonly db: Client,
+    private readonly o: StateMachineOptions,
+    private applied: number,
+    private readonly store: MvccStore,
+  ) {
+    this.lessor = new Lessor(o.clock, o.minLeaseTtl);
+    this.committedRev = store.revision;
+    this.hub = new WatchHub(
+      {
+        committedRevision: () => this.committedRev,
+        compactRevision: () => this.store.compactRevision,
+        header: (rev) => this.o.header(rev),
+        changesBetween: (r, from, to) => this.store.changesBetween(r, from, to),
+        stateAt: (key, rev) => this.store.stateAt(key, rev),
+      },
+      {
+        fragmentBytes: o.maxRequestBytes + 512 * 1024,
+        progressNotifyIntervalMs: o.progressNotifyIntervalMs,
+        timers: o.timers,
+      },
+    );
+    const self = this;
+    this.ctx = {
+      store,
+      lessor: this.lessor,
+      alarms: this.alarmSet,
+      header: o.header,
+      get stmts() {
+        return self.stmts;
+      },
+      scheduleCompaction: (rev) => {
+        store.compactRevision = rev;
+        store.scheduledCompact = rev;
+      },
+    };
+  }
+
+  /** Restores leases (with their keys) and alarms; resumes an unfinished compaction. */
+  async load(): Promise<void> {
+    const ls = await this.db.execute("SELECT id, ttl, remaining FROM leases");
+    for (const r of ls.rows) this.lessor.restore(BigInt(r[0] as string), Number(r[1]), Number(r[2]));
+    for (const kv of this.store.index.range({ start: "", end: "" })) {
+      if (kv.lease === 0n) continue;
+      // A key may outlive its lease's row only if the state is corrupt.
+      if (this.lessor.get(kv.lease) === undefined) throw new Error(`state: key attached to unknown lease ${kv.lease}`);
+      this.lessor.attach(kv.lease, kv.k);
+    }
+    const as = await this.db.execute("SELECT member_id, alarm FROM alarms");
+    for (const r of as.rows) this.alarmSet.restore(BigInt(r[0] as string), Number(r[1]));
+    await this.refreshSizes();
+    if (this.store.scheduledCompact > 0) this.startCompaction();
+  }
+
+  get appliedIndex(): number {
+    return this.applied;
+  }
+  get revision(): number {
+    return this.store.revision;
+  }
+  get compactRevision(): number {
+    return this.store.compactRevision;
+  }
+
+  /** Runs fn after every earlier serialized operation (single writer). */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.tail.then(() => {
+      if (this.broken !== undefined) throw this.broken;
+      return fn();
+    });
+    this.tail = p.catch(() => undefined);
+    return p;
+  }
+
+  apply(entries: AppliedEntry[]): Promise<Array<unknown | EtcdError>> {
+    return this.serial(() => this.applyBatch(entries));
+  }
+
+  private async applyBatch(entries: AppliedEntry[]): Promise<unknown[]> {
+    const results: unknown[] = [];
+    let last = this.applied;
+    try {
+      for (const e of entries) {
+        if (e.index <= last) {
+          // Already applied (replay after restart): a no-op by design.
+          results.push(undefined);
+          continue;
+        }
+        if (e.data.length === 0) {
+          results.push(undefined);
+          last = e.index;
+          continue;
+        }
+        const req = fromBinary(InternalRaftRequestSchema, e.data);
+        if (needsHistory(req)) {
+          // History reads must see this batch's earlier writes: commit them first.
+          if (last > this.applied) await this.flush(last);
+          results.push(await runAsync(this.store, applyRequest(this.ctx, req)));
+        } else {
+          results.push(runSync(applyRequest(this.ctx, req)));
+        }
+        last = e.index;
+      }
+      if (last > this.applied) await this.flush(last);
+    } catch (e) {
+      // In-memory state may now differ from disk: stop serving writes (the member restarts).
+      this.broken = e;
+      throw e;
+    }
+    return results;
+  }
+
+  private async flush(index: number): Promise<void> {
+    const s = this.store;
+    const stmts = s.takeStatements();
+    for (const st of this.stmts) stmts.push(st);
+    this.stmts = [];
+    stmts.push({
+      sql: "UPDATE meta SET applied_index = ?, revision = ?, compact_revision = ?, scheduled_compact = ? WHERE id = 1",
+      args: [index, s.revision, s.compactRevision, s.scheduledCompact],
+    });
+    stmts.push("SELECT * FROM pragma_page_count(), pragma_freelist_count()");
+    const rs = await this.db.batch(stmts, "write");
+    const sizes = rs[rs.length - 1]!.rows[0];
+    if (sizes !== undefined) {
+      this.pages = Number(sizes[0]);
+      this.freePages = Number(sizes[1]);
+    }
+    this.applied = index;
+    this.committedRev = s.revision;
+    this.hub.notify(s.takeChanges());
+    if (s.scheduledCompact > 0 && this.compacting === undefined) this.startCompaction();
+  }
+
+  // ---- compaction in the background: small batches, each its own serialized write ----
+
+  private startCompaction(): void {
+    this.compacting = this.compactLoop().finally(() => {
+      this.compacting = undefined;
+    });
+    this.compacting.catch(() => undefined);
+  }
+
+  private async compactLoop(): Promise<void> {
+    const batch = this.o.compactionBatchLimit ?? 1000;
+    for (;;) {
+      const target = this.store.scheduledCompact;
+      if (target === 0 || this.closed) return;
+      let lo: number | undefined = Math.max(0, (await this.store.lowestRevision()) - 1);
+      while (lo !== undefined && !this.closed) {
+        const step = this.store.compactionStep(lo, batch);
+        await this.serial(() => this.db.batch([step.stmt], "write"));
+        lo = step.next;
+        await new Promise<void>((r) => setImmediate(r)); // let apply batches in between
+      }
+      if (this.closed) return;
+      const done = await this.serial(async () => {
+        if (this.store.scheduledCompact !== target) return false; // a newer compaction came in
+        this.store.scheduledCompact = 0;
+        await this.db.batch(
+          [{ sql: "UPDATE meta SET scheduled_compact = 0 WHERE id = 1", args: [] }, "PRAGMA incremental_vacuum(256)"],
+          "write",
+        );
+        await this.refreshSizes();
+        return true;
+      });
+      if (done) return;
+    }
+  }
+
+  compactionDone(): Promise<void> {
+    return this.compacting ?? Promise.resolve();
+  }
+
+  private async refreshSizes(): Promise<void> {
+    const r = (await this.db.execute("SELECT * FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()")).rows[0]!;
+    this.pages = Number(r[0]);
+    this.freePages = Number(r[1]);
+    this.pageSize = Number(r[2]);
+  }
+
+  // ---- reads ----
+
+  async range(req: RangeRequest): Promise<RangeResponse> {
+    const s = this.store;
+    const current = s.revision;
+    const asked = Number(req.revision);
+    const kr = keyRange(req.key, req.rangeEnd);
+    let out;
+    if (asked <= 0 || asked === current) {
+      out = selectRange(s.index.range(kr), req);
+    } else {
+      if (asked > current) throw Errors.futureRev;
+      if (asked < s.compactRevision) throw Errors.compacted;
+      await this.tail; // history rows of applied entries are on disk
+      out = selectRange(await s.rangeAt(kr, asked), req);
+    }
+    return {
+      $typeName: "etcdserverpb.RangeResponse",
+      header: this.o.header(current),
+      kvs: out.kvs,
+      more: out.more,
+      count: BigInt(out.count),
+    };
+  }
+
+  openWatchStream(send: (r: WatchResponse) => void): WatchStream {
+    return this.hub.open(send);
+  }
+
+  progressTick(): void {
+    this.hub.progressTick();
+  }
+
+  // ---- leases ----
+
+  leaseRenew(id: bigint): number {
+    return this.lessor.renew(id);
+  }
+
+  leaseTimeToLive(req: LeaseTimeToLiveRequest): LeaseTimeToLiveResponse {
+    const l = this.lessor.get(req.ID);
+    const res: LeaseTimeToLiveResponse = {
+      $typeName: "etcdserverpb.LeaseTimeToLiveResponse",
+      header: this.o.header(this.store.revision),
+      ID: req.ID,
+      TTL: -1n,
+      grantedTTL: 0n,
+      keys: [],
+    };
+    if (l === undefined) return res;
+    res.TTL = BigInt(this.lessor.remainingSeconds(l));
+    res.grantedTTL = BigInt(l.ttl);
+    if (req.keys) res.keys = [...l.keys].sort().map(fromKey);
+    return res;
+  }
+
+  leaseLeases(): LeaseLeasesResponse {
+    return {
+      $typeName: "etcdserverpb.LeaseLeasesResponse",
+      header: this.o.header(this.store.revision),
+      leases: this.lessor.ids().map((ID) => ({ $typeName: "etcdserverpb.LeaseStatus", ID })),
+    };
+  }
+
+  expiredLeases(now: number, limit: number): bigint[] {
+    return this.lessor.expired(now, limit);
+  }
+
+  leaseIdExists(id: bigint): boolean {
+    return this.lessor.get(id) !== undefined;
+  }
+
+  leasePromote(extendMs: number): void {
+    this.lessor.promote(extendMs);
+  }
+
+  // ---- quota / alarms ----
+
+  alarms(): AlarmMember[] {
+    return this.alarmSet.get();
+  }
+
+  quotaExceeded(req: InternalRaftRequest): boolean {
+    let cost = 0;
+    if (req.put !== undefined) cost = req.put.key.length + req.put.value.length + 64;
+    else if (req.txn !== undefined && txnHasPut(req.txn)) cost = 1024;
+    else if (req.leaseGrant !== undefined) cost = 64;
+    if (cost === 0) return false;
+    return this.dbSize() + cost > this.o.quotaBackendBytes;
+  }
+
+  // ---- maintenance ----
+
+  dbSize(): number {
+    return this.pages * this.pageSize;
+  }
+
+  dbSizeInUse(): number {
+    return (this.pages - this.freePages) * this.pageSize;
+  }
+
+  async hash(): Promise<number> {
+    await this.tail;
+    const crc = new Crc32();
+    crc.updateU64(this.store.compactRevision);
+    crc.updateU64(await this.store.hashKV(this.store.revision));
+    const ls = await this.db.execute("SELECT id, ttl FROM leases ORDER BY id");
+    for (const r of ls.rows) crc.update(new TextEncoder().encode(`${r[0] as string}:${Number(r[1])};`));
+    return crc.digest();
+  }
+
+  async hashKV(rev: number): Promise<{ hash: number; compactRevision: number; revision: number }> {
+    const s = this.store;
+    const current = s.revision;
+    const at = rev <= 0 ? current : rev;
+    if (at > current) throw Errors.futureRev;
+    if (at < s.compactRevision) throw Errors.compacted;
+    await this.tail;
+    const hash = await s.hashKV(at);
+    // etcd reports -1 when the store was never compacted.
+    return { hash, compactRevision: s.compactRevision === 0 ? -1 : s.compactRevision, revision: current };
+  }
+
+  async *snapshot(): AsyncIterable<SnapshotResponse> {
+    const tmp = `${this.o.path}.snap-${process.pid}-${++this.snapSeq}.tmp`;
+    await rm(tmp, { force: true });
+    // VACUUM INTO writes a consistent, compact copy; taken between apply batches.
+    await this.serial(() => this.db.execute({ sql: "VACUUM INTO ?", args: [tmp] }));
+    const fh = await openFile(tmp, "r");
+    try {
+      const total = (await fh.stat()).size;
+      const sha = createHash("sha256");
+      let sent = 0;
+      while (sent < total) {
+        const buf = new Uint8Array(Math.min(SNAPSHOT_CHUNK, total - sent));
+        const { bytesRead } = await fh.read(buf, 0, buf.length, sent);
+        if (bytesRead !== buf.length) throw new Error("snapshot: short read");
+        sent += bytesRead;
+        sha.update(buf);
+        yield { $typeName: "etcdserverpb.SnapshotResponse", header: undefined, remainingBytes: BigInt(total - sent), blob: buf };
+      }
+      yield {
+        $typeName: "etcdserverpb.SnapshotResponse",
+        header: undefined,
+        remainingBytes: 0n,
+        blob: new Uint8Array(sha.digest()),
+      };
+    } finally {
+      await fh.close();
+      await rm(tmp, { force: true });
+    }
+  }
+
+  defragment(): Promise<void> {
+    return this.serial(async () => {
+      await this.db.execute("PRAGMA incremental_vacuum");
+      await this.db.execute("PRAGMA wal_checkpoint(TRUNCATE)");
+      await this.refreshSizes();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.hub.close();
+    await this.compacting?.catch(() => undefined);
+    await this.tail;
+    this.db.close();
+  }
+}

@@ -1,0 +1,111 @@
+// The one schema of the state database (<data-dir>/member/state.db). Every table the state
+// machine, membership and auth keep is declared here with drizzle so queries can be typed;
+// `stateDdl` is the matching DDL run at open (the hot apply path uses raw prepared SQL).
+//
+// IDs that are 64-bit (lease, member) are stored as TEXT decimal because SQLite integers
+// read back as JS numbers would lose precision above 2^53.
+import { blob, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+/** Every revision of every key (etcd's `key` bucket). Invariant: (key, revision) is unique. */
+export const kv = sqliteTable(
+  "kv",
+  {
+    revision: integer("revision").notNull(),
+    sub: integer("sub").notNull(),
+    key: blob("key", { mode: "buffer" }).notNull(),
+    value: blob("value", { mode: "buffer" }).notNull(),
+    createRevision: integer("create_revision").notNull(),
+    version: integer("version").notNull(),
+    lease: text("lease").notNull(), // signed decimal, "0" = none
+    tombstone: integer("tombstone").notNull(), // 1 = delete marker
+  },
+  (t) => [primaryKey({ columns: [t.revision, t.sub] })],
+);
+
+/** One row (id = 1): the consistent index and the revision counters. */
+export const meta = sqliteTable("meta", {
+  id: integer("id").primaryKey(),
+  appliedIndex: integer("applied_index").notNull(),
+  revision: integer("revision").notNull(),
+  compactRevision: integer("compact_revision").notNull(),
+  /** Compaction requested but superseded rows not yet all deleted (0 = none pending). */
+  scheduledCompact: integer("scheduled_compact").notNull(),
+});
+
+/** Leases (etcd's `lease` bucket). remaining = checkpointed remaining TTL (0 = not set). */
+export const leases = sqliteTable("leases", {
+  id: text("id").primaryKey(),
+  ttl: integer("ttl").notNull(),
+  remaining: integer("remaining").notNull(),
+});
+
+export const alarms = sqliteTable(
+  "alarms",
+  {
+    memberId: text("member_id").notNull(),
+    alarm: integer("alarm").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.memberId, t.alarm] })],
+);
+
+/** Cluster membership (hex member ID as the key; URL lists as JSON arrays). */
+export const members = sqliteTable("members", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  peerUrls: text("peer_urls").notNull(),
+  clientUrls: text("client_urls").notNull(),
+  isLearner: integer("is_learner").notNull(),
+  removed: integer("removed").notNull().default(0),
+});
+
+/**
+ * DDL matching the tables above, run in order at open. auto_vacuum must be set before the
+ * first table exists or it has no effect.
+ */
+export const statePragmas: readonly string[] = [
+  "PRAGMA auto_vacuum=INCREMENTAL",
+  "PRAGMA journal_mode=WAL",
+  "PRAGMA synchronous=NORMAL",
+];
+
+export const stateDdl: readonly string[] = [
+  `CREATE TABLE IF NOT EXISTS kv (
+    revision INTEGER NOT NULL,
+    sub INTEGER NOT NULL,
+    key BLOB NOT NULL,
+    value BLOB NOT NULL,
+    create_revision INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    lease TEXT NOT NULL,
+    tombstone INTEGER NOT NULL,
+    PRIMARY KEY (revision, sub)
+  )`,
+  // History reads (old-revision ranges, prev_kv, compaction) go by key then revision.
+  "CREATE INDEX IF NOT EXISTS kv_key_revision ON kv (key, revision)",
+  `CREATE TABLE IF NOT EXISTS meta (
+    id INTEGER PRIMARY KEY,
+    applied_index INTEGER NOT NULL,
+    revision INTEGER NOT NULL,
+    compact_revision INTEGER NOT NULL,
+    scheduled_compact INTEGER NOT NULL
+  )`,
+  "INSERT OR IGNORE INTO meta (id, applied_index, revision, compact_revision, scheduled_compact) VALUES (1, 0, 1, 0, 0)",
+  `CREATE TABLE IF NOT EXISTS leases (
+    id TEXT PRIMARY KEY,
+    ttl INTEGER NOT NULL,
+    remaining INTEGER NOT NULL
+  )`,
+  `CREATE TABLE IF NOT EXISTS alarms (
+    member_id TEXT NOT NULL,
+    alarm INTEGER NOT NULL,
+    PRIMARY KEY (member_id, alarm)
+  )`,
+  `CREATE TABLE IF NOT EXISTS members (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    peer_urls TEXT NOT NULL,
+    client_urls TEXT NOT NULL,
+    is_learner INTEGER NOT NULL,
+    removed INTEGER NOT NULL DEFAULT 0
+  )`,
+];
