@@ -1,0 +1,181 @@
+// The durable Raft log: the Raft core's Storage (src/raft/storage.ts) on top of the WAL, keeping
+// the live (unsnapshotted) entries in memory as etcd keeps a MemoryStorage beside its WAL. Reads
+// never touch the disk; writes are buffered in the WAL until sync().
+//
+// Per Ready, the server calls: applySnapshot (if any), append(entries), setHardState(hs), then
+// `await sync()` before sending messages or acknowledging anything.
+import { assert } from "../raft/assert.ts";
+import {
+  CompactedError,
+  limitSize,
+  SnapOutOfDateError,
+  UnavailableError,
+  type InitialState,
+  type Storage,
+} from "../raft/storage.ts";
+import type { ConfState, Entry, HardState, Snapshot, SnapshotMeta } from "../raft/types.ts";
+import { Wal, type WalOptions } from "./wal.ts";
+
+export { CompactedError as ErrCompacted, UnavailableError as ErrUnavailable, SnapOutOfDateError as ErrSnapOutOfDate };
+
+export type RaftLogOptions = WalOptions;
+
+const EMPTY = new Uint8Array(0);
+const noSnapshot: SnapshotMeta = { index: 0, term: 0, confState: { voters: [], learners: [] } };
+
+export async function openRaftLog(dir: string, opts: RaftLogOptions = {}): Promise<RaftLog> {
+  const { wal, contents } = await Wal.open(dir, opts);
+  return new RaftLog(wal, contents.hardState, contents.snapshot ?? noSnapshot, contents.entries);
+}
+
+export class RaftLog implements Storage {
+  /** Entries <= offset are compacted; offset <= snap.index. */
+  private offset: number;
+  private offsetTerm: number;
+  /** Invariant: ents[i].index === offset + 1 + i; terms non-decreasing. */
+  private ents: Entry[];
+  /** WAL segments holding only entries <= this may be deleted once a covering marker is durable. */
+  private releaseIndex: number;
+  private released = 0;
+
+  constructor(
+    private readonly wal: Wal,
+    private hs: HardState,
+    private snap: SnapshotMeta,
+    entries: Entry[],
+  ) {
+    this.offset = snap.index;
+    this.offsetTerm = snap.term;
+    this.ents = entries;
+    this.releaseIndex = snap.index;
+    assert(entries.length === 0 || entries[0]!.index === snap.index + 1, "raft log: entries do not follow the snapshot");
+  }
+
+  initialState(): InitialState {
+    return { hardState: this.hs, confState: this.snap.confState };
+  }
+
+  /** Entries in [lo, hi), at least one if any, limited to about maxSize bytes. */
+  entries(lo: number, hi: number, maxSize?: number): Entry[] {
+    if (lo <= this.offset) throw new CompactedError();
+    if (hi > this.lastIndex() + 1) throw new UnavailableError();
+    assert(lo <= hi, () => `raft log: invalid range [${lo}, ${hi})`);
+    const base = this.offset + 1;
+    return limitSize(this.ents.slice(lo - base, hi - base), maxSize);
+  }
+
+  term(i: number): number {
+    if (i === this.offset) return this.offsetTerm;
+    if (i < this.offset) throw new CompactedError();
+    if (i > this.lastIndex()) throw new UnavailableError();
+    return this.ents[i - this.offset - 1]!.term;
+  }
+
+  firstIndex(): number {
+    return this.offset + 1;
+  }
+
+  lastIndex(): number {
+    return this.offset + this.ents.length;
+  }
+
+  /**
+   * The latest snapshot's metadata, with no data: the state-machine image lives in the state
+   * database and travels beside the raft message, as etcd sends its v3 backend.
+   */
+  snapshot(): Snapshot {
+    return { meta: this.snap, data: EMPTY };
+  }
+
+  snapshotMeta(): SnapshotMeta {
+    return this.snap;
+  }
+
+  hardState(): HardState {
+    return this.hs;
+  }
+
+  /** Appends entries, replacing any conflicting suffix (entries already compacted are skipped). */
+  append(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    const first = this.firstIndex();
+    const lastNew = entries[0]!.index + entries.length - 1;
+    if (lastNew < first) return; // all already compacted
+    const ents = first > entries[0]!.index ? entries.slice(first - entries[0]!.index) : entries;
+    const start = ents[0]!.index;
+    assert(start <= this.lastIndex() + 1, () => `missing log entry [last: ${this.lastIndex()}, append at: ${start}]`);
+    let prevTerm = this.term(start - 1);
+    for (let i = 0; i < ents.length; i++) {
+      const e = ents[i]!;
+      assert(e.index === start + i, () => `raft log: non-contiguous append: ${e.index} at position ${i} from ${start}`);
+      assert(e.term >= prevTerm, () => `raft log: entry ${e.index} term ${e.term} below its predecessor's ${prevTerm}`);
+      prevTerm = e.term;
+    }
+    assert(start > this.hs.commit, () => `raft log: append at ${start} would overwrite committed entries (commit ${this.hs.commit})`);
+    this.wal.append(ents);
+    this.ents.length = start - this.offset - 1; // drop a conflicting suffix
+    for (const e of ents) this.ents.push(e);
+  }
+
+  setHardState(hs: HardState): void {
+    assert(hs.term >= this.hs.term, () => `raft log: hardState term ${hs.term} below ${this.hs.term}`);
+    assert(hs.commit <= this.lastIndex(), () => `raft log: commit ${hs.commit} is out of range [lastIndex(${this.lastIndex()})]`);
+    this.hs = hs;
+    this.wal.setHardState(hs);
+  }
+
+  /** Makes everything appended so far durable; then deletes WAL segments that compaction freed. */
+  async sync(): Promise<void> {
+    await this.wal.sync();
+    const r = Math.min(this.releaseIndex, this.wal.durableSnapshotIndex);
+    if (r > this.released) {
+      this.released = r;
+      await this.wal.releaseTo(r);
+    }
+  }
+
+  /**
+   * Records that the state machine has a snapshot at `index` (<= commit), whose configuration is
+   * `confState`. Restart then begins at this snapshot; call compact() to free the entries.
+   */
+  createSnapshot(index: number, confState: ConfState): SnapshotMeta {
+    if (index <= this.snap.index) throw new SnapOutOfDateError();
+    assert(index <= this.hs.commit, () => `raft log: snapshot ${index} is above commit ${this.hs.commit}`);
+    const meta: SnapshotMeta = { index, term: this.term(index), confState };
+    this.wal.saveSnapshot(meta, "compact");
+    this.snap = meta;
+    return meta;
+  }
+
+  /**
+   * Drops entries <= index from memory (etcd keeps some entries below the snapshot for slow
+   * followers, so index may lag the snapshot). Their WAL segments go at a later sync().
+   */
+  compact(index: number): void {
+    if (index <= this.offset) throw new CompactedError();
+    assert(index <= this.snap.index, () => `raft log: compact ${index} is above the snapshot ${this.snap.index}`);
+    this.offsetTerm = this.term(index);
+    this.ents = this.ents.slice(index - this.offset);
+    this.offset = index;
+    this.releaseIndex = index;
+  }
+
+  /** Replaces the whole log with a snapshot received from the leader (its data is not kept here). */
+  applySnapshot(snap: SnapshotMeta | Snapshot): void {
+    const meta = "meta" in snap ? snap.meta : snap;
+    if (meta.index <= this.snap.index) throw new SnapOutOfDateError();
+    this.wal.saveSnapshot(meta, "restore");
+    this.snap = meta;
+    this.offset = meta.index;
+    this.offsetTerm = meta.term;
+    this.ents = [];
+    this.releaseIndex = meta.index;
+    // The snapshot is committed: a restart must not find a commit index below it.
+    if (this.hs.commit < meta.index) this.setHardState({ ...this.hs, commit: meta.index });
+  }
+
+  /** Syncs what is buffered and closes the WAL. */
+  close(): Promise<void> {
+    return this.wal.close();
+  }
+}
