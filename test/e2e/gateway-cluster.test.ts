@@ -1,0 +1,105 @@
+// Gateway lease, maintenance and cluster endpoints, /health and /version.
+import { expect, test } from "bun:test";
+import { b64, type Json, useMember } from "../helpers/index.ts";
+
+const env = useMember({ name: "gwm" });
+
+const DEC = /^\d+$/;
+
+test("lease grant, timetolive with keys, leases, revoke; errors for unknown ids", async () => {
+  const { gw } = env();
+  const g = await gw.ok("/v3/lease/grant", { TTL: 30 });
+  expect(g.ID).toMatch(DEC);
+  expect(g.TTL).toBe("30");
+  expect(g.header.revision).toMatch(DEC);
+  await gw.put("gl/k", "v", { lease: g.ID });
+  const ttl = await gw.ok("/v3/lease/timetolive", { ID: g.ID, keys: true });
+  expect(ttl.ID).toBe(g.ID);
+  expect(["29", "30"]).toContain(ttl.TTL);
+  expect(ttl.grantedTTL).toBe("30");
+  expect(ttl.keys).toEqual([b64("gl/k")]);
+  const kv = (await gw.range("gl/k")).kvs[0];
+  expect(kv.lease).toBe(g.ID);
+  const leases = await gw.ok("/v3/lease/leases", {});
+  expect(leases.leases).toContainEqual({ ID: g.ID });
+  const rv = await gw.ok("/v3/lease/revoke", { ID: g.ID });
+  expect(rv.header.revision).toMatch(DEC);
+  expect((await gw.range("gl/k")).kvs).toBeUndefined();
+  const gone = await gw.ok("/v3/lease/timetolive", { ID: g.ID });
+  expect(gone.TTL).toBe("-1");
+  expect(gone.grantedTTL).toBeUndefined();
+  const again = await gw.post("/v3/lease/revoke", { ID: g.ID });
+  expect(again.status).toBe(404);
+  expect(again.json).toEqual({
+    error: "etcdserver: requested lease not found",
+    message: "etcdserver: requested lease not found",
+    code: 5,
+  });
+  const badPut = await gw.post("/v3/kv/put", { key: b64("gl/x"), value: b64("v"), lease: "99999" });
+  expect(badPut.status).toBe(404);
+  expect(badPut.json.code).toBe(5);
+  expect(badPut.json.message).toBe("etcdserver: requested lease not found");
+  expect((await gw.range("gl/x")).kvs).toBeUndefined();
+});
+
+test("lease grant with an explicit ID; granting it twice fails with lease already exists", async () => {
+  const { gw } = env();
+  const g = await gw.ok("/v3/lease/grant", { TTL: "10", ID: "123456789" });
+  expect(g.ID).toBe("123456789");
+  const dup = await gw.post("/v3/lease/grant", { TTL: 10, ID: 123456789 });
+  expect(dup.status).toBe(412);
+  expect(dup.json).toEqual({ error: "etcdserver: lease already exists", message: "etcdserver: lease already exists", code: 9 });
+  // Short TTLs are raised to the minimum (2 s at default timing).
+  const short = await gw.ok("/v3/lease/grant", { TTL: 1 });
+  expect(short.TTL).toBe("2");
+});
+
+test("maintenance status: ids and sizes as strings; the single member is leader", async () => {
+  const { gw } = env();
+  const s = await gw.ok("/v3/maintenance/status", {});
+  for (const f of ["dbSize", "leader", "raftIndex", "raftTerm", "raftAppliedIndex"]) expect(s[f]).toMatch(DEC);
+  expect(s.version).toMatch(/^\d+\.\d+\.\d+/);
+  expect(s.leader).toBe(s.header.member_id);
+  expect(Number(s.raftAppliedIndex)).toBeLessThanOrEqual(Number(s.raftIndex));
+  expect(s.errors).toBeUndefined();
+  expect(s.isLearner).toBeUndefined();
+});
+
+test("alarm GET and defragment answer {} (no header in etcd 3.4)", async () => {
+  const { gw } = env();
+  expect(await gw.ok("/v3/maintenance/alarm", {})).toEqual({});
+  expect(await gw.ok("/v3/maintenance/alarm", { action: "GET" })).toEqual({});
+  expect(await gw.ok("/v3/maintenance/defragment", {})).toEqual({});
+});
+
+test("cluster member list: one member with its URLs; header without revision", async () => {
+  const { gw, member } = env();
+  const l = await gw.ok("/v3/cluster/member/list", {});
+  expect(l.header.revision).toBeUndefined();
+  expect(l.header.cluster_id).toMatch(DEC);
+  expect(l.members).toEqual([
+    { ID: l.header.member_id, name: "gwm", peerURLs: [member.peerURL], clientURLs: [member.clientURL] },
+  ]);
+});
+
+test("/health answers {\"health\":\"true\"} with CORS headers; /version names server and cluster", async () => {
+  const { gw } = env();
+  const h = await gw.get("/health");
+  expect(h.status).toBe(200);
+  expect(h.json).toEqual({ health: "true" });
+  expect(h.headers.get("access-control-allow-origin")).toBe("*");
+  const v = await gw.get("/version");
+  expect(v.status).toBe(200);
+  expect(Object.keys(v.json as Json).sort()).toEqual(["etcdcluster", "etcdserver"]);
+  expect(v.json.etcdserver).toMatch(/^\d+\.\d+\.\d+$/);
+  expect(v.json.etcdcluster).toMatch(/^\d+\.\d+\.0$/);
+});
+
+test("/v3beta is an alias of /v3 in 3.4; unknown gateway paths are 404", async () => {
+  const { gw } = env();
+  await gw.put("beta/k", "v");
+  const r = await gw.ok("/v3beta/kv/range", { key: b64("beta/k") });
+  expect(r.kvs[0].value).toBe(b64("v"));
+  const missing = await gw.post("/v3/kv/nope", {});
+  expect(missing.status).toBe(404);
+});
