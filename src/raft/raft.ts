@@ -766,7 +766,6 @@ export class Raft {
     this.raftLog.restore(s);
     this.prs = new ProgressTracker(this.prs.maxInflight);
     this.switchToConfig(cs);
-    this.logger.info(`${this.hid} [commit: ${this.raftLog.committed}, lastindex: ${this.raftLog.lastIndex()}, lastterm: ${this.raftLog.lastTerm()}] restored snapshot [index: ${s.meta.index}, term: ${s.meta.term}]`);
     return true;
   }
 
