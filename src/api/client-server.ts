@@ -1,0 +1,164 @@
+// The client port: one listener per URL serving gRPC (HTTP/2), the JSON gateway and the
+// plain endpoints (HTTP/1.1 or HTTP/2). Cleartext connections are told apart by sniffing
+// the HTTP/2 preface; TLS connections by ALPN.
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import * as tls from "node:tls";
+import type { Logger } from "../server/logger.ts";
+import type { EtcdServer } from "../server/types.ts";
+import { createGrpcHandler } from "./grpc/handler.ts";
+import { fromHttp1, fromHttp2 } from "./http/exchange.ts";
+import { HttpRouter, type HttpRoute } from "./http/router.ts";
+
+export interface ClientTlsOptions {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+  /** CA bundle for verifying client certificates. */
+  readonly ca?: string | Buffer;
+  /** etcd --client-cert-auth: require and verify a client certificate. */
+  readonly clientCertAuth?: boolean;
+}
+
+export interface ClientServerOptions {
+  readonly server: EtcdServer;
+  /** e.g. http://127.0.0.1:2379; port 0 picks a free port. https URLs need `tls`. */
+  readonly listenUrls: readonly URL[];
+  readonly tls?: ClientTlsOptions;
+  readonly logger: Logger;
+  /** Allowed CORS origins (etcd --cors); default ["*"]. */
+  readonly cors?: readonly string[];
+  /** Extra HTTP handlers by path prefix (v2 API at "/v2/", dashboard, …). */
+  readonly routes?: readonly HttpRoute[];
+}
+
+export interface ClientServer {
+  /** The URLs actually listened on (port 0 resolved). */
+  readonly addresses: readonly URL[];
+  close(): Promise<void>;
+}
+
+/** etcd's gRPC receive limit: max-request-bytes plus 512 KiB of headroom. */
+export function maxRecvBytes(server: EtcdServer): number {
+  return server.maxRequestBytes + 512 * 1024;
+}
+
+const H2_SETTINGS: http2.Settings = { maxConcurrentStreams: 4294967295 };
+
+export async function startClientServer(opts: ClientServerOptions): Promise<ClientServer> {
+  const { server, logger } = opts;
+  const maxRecv = maxRecvBytes(server);
+  const grpc = createGrpcHandler(server, { maxRecvBytes: maxRecv, logger });
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.Http2Session>();
+
+  const makeRouter = (secure: boolean) =>
+    new HttpRouter(server, {
+      maxRecvBytes: maxRecv,
+      logger,
+      ...(opts.cors ? { cors: opts.cors } : {}),
+      ...(opts.routes ? { routes: opts.routes } : {}),
+      secure,
+    });
+
+  const makeServers = (secure: boolean) => {
+    const router = makeRouter(secure);
+    const h2 = http2.createServer({ settings: H2_SETTINGS, maxSessionMemory: 64 });
+    h2.on("stream", (stream, headers) => {
+      const ct = headers["content-type"];
+      if (typeof ct === "string" && ct.startsWith("application/grpc")) grpc(stream, headers);
+      else {
+        stream.on("error", () => {});
+        router.handle(fromHttp2(stream, headers));
+      }
+    });
+    h2.on("session", (s) => {
+      sessions.add(s);
+      s.on("error", (err) => logger.debug("http2 session error", { error: String(err) }));
+      s.on("close", () => sessions.delete(s));
+    });
+    const h1 = http.createServer((req, res) => router.handle(fromHttp1(req, res)));
+    // Watches and keepalives over the gateway are long-lived requests.
+    h1.requestTimeout = 0;
+    h1.headersTimeout = 60_000;
+    h1.on("clientError", (_err, sock) => sock.destroy());
+    return { h1, h2 };
+  };
+
+  const plain = makeServers(false);
+  const secure = opts.tls ? makeServers(true) : null;
+
+  const sniff = (sock: net.Socket) => {
+    sockets.add(sock);
+    sock.on("close", () => sockets.delete(sock));
+    sock.on("error", () => {});
+    let head: Buffer = Buffer.alloc(0);
+    const onReadable = () => {
+      let chunk: Buffer | null;
+      while ((chunk = sock.read() as Buffer | null) !== null) head = head.length ? Buffer.concat([head, chunk]) : chunk;
+      // "PRI * HTTP/2.0" vs HTTP/1 methods (POST, PUT, PATCH share the 'P').
+      if (head.length < 3 && (head.length === 0 || head[0] === 0x50)) return;
+      sock.off("readable", onReadable);
+      sock.unshift(head);
+      if (head.subarray(0, 3).toString("latin1") === "PRI") plain.h2.emit("connection", sock);
+      else plain.h1.emit("connection", sock);
+    };
+    sock.on("readable", onReadable);
+  };
+
+  const listeners: net.Server[] = [];
+  const addresses: URL[] = [];
+  for (const url of opts.listenUrls) {
+    const isTls = url.protocol === "https:" || url.protocol === "unixs:";
+    if (isTls && !opts.tls) throw new Error(`listen URL ${url.href} needs TLS certificates (--cert-file, --key-file)`);
+    let srv: net.Server;
+    if (isTls) {
+      const t = opts.tls!;
+      const s = secure!;
+      srv = tls.createServer({
+        cert: t.cert,
+        key: t.key,
+        ...(t.ca ? { ca: t.ca } : {}),
+        requestCert: t.clientCertAuth === true,
+        rejectUnauthorized: t.clientCertAuth === true,
+        ALPNProtocols: ["h2", "http/1.1"],
+      });
+      srv.on("secureConnection", (sock: tls.TLSSocket) => {
+        sockets.add(sock);
+        sock.on("close", () => sockets.delete(sock));
+        sock.on("error", () => {});
+        if (sock.alpnProtocol === "h2") s.h2.emit("connection", sock);
+        else s.h1.emit("connection", sock);
+      });
+      srv.on("tlsClientError", (err) => logger.debug("tls handshake failed", { error: String(err) }));
+    } else {
+      srv = net.createServer(sniff);
+    }
+    const host = url.hostname.replace(/^\[|\]$/g, "");
+    const port = url.port === "" ? (isTls ? 443 : 80) : Number(url.port);
+    await new Promise<void>((resolve, reject) => {
+      srv.once("error", reject);
+      srv.listen({ host, port }, () => {
+        srv.off("error", reject);
+        resolve();
+      });
+    });
+    srv.on("error", (err) => logger.error("client listener error", { error: String(err) }));
+    const addr = srv.address() as net.AddressInfo;
+    const bound = new URL(url.href);
+    bound.port = String(addr.port);
+    listeners.push(srv);
+    addresses.push(bound);
+    logger.info("serving client traffic", { address: bound.origin });
+  }
+
+  return {
+    addresses,
+    async close() {
+      const closing = listeners.map((l) => new Promise<void>((r) => l.close(() => r())));
+      for (const s of sessions) s.destroy();
+      for (const s of sockets) s.destroy();
+      await Promise.all(closing);
+    },
+  };
+}

@@ -1,0 +1,193 @@
+// The v3 JSON gateway: POST /v3/<route> with a JSON request, answered from the same RPC
+// table as gRPC. Streaming routes answer with one `{"result":…}` line per message.
+import type { Message } from "@bufbuild/protobuf";
+import { Code, EtcdError } from "../../server/errors.ts";
+import type { EtcdServer, RequestContext } from "../../server/types.ts";
+import { toStatus } from "../grpc/status.ts";
+import { header, readBody, type HttpExchange } from "../http/exchange.ts";
+import type { BidiHandler, BidiMethod, RpcMethod, ServerStreamMethod, UnaryMethod } from "../rpc/method.ts";
+import { rpcTable } from "../rpc/table.ts";
+import { httpStatusFromCode, statusText } from "./http-status.ts";
+import { binarySize, decodeJson, messageFromJsonValue, toJsonValue } from "./json-codec.ts";
+import { JsonSplitter } from "./json-splitter.ts";
+import { canonicalGatewayPath, gatewayRoutes } from "./routes.ts";
+
+export interface GatewayOptions {
+  /** Largest request message (max-request-bytes + 512 KiB), as gRPC enforces it. */
+  readonly maxRecvBytes: number;
+}
+
+const JSON_HEADERS = { "content-type": "application/json" };
+const UNARY_HEADERS = { "content-type": "application/json", "grpc-metadata-content-type": "application/grpc" };
+
+/** The error body grpc-gateway writes for a failed unary call. */
+export function writeGatewayError(ex: HttpExchange, err: unknown): void {
+  if (ex.closed) return;
+  const st = toStatus(err);
+  ex.writeHead(httpStatusFromCode(st.code), JSON_HEADERS);
+  ex.end(JSON.stringify({ error: st.message, message: st.message, code: st.code }));
+}
+
+/** A stream error line (after a 200 has been sent). */
+function streamErrorLine(err: unknown): string {
+  const st = toStatus(err);
+  const http = httpStatusFromCode(st.code);
+  return (
+    JSON.stringify({
+      error: { grpc_code: st.code, http_code: http, message: st.message, http_status: statusText(http) },
+    }) + "\n"
+  );
+}
+
+function tooLarge(n: number, max: number): EtcdError {
+  return new EtcdError(Code.ResourceExhausted, `grpc: received message larger than max (${n} vs. ${max})`);
+}
+
+function contextFor(ex: HttpExchange, withSignal: boolean): RequestContext {
+  const ctx: RequestContext = {};
+  const token = header(ex, "authorization") ?? header(ex, "grpc-metadata-token");
+  if (token !== undefined) ctx.token = token;
+  if (header(ex, "grpc-metadata-hasleader") === "true") ctx.requireLeader = true;
+  if (withSignal) {
+    const ac = new AbortController();
+    ctx.signal = ac.signal;
+    ex.onClose(() => ac.abort());
+  }
+  return ctx;
+}
+
+export class Gateway {
+  constructor(
+    private readonly server: EtcdServer,
+    private readonly opts: GatewayOptions,
+  ) {}
+
+  /** True when `path` is a gateway route (after /v3beta → /v3). */
+  route(path: string): RpcMethod | undefined {
+    const grpcPath = gatewayRoutes.get(canonicalGatewayPath(path));
+    return grpcPath === undefined ? undefined : rpcTable.get(grpcPath);
+  }
+
+  handle(ex: HttpExchange, method: RpcMethod): void {
+    if (method.kind === "unary") void this.unary(ex, method);
+    else if (method.kind === "server_streaming") void this.serverStream(ex, method);
+    else this.bidi(ex, method);
+  }
+
+  private async readRequest(ex: HttpExchange, method: RpcMethod): Promise<Message> {
+    const max = this.opts.maxRecvBytes;
+    // JSON with base64 is larger than the protobuf it becomes; allow for that before parsing.
+    const body = await readBody(ex, max * 2 + 1024);
+    if (body === null) throw tooLarge(max * 2 + 1024, max);
+    const req = decodeJson(method.input, body.toString("utf8"));
+    if (body.length > max / 2) {
+      const n = binarySize(method.input, req);
+      if (n > max) throw tooLarge(n, max);
+    }
+    return req;
+  }
+
+  private async unary(ex: HttpExchange, method: UnaryMethod): Promise<void> {
+    try {
+      const req = await this.readRequest(ex, method);
+      const res = await method.call(this.server, req, contextFor(ex, method.needsSignal));
+      if (ex.closed) return;
+      ex.writeHead(200, UNARY_HEADERS);
+      ex.end(JSON.stringify(toJsonValue(method.output, res)));
+    } catch (err) {
+      writeGatewayError(ex, err);
+    }
+  }
+
+  private async serverStream(ex: HttpExchange, method: ServerStreamMethod): Promise<void> {
+    let req: Message;
+    try {
+      req = await this.readRequest(ex, method);
+    } catch (err) {
+      writeGatewayError(ex, err);
+      return;
+    }
+    const ctx = contextFor(ex, true);
+    let started = false;
+    const start = () => {
+      if (!started) ex.writeHead(200, JSON_HEADERS);
+      started = true;
+    };
+    try {
+      for await (const msg of method.call(this.server, req, ctx)) {
+        if (ex.closed) return;
+        start();
+        ex.write(JSON.stringify({ result: toJsonValue(method.output, msg) }) + "\n");
+      }
+      start();
+      ex.end();
+    } catch (err) {
+      if (ex.closed) return;
+      start();
+      ex.end(streamErrorLine(err));
+    }
+  }
+
+  private bidi(ex: HttpExchange, method: BidiMethod): void {
+    const ctx = contextFor(ex, true);
+    let started = false;
+    let finished = false;
+    let received = 0;
+    const start = () => {
+      if (!started) ex.writeHead(200, JSON_HEADERS);
+      started = true;
+    };
+    const sink = {
+      send(msg: Message) {
+        if (finished || ex.closed) return;
+        start();
+        ex.write(JSON.stringify({ result: toJsonValue(method.output, msg) }) + "\n");
+      },
+      end(err?: unknown) {
+        if (finished) return;
+        finished = true;
+        handler.close();
+        if (ex.closed) return;
+        start();
+        if (err === undefined) ex.end();
+        else ex.end(streamErrorLine(err));
+      },
+    };
+    const handler: BidiHandler = method.open(this.server, ctx, sink);
+    ex.onClose(() => {
+      finished = true;
+      handler.close();
+    });
+    const splitter = new JsonSplitter();
+    let sendClosed = false;
+    const deliver = (text: string): void => {
+      if (sendClosed || finished) return;
+      let req: Message;
+      try {
+        req = messageFromJsonValue(method.input, JSON.parse(text));
+      } catch (err) {
+        sendClosed = true;
+        // The first request failing to decode fails the call; later ones just end the input.
+        if (received === 0 && !started) {
+          finished = true;
+          handler.close();
+          writeGatewayError(ex, err instanceof SyntaxError ? new EtcdError(Code.InvalidArgument, "unexpected EOF") : err);
+        } else handler.end();
+        return;
+      }
+      received++;
+      handler.message(req);
+    };
+    ex.body.on("data", (chunk: Buffer) => {
+      for (const text of splitter.push(chunk)) deliver(text);
+    });
+    ex.body.on("end", () => {
+      const rest = splitter.rest();
+      if (rest !== "") deliver(rest);
+      if (!sendClosed && !finished) {
+        sendClosed = true;
+        handler.end();
+      }
+    });
+  }
+}

@@ -1,0 +1,105 @@
+// One HTTP request/response, whether it came over HTTP/1.1 or as a non-gRPC HTTP/2 stream,
+// so the gateway and the plain endpoints are written once.
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import type { ServerHttp2Stream } from "node:http2";
+import type { Readable } from "node:stream";
+
+export interface HttpExchange {
+  readonly method: string;
+  /** Path and query, as sent. */
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  /** The request body. */
+  readonly body: Readable;
+  /** Response headers are sent with the first write or end. */
+  writeHead(status: number, headers: Record<string, string>): void;
+  write(chunk: string | Uint8Array): boolean;
+  end(chunk?: string | Uint8Array): void;
+  /** True once the client is gone or the response ended. */
+  readonly closed: boolean;
+  onClose(fn: () => void): void;
+}
+
+export function fromHttp1(req: IncomingMessage, res: ServerResponse): HttpExchange {
+  return {
+    method: req.method ?? "GET",
+    url: req.url ?? "/",
+    headers: req.headers,
+    body: req,
+    writeHead: (status, headers) => void res.writeHead(status, headers),
+    write: (chunk) => res.write(chunk),
+    end: (chunk) => void (chunk === undefined ? res.end() : res.end(chunk)),
+    get closed() {
+      return res.writableEnded || res.destroyed;
+    },
+    onClose: (fn) => void res.on("close", fn),
+  };
+}
+
+export function fromHttp2(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): HttpExchange {
+  let status = 200;
+  let out: Record<string, string> = {};
+  let sent = false;
+  const flush = (endStream: boolean) => {
+    if (sent || stream.destroyed || stream.closed) return;
+    sent = true;
+    stream.respond({ ":status": status, ...out }, { endStream });
+  };
+  return {
+    method: String(headers[":method"] ?? "GET"),
+    url: String(headers[":path"] ?? "/"),
+    headers,
+    body: stream,
+    writeHead(s, h) {
+      status = s;
+      out = {};
+      // Connection-specific headers are illegal in HTTP/2.
+      for (const [k, v] of Object.entries(h)) if (k.toLowerCase() !== "transfer-encoding") out[k.toLowerCase()] = v;
+    },
+    write(chunk) {
+      flush(false);
+      if (stream.destroyed || stream.closed) return false;
+      return stream.write(chunk);
+    },
+    end(chunk) {
+      if (stream.destroyed || stream.closed) return;
+      const empty = chunk === undefined || chunk.length === 0;
+      if (!sent) {
+        flush(empty);
+        if (empty) return;
+      }
+      if (chunk === undefined) stream.end();
+      else stream.end(chunk);
+    },
+    get closed() {
+      return stream.destroyed || stream.closed || stream.writableEnded;
+    },
+    onClose: (fn) => void stream.on("close", fn),
+  };
+}
+
+/** Reads the whole body, failing once it exceeds `limit` bytes (then returns null). */
+export function readBody(ex: HttpExchange, limit: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    ex.body.on("data", (c: Buffer) => {
+      if (over) return;
+      size += c.length;
+      if (size > limit) {
+        over = true;
+        chunks.length = 0;
+        return;
+      }
+      chunks.push(c);
+    });
+    ex.body.on("end", () => resolve(over ? null : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    ex.body.on("error", reject);
+  });
+}
+
+export function header(ex: HttpExchange, name: string): string | undefined {
+  const v = ex.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}

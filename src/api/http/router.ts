@@ -1,0 +1,127 @@
+// Everything on the client port that is not gRPC: CORS, the v3 JSON gateway, /health,
+// /version, /metrics, and pluggable Web handlers (v2 API, dashboard).
+import type { Logger } from "../../server/logger.ts";
+import type { EtcdServer } from "../../server/types.ts";
+import { Gateway, writeGatewayError } from "../gateway/handler.ts";
+import type { HttpExchange } from "./exchange.ts";
+import { serveFetch, type FetchHandler } from "./fetch-bridge.ts";
+
+export interface HttpRoute {
+  /** Path prefix, e.g. "/v2/" or "/ui". */
+  readonly prefix: string;
+  readonly fetch: FetchHandler;
+}
+
+export interface HttpRouterOptions {
+  readonly maxRecvBytes: number;
+  readonly logger: Logger;
+  /** Allowed CORS origins (etcd --cors); default ["*"]. */
+  readonly cors?: readonly string[];
+  /** Extra handlers by path prefix; `/v2/*` answers 404 unless one is registered. */
+  readonly routes?: readonly HttpRoute[];
+  readonly version?: { readonly etcdserver: string; readonly etcdcluster: string };
+  readonly secure?: boolean;
+}
+
+const TEXT = { "content-type": "text/plain; charset=utf-8", "x-content-type-options": "nosniff" };
+const JSON_HEADERS = { "content-type": "application/json" };
+const METRICS_HEADERS = { "content-type": "text/plain; version=0.0.4; charset=utf-8" };
+
+export const DEFAULT_VERSION = { etcdserver: "3.4.23", etcdcluster: "3.4.0" } as const;
+
+function text(ex: HttpExchange, status: number, body: string, extra: Record<string, string> = {}): void {
+  ex.writeHead(status, { ...TEXT, ...extra });
+  ex.end(body);
+}
+
+export class HttpRouter {
+  private readonly gateway: Gateway;
+  private readonly corsAll: boolean;
+  private readonly corsOrigins: ReadonlySet<string>;
+  private readonly versionBody: string;
+
+  constructor(
+    private readonly server: EtcdServer,
+    private readonly opts: HttpRouterOptions,
+  ) {
+    this.gateway = new Gateway(server, { maxRecvBytes: opts.maxRecvBytes });
+    const cors = opts.cors ?? ["*"];
+    this.corsAll = cors.includes("*");
+    this.corsOrigins = new Set(cors);
+    this.versionBody = JSON.stringify(opts.version ?? DEFAULT_VERSION);
+  }
+
+  handle(ex: HttpExchange): void {
+    this.addCors(ex);
+    if (ex.method === "OPTIONS") {
+      ex.writeHead(200, {});
+      ex.end();
+      return;
+    }
+    const q = ex.url.indexOf("?");
+    const path = q < 0 ? ex.url : ex.url.slice(0, q);
+    if (path.startsWith("/v3/") || path.startsWith("/v3beta/")) {
+      const method = this.gateway.route(path);
+      if (method === undefined) return text(ex, 404, "Not Found\n");
+      if (ex.method !== "POST") return text(ex, 405, "Method Not Allowed\n");
+      this.gateway.handle(ex, method);
+      return;
+    }
+    switch (path) {
+      case "/health":
+        return void this.health(ex, q < 0 ? "" : ex.url.slice(q + 1));
+      case "/version":
+        if (ex.method !== "GET") return text(ex, 405, "Method Not Allowed\n", { allow: "GET" });
+        ex.writeHead(200, JSON_HEADERS);
+        ex.end(this.versionBody);
+        return;
+      case "/metrics":
+        ex.writeHead(200, METRICS_HEADERS);
+        ex.end(this.server.metrics());
+        return;
+    }
+    for (const r of this.opts.routes ?? []) {
+      if (path.startsWith(r.prefix)) {
+        serveFetch(ex, r.fetch, this.opts.secure === true).catch((err) => {
+          this.opts.logger.warn("http handler failed", { path, error: String(err) });
+          if (!ex.closed) text(ex, 500, "Internal Server Error\n");
+        });
+        return;
+      }
+    }
+    text(ex, 404, "404 page not found\n");
+  }
+
+  private addCors(ex: HttpExchange): void {
+    let origin: string | undefined;
+    if (this.corsAll) origin = "*";
+    else {
+      const o = ex.headers.origin;
+      if (typeof o === "string" && this.corsOrigins.has(o)) origin = o;
+    }
+    if (origin === undefined) return;
+    const cors = {
+      "access-control-allow-methods": "POST, GET, OPTIONS, PUT, DELETE",
+      "access-control-allow-origin": origin,
+      "access-control-allow-headers": "accept, content-type, authorization",
+    };
+    const writeHead = ex.writeHead;
+    ex.writeHead = (status, headers) => writeHead(status, { ...cors, ...headers });
+  }
+
+  private async health(ex: HttpExchange, query: string): Promise<void> {
+    if (ex.method !== "GET") return text(ex, 405, "Method Not Allowed\n", { allow: "GET" });
+    const exclude = new URLSearchParams(query).getAll("exclude");
+    let ok = false;
+    try {
+      ok = (await this.server.health(exclude)).health;
+    } catch (err) {
+      this.opts.logger.warn("health check failed", { error: String(err) });
+    }
+    if (ex.closed) return;
+    ex.writeHead(ok ? 200 : 503, JSON_HEADERS);
+    ex.end(ok ? '{"health":"true"}' : '{"health":"false"}');
+  }
+}
+
+export { writeGatewayError };

@@ -1,0 +1,13 @@
+// The client port: gRPC, the v3 JSON gateway, /health /version /metrics, Lock & Election.
+export {
+  startClientServer,
+  maxRecvBytes,
+  type ClientServer,
+  type ClientServerOptions,
+  type ClientTlsOptions,
+} from "./client-server.ts";
+export type { HttpRoute } from "./http/router.ts";
+export type { FetchHandler } from "./http/fetch-bridge.ts";
+export { DEFAULT_VERSION } from "./http/router.ts";
+export { httpStatusFromCode } from "./gateway/http-status.ts";
+export { rpcTable } from "./rpc/index.ts";
