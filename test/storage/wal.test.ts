@@ -354,3 +354,52 @@ test("appends made while a sync is in flight are written by the next sync, in or
     cleanup();
   }
 });
+
+test("an unsynced batch with a page that never reached the disk is a torn tail, not corruption", async () => {
+  const { dir, cleanup } = tempDir("wal-zero-page");
+  try {
+    const { wal } = await openWal(dir);
+    const path = join(dir, FIRST_SEGMENT);
+    wal.append(entries(1, 10, 1));
+    await wal.sync();
+    const before = statSync(path).size;
+    const big: ReturnType<typeof entry>[] = [];
+    for (let i = 11; i <= 40; i++) big.push(entry(i, 1, `${i}:`.padEnd(100, "z")));
+    wal.append(big);
+    await wal.sync();
+    await wal.close();
+    const full = readFileSync(path);
+    // Zero one 512-byte sector inside the last batch, leaving later records intact.
+    const sector = Math.ceil((before + 1024) / 512) * 512;
+    const damaged = Buffer.from(full);
+    damaged.fill(0, sector, sector + 512);
+    writeFileSync(path, damaged);
+    const warnings: string[] = [];
+    const again = await openWal(dir, { warn: (m) => warnings.push(m) });
+    const kept = again.contents.entries.length;
+    expect(kept).toBeGreaterThanOrEqual(10);
+    expect(kept).toBeLessThan(40);
+    expect(again.contents.entries.map((e) => e.index)).toEqual(entries(1, kept, 1).map((e) => e.index));
+    expect(warnings.length).toBe(1);
+    expect(warnings[0]).toMatch(/^wal: truncated torn tail at offset \d+ in /);
+    await again.wal.close();
+  } finally {
+    cleanup();
+  }
+});
+
+test("a segment left half-started (.tmp) by a crash is discarded at open", async () => {
+  const { dir, cleanup } = tempDir("wal-tmp");
+  try {
+    const { wal } = await openWal(dir);
+    wal.append(entries(1, 3, 1));
+    await wal.close();
+    writeFileSync(join(dir, "0000000000000001-0000000000000004.wal.tmp"), Buffer.from([1, 2, 3]));
+    const again = await openWal(dir);
+    expect(readdirSync(dir)).toEqual([FIRST_SEGMENT]);
+    expect(again.contents.entries.map((e) => e.index)).toEqual([1, 2, 3]);
+    await again.wal.close();
+  } finally {
+    cleanup();
+  }
+});
