@@ -274,10 +274,9 @@ class Sm implements StateMachine {
       const done = await this.serial(async () => {
         if (this.store.scheduledCompact !== target) return false; // a newer compaction came in
         this.store.scheduledCompact = 0;
-        await this.db.batch(
-          [{ sql: "UPDATE meta SET scheduled_compact = 0 WHERE id = 1", args: [] }, "PRAGMA incremental_vacuum(256)"],
-          "write",
-        );
+        await this.db.execute("UPDATE meta SET scheduled_compact = 0 WHERE id = 1");
+        // Reclaim a bounded number of free pages now; defragment reclaims the rest.
+        await this.db.executeMultiple("PRAGMA incremental_vacuum(256)");
         await this.refreshSizes();
         return true;
       });
@@ -451,8 +450,9 @@ class Sm implements StateMachine {
 
   defragment(): Promise<void> {
     return this.serial(async () => {
-      await this.db.execute("PRAGMA incremental_vacuum");
-      await this.db.execute("PRAGMA wal_checkpoint(TRUNCATE)");
+      // executeMultiple steps each statement to completion; execute would step
+      // incremental_vacuum once (one page) and leave it open.
+      await this.db.executeMultiple("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);");
       await this.refreshSizes();
     });
   }

@@ -193,23 +193,25 @@ class HubStream implements WatchStream {
     this.hub.remove(this);
   }
 
+  /** Delivers revision by revision, so one stream's responses stay in revision order. */
   deliver(changes: readonly Change[]): void {
-    for (const w of this.watchers.values()) {
-      if (!w.synced) continue;
-      const events: Event[] = [];
-      let rev = 0;
-      for (const c of changes) {
-        if (c.revision < w.nextRev) continue;
-        if (c.revision !== rev) {
-          if (events.length > 0) this.sendEvents(w, rev, events.splice(0));
-          rev = c.revision;
+    let from = 0;
+    while (from < changes.length) {
+      const rev = changes[from]!.revision;
+      let to = from + 1;
+      while (to < changes.length && changes[to]!.revision === rev) to++;
+      for (const w of this.watchers.values()) {
+        if (!w.synced || rev < w.nextRev) continue;
+        const events: Event[] = [];
+        for (let i = from; i < to; i++) {
+          const c = changes[i]!;
+          const ev = this.toEvent(w, c, c.prev);
+          if (ev !== undefined) events.push(ev);
         }
-        const ev = this.toEvent(w, c, c.prev);
-        if (ev !== undefined) events.push(ev);
+        if (events.length > 0) this.sendEvents(w, rev, events);
+        w.nextRev = rev + 1;
       }
-      if (events.length > 0) this.sendEvents(w, rev, events);
-      const last = changes[changes.length - 1]!.revision;
-      if (last >= w.nextRev) w.nextRev = last + 1;
+      from = to;
     }
   }
 
