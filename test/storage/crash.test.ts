@@ -36,7 +36,7 @@ function runAndKill(dir: string, run: number, seed: number, lines: number): Prom
 test(
   "every index reported synced survives SIGKILL at random moments (seeded)",
   async () => {
-    const seed = seedFromEnv("WAL_CRASH_SEED");
+    const seed = seedFromEnv("WAL_CRASH_SEED", 7331);
     console.log(`wal crash test seed=${seed} (rerun with WAL_CRASH_SEED=${seed})`);
     const rand = rng(seed);
     const { dir, cleanup } = tempDir("wal-crash");

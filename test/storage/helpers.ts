@@ -37,7 +37,8 @@ export function rng(seed: number): () => number {
   };
 }
 
-export function seedFromEnv(name: string): number {
+/** The seed from the environment variable `name` if set (to explore), else the fixed default. */
+export function seedFromEnv(name: string, fallback: number): number {
   const v = process.env[name];
-  return v !== undefined ? Number(v) : (Date.now() % 1_000_000) + 1;
+  return v !== undefined && v !== "" ? Number(v) : fallback;
 }
