@@ -4,7 +4,7 @@
 // crash at any point replays cleanly from the log (entries ≤ appliedIndex are skipped).
 // Single writer: apply, compaction steps and defragment are serialized on one chain.
 import { mkdirSync } from "node:fs";
-import { open as openFile, rm } from "node:fs/promises";
+import { open as openFile, rename, rm } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { dirname } from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
@@ -81,6 +81,27 @@ export interface StateMachine {
 }
 
 const SNAPSHOT_CHUNK = 32 * 1024;
+
+/**
+ * Replaces the state file with a snapshot image (the blobs of snapshot() without the final
+ * sha256 message), e.g. on a follower that received a Raft snapshot. The state machine on
+ * `path` must be closed; open it again afterwards. The old WAL files are dropped so SQLite
+ * does not replay them over the new image.
+ */
+export async function installStateImage(path: string, image: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.install.tmp`;
+  const fh = await openFile(tmp, "w");
+  try {
+    for await (const chunk of image) await fh.write(chunk);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rm(`${path}-wal`, { force: true });
+  await rm(`${path}-shm`, { force: true });
+  await rename(tmp, path);
+}
 
 export async function openStateMachine(o: StateMachineOptions): Promise<StateMachine> {
   mkdirSync(dirname(o.path), { recursive: true });

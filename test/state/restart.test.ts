@@ -1,6 +1,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { InternalRaftRequestSchema } from "../../src/gen/internal_pb.ts";
+import { installStateImage } from "../../src/server/state-machine.ts";
 import { enc, fmtKvs, Harness } from "./harness.ts";
 
 let h: Harness;
@@ -65,16 +66,16 @@ test("snapshot: chunks then sha256; size ≡ 32 mod 512; the image opens with th
   const { createHash } = await import("node:crypto");
   expect(Buffer.from(last.blob).equals(createHash("sha256").update(body).digest())).toBe(true);
   // the image is a complete state database
-  const other = new Harness();
-  const { mkdirSync, writeFileSync } = await import("node:fs");
-  const { dirname } = await import("node:path");
-  mkdirSync(dirname(other.path), { recursive: true });
-  writeFileSync(other.path, body);
+  const other = await new Harness().open();
+  await other.put("stale", "x");
+  await other.sm.close();
+  await installStateImage(other.path, chunks.slice(0, -1));
   await other.open();
   try {
     expect(other.sm.revision).toBe(51);
     expect(other.sm.appliedIndex).toBe(50);
     expect((await other.get("key7")).kvs.length).toBe(1);
+    expect((await other.get("stale")).kvs.length).toBe(0);
   } finally {
     await other.close();
   }
