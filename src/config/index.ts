@@ -16,3 +16,4 @@ export { type InitialClusterEntry, formatInitialCluster, urlString } from "./url
 export { helpText, versionText, VERSION, API_VERSION } from "./help.ts";
 export { FLAGS, flagToEnv, type FlagDef } from "./flags.ts";
 export { DEFAULT_QUOTA_BYTES, MAX_ELECTION_MS } from "./build-config.ts";
+export { verifyBootstrap, verifyClusterSource } from "./verify-bootstrap.ts";
