@@ -11,7 +11,7 @@ import { ConfChangeType, type ConfChange } from "./conf-change.ts";
 import type { Config } from "./config.ts";
 import { isLocalMsg, isResponseMsg, MessageType as M, msg, type Message } from "./message.ts";
 import type { ProgressState } from "./progress.ts";
-import { None, Raft, type Role, type SoftState } from "./raft.ts";
+import { None, ProposalDroppedError, Raft, type Role, type SoftState } from "./raft.ts";
 import type { ReadState } from "./read-only.ts";
 import { EntryType, type ConfState, type Entry, type HardState, type Snapshot } from "./types.ts";
 
@@ -133,7 +133,13 @@ export class RawNode {
   step(m: Message): void {
     if (isLocalMsg(m.type)) throw new StepLocalMsgError();
     if (isResponseMsg(m.type) && !this.raft.prs.progress.has(m.from)) throw new StepPeerNotFoundError();
-    this.raft.step(m);
+    try {
+      this.raft.step(m);
+    } catch (e) {
+      // A proposal forwarded by a peer that cannot be accepted here is dropped, as a lost
+      // message would be: the proposer's client times out and retries.
+      if (!(e instanceof ProposalDroppedError && m.type === M.MsgProp)) throw e;
+    }
   }
 
   /** Requests a linearizable read point; the answer arrives as a ReadState with this ctx. */
