@@ -302,7 +302,7 @@ export class Cluster {
     try {
       if (kind === "put") {
         n.waitingPuts.set(id, op);
-        n.raw!.propose(enc.encode(JSON.stringify({ op: id, key, value } satisfies Command)));
+        n.raw!.propose(enc.encode(JSON.stringify({ op: id, key, value: value! } satisfies Command)));
       } else {
         n.waitingReads.set(String(id), { op, index: undefined });
         n.raw!.readIndex(enc.encode(String(id)));
