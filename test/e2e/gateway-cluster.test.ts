@@ -95,6 +95,15 @@ test("/health answers {\"health\":\"true\"} with CORS headers; /version names se
   expect(v.json.etcdcluster).toMatch(/^\d+\.\d+\.0$/);
 });
 
+test("lease paths are also served under /v3/kv/lease/", async () => {
+  const { gw } = env();
+  const g = await gw.ok("/v3/lease/grant", { TTL: 30 });
+  expect((await gw.ok("/v3/kv/lease/leases", {})).leases).toContainEqual({ ID: g.ID });
+  expect((await gw.ok("/v3/kv/lease/timetolive", { ID: g.ID })).grantedTTL).toBe("30");
+  await gw.ok("/v3/kv/lease/revoke", { ID: g.ID });
+  expect((await gw.ok("/v3/kv/lease/timetolive", { ID: g.ID })).TTL).toBe("-1");
+});
+
 test("/v3beta is an alias of /v3 in 3.4; unknown gateway paths are 404", async () => {
   const { gw } = env();
   await gw.put("beta/k", "v");

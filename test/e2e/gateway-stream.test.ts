@@ -124,3 +124,40 @@ test("snapshot stream: base64 blobs whose total is 32 mod 512, ending in the SHA
   // remaining_bytes counts down to zero (omitted when zero).
   expect(msgs.at(-1)!.result.remaining_bytes).toBeUndefined();
 });
+
+test("one watch request body may carry several messages: create, explicit id, progress, cancel", async () => {
+  const body = [
+    { create_request: { key: b64("sm/a") } },
+    { create_request: { key: b64("sm/b"), watch_id: 7 } },
+    { progress_request: {} },
+    { cancel_request: { watch_id: 7 } },
+  ]
+    .map((m) => JSON.stringify(m))
+    .join("\n");
+  const w = await open("/v3/watch", body);
+  const r = [(await w.next()).result, (await w.next()).result, (await w.next()).result, (await w.next()).result];
+  expect(r[0].created).toBe(true);
+  expect(r[0].watch_id).toBeUndefined();
+  expect(r[1].created).toBe(true);
+  expect(r[1].watch_id).toBe("7");
+  // Progress reply: watch_id -1 and the current revision.
+  expect(r[2].watch_id).toBe("-1");
+  expect(r[2].header.revision).toBe(r[0].header.revision);
+  expect(r[2].created).toBeUndefined();
+  expect(r[3]).toEqual({ header: r[3].header, watch_id: "7", canceled: true });
+});
+
+test("a duplicate explicit watch id is created and canceled with the mvcc reason", async () => {
+  const body = `${JSON.stringify({ create_request: { key: b64("sd/a"), watch_id: 3 } })}\n${JSON.stringify({
+    create_request: { key: b64("sd/b"), watch_id: 3 },
+  })}`;
+  const w = await open("/v3/watch", body);
+  const first = (await w.next()).result;
+  expect(first.watch_id).toBe("3");
+  expect(first.created).toBe(true);
+  const dup = (await w.next()).result;
+  expect(dup.watch_id).toBe("-1");
+  expect(dup.created).toBe(true);
+  expect(dup.canceled).toBe(true);
+  expect(dup.cancel_reason).toBe("mvcc: duplicate watch ID provided on the WatchStream");
+});
