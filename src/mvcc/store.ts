@@ -13,6 +13,8 @@ import { Crc32 } from "./crc32.ts";
 /** One key change at one revision, kept for the watch hub. kv undefined = deletion. */
 export interface Change {
   readonly key: Uint8Array;
+  /** latin1 form of key when already known (live changes), "" otherwise. */
+  readonly k: string;
   readonly revision: number;
   readonly kv: LiveKey | undefined;
   /** The key's state before the change, when known (always for live changes). */
@@ -150,7 +152,7 @@ export class MvccStore {
       const st = rowState(row);
       const tomb = Number(row[6]) === 1;
       const kv: LiveKey | undefined = tomb ? undefined : { ...st, k: "" };
-      return { key: st.key, revision: st.modRevision, kv, prev: undefined };
+      return { key: st.key, k: "", revision: st.modRevision, kv, prev: undefined };
     });
   }
 
@@ -227,8 +229,12 @@ export class WriteTxn {
     return this.sub > 0 ? this.beginRev + 1 : this.beginRev;
   }
 
-  put(key: Uint8Array, k: string, value: Uint8Array, lease: bigint): { prev: LiveKey | undefined; kv: LiveKey } {
+  put(reqKey: Uint8Array, k: string, reqValue: Uint8Array, lease: bigint): { prev: LiveKey | undefined; kv: LiveKey } {
     if (this.ended) throw new Error("mvcc: write after txn end");
+    // Decoded requests' bytes are views into the entry buffer: copy so the index does not
+    // keep whole log buffers alive.
+    const key = reqKey.slice();
+    const value = reqValue.slice();
     const rev = this.beginRev + 1;
     const prev = this.s.index.get(k);
     const kv: LiveKey = {
@@ -242,7 +248,7 @@ export class WriteTxn {
     };
     this.s.index.set(kv);
     this.s.addRow(rev, this.sub++, key, value, kv.createRevision, kv.version, lease, 0);
-    this.s.addChange({ key, revision: rev, kv, prev });
+    this.s.addChange({ key, k, revision: rev, kv, prev });
     return { prev, kv };
   }
 
@@ -258,7 +264,7 @@ export class WriteTxn {
     const rev = this.beginRev + 1;
     this.s.index.delete(v.k);
     this.s.addRow(rev, this.sub++, v.key, EMPTY, 0, 0, 0n, 1);
-    this.s.addChange({ key: v.key, revision: rev, kv: undefined, prev: v });
+    this.s.addChange({ key: v.key, k: v.k, revision: rev, kv: undefined, prev: v });
   }
 
   /** Ends the txn; the store revision moves by one iff anything changed. */

@@ -18,6 +18,7 @@ import {
   keyRange,
   type KeyRange,
   type KeyState,
+  toKey,
   toKeyValue,
 } from "../mvcc/index.ts";
 import type { WatchStream } from "./types.ts";
@@ -326,11 +327,7 @@ class HubStream implements WatchStream {
 }
 
 function keyOf(c: Change): string {
-  return c.kv !== undefined && c.kv.k !== "" ? c.kv.k : latin1(c.key);
-}
-
-function latin1(b: Uint8Array): string {
-  return String.fromCharCode.apply(null, b as unknown as number[]);
+  return c.k !== "" ? c.k : toKey(c.key);
 }
 
 function event(type: Event_EventType, kv: KeyValue, prevKv: KeyValue | undefined): Event {
