@@ -212,3 +212,30 @@ test("compaction: prints the revision; get and compaction below it fail with the
   // The member keeps serving.
   expect(await ctl.ok("get", "c/k", "--print-value-only")).toBe("v3\n");
 });
+
+test("put --ignore-value keeps the value, --ignore-lease keeps the lease; both need an existing key", async () => {
+  const { ctl } = env();
+  await ctl.ok("put", "ig/k", "v1");
+  const lease = /^lease ([0-9a-f]{16})/.exec(await ctl.ok("lease", "grant", "100"))![1]!;
+  expect(await ctl.ok("put", "ig/k", "--ignore-value", `--lease=${lease}`)).toBe("OK\n");
+  const a = JSON.parse(await ctl.ok("get", "ig/k", "-w", "json"));
+  expect(atob(a.kvs[0].value)).toBe("v1");
+  expect(a.kvs[0].version).toBe(2);
+  const leaseOf = async () => BigInt(/"lease":(\d+)/.exec(await ctl.ok("get", "ig/k", "-w", "json"))![1]!).toString(16);
+  expect(await leaseOf()).toBe(lease.replace(/^0+/, ""));
+  expect(await ctl.ok("put", "ig/k", "v2", "--ignore-lease")).toBe("OK\n");
+  expect(await ctl.ok("get", "ig/k", "--print-value-only")).toBe("v2\n");
+  expect(await leaseOf()).toBe(lease.replace(/^0+/, ""));
+  const r = await ctl.run("put", "ig/missing", "--ignore-value");
+  expect(r.code).toBe(1);
+  expect(errorLine(r)).toBe("Error: etcdserver: key not found");
+});
+
+test("serializable get and physical compaction", async () => {
+  const { ctl } = env();
+  await ctl.ok("put", "s/k", "v");
+  expect(await ctl.ok("get", "s/k", "--consistency=s")).toBe("s/k\nv\n");
+  const rev = await currentRevision();
+  expect(await ctl.ok("compaction", "--physical", String(rev))).toBe(`compacted revision ${rev}\n`);
+  expect(await ctl.ok("get", "s/k", "--print-value-only")).toBe("v\n");
+});

@@ -54,7 +54,6 @@ test("timetolive shows granted and remaining TTL and attached keys; list include
   const plain = await ctl.ok("lease", "timetolive", id);
   expect(plain).toMatch(new RegExp(`^lease ${id} granted with TTL\\(60s\\), remaining\\((59|60)s\\)\\n$`));
   const json = await ctl.ok("lease", "timetolive", id, "--keys", "-w", "json");
-  // Attached keys come in no particular order (etcd keeps them in a map).
   expect(json).toMatch(/"ttl":(59|60),"granted-ttl":60,"keys":\[("bC9h","bC9i"|"bC9i","bC9h")\]\}/);
   expect(BigInt(/"id":(\d+)/.exec(json)![1]!).toString(16).padStart(16, "0")).toBe(id);
   const list = await ctl.ok("lease", "list");
