@@ -53,6 +53,8 @@ class SimNode {
   readonly waitingPuts = new Map<number, PendingOp>();
   readonly waitingReads = new Map<string, { op: PendingOp; index: number | undefined }>();
   removed = false;
+  /** Steps per tick: this node's clock rate. */
+  tickEvery = 3;
 
   constructor(readonly id: bigint) {}
 
@@ -93,6 +95,7 @@ export class Cluster {
   private nextOp = 1;
   private readonly history: KvOp[] = [];
   private readonly clientBusy: (PendingOp | undefined)[];
+  private readonly clientNode: bigint[] = [];
   /** The entry each index committed to, as first applied anywhere: all nodes must agree. */
   private readonly appliedAt = new Map<number, string>();
   readonly stats: Record<string, number> = {};
@@ -136,6 +139,7 @@ export class Cluster {
     n.data = new Map(Object.entries(img.data));
     n.applied = img.applied;
     n.confState = snap.meta.confState;
+    n.tickEvery = 2 + intn(this.rng, 4);
     n.raw = new RawNode({
       id: n.id, electionTick: 10, heartbeatTick: 2, storage: n.storage,
       // Raft replays from the snapshot so conf changes after it are applied to raft again.
@@ -290,9 +294,14 @@ export class Cluster {
     if (!chance(this.rng, 0.3)) return;
     const candidates = [...this.nodes.values()].filter((n) => n.up && !n.removed);
     if (candidates.length === 0) return;
-    // Clients mostly find the leader, sometimes talk to a follower.
-    const leader = this.leader();
-    const n = leader && chance(this.rng, 0.7) ? leader : pick(this.rng, candidates);
+    // Clients stick to the node they used last (possibly a deposed leader), now and then
+    // looking up the current leader or picking any node.
+    let n = this.nodes.get(this.clientNode[client] ?? 0n);
+    if (!n?.up || n.removed || chance(this.rng, 0.25)) {
+      const leader = this.leader();
+      n = leader && chance(this.rng, 0.7) ? leader : pick(this.rng, candidates);
+    }
+    this.clientNode[client] = n.id;
     const id = this.nextOp++;
     const key = pick(this.rng, this.keys);
     const kind = chance(this.rng, 0.5) ? "put" : "get";
@@ -346,7 +355,7 @@ export class Cluster {
       this.partition = new Map(live.map((n) => [n.id, intn(r, 2)]));
       this.log(`t=${this.now} partition ${[...this.partition].map(([k, v]) => `${k}:${v}`).join(" ")}`);
       this.count("partition");
-    } else if (this.partition !== undefined && chance(r, 0.03)) {
+    } else if (this.partition !== undefined && chance(r, 0.008)) {
       this.partition = undefined;
       this.log(`t=${this.now} heal`);
     }
@@ -419,7 +428,8 @@ export class Cluster {
   private step(faulty: boolean): void {
     this.now++;
     if (faulty) this.faults();
-    for (const n of this.nodes.values()) if (n.raw && this.now % 3 === 0) n.raw.tick();
+    // Clocks run at different rates per node (skew), so leases are not implicitly in sync.
+    for (const n of this.nodes.values()) if (n.raw && this.now % n.tickEvery === 0) n.raw.tick();
     for (let c = 0; c < this.clientBusy.length; c++) this.clientStep(c);
     this.deliverDue();
     for (const n of this.nodes.values()) if (n.raw && n.raw.hasReady()) this.handleReady(n);
