@@ -1,0 +1,78 @@
+// Entry point of the one executable. The only place that touches the real clock, randomness,
+// disk, network and process: everything below receives them injected.
+//
+// `conclave [serve] [etcd flags]` runs a member; other subcommands are listed by --help.
+import { accessSync, constants, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+
+const argv = process.argv.slice(2);
+
+function fail(msg: string): never {
+  process.stderr.write(`${msg}\n`);
+  process.exit(1);
+}
+
+const NOT_BUILT: Record<string, string> = {
+  ctl: "the etcdctl-compatible client",
+  discovery: "the discovery service",
+  pki: "the certificate maker",
+};
+
+async function main(): Promise<void> {
+  const sub = argv[0];
+  if (sub !== undefined && sub in NOT_BUILT) {
+    fail(`conclave ${sub}: ${NOT_BUILT[sub]} is not built yet`);
+  }
+  const args = sub === "serve" ? argv.slice(1) : argv;
+
+  const { parseServerConfig, ConfigError } = await import("./config/index.ts");
+  const { readFileSync } = await import("node:fs");
+  let parsed;
+  try {
+    parsed = parseServerConfig(args, process.env, (p: string) => readFileSync(p, "utf8"));
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+  if (parsed.kind === "help" || parsed.kind === "version") {
+    process.stdout.write(parsed.text.endsWith("\n") ? parsed.text : `${parsed.text}\n`);
+    return;
+  }
+  for (const w of parsed.warnings) process.stderr.write(`${w}\n`);
+  const config = parsed.config;
+
+  // The embedded SQLite addon is unpacked into $TMPDIR when the storage layer loads; say so
+  // plainly instead of failing with a dlopen trace.
+  try {
+    accessSync(tmpdir(), constants.W_OK);
+  } catch {
+    fail(`conclave: temporary directory ${tmpdir()} is not writable (set TMPDIR): the embedded SQLite library is unpacked there`);
+  }
+  try {
+    mkdirSync(`${config.dataDir}/member`, { recursive: true, mode: 0o700 });
+    accessSync(`${config.dataDir}/member`, constants.W_OK | constants.R_OK);
+  } catch (err) {
+    fail(`conclave: cannot access data directory: ${(err as Error).message}`);
+  }
+
+  const { startMember } = await import("./member.ts");
+  const member = await startMember(config).catch((err: unknown) => {
+    fail(`conclave: ${err instanceof Error ? err.message : String(err)}`);
+  });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    member.logger.info("received signal; shutting down", { signal });
+    member
+      .stop()
+      .catch(() => {})
+      .finally(() => process.exit(0));
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+main().catch((err: unknown) => {
+  fail(`conclave: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+});
