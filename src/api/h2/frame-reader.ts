@@ -1,0 +1,73 @@
+// Cuts the socket byte stream into frames. Complete frames inside one chunk are handed over as
+// ranges of that chunk (no copy); only a frame split across chunks is reassembled, once all of
+// its octets have arrived (so a large frame trickling in is never copied more than once).
+
+import { CLIENT_PREFACE, ErrorCode, FRAME_HEADER_SIZE } from "./constants.ts";
+import { ConnectionError } from "./errors.ts";
+
+/** Called once per frame; payload is buf[start, end) and stays valid (chunks are never reused). */
+export type FrameHandler = (type: number, flags: number, streamId: number, buf: Buffer, start: number, end: number) => void;
+
+export class FrameReader {
+  /** Frames longer than this are a FRAME_SIZE_ERROR (our SETTINGS_MAX_FRAME_SIZE). */
+  maxFrameSize: number;
+  /** Set to stop handing out frames (after a connection error). */
+  stopped = false;
+  private prefaceAt: number;
+  private parts: Buffer[] = [];
+  private partsLen = 0;
+  /** Octets needed before parsing can progress. Invariant: partsLen < need when partsLen > 0. */
+  private need = FRAME_HEADER_SIZE;
+
+  constructor(maxFrameSize: number, private readonly onFrame: FrameHandler, expectPreface = true) {
+    this.maxFrameSize = maxFrameSize;
+    this.prefaceAt = expectPreface ? 0 : CLIENT_PREFACE.length;
+  }
+
+  /** Consumes one chunk. Throws ConnectionError on a bad preface or an oversized frame. */
+  push(chunk: Buffer): void {
+    if (this.stopped || chunk.length === 0) return;
+    let off = 0;
+    if (this.prefaceAt < CLIENT_PREFACE.length) {
+      while (this.prefaceAt < CLIENT_PREFACE.length && off < chunk.length) {
+        if (chunk[off++] !== CLIENT_PREFACE[this.prefaceAt++]) {
+          throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "h2: invalid connection preface");
+        }
+      }
+      if (off === chunk.length) return;
+      chunk = chunk.subarray(off);
+      off = 0;
+    }
+    let buf: Buffer;
+    if (this.partsLen > 0) {
+      this.parts.push(chunk);
+      this.partsLen += chunk.length;
+      if (this.partsLen < this.need) return;
+      buf = Buffer.concat(this.parts, this.partsLen);
+      this.parts = [];
+      this.partsLen = 0;
+    } else {
+      buf = chunk;
+    }
+    const n = buf.length;
+    this.need = FRAME_HEADER_SIZE;
+    while (!this.stopped && n - off >= FRAME_HEADER_SIZE) {
+      const len = (buf[off] << 16) | (buf[off + 1] << 8) | buf[off + 2];
+      if (len > this.maxFrameSize) {
+        throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `h2: frame of ${len} octets exceeds the maximum frame size`);
+      }
+      if (n - off < FRAME_HEADER_SIZE + len) {
+        this.need = FRAME_HEADER_SIZE + len;
+        break;
+      }
+      const streamId = ((buf[off + 5] & 0x7f) << 24 | (buf[off + 6] << 16) | (buf[off + 7] << 8) | buf[off + 8]) >>> 0;
+      const start = off + FRAME_HEADER_SIZE;
+      off = start + len;
+      this.onFrame(buf[start - 6], buf[start - 5], streamId, buf, start, off);
+    }
+    if (!this.stopped && off < n) {
+      this.parts.push(off === 0 ? buf : buf.subarray(off));
+      this.partsLen = n - off;
+    }
+  }
+}

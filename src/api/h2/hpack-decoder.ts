@@ -1,0 +1,230 @@
+// HPACK header block decoder (RFC 7541): static + dynamic table, size updates, Huffman strings.
+// One decoder per connection; header blocks must be decoded in the order received, even for
+// streams that are refused or already closed, or the dynamic table goes out of sync.
+
+import { huffmanDecode, huffmanDecodedMaxLength, HuffmanError } from "./huffman.ts";
+import { STATIC_TABLE, STATIC_TABLE_LENGTH } from "./hpack-static-table.ts";
+
+/** A COMPRESSION_ERROR: the connection cannot continue after it (RFC 9113 §4.3). */
+export class HpackError extends Error {}
+
+/** Per octet: 1 when it may appear in an HTTP/2 field name (lower-case token characters). */
+const NAME_CHAR: Uint8Array = (() => {
+  const t = new Uint8Array(256);
+  const ok = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz";
+  for (let i = 0; i < ok.length; i++) t[ok.charCodeAt(i)] = 1;
+  return t;
+})();
+
+/** Whether s is a valid lower-case field name, or a pseudo-header name (":" + lower-case token). */
+export function isValidFieldName(s: string): boolean {
+  const n = s.length;
+  if (n === 0) return false;
+  let i = s.charCodeAt(0) === 58 /* : */ ? 1 : 0;
+  if (i === n) return false;
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 255 || NAME_CHAR[c] === 0) return false;
+  }
+  return true;
+}
+
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+export class HpackDecoder {
+  /** Fields of the last decoded block, in order: names[i], values[i] for i < count. */
+  readonly names: string[] = [];
+  readonly values: string[] = [];
+  count = 0;
+  /** Header list size of the last block: sum of name + value + 32 (RFC 9113 §6.5.2). */
+  listSize = 0;
+  /** True when a field name in the last block is not a valid lower-case name. */
+  badName = false;
+
+  /** Dynamic table limit in force; changed by size updates, never above maxAllowed. */
+  private limit: number;
+  /** Sum of entry sizes. Invariant: size <= limit. */
+  private size = 0;
+  // Dynamic table as a ring, oldest entry at `head`; entry k (0 = newest) is at head+len-1-k.
+  private ringNames: string[] = new Array(64);
+  private ringValues: string[] = new Array(64);
+  private ringBad: boolean[] = new Array(64);
+  private head = 0;
+  private len = 0;
+  private pos = 0;
+  private scratch = Buffer.allocUnsafe(256);
+
+  /** maxAllowed: the SETTINGS_HEADER_TABLE_SIZE this side advertised (default 4096). */
+  constructor(private readonly maxAllowed = 4096) {
+    this.limit = maxAllowed;
+  }
+
+  /** Number of entries in the dynamic table and their total size (for tests and metrics). */
+  get dynamicTableLength(): number { return this.len; }
+  get dynamicTableSize(): number { return this.size; }
+
+  /** Dynamic table entry k (0 = most recently added). */
+  dynamicEntry(k: number): readonly [string, string] {
+    if (k < 0 || k >= this.len) throw new RangeError("hpack: no such dynamic entry");
+    const at = (this.head + this.len - 1 - k) & (this.ringNames.length - 1);
+    return [this.ringNames[at], this.ringValues[at]];
+  }
+
+  /** Decodes block[start, end). Throws HpackError on any malformed input. */
+  decode(block: Uint8Array, start = 0, end = block.length): void {
+    const buf = asBuffer(block);
+    this.count = 0;
+    this.listSize = 0;
+    this.badName = false;
+    this.pos = start;
+    let fieldSeen = false;
+    try {
+      while (this.pos < end) {
+        const b = buf[this.pos];
+        if (b & 0x80) {
+          const index = this.integer(buf, 0x7f, end);
+          if (index === 0) throw new HpackError("hpack: index 0");
+          this.emitIndexed(index);
+          fieldSeen = true;
+        } else if (b & 0x40) {
+          const index = this.integer(buf, 0x3f, end);
+          this.literal(buf, index, end, true);
+          fieldSeen = true;
+        } else if (b & 0x20) {
+          // Size updates are allowed only at the start of a block (RFC 7541 §4.2).
+          if (fieldSeen) throw new HpackError("hpack: table size update after a field");
+          const size = this.integer(buf, 0x1f, end);
+          if (size > this.maxAllowed) throw new HpackError("hpack: table size update above the limit");
+          this.limit = size;
+          this.evict(0);
+        } else {
+          const index = this.integer(buf, 0x0f, end);
+          this.literal(buf, index, end, false);
+          fieldSeen = true;
+        }
+      }
+    } catch (e) {
+      if (e instanceof HuffmanError) throw new HpackError(e.message);
+      throw e;
+    }
+  }
+
+  private integer(buf: Buffer, mask: number, end: number): number {
+    let v = buf[this.pos++] & mask;
+    if (v < mask) return v;
+    let shift = 1;
+    for (;;) {
+      if (this.pos >= end) throw new HpackError("hpack: truncated integer");
+      const b = buf[this.pos++];
+      v += (b & 0x7f) * shift;
+      if ((b & 0x80) === 0) return v;
+      shift *= 128;
+      if (shift > 2 ** 28) throw new HpackError("hpack: integer too large");
+    }
+  }
+
+  private string(buf: Buffer, end: number): string {
+    if (this.pos >= end) throw new HpackError("hpack: truncated string");
+    const huffman = buf[this.pos] & 0x80;
+    const n = this.integer(buf, 0x7f, end);
+    const s = this.pos;
+    if (n > end - s) throw new HpackError("hpack: string longer than the block");
+    this.pos = s + n;
+    if (!huffman) return buf.toString("latin1", s, s + n);
+    const need = huffmanDecodedMaxLength(n);
+    if (this.scratch.length < need) this.scratch = Buffer.allocUnsafe(Math.max(need, this.scratch.length * 2));
+    const len = huffmanDecode(buf, s, s + n, this.scratch);
+    return this.scratch.toString("latin1", 0, len);
+  }
+
+  private emitIndexed(index: number): void {
+    if (index <= STATIC_TABLE_LENGTH) {
+      const e = STATIC_TABLE[index - 1];
+      this.emit(e[0], e[1], false);
+      return;
+    }
+    const k = index - STATIC_TABLE_LENGTH - 1;
+    if (k >= this.len) throw new HpackError("hpack: index out of range");
+    const at = (this.head + this.len - 1 - k) & (this.ringNames.length - 1);
+    this.emit(this.ringNames[at], this.ringValues[at], this.ringBad[at]);
+  }
+
+  private literal(buf: Buffer, nameIndex: number, end: number, index: boolean): void {
+    let name: string;
+    let bad: boolean;
+    if (nameIndex === 0) {
+      name = this.string(buf, end);
+      bad = !isValidFieldName(name);
+    } else if (nameIndex <= STATIC_TABLE_LENGTH) {
+      name = STATIC_TABLE[nameIndex - 1][0];
+      bad = false;
+    } else {
+      const k = nameIndex - STATIC_TABLE_LENGTH - 1;
+      if (k >= this.len) throw new HpackError("hpack: name index out of range");
+      const at = (this.head + this.len - 1 - k) & (this.ringNames.length - 1);
+      name = this.ringNames[at];
+      bad = this.ringBad[at];
+    }
+    const value = this.string(buf, end);
+    if (index) this.add(name, value, bad);
+    this.emit(name, value, bad);
+  }
+
+  private emit(name: string, value: string, bad: boolean): void {
+    this.names[this.count] = name;
+    this.values[this.count] = value;
+    this.count++;
+    this.listSize += name.length + value.length + 32;
+    if (bad) this.badName = true;
+  }
+
+  private add(name: string, value: string, bad: boolean): void {
+    const entrySize = name.length + value.length + 32;
+    // An entry larger than the table empties it and is not added (RFC 7541 §4.4).
+    if (entrySize > this.limit) {
+      this.evict(this.limit + 1);
+      return;
+    }
+    this.evict(entrySize);
+    if (this.len === this.ringNames.length) this.grow();
+    const at = (this.head + this.len) & (this.ringNames.length - 1);
+    this.ringNames[at] = name;
+    this.ringValues[at] = value;
+    this.ringBad[at] = bad;
+    this.len++;
+    this.size += entrySize;
+  }
+
+  /** Evicts oldest entries until `incoming` more octets fit under the limit. */
+  private evict(incoming: number): void {
+    const mask = this.ringNames.length - 1;
+    while (this.len > 0 && this.size + incoming > this.limit) {
+      const at = this.head;
+      this.size -= this.ringNames[at].length + this.ringValues[at].length + 32;
+      this.ringNames[at] = "";
+      this.ringValues[at] = "";
+      this.head = (this.head + 1) & mask;
+      this.len--;
+    }
+    if (this.len === 0) this.head = 0;
+  }
+
+  private grow(): void {
+    const cap = this.ringNames.length;
+    const names: string[] = new Array(cap * 2);
+    const values: string[] = new Array(cap * 2);
+    const bad: boolean[] = new Array(cap * 2);
+    for (let i = 0; i < this.len; i++) {
+      const at = (this.head + i) & (cap - 1);
+      names[i] = this.ringNames[at];
+      values[i] = this.ringValues[at];
+      bad[i] = this.ringBad[at];
+    }
+    this.ringNames = names;
+    this.ringValues = values;
+    this.ringBad = bad;
+    this.head = 0;
+  }
+}
