@@ -1,0 +1,19 @@
+#!/bin/sh
+# Compares the h2 engine with node:http2 under the Go gRPC load generator (/tmp/kvbench).
+#   bench/h2/run.sh [total] [clients] [conns]
+set -eu
+cd "$(dirname "$0")/../.."
+TOTAL=${1:-100000}; CLIENTS=${2:-1000}; CONNS=${3:-100}
+BUN=node_modules/.bin/bun
+for mode in engine node; do
+  flag=""; [ "$mode" = node ] && flag="--node"
+  log=$(mktemp)
+  $BUN bench/h2/kv-server.ts $flag >"$log" 2>&1 &
+  pid=$!
+  while ! grep -q listening "$log"; do sleep 0.1; done
+  port=$(sed -n 's/^listening //p' "$log")
+  echo "== $mode (port $port)"
+  /tmp/kvbench -endpoints "127.0.0.1:$port" -op put -clients "$CLIENTS" -conns "$CONNS" -total "$TOTAL" -timeout 60s 2>/dev/null || echo "kvbench failed"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  rm -f "$log"
+done
