@@ -20,7 +20,7 @@ const put = (k: string, v: string) => frameOf(pb.PutRequestSchema, create(pb.Put
 
 test("unary put answers 200, application/grpc, one message and grpc-status 0 trailers", async () => {
   const r = await c.call("/etcdserverpb.KV/Put", [put("a", "1")]);
-  expect(r.headers[":status"]).toBe(200);
+  expect(Number(r.headers[":status"])).toBe(200);
   expect(r.headers["content-type"]).toBe("application/grpc");
   expect(r.trailers["grpc-status"]).toBe("0");
   const [resp] = decodeAll(pb.PutResponseSchema, r.data);

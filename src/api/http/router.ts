@@ -2,7 +2,7 @@
 // /version, /metrics, and pluggable Web handlers (v2 API, dashboard).
 import type { Logger } from "../../server/logger.ts";
 import type { EtcdServer } from "../../server/types.ts";
-import { Gateway, writeGatewayError } from "../gateway/handler.ts";
+import { Gateway } from "../gateway/handler.ts";
 import type { HttpExchange } from "./exchange.ts";
 import { serveFetch, type FetchHandler } from "./fetch-bridge.ts";
 
@@ -124,4 +124,4 @@ export class HttpRouter {
   }
 }
 
-export { writeGatewayError };
+

@@ -6,7 +6,6 @@ import { Auth, Cluster, KV, Lease, Maintenance } from "../../gen/rpc_pb.ts";
 import { Election } from "../../gen/v3election_pb.ts";
 import { Lock } from "../../gen/v3lock_pb.ts";
 import { Code, EtcdError, Errors } from "../../server/errors.ts";
-import type { EtcdServer } from "../../server/types.ts";
 import { campaign, leader, lock, observe, proclaim, resign, unlock } from "../concurrency/index.ts";
 import { serverStream, unary, type RpcMethod, type UnaryMethod } from "./method.ts";
 import { leaseKeepAliveMethod, watchMethod } from "./watch-methods.ts";
@@ -82,4 +81,3 @@ export const rpcTable: ReadonlyMap<string, RpcMethod> = new Map(methods.map((m) 
 /** Service names served, for "unknown service" vs "unknown method" answers. */
 export const rpcServices: ReadonlySet<string> = new Set(methods.map((m) => m.path.split("/")[1]!));
 
-export type { EtcdServer };
