@@ -48,7 +48,13 @@ export class Member {
   static async start(opts: MemberOptions = {}): Promise<Member> {
     const [client, peer] = await freePorts(2);
     const m = new Member(client!, peer!, opts);
-    await m.launch();
+    try {
+      await m.launch();
+    } catch (e) {
+      // The caller never gets the member, so nothing else could clean up after it.
+      await m.cleanup();
+      throw e;
+    }
     return m;
   }
 
