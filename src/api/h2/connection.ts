@@ -302,6 +302,8 @@ class Connection implements StreamHost, H2Connection {
       s.contentLength = Number(cl);
     }
     this.streams.set(id, s);
+    // Known before the handler runs, so a response sent from onStream needs no RST_STREAM.
+    s.remoteEnded = endStream;
     if (d.listSize > this.maxHeaderList) {
       // Decoded (the table stays in sync) but refused: HTTP 431 (RFC 9113 §10.5.1).
       s.respond(STATUS_431, true);
@@ -313,7 +315,7 @@ class Connection implements StreamHost, H2Connection {
       this.callbackFailed(s, e);
       return;
     }
-    if (endStream && !s.closed) this.remoteEnd(s);
+    if (endStream && !s.closed) this.endReceived(s);
   }
 
   /** Builds the request header map, enforcing RFC 9113 §8.2–8.3; malformed → stream error. */
@@ -355,6 +357,10 @@ class Connection implements StreamHost, H2Connection {
 
   private remoteEnd(s: ServerStream): void {
     s.remoteEnded = true;
+    this.endReceived(s);
+  }
+
+  private endReceived(s: ServerStream): void {
     if (s.contentLength >= 0 && s.contentLength !== s.received) {
       throw new StreamError(ErrorCode.PROTOCOL_ERROR, s.id, "h2: content-length mismatch");
     }
