@@ -14,8 +14,8 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(fake = new FakeServer()): Promise<Harness> {
-  const srv = await startClientServer({ server: fake, listenUrls: [new URL("http://127.0.0.1:0")], logger: silentLogger });
+export async function startHarness(fake = new FakeServer(), http2: "engine" | "node" = "engine"): Promise<Harness> {
+  const srv = await startClientServer({ server: fake, listenUrls: [new URL("http://127.0.0.1:0")], logger: silentLogger, http2 });
   const port = Number(srv.addresses[0]!.port);
   return { fake, srv, port, base: `http://127.0.0.1:${port}`, close: () => srv.close() };
 }

@@ -33,8 +33,8 @@ export class FrameReader {
   }
 
   /** Appends `chunk` and pushes every complete message onto `out`; throws EtcdError. */
-  push(chunk: Buffer, out: Uint8Array[]): void {
-    let buf = chunk;
+  push(chunk: Uint8Array, out: Uint8Array[]): void {
+    let buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (this.pending !== null) {
       buf = Buffer.concat([this.pending, chunk]);
       this.pending = null;

@@ -2,7 +2,8 @@
 // so the gateway and the plain endpoints are written once.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { ServerHttp2Stream } from "node:http2";
-import type { Readable } from "node:stream";
+import { PassThrough, type Readable } from "node:stream";
+import type { H2Stream } from "../h2/index.ts";
 
 export interface HttpExchange {
   readonly method: string;
@@ -102,4 +103,59 @@ export function readBody(ex: HttpExchange, limit: number): Promise<Buffer | null
 export function header(ex: HttpExchange, name: string): string | undefined {
   const v = ex.headers[name];
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** A non-gRPC request on the h2 engine (rare: browsers over TLS, h2c curl). */
+export function fromH2Engine(s: H2Stream): HttpExchange {
+  const body = new PassThrough();
+  s.ondata = (chunk) => void body.write(chunk);
+  s.onend = () => void body.end();
+  const closers: (() => void)[] = [];
+  s.onclose = () => {
+    body.destroy();
+    for (const fn of closers) fn();
+  };
+  const headers: IncomingHttpHeaders = {};
+  for (const [k, v] of s.headers) headers[k] = v;
+  let status = 200;
+  let out: [string, string][] = [];
+  let sent = false;
+  let ended = false;
+  const flush = (endStream: boolean) => {
+    if (sent || s.closed) return;
+    sent = true;
+    s.respond([[":status", String(status)], ...out], endStream);
+  };
+  return {
+    method: s.headers.get(":method") ?? "GET",
+    url: s.headers.get(":path") ?? "/",
+    headers,
+    body,
+    writeHead(st, h) {
+      status = st;
+      out = [];
+      for (const [k, v] of Object.entries(h)) if (k.toLowerCase() !== "transfer-encoding") out.push([k.toLowerCase(), v]);
+    },
+    write(chunk) {
+      flush(false);
+      if (s.closed) return false;
+      s.write(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
+      return true;
+    },
+    end(chunk) {
+      if (s.closed || ended) return;
+      ended = true;
+      const empty = chunk === undefined || chunk.length === 0;
+      if (!sent) {
+        flush(empty);
+        if (empty) return;
+      }
+      if (!empty) s.write(typeof chunk === "string" ? Buffer.from(chunk) : chunk!);
+      s.end();
+    },
+    get closed() {
+      return s.closed || ended;
+    },
+    onClose: (fn) => void closers.push(fn),
+  };
 }

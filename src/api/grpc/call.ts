@@ -1,0 +1,234 @@
+// One gRPC call, independent of the HTTP/2 implementation underneath: decodes request
+// frames, dispatches to the RPC table, and writes responses and the status through a
+// GrpcPort. Bindings (node:http2, the h2 engine) feed it data/end/close events.
+import { fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
+import { Code } from "../../server/errors.ts";
+import type { EtcdServer, RequestContext } from "../../server/types.ts";
+import type { BidiHandler, RpcMethod, StreamSink } from "../rpc/method.ts";
+import { rpcServices, rpcTable } from "../rpc/table.ts";
+import { encodeFrame, FrameReader } from "./framing.ts";
+import { encodeGrpcMessage, grpcError, toStatus } from "./status.ts";
+
+/** What a call needs from its HTTP/2 stream. */
+export interface GrpcPort {
+  /** True once the stream can take no more output (reset, closed, ended). */
+  readonly closed: boolean;
+  readonly headersSent: boolean;
+  /** `:status 200`, `content-type: application/grpc`. */
+  sendHeaders(): void;
+  write(frame: Uint8Array): void;
+  /** Unary success: headers (if not sent), the message and OK trailers together. */
+  finishWith(frame: Uint8Array): void;
+  /**
+   * Ends the call with a status: trailers after data, or trailers-only when no headers went out.
+   * `message` is already percent-encoded; `undefined` for OK.
+   */
+  finish(code: number, message: string | undefined): void;
+  /** Resolves when buffered output has drained (or the stream closed). */
+  drained(): Promise<void> | null;
+}
+
+/** Request metadata the call reads. */
+export interface GrpcRequestMeta {
+  readonly path: string;
+  readonly token: string | undefined;
+  readonly hasLeader: string | undefined;
+  readonly encoding: string | undefined;
+}
+
+export interface GrpcCallOptions {
+  /** Largest accepted request message (etcd: max-request-bytes + 512 KiB). */
+  readonly maxRecvBytes: number;
+}
+
+function unknownRoute(path: string): Error {
+  // grpc-go: "/pkg.Service/Method" → unknown service / unknown method for service.
+  const p = path.startsWith("/") ? path.slice(1) : path;
+  const i = p.lastIndexOf("/");
+  if (i < 0) return grpcError(Code.Unimplemented, `malformed method name: ${JSON.stringify(path)}`);
+  const service = p.slice(0, i);
+  const method = p.slice(i + 1);
+  if (!rpcServices.has(service)) return grpcError(Code.Unimplemented, `unknown service ${service}`);
+  return grpcError(Code.Unimplemented, `unknown method ${method} for service ${service}`);
+}
+
+
+/** Ends `port` with the status of `err`. */
+export function finishWithError(port: GrpcPort, err: unknown): void {
+  if (port.closed) return;
+  const st = toStatus(err);
+  port.finish(st.code, encodeGrpcMessage(st.message));
+}
+
+export class GrpcCall implements StreamSink {
+  private readonly reader: FrameReader;
+  private readonly msgs: Uint8Array[] = [];
+  done = false;
+  private bidi: BidiHandler | null = null;
+  private abort: AbortController | null = null;
+  private readonly ctx: RequestContext;
+
+  private constructor(
+    private readonly port: GrpcPort,
+    private readonly method: RpcMethod,
+    private readonly server: EtcdServer,
+    meta: GrpcRequestMeta,
+    maxRecv: number,
+  ) {
+    this.reader = new FrameReader(maxRecv, meta.encoding);
+    const ctx: RequestContext = {};
+    if (meta.token !== undefined) ctx.token = meta.token;
+    if (meta.hasLeader === "true") ctx.requireLeader = true;
+    if (method.kind !== "unary" || method.needsSignal) {
+      this.abort = new AbortController();
+      ctx.signal = this.abort.signal;
+    }
+    this.ctx = ctx;
+  }
+
+  /** Starts a call; null when the route is unknown (the port has been answered). */
+  static start(port: GrpcPort, meta: GrpcRequestMeta, server: EtcdServer, opts: GrpcCallOptions): GrpcCall | null {
+    const method = rpcTable.get(meta.path);
+    if (method === undefined) {
+      finishWithError(port, unknownRoute(meta.path));
+      return null;
+    }
+    const call = new GrpcCall(port, method, server, meta, opts.maxRecvBytes);
+    if (method.kind === "bidi_streaming") {
+      try {
+        call.bidi = method.open(server, call.ctx, call);
+      } catch (err) {
+        call.end(err);
+      }
+    }
+    return call;
+  }
+
+  // StreamSink, used by streaming methods.
+  send(msg: Message): void {
+    const p = this.port;
+    if (this.done || p.closed) return;
+    if (!p.headersSent) p.sendHeaders();
+    p.write(encodeFrame(toBinary(this.method.output, msg)));
+  }
+
+  end(err?: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    const p = this.port;
+    if (!p.closed) {
+      if (err === undefined) p.finish(Code.OK, undefined);
+      else finishWithError(p, err);
+    }
+    this.release();
+  }
+
+  private succeed(msg: Message): void {
+    if (this.done) return;
+    this.done = true;
+    if (!this.port.closed) this.port.finishWith(encodeFrame(toBinary(this.method.output, msg)));
+    this.release();
+  }
+
+  private release(): void {
+    const b = this.bidi;
+    this.bidi = null;
+    b?.close();
+    this.abort?.abort();
+  }
+
+  /** Request bytes arrived. */
+  data(chunk: Uint8Array): void {
+    if (this.done) return;
+    try {
+      this.reader.push(chunk, this.msgs);
+    } catch (err) {
+      this.end(err);
+      return;
+    }
+    const bidi = this.bidi;
+    if (bidi !== null) {
+      const msgs = this.msgs.splice(0);
+      for (const bytes of msgs) {
+        let req: Message;
+        try {
+          req = fromBinary(this.method.input, bytes);
+        } catch (err) {
+          this.end(grpcError(Code.Internal, `grpc: failed to unmarshal the received message: ${(err as Error).message}`));
+          return;
+        }
+        bidi.message(req);
+        if (this.done) return;
+      }
+    } else if (this.msgs.length > 1) {
+      this.end(grpcError(Code.Internal, "grpc: client streaming protocol violation: get <nil>, want <EOF>"));
+    }
+  }
+
+  /** The client half-closed. */
+  finishRequest(): void {
+    if (this.done) return;
+    if (this.reader.partial) {
+      this.end(grpcError(Code.Internal, "unexpected EOF"));
+      return;
+    }
+    if (this.bidi !== null) {
+      this.bidi.end();
+      return;
+    }
+    const bytes = this.msgs[0];
+    if (bytes === undefined) {
+      this.end(grpcError(Code.Internal, "grpc: error unmarshalling request: EOF"));
+      return;
+    }
+    let req: Message;
+    try {
+      req = fromBinary(this.method.input, bytes);
+    } catch (err) {
+      this.end(grpcError(Code.Internal, `grpc: error unmarshalling request: ${(err as Error).message}`));
+      return;
+    }
+    const m = this.method;
+    if (m.kind === "unary") {
+      let p: Promise<Message>;
+      try {
+        p = m.call(this.server, req, this.ctx);
+      } catch (err) {
+        this.end(err);
+        return;
+      }
+      p.then(
+        (res) => this.succeed(res),
+        (err) => this.end(err),
+      );
+    } else if (m.kind === "server_streaming") {
+      void this.pump(m.call(this.server, req, this.ctx));
+    }
+  }
+
+  /** The stream is gone (finished, reset, connection lost). */
+  closed(): void {
+    this.done = true;
+    this.release();
+  }
+
+  private async pump(it: AsyncIterable<Message>): Promise<void> {
+    const iter = it[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const r = await iter.next();
+        if (r.done) break;
+        if (this.done) {
+          await iter.return?.();
+          return;
+        }
+        this.send(r.value);
+        const wait = this.port.drained();
+        if (wait !== null) await wait;
+      }
+      this.end();
+    } catch (err) {
+      this.end(err);
+    }
+  }
+}

@@ -1,0 +1,67 @@
+// GrpcCall on the h2 engine's streams (src/api/h2): plain callback fields, no emitters.
+import type { H2Stream } from "../h2/index.ts";
+import type { EtcdServer } from "../../server/types.ts";
+import { GrpcCall, type GrpcCallOptions, type GrpcPort } from "./call.ts";
+
+type Header = readonly [string, string];
+const RESPONSE_HEADERS: readonly Header[] = [
+  [":status", "200"],
+  ["content-type", "application/grpc"],
+];
+const OK_TRAILERS: readonly Header[] = [["grpc-status", "0"]];
+
+class EnginePort implements GrpcPort {
+  headersSent = false;
+  constructor(private readonly s: H2Stream) {}
+  get closed(): boolean {
+    return this.s.closed;
+  }
+  sendHeaders(): void {
+    this.headersSent = true;
+    this.s.respond(RESPONSE_HEADERS);
+  }
+  write(frame: Uint8Array): void {
+    this.s.write(frame);
+  }
+  finishWith(frame: Uint8Array): void {
+    if (!this.headersSent) this.sendHeaders();
+    this.s.write(frame);
+    this.s.end(OK_TRAILERS);
+  }
+  finish(code: number, message: string | undefined): void {
+    const status: Header[] = [["grpc-status", String(code)]];
+    if (message !== undefined) status.push(["grpc-message", message]);
+    if (!this.headersSent) {
+      this.headersSent = true;
+      this.s.respond([...RESPONSE_HEADERS, ...status], true);
+      return;
+    }
+    this.s.end(code === 0 && message === undefined ? OK_TRAILERS : status);
+  }
+  drained(): null {
+    // The engine queues output under flow control; it has no drain signal.
+    return null;
+  }
+}
+
+/** The stream handler for gRPC requests on the h2 engine. */
+export function createEngineGrpcHandler(server: EtcdServer, opts: GrpcCallOptions): (s: H2Stream) => void {
+  return (s: H2Stream) => {
+    const h = s.headers;
+    const call = GrpcCall.start(
+      new EnginePort(s),
+      {
+        path: h.get(":path") ?? "",
+        token: h.get("token"),
+        hasLeader: h.get("hasleader"),
+        encoding: h.get("grpc-encoding"),
+      },
+      server,
+      opts,
+    );
+    if (call === null) return;
+    s.ondata = (chunk) => call.data(chunk);
+    s.onend = () => call.finishRequest();
+    s.onclose = () => call.closed();
+  };
+}
