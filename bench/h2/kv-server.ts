@@ -6,11 +6,14 @@
 import * as net from "node:net";
 import * as http2 from "node:http2";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { PutRequestSchema, PutResponseSchema, RangeRequestSchema, RangeResponseSchema } from "../../src/gen/rpc_pb.ts";
+import { PutRequestSchema, PutResponseSchema, RangeRequestSchema, RangeResponseSchema, ResponseHeaderSchema } from "../../src/gen/rpc_pb.ts";
 import { serveH2, type H2Stream } from "../../src/api/h2/index.ts";
 
 const useNode = process.argv.includes("--node");
 const portArg = process.argv.slice(2).find((a) => /^\d+$/.test(a));
+// int64 fields are bigint or number depending on the generator's jstype option.
+const zero = create(ResponseHeaderSchema).revision;
+const int64 = (n: number) => (typeof zero === "bigint" ? BigInt(n) : n) as typeof zero;
 let rev = 1;
 const bar = new TextEncoder().encode("bar");
 
@@ -20,13 +23,13 @@ function answer(path: string, body: Uint8Array): Uint8Array | null {
   if (path.endsWith("/Put")) {
     fromBinary(PutRequestSchema, msg);
     rev++;
-    out = toBinary(PutResponseSchema, create(PutResponseSchema, { header: { clusterId: 1n, memberId: 2n, revision: rev, raftTerm: 2 } }));
+    out = toBinary(PutResponseSchema, create(PutResponseSchema, { header: { clusterId: 1n, memberId: 2n, revision: int64(rev), raftTerm: int64(2) } }));
   } else if (path.endsWith("/Range")) {
     const req = fromBinary(RangeRequestSchema, msg);
     out = toBinary(RangeResponseSchema, create(RangeResponseSchema, {
-      header: { clusterId: 1n, memberId: 2n, revision: rev, raftTerm: 2 },
-      kvs: [{ key: req.key, value: bar, createRevision: 2, modRevision: 2, version: 1 }],
-      count: 1,
+      header: { clusterId: 1n, memberId: 2n, revision: int64(rev), raftTerm: int64(2) },
+      kvs: [{ key: req.key, value: bar, createRevision: int64(2), modRevision: int64(2), version: int64(1) }],
+      count: int64(1),
     }));
   } else {
     return null;

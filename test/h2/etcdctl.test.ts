@@ -3,7 +3,11 @@ import { test, expect, afterAll } from "bun:test";
 import * as net from "node:net";
 import { spawn } from "node:child_process";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { PutRequestSchema, PutResponseSchema, RangeRequestSchema, RangeResponseSchema } from "../../src/gen/rpc_pb.ts";
+import { PutRequestSchema, PutResponseSchema, RangeRequestSchema, RangeResponseSchema, ResponseHeaderSchema } from "../../src/gen/rpc_pb.ts";
+
+// int64 fields are bigint or number depending on the generator's jstype option.
+const zero = create(ResponseHeaderSchema).revision;
+const int64 = (n: number) => (typeof zero === "bigint" ? BigInt(n) : n) as typeof zero;
 import { serveH2, type H2Stream } from "../../src/api/h2/index.ts";
 
 const puts: Array<[string, string]> = [];
@@ -30,9 +34,9 @@ function onStream(s: H2Stream): void {
     } else if (path === "/etcdserverpb.KV/Range") {
       const req = fromBinary(RangeRequestSchema, body);
       reply = toBinary(RangeResponseSchema, create(RangeResponseSchema, {
-        header: { revision: 7 },
-        kvs: [{ key: req.key, value: new TextEncoder().encode("value-of-" + Buffer.from(req.key).toString()), createRevision: 2, modRevision: 7, version: 3 }],
-        count: 1,
+        header: { revision: int64(7) },
+        kvs: [{ key: req.key, value: new TextEncoder().encode("value-of-" + Buffer.from(req.key).toString()), createRevision: int64(2), modRevision: int64(7), version: int64(3) }],
+        count: int64(1),
       }));
     } else {
       s.respond([[":status", "200"], ["content-type", "application/grpc"], ["grpc-status", "12"], ["grpc-message", "unknown"]], true);
