@@ -392,7 +392,7 @@ export class Server implements EtcdServer {
       const alarms = this.sm
         .alarms()
         .filter((a: AlarmMember) => (req.memberID === 0n || a.memberID === req.memberID) && (req.alarm === AlarmType.NONE || a.alarm === req.alarm));
-      return create(AlarmResponseSchema, { header: this.header(), alarms });
+      return create(AlarmResponseSchema, { alarms }); // etcd 3.4 sends no header here
     }
     return this.propose<AlarmResponse>({ alarm: req });
   }

@@ -92,11 +92,12 @@ export class SoloNode implements ConsensusNode {
       this.appliedUpTo < this.last - this.unstable.length
         ? [...this.entriesFrom(this.appliedUpTo + 1, this.last - this.unstable.length + 1), ...this.unstable]
         : this.unstable.filter((e) => e.index > this.appliedUpTo);
+    // Copies: proposals arriving while this Ready is being persisted must not join it.
     return {
-      entries: this.unstable,
+      entries: this.unstable.slice(),
       hardState: this.hsDirty ? this.hardState : undefined,
       committedEntries,
-      readStates: this.reads,
+      readStates: this.reads.slice(),
     };
   }
 
