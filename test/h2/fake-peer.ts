@@ -12,9 +12,11 @@ export class FakeSocket extends EventEmitter {
   writes: Buffer[] = [];
   ended = false;
   destroyed = false;
+  /** When true, write() reports a full buffer (the caller must wait for "drain"). */
+  full = false;
   write(b: Uint8Array): boolean {
     this.writes.push(Buffer.from(b));
-    return true;
+    return !this.full;
   }
   end(): void {
     this.ended = true;

@@ -19,6 +19,8 @@ import type { H2Connection, H2Options } from "./types.ts";
 const CONNECTION_WINDOW = 16 * 1024 * 1024;
 const STATUS_431: HeaderList = [[":status", "431"]];
 const EMPTY = new Uint8Array(0);
+/** Queued output that is written at once instead of waiting for the end of the turn. */
+const HIGH_WATER = 256 * 1024;
 
 export function serveH2(socket: Socket, opts: H2Options, alreadyRead?: Uint8Array): H2Connection {
   const c = new Connection(socket, opts);
@@ -473,7 +475,8 @@ class Connection implements StreamHost, H2Connection {
       s.sendWindow -= n;
       this.sendWindow -= n;
       this.writer.data(s.id, false, data, 0, n);
-      this.schedule();
+      if (this.writer.pending >= HIGH_WATER) this.flush();
+      else this.schedule();
       return;
     }
     s.queue.push(data);
@@ -527,6 +530,8 @@ class Connection implements StreamHost, H2Connection {
       this.writer.data(s.id, false, chunk, from, to);
       s.sendWindow -= to - from;
       this.sendWindow -= to - from;
+      // A large body goes out in slices so socket backpressure can stop it (bounded memory).
+      if (this.writer.pending >= HIGH_WATER) this.flush();
       if (to === chunk.length) {
         q.shift();
         s.queueOffset = 0;
