@@ -166,8 +166,12 @@ export class FakeServer implements EtcdServer {
     return create(pb.CompactionResponseSchema, { header: this.header() });
   }
 
-  openWatchStream(send: (r: pb.WatchResponse) => void, ctx: RequestContext, _close: (err: Error) => void): WatchStream {
+  /** The close callbacks of open watch streams (end a stream with an error from the server side). */
+  watchClosers = new Set<(err: Error) => void>();
+
+  openWatchStream(send: (r: pb.WatchResponse) => void, ctx: RequestContext, close: (err: Error) => void): WatchStream {
     this.lastCtx = ctx;
+    this.watchClosers.add(close);
     let next = 0;
     const mine = new Map<number, Watcher>();
     return {
@@ -191,6 +195,7 @@ export class FakeServer implements EtcdServer {
       },
       progress: () => send(create(pb.WatchResponseSchema, { header: this.header(), watchId: -1n })),
       close: () => {
+        this.watchClosers.delete(close);
         for (const w of mine.values()) this.watchers.delete(w);
         mine.clear();
       },

@@ -176,3 +176,34 @@ test("non-gRPC HTTP/2 requests reach the HTTP routes", async () => {
   g.close();
   expect(JSON.parse(text).etcdserver).toBe("3.4.23");
 });
+
+test("Lock and Election over the gateway, observe streamed as result lines", async () => {
+  const l = await post("/v3/lock/lock", { name: b64("gl") });
+  expect(Buffer.from(JSON.parse(l.text).key, "base64").toString()).toMatch(/^gl\/[0-9a-f]+$/);
+  const c = await post("/v3/election/campaign", { name: b64("ge"), value: b64("v1") });
+  const leader = JSON.parse(c.text).leader;
+  expect(leader.name).toBe(b64("ge"));
+  const lines: { result: { kv: { value: string } } }[] = [];
+  let resolveTwo: () => void;
+  const two = new Promise<void>((r) => (resolveTwo = r));
+  const r = http.request({ host: "127.0.0.1", port: h.port, method: "POST", path: "/v3/election/observe" }, (res) => {
+    let buf = "";
+    res.on("data", (chunk: Buffer) => {
+      buf += chunk.toString();
+      let i: number;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        lines.push(JSON.parse(buf.slice(0, i)));
+        buf = buf.slice(i + 1);
+        if (lines.length === 1) void post("/v3/election/proclaim", { leader, value: b64("v2") });
+        if (lines.length === 2) resolveTwo();
+      }
+    });
+  });
+  r.end(JSON.stringify({ name: b64("ge") }));
+  await two;
+  r.destroy();
+  expect(lines.map((x) => Buffer.from(x.result.kv.value, "base64").toString())).toEqual(["v1", "v2"]);
+  const bad = await post("/v3/election/proclaim", { value: b64("x") });
+  expect(bad.status).toBe(500);
+  expect(JSON.parse(bad.text)).toEqual({ error: '"leader" field must be provided', message: '"leader" field must be provided', code: 2 });
+});

@@ -157,5 +157,30 @@ for (const mode of ["engine", "node"] as const) describe(`gRPC over ${mode}`, ()
     expect(h.fake.watchers.size).toBe(before);
   });
 
+  test("a server-side close of a watch stream ends it with that error in the trailers", async () => {
+    const req = c.open("/etcdserverpb.Watch/Watch");
+    const q = new FrameQueue(pb.WatchResponseSchema, req);
+    const done = collect(req);
+    req.write(frameOf(pb.WatchRequestSchema, create(pb.WatchRequestSchema, { requestUnion: { case: "createRequest", value: { key: te.encode("nl") } } })));
+    await q.next();
+    for (const close of [...h.fake.watchClosers]) close(Errors.noLeader);
+    const r = await done;
+    expect(Number(r.headers[":status"])).toBe(200);
+    expect(r.trailers["grpc-status"]).toBe("14");
+    expect(r.message).toBe("etcdserver: no leader");
+  });
+
+  test("pings (etcdctl sends one every 2 s) are answered and never cause a GOAWAY", async () => {
+    let goaway = false;
+    c.session.on("goaway", () => (goaway = true));
+    for (let i = 0; i < 5; i++) {
+      const ok = await new Promise<boolean>((resolve) => c.session.ping((err) => resolve(err === null)));
+      expect(ok).toBe(true);
+    }
+    const r = await c.call("/etcdserverpb.KV/Put", [put("after-ping", "1")]);
+    expect(r.status).toBe(0);
+    expect(goaway).toBe(false);
+  });
+
   const http2Cancel = 8;
 });

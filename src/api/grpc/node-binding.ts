@@ -41,6 +41,7 @@ class NodePort implements GrpcPort {
       const h: OutgoingHttpHeaders = { ":status": 200, "content-type": "application/grpc", "grpc-status": String(code) };
       if (message !== undefined) h["grpc-message"] = message;
       s.respond(h, END_STREAM);
+      stopClient(s);
       return;
     }
     if (code !== 0) {
@@ -65,8 +66,17 @@ class NodePort implements GrpcPort {
   }
 }
 
+/**
+ * Once the response is complete, a client still sending is told to stop with
+ * RST_STREAM(NO_ERROR), as gRPC servers do; the frame follows the trailers.
+ */
+function stopClient(s: Stream): void {
+  if (!s.readableEnded && !s.destroyed) s.close(0);
+}
+
 function onWantTrailers(this: Stream): void {
   this.sendTrailers(this[kTrailers] ?? OK_TRAILERS);
+  stopClient(this);
 }
 function onData(this: Stream, chunk: Buffer): void {
   this[kCall]!.data(chunk);
