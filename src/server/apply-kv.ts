@@ -186,8 +186,17 @@ function checkPath(ctx: KvContext, t: TxnRequest, path: TxnPath): void {
   for (const op of path.succeeded ? t.success : t.failure) {
     const r = op.request;
     if (r.case === "requestPut") checkPut(ctx, r.value);
+    else if (r.case === "requestRange") checkRangeRevision(ctx, r.value);
     else if (r.case === "requestTxn") checkPath(ctx, r.value, path.nested[n++]!);
   }
+}
+
+/** etcd's checkRequestRange: a txn whose range asks for an unusable revision writes nothing. */
+function checkRangeRevision(ctx: KvContext, r: RangeRequest): void {
+  const asked = Number(r.revision);
+  if (asked <= 0) return;
+  if (asked > ctx.store.revision) throw Errors.futureRev;
+  if (asked < ctx.store.compactRevision) throw Errors.compacted;
 }
 
 export function* applyTxn(ctx: KvContext, t: TxnRequest): Step<TxnResponse> {
