@@ -3,13 +3,13 @@ import { create } from "@bufbuild/protobuf";
 import {
   Compare_CompareResult,
   Compare_CompareTarget,
+  CompareSchema,
   RangeRequest_SortOrder,
   RangeRequest_SortTarget,
   RangeRequestSchema,
   type Compare,
   type RangeRequest,
 } from "../../gen/rpc_pb.ts";
-import { CompareSchema } from "../../gen/rpc_pb.ts";
 
 /** Revision as the generated messages carry it; the one place to change if that changes. */
 export type Rev = RangeRequest["revision"];

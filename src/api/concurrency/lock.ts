@@ -2,8 +2,13 @@
 // the waiter key `name/<lease %x>` is created under the caller's lease (or a fresh 60 s
 // lease), and the lock is held once every waiter with a lower create revision is gone.
 import { create } from "@bufbuild/protobuf";
-import { RangeRequest_SortOrder, TxnRequestSchema, type ResponseHeader } from "../../gen/rpc_pb.ts";
-import { DeleteRangeRequestSchema, LeaseGrantRequestSchema } from "../../gen/rpc_pb.ts";
+import {
+  DeleteRangeRequestSchema,
+  LeaseGrantRequestSchema,
+  RangeRequest_SortOrder,
+  TxnRequestSchema,
+  type ResponseHeader,
+} from "../../gen/rpc_pb.ts";
 import {
   LockResponseSchema,
   UnlockResponseSchema,
@@ -23,7 +28,7 @@ export const DEFAULT_SESSION_TTL = 60;
 export async function sessionLease(server: EtcdServer, lease: bigint, ctx: RequestContext): Promise<bigint> {
   if (lease !== 0n) return lease;
   const resp = await server.leaseGrant(
-    create(LeaseGrantRequestSchema, { TTL: BigInt(DEFAULT_SESSION_TTL) as never }),
+    create(LeaseGrantRequestSchema, { TTL: BigInt(DEFAULT_SESSION_TTL) }),
     ctx,
   );
   return resp.ID;
