@@ -67,3 +67,9 @@ test("etcdctl lease grant / keep-alive --once / member list / endpoint status", 
   const st = await ctl("endpoint", "status");
   expect(st.stdout).toBe(`127.0.0.1:${h.port}, 2000, 3.4.23, 4.1 kB, true, false, 2, 5, 5, \n`);
 });
+
+test("etcdctl --user against a server without auth proceeds without a token", async () => {
+  const r = await ctl("--user=root:pw", "get", "foo");
+  expect(r.code).toBe(0);
+  expect(r.stdout).toBe("foo\nbar\n");
+});

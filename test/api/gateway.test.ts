@@ -207,3 +207,18 @@ test("Lock and Election over the gateway, observe streamed as result lines", asy
   expect(bad.status).toBe(500);
   expect(JSON.parse(bad.text)).toEqual({ error: '"leader" field must be provided', message: '"leader" field must be provided', code: 2 });
 });
+
+test("a gateway watch whose client disconnects closes the server's watch stream", async () => {
+  const before = h.fake.watchers.size;
+  const created = new Promise<http.ClientRequest>((resolve) => {
+    const r = http.request({ host: "127.0.0.1", port: h.port, method: "POST", path: "/v3/watch" }, (res) => {
+      res.once("data", () => resolve(r));
+    });
+    r.end(JSON.stringify({ create_request: { key: b64("gone") } }));
+  });
+  const r = await created;
+  expect(h.fake.watchers.size).toBe(before + 1);
+  r.destroy();
+  while (h.fake.watchers.size !== before) await new Promise((res) => setTimeout(res, 2));
+  expect(h.fake.watchers.size).toBe(before);
+});
