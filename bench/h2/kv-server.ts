@@ -94,3 +94,4 @@ const srv = net.createServer((sock) => {
 srv.listen(Number(portArg ?? 0), "127.0.0.1", () => {
   console.log(`listening ${(srv.address() as net.AddressInfo).port}`);
 });
+process.on("SIGINT", () => process.exit(0)); // lets --cpu-prof write its profile

@@ -475,8 +475,7 @@ class Connection implements StreamHost, H2Connection {
       s.sendWindow -= n;
       this.sendWindow -= n;
       this.writer.data(s.id, false, data, 0, n);
-      if (this.writer.pending >= HIGH_WATER) this.flush();
-      else this.schedule();
+      this.schedule();
       return;
     }
     s.queue.push(data);
@@ -531,7 +530,7 @@ class Connection implements StreamHost, H2Connection {
       s.sendWindow -= to - from;
       this.sendWindow -= to - from;
       // A large body goes out in slices so socket backpressure can stop it (bounded memory).
-      if (this.writer.pending >= HIGH_WATER) this.flush();
+      if (this.writer.pending >= HIGH_WATER) this.writeOut();
       if (to === chunk.length) {
         q.shift();
         s.queueOffset = 0;
@@ -584,13 +583,21 @@ class Connection implements StreamHost, H2Connection {
   // ---- socket ----
 
   private schedule(): void {
+    if (this.writer.pending >= HIGH_WATER) {
+      this.writeOut();
+      return;
+    }
     if (this.flushScheduled || this.dead) return;
     this.flushScheduled = true;
-    queueMicrotask(this.flushNow);
+    setImmediate(this.flushNow);
   }
 
   private flush(): void {
     this.flushScheduled = false;
+    this.writeOut();
+  }
+
+  private writeOut(): void {
     if (this.dead) return;
     const out = this.writer.take();
     if (out === null) return;

@@ -30,7 +30,8 @@ export class FrameWriter {
   private ensure(n: number): void {
     if (this.end + n <= this.buf.length) return;
     const queued = this.end - this.start;
-    const next = Buffer.allocUnsafe(Math.max(ARENA_SIZE, queued + n));
+    // Geometric growth while octets are queued, so a long turn never copies quadratically.
+    const next = Buffer.allocUnsafe(Math.max(ARENA_SIZE, 2 * (queued + n)));
     this.buf.copy(next, 0, this.start, this.end);
     this.buf = next;
     this.start = 0;
