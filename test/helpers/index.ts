@@ -9,3 +9,17 @@ export { type SuiteMember, useMember } from "./suite.ts";
 export { defaultDataDirName, e2eTarget, ETCDCTL_BIN, isEtcd, memberBinary, REPO_ROOT, type Target } from "./target.ts";
 export { makeTempDir, removeDir } from "./temp-dir.ts";
 export { delay, pollUntil, withTimeout } from "./wait.ts";
+export {
+  Cluster,
+  ClusterMember,
+  type ClusterOptions,
+  computeClusterId,
+  computeMemberId,
+  ELECTION_TIMEOUT_MS,
+  FAST_RAFT_FLAGS,
+  hexId,
+  type ListedMember,
+  type MemberAddress,
+  type MemberStatus,
+  parseMemberList,
+} from "./cluster.ts";
