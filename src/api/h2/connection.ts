@@ -12,6 +12,7 @@ import { FrameReader } from "./frame-reader.ts";
 import { FrameWriter } from "./frame-writer.ts";
 import { HpackDecoder, HpackError } from "./hpack-decoder.ts";
 import type { HeaderList } from "./hpack-encoder.ts";
+import { requestHeaders } from "./request-headers.ts";
 import { ServerStream, type StreamHost } from "./stream.ts";
 import type { H2Connection, H2Options } from "./types.ts";
 
@@ -22,6 +23,12 @@ const EMPTY = new Uint8Array(0);
 /** Queued output that is written at once instead of waiting for the end of the turn. */
 const HIGH_WATER = 256 * 1024;
 
+/**
+ * Serves HTTP/2 on a connected socket (cleartext with prior knowledge, or a TLSSocket whose ALPN
+ * chose "h2"). alreadyRead: octets a protocol sniffer consumed from the socket (the preface
+ * included); they are processed before serveH2 returns, so onStream may already run inside it.
+ * Never throws out of socket callbacks: protocol errors become RST_STREAM / GOAWAY.
+ */
 export function serveH2(socket: Socket, opts: H2Options, alreadyRead?: Uint8Array): H2Connection {
   const c = new Connection(socket, opts);
   c.start(alreadyRead);
@@ -155,7 +162,7 @@ class Connection implements StreamHost, H2Connection {
           if (id === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "h2: PRIORITY on stream 0");
           if (end - start !== 5) throw new StreamError(ErrorCode.FRAME_SIZE_ERROR, id, "h2: PRIORITY length");
           return;
-        case FrameType.RST_STREAM: return this.onRstStream(id, buf, start, end);
+        case FrameType.RST_STREAM: return this.onRstStream(id, end - start);
         case FrameType.SETTINGS: return this.onSettings(flags, id, buf, start, end);
         case FrameType.PUSH_PROMISE: throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "h2: PUSH_PROMISE from client");
         case FrameType.PING: return this.onPing(flags, id, buf, start, end);
@@ -296,7 +303,8 @@ class Connection implements StreamHost, H2Connection {
     this.lastStreamId = id;
     if (selfDependent) throw new StreamError(ErrorCode.PROTOCOL_ERROR, id, "h2: stream depends on itself");
     if (this.streams.size >= this.maxConcurrent) throw new StreamError(ErrorCode.REFUSED_STREAM, id, "h2: too many streams");
-    const headers = this.requestHeaders(id);
+    const headers = requestHeaders(d);
+    if (headers === null) throw new StreamError(ErrorCode.PROTOCOL_ERROR, id, "h2: malformed request headers");
     const s = new ServerStream(id, headers, this, this.peerInitialWindow, this.initialWindow);
     const cl = headers.get("content-length");
     if (cl !== undefined) {
@@ -320,43 +328,6 @@ class Connection implements StreamHost, H2Connection {
     if (endStream && !s.closed) this.endReceived(s);
   }
 
-  /** Builds the request header map, enforcing RFC 9113 §8.2–8.3; malformed → stream error. */
-  private requestHeaders(id: number): Map<string, string> {
-    const d = this.decoder;
-    const headers = new Map<string, string>();
-    let bad = d.badName;
-    let regular = false;
-    for (let i = 0; i < d.count && !bad; i++) {
-      const name = d.names[i];
-      const value = d.values[i];
-      if (name.charCodeAt(0) === 58) {
-        if (regular || headers.has(name)) bad = true;
-        else if (name !== ":method" && name !== ":path" && name !== ":scheme" && name !== ":authority" && name !== ":protocol") bad = true;
-        else headers.set(name, value);
-        continue;
-      }
-      regular = true;
-      switch (name) {
-        case "connection": case "keep-alive": case "proxy-connection": case "transfer-encoding": case "upgrade":
-          bad = true;
-          continue;
-        case "te":
-          if (value !== "trailers") bad = true;
-          break;
-      }
-      const prev = headers.get(name);
-      headers.set(name, prev === undefined ? value : prev + (name === "cookie" ? "; " : ", ") + value);
-    }
-    if (!bad) {
-      const method = headers.get(":method");
-      if (method === undefined) bad = true;
-      else if (method === "CONNECT" && !headers.has(":protocol")) bad = !headers.has(":authority") || headers.has(":scheme") || headers.has(":path");
-      else bad = !headers.get(":path") || !headers.has(":scheme");
-    }
-    if (bad) throw new StreamError(ErrorCode.PROTOCOL_ERROR, id, "h2: malformed request headers");
-    return headers;
-  }
-
   private remoteEnd(s: ServerStream): void {
     s.remoteEnded = true;
     this.endReceived(s);
@@ -378,11 +349,10 @@ class Connection implements StreamHost, H2Connection {
     if (s.localEnded && !s.closed) this.closeStream(s, false);
   }
 
-  private onRstStream(id: number, buf: Buffer, start: number, end: number): void {
+  private onRstStream(id: number, len: number): void {
     if (id === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "h2: RST_STREAM on stream 0");
-    if (end - start !== 4) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "h2: RST_STREAM length");
+    if (len !== 4) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "h2: RST_STREAM length");
     if (id > this.lastStreamId) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "h2: RST_STREAM on idle stream");
-    void buf;
     const s = this.streams.get(id);
     if (s !== undefined) this.closeStream(s, true);
   }
