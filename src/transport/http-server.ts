@@ -1,0 +1,98 @@
+// Serves a Web-standard handler on node:http / node:https listeners, one per listen peer URL.
+// The node request rides along in the env so routes can stream its body themselves.
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+
+export type EnvFetch = (req: Request, env: { incoming: IncomingMessage }) => Response | Promise<Response>;
+
+export interface ServerTls {
+  readonly cert: Uint8Array;
+  readonly key: Uint8Array;
+  readonly ca?: Uint8Array;
+  readonly clientCertAuth?: boolean;
+}
+
+export interface Listening {
+  /** The URLs actually bound (port 0 replaced by the chosen port). */
+  readonly urls: readonly URL[];
+  close(): Promise<void>;
+}
+
+async function serve(fetch: EnvFetch, secure: boolean, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const headers = new Headers();
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+  const url = `${secure ? "https" : "http"}://${req.headers.host ?? "localhost"}${req.url ?? "/"}`;
+  let response: Response;
+  try {
+    response = await fetch(new Request(url, { method: req.method ?? "GET", headers }), { incoming: req });
+  } catch (e) {
+    response = new Response(e instanceof Error ? e.message : String(e), { status: 500 });
+  }
+  const out: Record<string, string> = {};
+  response.headers.forEach((v, k) => {
+    out[k] = v;
+  });
+  // Peer API answers are small: buffer them rather than stream.
+  const body = response.body === null ? undefined : Buffer.from(await response.arrayBuffer());
+  if (body !== undefined) out["content-length"] = String(body.length);
+  res.writeHead(response.status, out);
+  res.end(body);
+}
+
+function listenOne(server: Server, url: URL): Promise<URL> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: Error) => reject(e);
+    server.once("error", onError);
+    const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+    server.listen(Number(url.port || (url.protocol === "https:" ? 443 : 80)), host, () => {
+      server.off("error", onError);
+      const addr = server.address() as AddressInfo;
+      const bound = new URL(url.href);
+      bound.port = String(addr.port);
+      resolve(bound);
+    });
+  });
+}
+
+function closeOne(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+/** Listens on every URL; on failure closes what was opened and rethrows. */
+export async function listenAll(urls: readonly URL[], fetch: EnvFetch, tls?: ServerTls): Promise<Listening> {
+  const servers: Server[] = [];
+  const bound: URL[] = [];
+  try {
+    for (const url of urls) {
+      const secure = url.protocol === "https:";
+      if (secure && tls === undefined) throw new Error(`listen peer URL ${url.href} is https but no peer certificate is set`);
+      const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+        serve(fetch, secure, req, res).catch(() => res.destroy());
+      };
+      const server: Server = secure
+        ? createHttpsServer(
+            {
+              cert: Buffer.from(tls!.cert), key: Buffer.from(tls!.key),
+              ...(tls!.ca ? { ca: Buffer.from(tls!.ca) } : {}),
+              requestCert: tls!.clientCertAuth === true, rejectUnauthorized: tls!.clientCertAuth === true,
+            },
+            onRequest,
+          )
+        : createHttpServer(onRequest);
+      // Heartbeats keep peer connections busy; a long idle limit avoids closing a socket the
+      // sender is about to reuse.
+      server.keepAliveTimeout = 60_000;
+      servers.push(server);
+      bound.push(await listenOne(server, url));
+    }
+  } catch (e) {
+    await Promise.all(servers.map(closeOne));
+    throw e;
+  }
+  return { urls: bound, close: async () => void (await Promise.all(servers.map(closeOne))) };
+}

@@ -1,0 +1,137 @@
+// The peer API as a hono app. Bodies are read from the node request (passed in the env) rather than
+// the Web Request, so batches are read without stream adapters and snapshot images go straight
+// from the socket to a temp file.
+import type { IncomingMessage } from "node:http";
+import { rm } from "node:fs/promises";
+import { Hono, type Context } from "hono";
+import { CodecError } from "../raft/codec.ts";
+import { EtcdError } from "../server/errors.ts";
+import type { PeerHandler } from "./types.ts";
+import { BodyTooLargeError, readBody, receiveSnapshotStream } from "./body.ts";
+import {
+  CLUSTER_VERSION, decodeBatch, formatId, Header, parseDecimalId, parseHexId, Paths, SERVER_VERSION, Texts,
+} from "./wire.ts";
+
+export interface PeerEnv {
+  Bindings: { incoming: IncomingMessage };
+}
+
+export interface PeerRoutesOptions {
+  readonly clusterId: () => bigint;
+  readonly handler: PeerHandler;
+  readonly tmpDir: string;
+  readonly logger: { warn(m: string, f?: Record<string, unknown>): void };
+  /** Largest accepted message batch (bytes). */
+  readonly maxBatchBytes: number;
+}
+
+/** Lease requests carry a small JSON object. */
+const MAX_LEASE_BODY = 4096;
+
+export function createPeerRoutes(o: PeerRoutesOptions): Hono<PeerEnv> {
+  const app = new Hono<PeerEnv>();
+
+  const text = (c: Context<PeerEnv>, status: number, body: string): Response =>
+    new Response(body, {
+      status,
+      headers: { "content-type": "text/plain; charset=utf-8", [Header.clusterId]: formatId(o.clusterId()) },
+    });
+
+  // Every POST is checked: same cluster, and a sender that has not been removed. undefined = go on.
+  const refuse = (c: Context<PeerEnv>): Response | undefined => {
+    const local = o.clusterId();
+    const remote = parseHexId(c.req.header(Header.clusterId));
+    if (remote !== local) {
+      o.logger.warn(Texts.clusterMismatch, {
+        remote: c.req.header(Header.clusterId) ?? "", local: formatId(local), from: c.req.header(Header.from) ?? "",
+      });
+      return text(c, 412, Texts.clusterMismatch);
+    }
+    const from = parseHexId(c.req.header(Header.from));
+    if (from !== undefined && o.handler.isRemoved(from)) return text(c, 410, Texts.removed);
+    return undefined;
+  };
+
+  const badBody = (c: Context<PeerEnv>, e: unknown): Response => {
+    if (e instanceof BodyTooLargeError) return text(c, 413, e.message);
+    if (e instanceof CodecError || e instanceof SyntaxError) return text(c, 400, e.message);
+    throw e;
+  };
+
+  app.post(Paths.raft, async (c) => {
+    const refused = refuse(c);
+    if (refused) return refused;
+    let msgs;
+    try {
+      msgs = decodeBatch(await readBody(c.env.incoming, o.maxBatchBytes));
+    } catch (e) {
+      return badBody(c, e);
+    }
+    if (msgs.length > 0) o.handler.receive(msgs);
+    return new Response(null, { status: 204 });
+  });
+
+  app.post(Paths.snapshot, async (c) => {
+    const refused = refuse(c);
+    if (refused) return refused;
+    let got;
+    try {
+      got = await receiveSnapshotStream(c.env.incoming, o.tmpDir);
+    } catch (e) {
+      return badBody(c, e);
+    }
+    try {
+      await o.handler.receiveSnapshot(got.m, got.path);
+      return new Response(null, { status: 204 });
+    } catch (e) {
+      // The handler owns the file once called; remove it anyway in case it gave up before moving it.
+      await rm(got.path, { force: true }).catch(() => {});
+      return text(c, 500, e instanceof Error ? e.message : String(e));
+    }
+  });
+
+  const lease = (call: (id: bigint) => Promise<number>) => async (c: Context<PeerEnv>) => {
+    const refused = refuse(c);
+    if (refused) return refused;
+    let id: bigint | undefined;
+    try {
+      const body: unknown = JSON.parse(new TextDecoder().decode(await readBody(c.env.incoming, MAX_LEASE_BODY)));
+      id = typeof body === "object" && body !== null ? parseDecimalId((body as { ID?: unknown }).ID) : undefined;
+    } catch (e) {
+      return badBody(c, e);
+    }
+    if (id === undefined) return text(c, 400, "lease ID is missing or not a decimal uint64");
+    try {
+      const ttl = await call(id);
+      return c.json({ TTL: String(ttl) });
+    } catch (e) {
+      if (e instanceof EtcdError) return c.json({ error: e.message, code: e.code }, 503);
+      return text(c, 500, e instanceof Error ? e.message : String(e));
+    }
+  };
+  app.post(Paths.leases, lease((id) => o.handler.leaseRenew(id)));
+  app.post(Paths.leasesInternal, lease((id) => o.handler.leaseRemaining(id)));
+
+  app.get(Paths.members, (c) => {
+    const members = o.handler.members().map((m) => ({
+      id: formatId(m.id), name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner,
+    }));
+    c.header(Header.clusterId, formatId(o.clusterId()));
+    return c.json(members);
+  });
+
+  app.get(Paths.raftStatus, (c) => {
+    const s = o.handler.raftStatus();
+    c.header(Header.clusterId, formatId(o.clusterId()));
+    return c.json({ term: s.term, commit: s.commit, applied: s.applied, leader: formatId(s.leader) });
+  });
+
+  app.get(Paths.version, (c) => c.json({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION }));
+
+  app.onError((e, c) => {
+    o.logger.warn("peer request failed", { path: c.req.path, error: e instanceof Error ? e.message : String(e) });
+    return text(c, 500, e instanceof Error ? e.message : String(e));
+  });
+
+  return app;
+}

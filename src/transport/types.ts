@@ -1,0 +1,102 @@
+// The peer transport's contract with the server (src/server). Messages travel as encoded raft
+// messages (src/raft/codec.ts); a MsgSnap travels with the state-machine image streamed after it.
+// Every request carries the sender's cluster ID and member ID; the receiver refuses a different
+// cluster ("request cluster ID mismatch") and members it has removed (410 Gone).
+import type { Message } from "../raft/message.ts";
+
+/** A member as the peer API lists it (GET /members, etcd's JSON shape). */
+export interface PeerMember {
+  readonly id: bigint;
+  readonly name: string;
+  readonly peerURLs: readonly string[];
+  readonly clientURLs: readonly string[];
+  readonly isLearner: boolean;
+}
+
+/** What the transport calls on the local server. */
+export interface PeerHandler {
+  /** Raft messages from a peer, in the order received. Must not throw. */
+  receive(msgs: Message[]): void;
+  /**
+   * A MsgSnap with its image: the transport has written the image to `imagePath` (a temp file the
+   * handler now owns). Resolve once the snapshot is installed (or rejected).
+   */
+  receiveSnapshot(m: Message, imagePath: string): Promise<void>;
+  /** True when `id` was removed from the cluster: its requests get 410. */
+  isRemoved(id: bigint): boolean;
+  /** GET /members. */
+  members(): PeerMember[];
+  /** The member's raft progress facts for bootstrap checks: GET /raft/status. */
+  raftStatus(): { term: number; commit: number; applied: number; leader: bigint };
+  /** Lease keepalive forwarded by a follower (only the leader answers; others throw EtcdError). Returns the TTL (0 = not found). */
+  leaseRenew(id: bigint): Promise<number>;
+  /** Lease time-to-live forwarded by a follower: the remaining TTL in seconds (-1 = not found). */
+  leaseRemaining(id: bigint): Promise<number>;
+}
+
+export interface PeerTransport {
+  /** Start sending to a peer at any of its URLs (the first that answers). */
+  addPeer(id: bigint, urls: readonly string[]): void;
+  updatePeer(id: bigint, urls: readonly string[]): void;
+  removePeer(id: bigint): void;
+  /**
+   * Queue messages (not MsgSnap) for their `to` peers. Non-blocking; one request per peer in flight,
+   * later messages batched behind it. On failure the messages are dropped (raft retries) and
+   * `onUnreachable(to)` is called.
+   */
+  send(msgs: readonly Message[]): void;
+  /** Send a MsgSnap followed by the image bytes; `onSnapshotStatus(to, ok)` when done. */
+  sendSnapshot(m: Message, image: () => AsyncIterable<Uint8Array>): void;
+  /** Milliseconds since the peer last answered (undefined = never): "started"/"active" members. */
+  activeSince(id: bigint): number | undefined;
+  /** Forward a lease keepalive / TTL query to the leader's peer URLs. */
+  leaseRenew(leader: bigint, id: bigint): Promise<number>;
+  leaseRemaining(leader: bigint, id: bigint): Promise<number>;
+  /** Ask remote peer URLs (not yet members) for their member list and raft status, for bootstrap. */
+  fetchMembers(urls: readonly string[]): Promise<{ clusterId: bigint; members: PeerMember[]; status?: { commit: number } } | undefined>;
+  close(): Promise<void>;
+  /** The listen peer URLs as bound (a port 0 in the options is replaced by the chosen port). */
+  readonly urls: readonly URL[];
+}
+
+/** Tuning knobs; the defaults suit production, tests shorten them. */
+export interface PeerTransportLimits {
+  /** Messages queued per peer before the oldest are dropped (raft recovers). Default 4096. */
+  readonly maxQueue: number;
+  /** Bytes of messages one POST /raft carries at most (always at least one message). Default 4 MiB. */
+  readonly maxBatchBytes: number;
+  /** Largest POST /raft body accepted. Default 128 MiB. */
+  readonly maxReceiveBytes: number;
+  /** Deadline of one POST /raft or lease request. Default 5000 ms. */
+  readonly requestTimeoutMs: number;
+  /** A snapshot upload that moves no bytes for this long is aborted. Default 5000 ms. */
+  readonly snapshotIdleMs: number;
+  /** Deadline of each bootstrap probe in fetchMembers. Default 1000 ms. */
+  readonly probeTimeoutMs: number;
+  /** Backoff after a failed batch: doubles from min to max, reset by a success. Default 100..1000 ms. */
+  readonly backoffMinMs: number;
+  readonly backoffMaxMs: number;
+}
+
+export interface PeerTransportOptions {
+  readonly clusterId: () => bigint;
+  readonly memberId: bigint;
+  readonly listenUrls: readonly URL[];
+  readonly handler: PeerHandler;
+  readonly onUnreachable: (id: bigint) => void;
+  readonly onSnapshotStatus: (id: bigint, ok: boolean) => void;
+  /** A peer told us we were removed (410): the server stops. */
+  readonly onRemoved: () => void;
+  readonly logger: {
+    info(m: string, f?: Record<string, unknown>): void;
+    warn(m: string, f?: Record<string, unknown>): void;
+    /** Used for a cluster ID mismatch when present; warn otherwise. */
+    error?(m: string, f?: Record<string, unknown>): void;
+  };
+  readonly tls?: { cert: Uint8Array; key: Uint8Array; ca?: Uint8Array; clientCertAuth?: boolean };
+  /** Directory for received snapshot images. */
+  readonly tmpDir: string;
+  /** Monotonic milliseconds for activeSince (default performance.now). */
+  readonly now?: () => number;
+  readonly limits?: Partial<PeerTransportLimits>;
+}

@@ -1,0 +1,98 @@
+// The peer protocol's fixed parts: header names, etcd's texts, id formatting and the batch framing
+// of raft messages. A batch body is a sequence of `[u32 BE length][encoded message]` frames.
+import { CodecError, decodeMessage, encodeMessage } from "../raft/codec.ts";
+import { isLocalMsg, MessageType, type Message } from "../raft/message.ts";
+
+export const Header = {
+  clusterId: "x-etcd-cluster-id",
+  from: "x-server-from",
+  version: "x-server-version",
+} as const;
+
+export const Paths = {
+  raft: "/raft",
+  snapshot: "/raft/snapshot",
+  members: "/members",
+  raftStatus: "/raft/status",
+  version: "/version",
+  leases: "/leases",
+  leasesInternal: "/leases/internal",
+} as const;
+
+/** What the member reports as its version (etcd 3.4's peer API). */
+export const SERVER_VERSION = "3.4.23";
+export const CLUSTER_VERSION = "3.4.0";
+
+/** etcd's texts: the sender recognises the answers by them. */
+export const Texts = {
+  clusterMismatch: "request cluster ID mismatch",
+  removed: "the member has been permanently removed from the cluster",
+} as const;
+
+const U64_MAX = (1n << 64n) - 1n;
+const HEX_ID = /^[0-9a-f]{1,16}$/i;
+const DEC_ID = /^[0-9]{1,20}$/;
+
+export function formatId(id: bigint): string {
+  return id.toString(16);
+}
+
+/** A hex member/cluster ID, or undefined when the text is not one. */
+export function parseHexId(s: string | null | undefined): bigint | undefined {
+  if (s === null || s === undefined || !HEX_ID.test(s)) return undefined;
+  return BigInt(`0x${s}`);
+}
+
+/** A decimal uint64 (lease IDs travel as decimal strings, like etcd's JSON). */
+export function parseDecimalId(s: unknown): bigint | undefined {
+  if (typeof s === "number" && Number.isSafeInteger(s) && s >= 0) return BigInt(s);
+  if (typeof s !== "string" || !DEC_ID.test(s)) return undefined;
+  const n = BigInt(s);
+  return n <= U64_MAX ? n : undefined;
+}
+
+/** Frames already-encoded messages into one body. */
+export function frameBatch(encoded: readonly Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const e of encoded) size += 4 + e.length;
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  let pos = 0;
+  for (const e of encoded) {
+    view.setUint32(pos, e.length);
+    out.set(e, pos + 4);
+    pos += 4 + e.length;
+  }
+  return out;
+}
+
+export function encodeBatch(msgs: readonly Message[]): Uint8Array {
+  return frameBatch(msgs.map(encodeMessage));
+}
+
+/**
+ * Decodes a whole batch or throws CodecError: a batch is delivered entirely or not at all.
+ * Local messages and MsgSnap (which travels with its image on /raft/snapshot) are refused.
+ */
+export function decodeBatch(body: Uint8Array): Message[] {
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const out: Message[] = [];
+  let pos = 0;
+  while (pos < body.length) {
+    if (pos + 4 > body.length) throw new CodecError(`truncated frame header at byte ${pos}`);
+    const len = view.getUint32(pos);
+    pos += 4;
+    if (pos + len > body.length) throw new CodecError(`frame of ${len} bytes overruns the body at byte ${pos}`);
+    const m = decodeMessage(body.subarray(pos, pos + len));
+    pos += len;
+    if (isLocalMsg(m.type)) throw new CodecError(`local message type ${m.type} sent over the network`);
+    if (m.type === MessageType.MsgSnap) throw new CodecError("MsgSnap belongs on /raft/snapshot");
+    out.push(m);
+  }
+  return out;
+}
+
+/** The prefix of a snapshot body: one frame holding the MsgSnap. */
+export function frameOne(m: Message): Uint8Array {
+  return frameBatch([encodeMessage(m)]);
+}
