@@ -302,3 +302,18 @@ describe("graceful shutdown", () => {
     expect(p.sock.ended).toBe(true);
   });
 });
+
+describe("octets already read by a protocol sniffer", () => {
+  test("are processed first, whether they hold part of the preface or whole frames", async () => {
+    const { FakeSocket } = await import("./fake-peer.ts");
+    const { serveH2 } = await import("../../src/api/h2/index.ts");
+    const wire = Buffer.concat([Buffer.from(CLIENT_PREFACE), frame(T.SETTINGS, 0, 0), request(1, "sniffed")]);
+    for (const cut of [3, 24, wire.length]) {
+      const sock = new FakeSocket();
+      const log: string[] = [];
+      serveH2(sock as unknown as import("node:net").Socket, echo(log), wire.subarray(0, cut));
+      sock.emit("data", wire.subarray(cut));
+      expect(log).toEqual(["open 1 /x", "end 1", "close 1 false"]);
+    }
+  });
+});
