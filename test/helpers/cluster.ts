@@ -175,14 +175,17 @@ export class ClusterMember {
   }
 
   /** Serializable range over a prefix on this member alone (no Raft round trip). */
-  async localRange(prefix: string, timeoutMs = 5000): Promise<{ revision: number; kvs: Map<string, string> }> {
+  async localRange(prefix: string, timeoutMs = 5000): Promise<{ revision: number; kvs: Map<string, StoredValue> }> {
     const key = Buffer.from(prefix).toString("base64");
     const end = prefixEndB64(prefix);
     const r = await this.gw.post("/v3/kv/range", { key, range_end: end, serializable: true }, timeoutMs);
     if (r.status !== 200) throw new Error(`serializable range on ${this.name}: ${r.status} ${r.text}`);
-    const kvs = new Map<string, string>();
+    const kvs = new Map<string, StoredValue>();
     for (const kv of (r.json.kvs ?? []) as Json[]) {
-      kvs.set(Buffer.from(kv.key, "base64").toString("utf8"), Buffer.from(kv.value ?? "", "base64").toString("utf8"));
+      kvs.set(Buffer.from(kv.key, "base64").toString("utf8"), {
+        value: Buffer.from(kv.value ?? "", "base64").toString("utf8"),
+        modRevision: Number(kv.mod_revision),
+      });
     }
     return { revision: Number(r.json.header.revision), kvs };
   }
@@ -190,6 +193,11 @@ export class ClusterMember {
   logTail(n = 40): string {
     return this.proc ? `[${this.name}] ${this.proc.describe().split("\n").slice(-n).join("\n")}` : `[${this.name}] (not started)`;
   }
+}
+
+export interface StoredValue {
+  value: string;
+  modRevision: number;
 }
 
 export interface MemberStatus {

@@ -22,4 +22,6 @@ export {
   type MemberAddress,
   type MemberStatus,
   parseMemberList,
+  type StoredValue,
 } from "./cluster.ts";
+export { type Ack, measureFirstWrite, missingAcks, WriteLoad, type WriteLoadOptions } from "./cluster-load.ts";
