@@ -126,6 +126,6 @@ export function seqMsg(from: bigint, to: bigint, i: number, payload?: Uint8Array
 
 /** Raw POST to a peer URL (for malformed or foreign requests). */
 export async function rawPost(url: string, body: Uint8Array | string, headers: Record<string, string>): Promise<{ status: number; text: string }> {
-  const res = await fetch(url, { method: "POST", body, headers });
+  const res = await fetch(url, { method: "POST", body: typeof body === "string" ? body : Buffer.from(body), headers });
   return { status: res.status, text: await res.text() };
 }
