@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { Ctl } from "./etcdctl.ts";
+import { Ctl, errorLine } from "./etcdctl.ts";
 import { Gateway, type Json } from "./gateway.ts";
 import { LineProcess } from "./line-process.ts";
 import { freePorts } from "./ports.ts";
@@ -414,7 +414,7 @@ export class Cluster {
     const peerURL = `http://${address.peerHost}:${peerPort}`;
     const args = ["member", "add", name, `--peer-urls=${peerURL}`];
     if (opts.learner) args.push("--learner");
-    const output = await this.ctl().ok(...args);
+    const output = await this.reconfigure(args);
     const id = /Member\s+([0-9a-f]+)\s+added/.exec(output)?.[1];
     const ic = /^ETCD_INITIAL_CLUSTER="([^"]*)"$/m.exec(output)?.[1];
     const state = /^ETCD_INITIAL_CLUSTER_STATE="([^"]*)"$/m.exec(output)?.[1];
@@ -432,6 +432,28 @@ export class Cluster {
     });
     this.members.push(member);
     return { member, id: BigInt(`0x${id}`), output };
+  }
+
+  /**
+   * Runs a membership command (member add/remove/promote) through etcdctl, waiting out
+   * "etcdserver: unhealthy cluster": with --strict-reconfig-check (default) etcd refuses a
+   * change until the leader has been connected to the members for 5 s (its HealthInterval).
+   * A refused change is not applied, so asking again is safe. Returns stdout.
+   */
+  async reconfigure(args: string[], ms: ClusterMember[] = this.running(), timeoutMs = 15_000): Promise<string> {
+    let last = "";
+    return pollUntil(
+      async () => {
+        const r = await this.ctl(ms).run(...args);
+        if (r.code === 0) return r.stdout;
+        last = r.stderr;
+        if (errorLine(r) === "Error: etcdserver: unhealthy cluster") return undefined;
+        throw new Error(`etcdctl ${args.join(" ")} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+      },
+      timeoutMs,
+      `etcdctl ${args.join(" ")} while the cluster reports unhealthy (${last})`,
+      200,
+    );
   }
 
   /** Kills every process (stopped ones included) and removes the data dirs. */
