@@ -166,3 +166,21 @@ export async function measureFirstWrite(
   if (done === undefined) throw new Error(`no write acknowledged within ${limit} ms`);
   return done;
 }
+
+/**
+ * Writes `n` keys `${prefix}<i>` = `v<i>` through one member's gateway with `concurrency`
+ * requests in flight; every write must succeed. Returns the last revision seen.
+ */
+export async function writeKeys(member: ClusterMember, prefix: string, n: number, concurrency = 8): Promise<number> {
+  let next = 0;
+  let maxRev = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < n; i = next++) {
+      const key = `${prefix}${String(i).padStart(6, "0")}`;
+      const r = await member.gw.ok("/v3/kv/put", { key: b64(key), value: b64(`v${i}`) });
+      maxRev = Math.max(maxRev, Number(r.header.revision));
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return maxRev;
+}

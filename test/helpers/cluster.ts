@@ -190,6 +190,19 @@ export class ClusterMember {
     return { revision: Number(r.json.header.revision), kvs };
   }
 
+  /** Sum of a Prometheus metric's samples (all label sets) from GET /metrics; 0 if absent. */
+  async metric(name: string): Promise<number> {
+    const res = await fetch(`${this.clientURL}/metrics`, { signal: AbortSignal.timeout(5000) });
+    const text = await res.text();
+    let sum = 0;
+    for (const line of text.split("\n")) {
+      if (line.startsWith("#")) continue;
+      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+      if (m && m[1] === name) sum += Number(m[3]);
+    }
+    return sum;
+  }
+
   logTail(n = 40): string {
     return this.proc ? `[${this.name}] ${this.proc.describe().split("\n").slice(-n).join("\n")}` : `[${this.name}] (not started)`;
   }

@@ -24,4 +24,4 @@ export {
   parseMemberList,
   type StoredValue,
 } from "./cluster.ts";
-export { type Ack, measureFirstWrite, missingAcks, WriteLoad, type WriteLoadOptions } from "./cluster-load.ts";
+export { type Ack, measureFirstWrite, missingAcks, WriteLoad, type WriteLoadOptions, writeKeys } from "./cluster-load.ts";
