@@ -18,6 +18,7 @@ export interface PeerEnv {
 
 export interface PeerRoutesOptions {
   readonly clusterId: () => bigint;
+  readonly memberId: bigint;
   readonly handler: PeerHandler;
   readonly tmpDir: string;
   readonly logger: { warn(m: string, f?: Record<string, unknown>): void };
@@ -37,7 +38,8 @@ export function createPeerRoutes(o: PeerRoutesOptions): Hono<PeerEnv> {
       headers: { "content-type": "text/plain; charset=utf-8", [Header.clusterId]: formatId(o.clusterId()) },
     });
 
-  // Every POST is checked: same cluster, and a sender that has not been removed. undefined = go on.
+  // Every POST is checked: same cluster, meant for this member (when the sender names one), and a
+  // sender that has not been removed. undefined = go on.
   const refuse = (c: Context<PeerEnv>): Response | undefined => {
     const local = o.clusterId();
     const remote = parseHexId(c.req.header(Header.clusterId));
@@ -46,6 +48,11 @@ export function createPeerRoutes(o: PeerRoutesOptions): Hono<PeerEnv> {
         remote: c.req.header(Header.clusterId) ?? "", local: formatId(local), from: c.req.header(Header.from) ?? "",
       });
       return text(c, 412, Texts.clusterMismatch);
+    }
+    const to = c.req.header(Header.to);
+    if (to !== undefined && parseHexId(to) !== o.memberId) {
+      o.logger.warn(Texts.toMismatch, { to, local: formatId(o.memberId) });
+      return text(c, 412, Texts.toMismatch);
     }
     const from = parseHexId(c.req.header(Header.from));
     if (from !== undefined && o.handler.isRemoved(from)) return text(c, 410, Texts.removed);

@@ -4,8 +4,8 @@
 // next batch waits a backoff (100 ms doubling to 1 s, reset by a success) and tries the next URL.
 import { encodeMessage } from "../raft/codec.ts";
 import type { Message } from "../raft/message.ts";
-import type { PeerHttpClient } from "./http-client.ts";
-import { frameBatch, Header, Paths, Texts } from "./wire.ts";
+import type { PeerHttpClient, PeerResponse } from "./http-client.ts";
+import { frameBatch, Paths, Texts } from "./wire.ts";
 
 export interface SenderLimits {
   /** Messages kept per peer; the oldest are dropped beyond it. */
@@ -21,14 +21,14 @@ export interface SenderLimits {
 export interface SenderContext {
   readonly http: PeerHttpClient;
   readonly limits: SenderLimits;
-  /** Headers every request carries (cluster ID, sender ID, version). */
-  headers(): Record<string, string>;
+  /** Headers every request to peer `to` carries (cluster ID, sender and receiver IDs, version). */
+  headers(to: bigint): Record<string, string>;
   now(): number;
   onUnreachable(id: bigint): void;
   /** The peer answered 410: this member was removed. */
   onRemoved(): void;
-  /** The peer answered 412: a member of another cluster. */
-  onClusterMismatch(id: bigint, remoteClusterId: string): void;
+  /** The peer answered 412: a member of another cluster, or not the member `id`. */
+  onPreconditionFailed(id: bigint, res: PeerResponse): void;
 }
 
 export class PeerSender {
@@ -102,7 +102,7 @@ export class PeerSender {
     this.ctx.http
       .request(target, {
         method: "POST",
-        headers: { ...this.ctx.headers(), "content-type": "application/octet-stream" },
+        headers: { ...this.ctx.headers(this.id), "content-type": "application/octet-stream" },
         body: frameBatch(encoded),
         timeoutMs: this.ctx.limits.requestTimeoutMs,
       })
@@ -110,7 +110,7 @@ export class PeerSender {
         (res) => {
           if (res.status >= 200 && res.status < 300) return this.succeeded();
           if (res.status === 410 && res.body.toString().trim() === Texts.removed) this.ctx.onRemoved();
-          if (res.status === 412) this.ctx.onClusterMismatch(this.id, String(res.headers[Header.clusterId] ?? ""));
+          if (res.status === 412) this.ctx.onPreconditionFailed(this.id, res);
           this.failed();
         },
         () => this.failed(),

@@ -8,7 +8,7 @@ import { listenAll } from "./http-server.ts";
 import { createPeerRoutes } from "./peer-routes.ts";
 import { PeerSender, type SenderContext } from "./peer-sender.ts";
 import type { PeerMember, PeerTransport, PeerTransportLimits, PeerTransportOptions } from "./types.ts";
-import { formatId, frameOne, Header, parseHexId, Paths, SERVER_VERSION } from "./wire.ts";
+import { formatId, frameOne, Header, parseHexId, Paths, SERVER_VERSION, Texts } from "./wire.ts";
 
 export const defaultLimits: PeerTransportLimits = {
   maxQueue: 4096,
@@ -29,6 +29,7 @@ export async function createPeerTransport(opts: PeerTransportOptions): Promise<P
   const log = opts.logger;
   const routes = createPeerRoutes({
     clusterId: opts.clusterId,
+    memberId: opts.memberId,
     handler: opts.handler,
     tmpDir: opts.tmpDir,
     logger: log,
@@ -40,9 +41,10 @@ export async function createPeerTransport(opts: PeerTransportOptions): Promise<P
   let removedReported = false;
   let closed = false;
 
-  const headers = (): Record<string, string> => ({
+  const headers = (to: bigint): Record<string, string> => ({
     [Header.clusterId]: formatId(opts.clusterId()),
     [Header.from]: formatId(opts.memberId),
+    [Header.to]: formatId(to),
     [Header.version]: SERVER_VERSION,
   });
 
@@ -53,10 +55,16 @@ export async function createPeerTransport(opts: PeerTransportOptions): Promise<P
     opts.onRemoved();
   };
 
-  const onClusterMismatch = (id: bigint, remote: string) => {
-    // etcd's wording; the member keeps running but cannot talk to that peer.
-    const text = `request sent was ignored (cluster ID mismatch: remote[${formatId(id)}]=${remote}, local=${formatId(opts.clusterId())})`;
-    const fields = { remote: formatId(id), remoteClusterId: remote, localClusterId: formatId(opts.clusterId()) };
+  // A 412 means the peer is not who we think: another cluster, or another member at that URL. The
+  // member keeps running but cannot talk to that peer (etcd's wording in the log).
+  const onPreconditionFailed = (id: bigint, res: PeerResponse) => {
+    const body = res.body.toString().trim();
+    const remote = String(res.headers[Header.clusterId] ?? "");
+    const local = formatId(opts.clusterId());
+    const text = body === Texts.toMismatch
+      ? `request sent was ignored (the member at that URL is not ${formatId(id)})`
+      : `request sent was ignored (cluster ID mismatch: remote[${formatId(id)}]=${remote}, local=${local})`;
+    const fields = { remote: formatId(id), remoteClusterId: remote, localClusterId: local, answer: body };
     if (log.error) log.error(text, fields);
     else log.warn(text, fields);
   };
@@ -70,7 +78,7 @@ export async function createPeerTransport(opts: PeerTransportOptions): Promise<P
       if (!closed) opts.onUnreachable(id);
     },
     onRemoved,
-    onClusterMismatch,
+    onPreconditionFailed,
   };
 
   /** Tries each URL of the leader in turn; the remote handler's EtcdError passes through. */
@@ -84,7 +92,7 @@ export async function createPeerTransport(opts: PeerTransportOptions): Promise<P
       try {
         res = await http.request(new URL(path, url), {
           method: "POST",
-          headers: { ...headers(), "content-type": "application/json" },
+          headers: { ...headers(leader), "content-type": "application/json" },
           body,
           timeoutMs: limits.requestTimeoutMs,
         });
@@ -170,7 +178,7 @@ export async function createPeerTransport(opts: PeerTransportOptions): Promise<P
       http
         .upload(
           new URL(Paths.snapshot, url),
-          { ...headers(), "content-type": "application/octet-stream" },
+          { ...headers(m.to), "content-type": "application/octet-stream" },
           async (write) => {
             await write(frameOne(m));
             for await (const chunk of image()) await write(chunk);
@@ -184,7 +192,7 @@ export async function createPeerTransport(opts: PeerTransportOptions): Promise<P
               return report(true);
             }
             if (res.status === 410) onRemoved();
-            else if (res.status === 412) onClusterMismatch(m.to, String(res.headers[Header.clusterId] ?? ""));
+            else if (res.status === 412) onPreconditionFailed(m.to, res);
             log.warn("failed to send snapshot", { to: formatId(m.to), status: res.status, error: res.body.toString().trim() });
             report(false);
           },

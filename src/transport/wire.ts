@@ -7,6 +7,8 @@ export const Header = {
   clusterId: "x-etcd-cluster-id",
   from: "x-server-from",
   version: "x-server-version",
+  /** The member a request is meant for: a request reaching another member is refused. */
+  to: "x-raft-to",
 } as const;
 
 export const Paths = {
@@ -27,6 +29,7 @@ export const CLUSTER_VERSION = "3.4.0";
 export const Texts = {
   clusterMismatch: "request cluster ID mismatch",
   removed: "the member has been permanently removed from the cluster",
+  toMismatch: "to field mismatch",
 } as const;
 
 const U64_MAX = (1n << 64n) - 1n;

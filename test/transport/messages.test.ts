@@ -166,3 +166,17 @@ test("a second URL is tried after the first fails", async () => {
   await b.until(() => b.rec.received.length === 1, "delivery on the second URL");
   expect(b.rec.received[0]!.index).toBe(1);
 });
+
+test("a request meant for another member is refused with 412 and nothing is delivered", async () => {
+  const a = await node({ id: 1n });
+  const b = await node({ id: 2n });
+  // Member 3's URL points at member 2 (a misconfigured cluster).
+  a.t.addPeer(3n, [b.url]);
+  a.t.send([seqMsg(1n, 3n, 1)]);
+  await a.until(() => a.rec.unreachable.length === 1, "refusal");
+  expect(a.rec.unreachable).toEqual([3n]);
+  expect(a.rec.logs.find((l) => l.level === "error")?.m).toContain("not 3");
+  const raw = await rawPost(`${b.url}/raft`, encodeBatch([seqMsg(1n, 2n, 1)]), { ...headers("c1", "1"), "x-raft-to": "3" });
+  expect(raw).toEqual({ status: 412, text: Texts.toMismatch });
+  expect(b.rec.received).toEqual([]);
+});
