@@ -1,68 +1,46 @@
-// Wires one member from its configuration: durable log, state machine, consensus node, server
-// loop and the client port. Real effects (clock, timers, disk, sockets) are created here.
-import { existsSync, readFileSync, writeFileSync, renameSync } from "node:fs";
+// Wires one member from its configuration: identity and bootstrap, peer transport, durable
+// log, state machine, Raft loop and the client port. Real effects (clock, timers, disk,
+// sockets) are created here.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startClientServer } from "./api/index.ts";
 import { type ServerConfig, urlString, verifyBootstrap } from "./config/index.ts";
-import { computeClusterId, computeMemberId, hexId } from "./membership/ids.ts";
-import { openRaftLog } from "./storage/index.ts";
+import { hexId } from "./membership/ids.ts";
+import { assembleMember } from "./server/assemble.ts";
+import { type Identity, planBootstrap } from "./server/bootstrap.ts";
 import { createLogger, type Logger } from "./server/logger.ts";
-import { memberOf, SERVER_VERSION, Server } from "./server/server.ts";
-import { SoloNode } from "./server/solo-node.ts";
-import { openStateMachine } from "./server/state-machine.ts";
+import type { Server } from "./server/server.ts";
+import { createPeerTransport, type PeerHandler } from "./transport/index.ts";
 
 export interface RunningMember {
   logger: Logger;
   server: Server;
+  /** Resolves when the member was removed from the cluster and stopped itself. */
+  removed: Promise<void>;
   stop(): Promise<void>;
 }
 
-interface Identity {
+interface IdentityJson {
   name: string;
   memberId: string;
   clusterId: string;
 }
 
-/**
- * The member's identity is fixed when its data dir is first created; later starts read it back
- * and ignore the --initial-* flags, as etcd does with an existing data dir.
- */
-function loadOrCreateIdentity(config: ServerConfig, logger: Logger): { memberId: bigint; clusterId: bigint } {
-  const file = join(config.dataDir, "member", "identity.json");
-  if (existsSync(file)) {
-    let id: Identity;
-    try {
-      id = JSON.parse(readFileSync(file, "utf8")) as Identity;
-    } catch (err) {
-      throw new Error(`cannot read member identity ${file}: ${(err as Error).message}`);
-    }
-    if (config.initialCluster.length > 0) {
-      logger.info("data dir exists; ignoring --initial-cluster flags", { "data-dir": config.dataDir });
-    }
-    return { memberId: BigInt(`0x${id.memberId}`), clusterId: BigInt(`0x${id.clusterId}`) };
+function readIdentity(file: string): Identity | undefined {
+  if (!existsSync(file)) return undefined;
+  let id: IdentityJson;
+  try {
+    id = JSON.parse(readFileSync(file, "utf8")) as IdentityJson;
+  } catch (err) {
+    throw new Error(`cannot read member identity ${file}: ${(err as Error).message}`);
   }
-  const token = config.initialClusterToken;
-  const self = config.initialAdvertisePeerUrls.map((u) => urlString(u));
-  const members = new Map<string, string[]>();
-  for (const e of config.initialCluster) {
-    const list = members.get(e.name) ?? [];
-    list.push(urlString(e.url));
-    members.set(e.name, list);
-  }
-  verifyBootstrap(config);
-  const mine = [...members.get(config.name)!].sort().join(",");
-  if (mine !== [...self].sort().join(",")) {
-    throw new Error(
-      `--initial-cluster has ${config.name}=${members.get(config.name)!.join(",")} but missing from --initial-advertise-peer-urls=${self.join(",")}`,
-    );
-  }
-  const ids = [...members.values()].map((urls) => computeMemberId(urls, token));
-  const memberId = computeMemberId(members.get(config.name)!, token);
-  const clusterId = computeClusterId(ids);
+  return { name: id.name, memberId: BigInt(`0x${id.memberId}`), clusterId: BigInt(`0x${id.clusterId}`) };
+}
+
+function writeIdentity(file: string, id: Identity): void {
   const tmp = `${file}.tmp`;
-  writeFileSync(tmp, JSON.stringify({ name: config.name, memberId: hexId(memberId), clusterId: hexId(clusterId) }));
+  writeFileSync(tmp, JSON.stringify({ name: id.name, memberId: hexId(id.memberId), clusterId: hexId(id.clusterId) }));
   renameSync(tmp, file);
-  return { memberId, clusterId };
 }
 
 export async function startMember(config: ServerConfig): Promise<RunningMember> {
@@ -72,66 +50,161 @@ export async function startMember(config: ServerConfig): Promise<RunningMember> 
     now: () => new Date(),
     write: (line) => process.stderr.write(line),
   });
-  if (config.initialCluster.length > 1) {
-    throw new Error("multi-member clusters are not supported by this build yet (single member only)");
-  }
-  const { memberId, clusterId } = loadOrCreateIdentity(config, logger);
   const memberDir = join(config.dataDir, "member");
-  const log = await openRaftLog(join(config.walDir || memberDir, "wal"), {
-    unsafeNoFsync: config.unsafeNoFsync,
-    warn: (msg: string) => logger.warn(msg),
+  mkdirSync(memberDir, { recursive: true });
+  const identityFile = join(memberDir, "identity.json");
+  const existing = readIdentity(identityFile);
+  if (existing) {
+    if (config.initialCluster.length > 0) logger.info("data dir exists; ignoring --initial-cluster flags", { "data-dir": config.dataDir });
+  } else {
+    if (config.initialCluster.length === 0) {
+      throw new Error("no initial cluster given: discovery and DNS SRV bootstrap are not available in this build; use --initial-cluster");
+    }
+    verifyBootstrap(config);
+    const self = config.initialAdvertisePeerUrls.map((u) => urlString(u));
+    const mine = config.initialCluster.filter((e) => e.name === config.name).map((e) => urlString(e.url));
+    if ([...mine].sort().join(",") !== [...self].sort().join(",")) {
+      throw new Error(`--initial-cluster has ${config.name}=${mine.join(",")} but missing from --initial-advertise-peer-urls=${self.join(",")}`);
+    }
+  }
+
+  // The transport starts before the server (bootstrap probes use it); requests that arrive
+  // before the server exists are answered as from an empty member.
+  let server: Server | undefined;
+  let clusterId = existing?.clusterId ?? 0n;
+  let memberId = existing?.memberId ?? 0n;
+  const handler: PeerHandler = {
+    receive: (msgs) => server?.receive(msgs),
+    receiveSnapshot: (m, path) => (server ? server.receiveSnapshot(m, path) : Promise.reject(new Error("member is starting"))),
+    isRemoved: (id) => server?.isRemoved(id) ?? false,
+    members: () => server?.members() ?? [],
+    raftStatus: () => server?.raftStatus() ?? { term: 0, commit: 0, applied: 0, leader: 0n },
+    leaseRenew: (id) => (server ? server.leaseRenew(id) : Promise.reject(new Error("member is starting"))),
+    leaseRemaining: (id) => (server ? server.leaseRemaining(id) : Promise.reject(new Error("member is starting"))),
+  };
+  let resolveRemoved!: () => void;
+  const removed = new Promise<void>((r) => (resolveRemoved = r));
+  let stopMember: (() => Promise<void>) | undefined;
+  let removedOnce = false;
+  const onRemoved = () => {
+    if (removedOnce) return;
+    removedOnce = true;
+    logger.warn("this member has been removed from the cluster; stopping");
+    // Outside the apply loop that noticed it: stopping waits for that loop to finish.
+    setTimeout(() => {
+      void (stopMember?.() ?? Promise.resolve()).catch(() => {}).finally(resolveRemoved);
+    }, 0);
+  };
+  const peerTls = config.peerCertFile
+    ? {
+        cert: readFileSync(config.peerCertFile),
+        key: readFileSync(config.peerKeyFile),
+        ca: config.peerTrustedCaFile ? readFileSync(config.peerTrustedCaFile) : undefined,
+        clientCertAuth: config.peerClientCertAuth,
+      }
+    : undefined;
+  // memberId is fixed before any raft message flows; the getter below reads the final value.
+  const transportRef: { t?: Awaited<ReturnType<typeof createPeerTransport>> } = {};
+  const initial = new Map<string, string[]>();
+  for (const e of config.initialCluster) initial.set(e.name, [...(initial.get(e.name) ?? []), urlString(e.url)]);
+  const plan = await (async () => {
+    // Probing needs a transport; identity (and the transport's member ID) may come from the probe,
+    // so a short-lived probe transport is not needed: fetchMembers carries no member ID of ours.
+    const { computeMemberId } = await import("./membership/ids.ts");
+    const mine = initial.get(config.name);
+    if (!existing && mine) memberId = computeMemberId(mine, config.initialClusterToken);
+    transportRef.t = await createPeerTransport({
+      clusterId: () => clusterId,
+      memberId,
+      listenUrls: [...config.listenPeerUrls],
+      handler,
+      onUnreachable: (id) => server?.loop.reportUnreachable(id),
+      onSnapshotStatus: (id, ok) => server?.loop.reportSnapshot(id, ok),
+      onRemoved,
+      logger,
+      tls: peerTls,
+      tmpDir: memberDir,
+    });
+    return planBootstrap({
+      name: config.name,
+      initialCluster: initial,
+      initialClusterState: config.initialClusterState === "existing" ? "existing" : "new",
+      token: config.initialClusterToken,
+      existing,
+      fetchMembers: (urls) => transportRef.t!.fetchMembers(urls),
+    });
+  })().catch(async (err: unknown) => {
+    await transportRef.t?.close().catch(() => {});
+    throw err;
   });
-  const header = (revision: number) => server.header(revision);
-  const sm = await openStateMachine({
-    path: join(memberDir, "state.db"),
-    clock: () => Date.now(),
-    header,
-    memberId,
-    // etcd: minTTL = ceil(3 * electionTicks / 2 * heartbeat), 2 s at the defaults.
-    minLeaseTtl: Math.ceil((3 * config.electionMs) / 2 / 1000),
-    quotaBackendBytes: config.quotaBackendBytes,
-    maxRequestBytes: config.maxRequestBytes,
-    progressNotifyIntervalMs: config.experimentalWatchProgressNotifyIntervalMs,
-    compactionBatchLimit: config.experimentalCompactionBatchLimit,
-    unsafeNoFsync: config.unsafeNoFsync,
-  });
-  const init = log.initialState();
-  const node = new SoloNode(
-    memberId,
-    init.hardState,
-    log.lastIndex(),
-    (lo, hi) => log.entries(lo, hi),
-    sm.appliedIndex,
-  );
-  const self = memberOf(
-    memberId,
-    config.name,
-    config.initialAdvertisePeerUrls.map((u) => urlString(u)),
-    config.advertiseClientUrls.map((u) => urlString(u)),
-  );
-  const server: Server = new Server({
-    clusterId,
-    memberId,
-    name: config.name,
-    members: () => [self],
-    node,
-    log,
-    sm,
-    logger,
-    clock: () => Date.now(),
-    maxRequestBytes: config.maxRequestBytes,
-    maxTxnOps: config.maxTxnOps,
-    version: SERVER_VERSION,
-    setInterval: (fn, ms) => setInterval(fn, ms),
-    clearInterval: (h) => clearInterval(h as ReturnType<typeof setInterval>),
-    autoCompaction:
-      config.autoCompactionRetention > 0
-        ? { mode: config.autoCompactionMode, retention: config.autoCompactionRetention }
-        : undefined,
-  });
-  await server.start();
+  const transport = transportRef.t!;
+  clusterId = plan.identity.clusterId;
+  if (plan.identity.memberId !== memberId) {
+    // Joined under an ID the cluster assigned (member add): restart the transport with it.
+    await transport.close();
+    memberId = plan.identity.memberId;
+    transportRef.t = await createPeerTransport({
+      clusterId: () => clusterId,
+      memberId,
+      listenUrls: [...config.listenPeerUrls],
+      handler,
+      onUnreachable: (id) => server?.loop.reportUnreachable(id),
+      onSnapshotStatus: (id, ok) => server?.loop.reportSnapshot(id, ok),
+      onRemoved,
+      logger,
+      tls: peerTls,
+      tmpDir: memberDir,
+    });
+  }
+  const peerTransport = transportRef.t!;
+  if (!existing) writeIdentity(identityFile, plan.identity);
+
+  let assembled;
+  try {
+    assembled = await assembleMember({
+      dataDir: config.dataDir,
+      walDir: config.walDir,
+      name: config.name,
+      clientURLs: config.advertiseClientUrls.map((u) => urlString(u)),
+      plan,
+      transport: peerTransport,
+      clusterToken: config.initialClusterToken,
+      logger,
+      clock: () => Date.now(),
+      rng: Math.random,
+      setInterval: (fn, ms) => setInterval(fn, ms),
+      clearInterval: (h) => clearInterval(h as ReturnType<typeof setInterval>),
+      heartbeatMs: config.heartbeatMs,
+      electionMs: config.electionMs,
+      initialElectionTickAdvance: config.initialElectionTickAdvance,
+      preVote: config.preVote,
+      snapshotCount: config.snapshotCount,
+      strictReconfigCheck: config.strictReconfigCheck,
+      maxRequestBytes: config.maxRequestBytes,
+      maxTxnOps: config.maxTxnOps,
+      quotaBackendBytes: config.quotaBackendBytes,
+      progressNotifyIntervalMs: config.experimentalWatchProgressNotifyIntervalMs,
+      compactionBatchLimit: config.experimentalCompactionBatchLimit,
+      unsafeNoFsync: config.unsafeNoFsync,
+      autoCompaction:
+        config.autoCompactionRetention > 0 ? { mode: config.autoCompactionMode, retention: config.autoCompactionRetention } : undefined,
+      onRemoved,
+    });
+  } catch (err) {
+    await peerTransport.close().catch(() => {});
+    throw err;
+  }
+  server = assembled.server;
+  const srv = assembled.server;
+  try {
+    await srv.start();
+  } catch (err) {
+    await assembled.close().catch(() => {});
+    await peerTransport.close().catch(() => {});
+    throw err;
+  }
   const client = await startClientServer({
-    server,
+    server: srv,
     listenUrls: [...config.listenClientUrls],
     tls: config.certFile
       ? {
@@ -143,20 +216,23 @@ export async function startMember(config: ServerConfig): Promise<RunningMember> 
       : undefined,
     cors: config.corsOrigins,
     logger,
+  }).catch(async (err: unknown) => {
+    await assembled.close().catch(() => {});
+    await peerTransport.close().catch(() => {});
+    throw err;
   });
   logger.info("ready to serve client requests", {
     "member-id": hexId(memberId),
     "cluster-id": hexId(clusterId),
     "listen-client-urls": config.listenClientUrls.map(String),
   });
-  return {
-    logger,
-    server,
-    async stop() {
+  let stopping: Promise<void> | undefined;
+  stopMember = () =>
+    (stopping ??= (async () => {
       await client.close();
-      await server.stop();
-      await sm.close();
-      await log.close();
-    },
-  };
+      await assembled.close();
+      await peerTransport.close();
+    })());
+  if (removedOnce) void stopMember().finally(resolveRemoved);
+  return { logger, server: srv, removed, stop: stopMember };
 }

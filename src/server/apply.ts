@@ -10,7 +10,9 @@ import {
   type LeaseCheckpointResponse,
   type LeaseGrantResponse,
   type LeaseRevokeResponse,
+  type Member,
 } from "../gen/rpc_pb.ts";
+import type { InStatement } from "@libsql/client";
 import { MAX_LEASE_TTL } from "../lease/index.ts";
 import type { AlarmSet } from "./apply-alarm.ts";
 import {
@@ -30,6 +32,8 @@ export interface ApplyContext extends KvContext {
   readonly alarms: AlarmSet;
   /** Records a compaction (the state machine deletes superseded rows in the background). */
   readonly scheduleCompaction: (revision: number) => void;
+  /** Membership's writer for published member attributes (absent: ignored). */
+  readonly memberAttrs?: (m: Member, out: InStatement[]) => void;
 }
 
 /** True when applying r may read history (it then needs the batch so far on disk). */
@@ -92,7 +96,11 @@ function* dispatch(ctx: ApplyContext, r: InternalRaftRequest): Step<unknown> {
     return res;
   }
   if (r.alarm !== undefined) return applyAlarm(ctx, r.alarm.action, r.alarm.memberID, r.alarm.alarm);
-  // Auth and membership entries are applied by their own modules.
+  if (r.memberAttrs !== undefined) {
+    ctx.memberAttrs?.(r.memberAttrs, ctx.stmts);
+    return undefined;
+  }
+  // Auth entries are applied by their own module.
   return undefined;
 }
 

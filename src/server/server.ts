@@ -25,8 +25,12 @@ import {
   type LeaseRevokeResponse,
   type LeaseTimeToLiveRequest,
   type LeaseTimeToLiveResponse,
-  type Member,
+  type MemberAddRequest,
   type MemberAddResponse,
+  type MemberPromoteRequest,
+  type MemberRemoveRequest,
+  type MemberUpdateRequest,
+  LeaseTimeToLiveRequestSchema,
   MemberListResponseSchema,
   type MemberListResponse,
   type MemberPromoteResponse,
@@ -50,111 +54,170 @@ import {
   LeaseKeepAliveResponseSchema,
   HashResponseSchema,
   DefragmentResponseSchema,
-  MemberSchema,
   HashKVResponseSchema,
   MoveLeaderResponseSchema,
   CompactionRequestSchema,
 } from "../gen/rpc_pb.ts";
-import type { Entry } from "../raft/types.ts";
+import type { MemberTable, MembershipEvent } from "../membership/members.ts";
+import type { Message } from "../raft/message.ts";
+import { Role } from "../raft/raft.ts";
+import type { RawNode } from "../raft/raw-node.ts";
+import type { PeerHandler, PeerMember, PeerTransport } from "../transport/types.ts";
+import { ClusterOps, toMember } from "./cluster-ops.ts";
 import { Errors } from "./errors.ts";
 import { IdGenerator } from "./id-generator.ts";
 import type { Logger } from "./logger.ts";
-import { encodeRequest, peekRequestId, type RequestInit } from "./request-codec.ts";
-import type { ConsensusNode, NodeReady } from "./solo-node.ts";
+import { type ClusterLog, RaftLoop } from "./raft-loop.ts";
+import { encodeRequest, type RequestInit } from "./request-codec.ts";
 import type { StateMachine } from "./state-machine.ts";
 import type { EtcdServer, RequestContext, WatchStream } from "./types.ts";
 import * as validate from "./validate.ts";
-
-/** What the loop needs from the durable log (src/storage/raft-log.ts). */
-export interface DurableLog {
-  append(entries: readonly Entry[]): void;
-  setHardState(hs: { term: number; vote: bigint; commit: number }): void;
-  sync(): Promise<void>;
-}
 
 export interface ServerOptions {
   clusterId: bigint;
   memberId: bigint;
   name: string;
-  members: () => Member[];
-  node: ConsensusNode;
-  log: DurableLog;
+  /** This member's advertised client URLs, published through the log after start. */
+  clientURLs: string[];
+  node: RawNode;
+  log: ClusterLog;
   sm: StateMachine;
+  /** Closes the state machine, installs `image` in its place, opens it again. */
+  reopenSm: (image: AsyncIterable<Uint8Array>) => Promise<StateMachine>;
+  members: MemberTable;
+  transport: PeerTransport;
   logger: Logger;
   clock: () => number;
+  rng: () => number;
   maxRequestBytes: number;
   maxTxnOps: number;
   version: string;
-  /** Periodic work: lease expiry checks and the auto-compaction schedule. */
-  setInterval: (fn: () => void, ms: number) => { close(): void } | unknown;
+  heartbeatMs: number;
+  electionMs: number;
+  /** Fast-forward election ticks at start (--initial-election-tick-advance). */
+  initialElectionTickAdvance: boolean;
+  snapshotCount: number;
+  /** Entries kept below a snapshot for slow followers (default 5000, as etcd). */
+  catchUpEntries?: number;
+  clusterToken: string;
+  strictReconfigCheck: boolean;
+  /** Periodic work: ticks, lease expiry and checkpoints, auto compaction. */
+  setInterval: (fn: () => void, ms: number) => unknown;
   clearInterval: (h: unknown) => void;
+  /** Drive ticks from setInterval (default true; tests tick by hand). */
+  autoTick?: boolean;
   autoCompaction?: { mode: "periodic" | "revision"; retention: number };
-}
-
-interface Waiter {
-  resolve(v: unknown): void;
-  reject(e: unknown): void;
+  readImage: (path: string) => AsyncIterable<Uint8Array>;
+  removeFile: (path: string) => Promise<void>;
+  /** This member was removed from the cluster: the process should stop. */
+  onRemoved?: () => void;
 }
 
 export const SERVER_VERSION = "3.4.23";
 
-export class Server implements EtcdServer {
+/** How often the leader checkpoints lease TTLs through the log (etcd: 5 min; ours is short). */
+export const LEASE_CHECKPOINT_MS = 2000;
+
+export class Server implements EtcdServer, PeerHandler {
   readonly clusterId: bigint;
   readonly memberId: bigint;
   readonly maxRequestBytes: number;
-  private readonly node: ConsensusNode;
-  private readonly sm: StateMachine;
+  readonly loop: RaftLoop;
   private readonly ids: IdGenerator;
-  private readonly waiters = new Map<bigint, Waiter>();
-  private looping = false;
-  private stopped = false;
-  private readWaiters: { resolve(): void; reject(e: unknown): void }[] = [];
-  private readCtx = 0;
-  private readsInFlight = new Map<number, { resolve(): void; reject(e: unknown): void }[]>();
-  private readsAwaitingApply: { index: number; waiters: { resolve(): void; reject(e: unknown): void }[] }[] = [];
+  private readonly ops: ClusterOps;
   private timers: unknown[] = [];
-  private loopIdle: Promise<void> = Promise.resolve();
-  private fatal?: Error;
-  // metrics
-  private proposalsCommitted = 0;
-  private proposalsApplied = 0;
-  private proposalsFailed = 0;
-  private fsyncCount = 0;
-  private fsyncSeconds = 0;
+  private stopped = false;
+  private published = false;
+  private publishing = false;
+  private removed = false;
+  private readonly leaderWatchers = new Set<() => void>();
+  private readonly leaderStreams = new Set<(err: Error) => void>();
+  /** The request timeout: etcd's 5 s + 2 × election timeout. */
+  readonly requestTimeoutMs: number;
 
   constructor(private readonly o: ServerOptions) {
     this.clusterId = o.clusterId;
     this.memberId = o.memberId;
     this.maxRequestBytes = o.maxRequestBytes;
-    this.node = o.node;
-    this.sm = o.sm;
     this.ids = new IdGenerator(o.memberId, o.clock());
+    this.requestTimeoutMs = 5000 + 2 * o.electionMs;
+    this.loop = new RaftLoop({
+      memberId: o.memberId,
+      node: o.node,
+      log: o.log,
+      sm: o.sm,
+      reopenSm: o.reopenSm,
+      members: o.members,
+      transport: o.transport,
+      logger: o.logger,
+      clock: o.clock,
+      snapshotCount: o.snapshotCount,
+      catchUpEntries: o.catchUpEntries ?? 5000,
+      requestTimeoutMs: this.requestTimeoutMs,
+      onLeaderChange: (lead, prev) => this.leaderChanged(lead, prev),
+      onRemoved: () => this.removedFromCluster(),
+      onMembership: (ev) => this.membershipChanged(ev),
+      readImage: o.readImage,
+      removeFile: o.removeFile,
+    });
+    this.ops = new ClusterOps({
+      memberId: o.memberId,
+      loop: this.loop,
+      transport: o.transport,
+      clusterToken: o.clusterToken,
+      strictReconfigCheck: o.strictReconfigCheck,
+      clock: o.clock,
+      rng: o.rng,
+      header: () => this.memberHeader(),
+      waitFor: (pred, ms, err) => this.waitFor(pred, ms, err),
+      electionMs: o.electionMs,
+    });
+  }
+
+  private get sm(): StateMachine {
+    return this.loop.sm;
   }
 
   /** Replays what the log holds beyond the state machine and starts periodic work. */
   async start(): Promise<void> {
-    this.kick();
-    await this.drain();
+    const node = this.o.node;
+    for (const m of this.loop.members.list()) if (m.id !== this.memberId) this.o.transport.addPeer(m.id, m.peerURLs);
+    await this.loop.drain();
+    const electionTicks = Math.max(1, Math.round(this.o.electionMs / this.o.heartbeatMs));
+    const voters = node.raft.prs.confState().voters;
+    if (voters.length === 1 && voters[0] === this.memberId) {
+      // A lone voter need not wait out an election timeout.
+      if (node.raft.state !== Role.Leader) this.loop.withNode((n) => n.campaign());
+      await this.loop.drain();
+    } else if (this.o.initialElectionTickAdvance) {
+      // etcd fast-forwards all but one election tick so a fresh cluster elects quickly.
+      for (let i = 0; i < electionTicks - 1; i++) node.tick();
+      this.loop.kick();
+    }
+    if (this.o.autoTick !== false) this.timers.push(this.o.setInterval(() => this.tick(), this.o.heartbeatMs));
     this.timers.push(this.o.setInterval(() => this.expireLeases(), 500));
+    this.timers.push(this.o.setInterval(() => void this.checkpointLeases(), LEASE_CHECKPOINT_MS));
     if (this.o.autoCompaction && this.o.autoCompaction.retention > 0) this.startAutoCompaction(this.o.autoCompaction);
+    this.publish();
+  }
+
+  /** One heartbeat interval (the timer calls it; tests may call it by hand). */
+  tick(): void {
+    if (this.stopped) return;
+    this.loop.tick();
+    if (!this.published) this.publish();
   }
 
   async stop(): Promise<void> {
+    if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) this.o.clearInterval(t);
-    await this.drain();
-    for (const w of this.waiters.values()) w.reject(Errors.stopped);
-    this.waiters.clear();
-    for (const r of this.readWaiters) r.reject(Errors.stopped);
-    this.readWaiters = [];
+    await this.loop.stop();
+    for (const w of this.leaderWatchers) w();
   }
 
-  /** Resolves when the loop has nothing left to do. */
   async drain(): Promise<void> {
-    while (this.looping || this.node.hasReady()) {
-      if (!this.looping) this.kick();
-      await this.loopIdle;
-    }
+    await this.loop.drain();
   }
 
   header(revision = this.sm.revision): ResponseHeader {
@@ -162,114 +225,145 @@ export class Server implements EtcdServer {
       clusterId: this.clusterId,
       memberId: this.memberId,
       revision: BigInt(revision),
-      raftTerm: BigInt(this.node.term()),
+      raftTerm: BigInt(this.loop.term()),
     });
   }
 
-  // ---- the Ready loop -------------------------------------------------------------------
-
-  private kick(): void {
-    if (this.looping || this.fatal) return;
-    this.looping = true;
-    this.loopIdle = this.loop().catch((err: unknown) => this.die(err));
+  private memberHeader(): ResponseHeader {
+    const h = this.header();
+    h.revision = 0n; // etcd 3.4 sends no revision in membership headers
+    return h;
   }
 
-  private async loop(): Promise<void> {
-    try {
-      for (;;) {
-        if (this.readWaiters.length > 0) {
-          const ctx = ++this.readCtx;
-          this.readsInFlight.set(ctx, this.readWaiters);
-          this.readWaiters = [];
-          this.node.readIndex(ctx);
+  isLearner(): boolean {
+    return this.loop.members.get(this.memberId)?.isLearner ?? false;
+  }
+
+  // ---- leader changes, publishing, removal ----------------------------------------------------
+
+  private leaderChanged(lead: bigint, _prev: bigint): void {
+    if (lead === this.memberId) {
+      // A new leader restarts lease deadlines from the checkpointed remaining TTLs, extended by
+      // an election timeout so keepalives sent to the old leader are not lost (etcd's Promote).
+      this.sm.leasePromote(this.o.electionMs);
+    }
+    if (lead === 0n) {
+      for (const close of this.leaderStreams) close(Errors.noLeader);
+      this.leaderStreams.clear();
+    }
+    for (const w of this.leaderWatchers) w();
+    if (lead !== 0n && !this.published) this.publish();
+  }
+
+  private membershipChanged(_ev: MembershipEvent): void {
+    for (const w of this.leaderWatchers) w();
+  }
+
+  /** Resolves once pred() holds (checked after every leader or membership change and tick). */
+  private waitFor(pred: () => boolean, ms: number, err: Error): Promise<void> {
+    if (pred()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const deadline = this.o.clock() + ms;
+      const check = () => {
+        if (pred()) {
+          this.leaderWatchers.delete(check);
+          resolve();
+        } else if (this.stopped || this.o.clock() >= deadline) {
+          this.leaderWatchers.delete(check);
+          reject(this.stopped ? Errors.stopped : err);
         }
-        if (!this.node.hasReady()) break;
-        const rd = this.node.ready();
-        await this.persist(rd);
-        for (const rs of rd.readStates) {
-          const ws = this.readsInFlight.get(rs.ctx);
-          if (!ws) continue;
-          this.readsInFlight.delete(rs.ctx);
-          this.readsAwaitingApply.push({ index: rs.index, waiters: ws });
-        }
-        if (rd.committedEntries.length > 0) await this.apply(rd.committedEntries);
-        this.node.advance(rd);
-        this.releaseReads();
-      }
-    } finally {
-      this.looping = false;
+      };
+      this.leaderWatchers.add(check);
+      const t = this.o.setInterval(() => {
+        check();
+        if (!this.leaderWatchers.has(check)) this.o.clearInterval(t);
+      }, Math.max(10, this.o.heartbeatMs));
+    });
+  }
+
+  /** Proposes this member's name and client URLs once a leader exists (etcd's publish). */
+  private publish(): void {
+    if (this.published || this.publishing || this.stopped || this.loop.leader() === 0n) return;
+    const cur = this.loop.members.get(this.memberId);
+    if (cur === undefined) return; // not (yet) in the member table: joining, wait for the log
+    if (cur.name === this.o.name && sameList(cur.clientURLs, this.o.clientURLs)) {
+      this.published = true;
+      return;
     }
-    // Work that arrived while the last step was finishing.
-    if (this.readWaiters.length > 0 || this.node.hasReady()) this.kick();
+    this.publishing = true;
+    this.propose({
+      memberAttrs: { ID: this.memberId, name: this.o.name, clientURLs: this.o.clientURLs, peerURLs: [...cur.peerURLs], isLearner: cur.isLearner },
+    })
+      .then(() => {
+        this.published = true;
+        this.o.logger.info("published local member to cluster through raft", { name: this.o.name });
+      })
+      .catch((err: unknown) => this.o.logger.warn("failed to publish local member; will retry", { error: String(err) }))
+      .finally(() => {
+        this.publishing = false;
+      });
   }
 
-  private async persist(rd: NodeReady): Promise<void> {
-    if (rd.entries.length === 0 && !rd.hardState) return;
-    if (rd.entries.length > 0) this.o.log.append(rd.entries);
-    if (rd.hardState) this.o.log.setHardState(rd.hardState);
-    const t0 = performance.now();
-    await this.o.log.sync();
-    this.fsyncCount++;
-    this.fsyncSeconds += (performance.now() - t0) / 1000;
+  private removedFromCluster(): void {
+    if (this.removed) return;
+    this.removed = true;
+    this.o.logger.warn("the member has been permanently removed from the cluster");
+    this.o.onRemoved?.();
   }
 
-  private async apply(entries: Entry[]): Promise<void> {
-    const results = await this.sm.apply(entries.map((e) => ({ index: e.index, data: e.data })));
-    this.proposalsCommitted += entries.length;
-    this.proposalsApplied += entries.length;
-    for (let i = 0; i < entries.length; i++) {
-      const id = peekRequestId(entries[i]!.data);
-      if (id === 0n) continue;
-      const w = this.waiters.get(id);
-      if (!w) continue;
-      this.waiters.delete(id);
-      const r = results[i];
-      if (r instanceof Error) {
-        this.proposalsFailed++;
-        w.reject(r);
-      } else w.resolve(r);
-    }
+  // ---- PeerHandler -----------------------------------------------------------------------------
+
+  receive(msgs: Message[]): void {
+    this.loop.receive(msgs);
   }
 
-  private releaseReads(): void {
-    const applied = this.sm.appliedIndex;
-    while (this.readsAwaitingApply.length > 0 && this.readsAwaitingApply[0]!.index <= applied) {
-      for (const w of this.readsAwaitingApply.shift()!.waiters) w.resolve();
-    }
+  receiveSnapshot(m: Message, imagePath: string): Promise<void> {
+    return this.loop.installSnapshot(m, imagePath);
   }
 
-  private die(err: unknown): void {
-    // A failed fsync or apply leaves memory and disk out of step: stop serving rather than
-    // acknowledge anything more (a crashed member is recoverable, a corrupt one is not).
-    this.fatal = err instanceof Error ? err : new Error(String(err));
-    this.o.logger.error("fatal error in the apply loop; stopping", { error: this.fatal.message });
-    for (const w of this.waiters.values()) w.reject(Errors.stopped);
-    this.waiters.clear();
-    process.exitCode = 1;
-    setTimeout(() => process.exit(1), 10);
+  isRemoved(id: bigint): boolean {
+    return this.loop.members.isRemoved(id);
   }
+
+  members(): PeerMember[] {
+    return this.loop.members.list().map((m) => ({ id: m.id, name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner }));
+  }
+
+  raftStatus(): { term: number; commit: number; applied: number; leader: bigint } {
+    return { term: this.loop.term(), commit: this.loop.commitIndex(), applied: this.sm.appliedIndex, leader: this.loop.leader() };
+  }
+
+  async leaseRenew(id: bigint): Promise<number> {
+    if (!this.loop.isLeader()) throw Errors.notLeader;
+    await this.loop.linearizableRead();
+    return this.sm.leaseRenew(id);
+  }
+
+  async leaseRemaining(id: bigint): Promise<number> {
+    if (!this.loop.isLeader()) throw Errors.notLeader;
+    return Number(this.sm.leaseTimeToLive(create(LeaseTimeToLiveRequestSchema, { ID: id })).TTL);
+  }
+
+  // ---- proposals --------------------------------------------------------------------------------
 
   /** Proposes one request and resolves with its apply result. */
   private propose<T>(init: RequestInit): Promise<T> {
-    if (this.stopped || this.fatal) return Promise.reject(Errors.stopped);
+    if (this.stopped) return Promise.reject(Errors.stopped);
     const id = this.ids.next();
     init.ID = id;
     const data = encodeRequest(init);
     if (data.length > this.maxRequestBytes) return Promise.reject(Errors.requestTooLarge);
-    return new Promise<T>((resolve, reject) => {
-      this.waiters.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.node.propose(data);
-      this.kick();
-    });
+    return this.loop.propose(id, data) as Promise<T>;
   }
 
-  /** Resolves once every write acknowledged before the call is visible locally. */
   private linearizableRead(): Promise<void> {
-    if (this.stopped || this.fatal) return Promise.reject(Errors.stopped);
-    return new Promise((resolve, reject) => {
-      this.readWaiters.push({ resolve, reject });
-      this.kick();
-    });
+    return this.loop.linearizableRead();
+  }
+
+  /** etcd's per-RPC gates: learners serve only Status and serializable Range; hasleader. */
+  private gate(ctx: RequestContext): void {
+    if (this.isLearner()) throw Errors.notSupportedForLearner;
+    if (ctx.requireLeader && this.loop.leader() === 0n) throw Errors.noLeader;
   }
 
   private checkQuota(init: RequestInit): void {
@@ -283,76 +377,120 @@ export class Server implements EtcdServer {
 
   // ---- KV ---------------------------------------------------------------------------------
 
-  async range(req: RangeRequest, _ctx: RequestContext): Promise<RangeResponse> {
+  async range(req: RangeRequest, ctx: RequestContext): Promise<RangeResponse> {
     validate.validateRange(req);
-    if (!req.serializable) await this.linearizableRead();
+    if (!req.serializable) {
+      this.gate(ctx);
+      await this.linearizableRead();
+    } else if (ctx.requireLeader && this.loop.leader() === 0n) throw Errors.noLeader;
     return this.sm.range(req);
   }
 
-  async put(req: PutRequest, _ctx: RequestContext): Promise<PutResponse> {
+  async put(req: PutRequest, ctx: RequestContext): Promise<PutResponse> {
+    this.gate(ctx);
     validate.validatePut(req);
     const init: RequestInit = { put: req };
     this.checkQuota(init);
     return this.propose<PutResponse>(init);
   }
 
-  async deleteRange(req: DeleteRangeRequest, _ctx: RequestContext): Promise<DeleteRangeResponse> {
+  async deleteRange(req: DeleteRangeRequest, ctx: RequestContext): Promise<DeleteRangeResponse> {
+    this.gate(ctx);
     validate.validateDeleteRange(req);
     return this.propose<DeleteRangeResponse>({ deleteRange: req });
   }
 
-  async txn(req: TxnRequest, _ctx: RequestContext): Promise<TxnResponse> {
+  async txn(req: TxnRequest, ctx: RequestContext): Promise<TxnResponse> {
+    this.gate(ctx);
     validate.validateTxn(req, this.o.maxTxnOps);
     const init: RequestInit = { txn: req };
     this.checkQuota(init);
     return this.propose<TxnResponse>(init);
   }
 
-  async compact(req: CompactionRequest, _ctx: RequestContext): Promise<CompactionResponse> {
+  async compact(req: CompactionRequest, ctx: RequestContext): Promise<CompactionResponse> {
+    this.gate(ctx);
     return this.propose<CompactionResponse>({ compaction: req });
   }
 
   openWatchStream(
     send: (resp: WatchResponse) => void,
-    _ctx: RequestContext,
-    _close: (err: Error) => void,
+    ctx: RequestContext,
+    close: (err: Error) => void,
   ): WatchStream {
-    return this.sm.openWatchStream(send);
+    if (ctx.requireLeader) {
+      if (this.loop.leader() === 0n) {
+        queueMicrotask(() => close(Errors.noLeader));
+      } else {
+        this.leaderStreams.add(close);
+      }
+    }
+    const ws = this.sm.openWatchStream(send);
+    if (!ctx.requireLeader) return ws;
+    return {
+      create: (r) => ws.create(r),
+      cancel: (id) => ws.cancel(id),
+      progress: () => ws.progress(),
+      close: () => {
+        this.leaderStreams.delete(close);
+        ws.close();
+      },
+    };
   }
 
   // ---- Lease ------------------------------------------------------------------------------
 
-  async leaseGrant(req: LeaseGrantRequest, _ctx: RequestContext): Promise<LeaseGrantResponse> {
+  async leaseGrant(req: LeaseGrantRequest, ctx: RequestContext): Promise<LeaseGrantResponse> {
+    this.gate(ctx);
     const ID = req.ID === 0n ? this.ids.nextLeaseId() : req.ID;
     const init: RequestInit = { leaseGrant: { TTL: req.TTL, ID } };
     this.checkQuota(init);
     return this.propose<LeaseGrantResponse>(init);
   }
 
-  async leaseRevoke(req: LeaseRevokeRequest, _ctx: RequestContext): Promise<LeaseRevokeResponse> {
+  async leaseRevoke(req: LeaseRevokeRequest, ctx: RequestContext): Promise<LeaseRevokeResponse> {
+    this.gate(ctx);
     return this.propose<LeaseRevokeResponse>({ leaseRevoke: req });
   }
 
-  async leaseKeepAlive(id: bigint, _ctx: RequestContext): Promise<LeaseKeepAliveResponse> {
-    // Renewal happens on the leader, outside the log, as etcd does.
-    await this.linearizableRead();
-    const ttl = this.sm.leaseRenew(id);
+  /** The leader's ID, or "no leader". */
+  private requireLeader(): bigint {
+    const lead = this.loop.leader();
+    if (lead === 0n) throw Errors.noLeader;
+    return lead;
+  }
+
+  async leaseKeepAlive(id: bigint, ctx: RequestContext): Promise<LeaseKeepAliveResponse> {
+    this.gate(ctx);
+    // Renewal happens on the leader, outside the log, as etcd does; followers forward it.
+    const lead = this.requireLeader();
+    const ttl = lead === this.memberId ? await this.leaseRenew(id) : await this.o.transport.leaseRenew(lead, id);
     return create(LeaseKeepAliveResponseSchema, { header: this.header(), ID: id, TTL: BigInt(ttl) });
   }
 
-  async leaseTimeToLive(req: LeaseTimeToLiveRequest, _ctx: RequestContext): Promise<LeaseTimeToLiveResponse> {
+  async leaseTimeToLive(req: LeaseTimeToLiveRequest, ctx: RequestContext): Promise<LeaseTimeToLiveResponse> {
+    this.gate(ctx);
     await this.linearizableRead();
-    return this.sm.leaseTimeToLive(req);
+    const res = this.sm.leaseTimeToLive(req);
+    const lead = this.loop.leader();
+    if (res.TTL >= 0n && lead !== this.memberId && lead !== 0n) {
+      // Only the leader's deadlines count; a follower asks it for the remaining TTL.
+      const remaining = await this.o.transport.leaseRemaining(lead, req.ID);
+      if (remaining < 0) return this.sm.leaseTimeToLive({ ...req, ID: 0n });
+      res.TTL = BigInt(remaining);
+    }
+    return res;
   }
 
-  async leaseLeases(_ctx: RequestContext): Promise<LeaseLeasesResponse> {
+  async leaseLeases(ctx: RequestContext): Promise<LeaseLeasesResponse> {
+    this.gate(ctx);
     await this.linearizableRead();
     return this.sm.leaseLeases();
   }
 
   private expiring = false;
   private expireLeases(): void {
-    if (this.expiring || this.stopped || this.node.leader() !== this.memberId) return;
+    if (this.expiring || this.stopped || !this.loop.isLeader()) return;
     const ids = this.sm.expiredLeases(this.o.clock(), 1000);
     if (ids.length === 0) return;
     this.expiring = true;
@@ -363,30 +501,59 @@ export class Server implements EtcdServer {
       });
   }
 
+  private checkpointing = false;
+  /**
+   * The leader writes every lease's remaining TTL into the log, so that a new leader restarts
+   * each deadline where it was (etcd resets them to the full TTL on a leader change).
+   */
+  async checkpointLeases(): Promise<void> {
+    if (this.checkpointing || this.stopped || !this.loop.isLeader() || this.loop.members.size < 2) return;
+    const ids = this.sm.leaseLeases().leases.map((l) => l.ID);
+    if (ids.length === 0) return;
+    const checkpoints = ids.slice(0, 1000).map((ID) => ({
+      ID,
+      remainingTTL: this.sm.leaseTimeToLive(create(LeaseTimeToLiveRequestSchema, { ID })).TTL,
+    })).filter((c) => c.remainingTTL > 0n);
+    if (checkpoints.length === 0) return;
+    this.checkpointing = true;
+    try {
+      await this.propose({ leaseCheckpoint: { checkpoints } });
+    } catch (err) {
+      this.o.logger.warn("failed to checkpoint leases", { error: String(err) });
+    } finally {
+      this.checkpointing = false;
+    }
+  }
+
   // ---- Cluster ----------------------------------------------------------------------------
 
-  async memberList(_ctx: RequestContext): Promise<MemberListResponse> {
-    const header = this.header();
-    header.revision = 0n; // etcd 3.4 sends no revision in membership headers
-    return create(MemberListResponseSchema, { header, members: this.o.members() });
+  async memberList(ctx: RequestContext): Promise<MemberListResponse> {
+    if (ctx.requireLeader && this.loop.leader() === 0n) throw Errors.noLeader;
+    return create(MemberListResponseSchema, { header: this.memberHeader(), members: this.loop.members.list().map(toMember) });
   }
 
-  memberAdd(): Promise<MemberAddResponse> {
-    return Promise.reject(Errors.notCapable);
+  memberAdd(req: MemberAddRequest, ctx: RequestContext): Promise<MemberAddResponse> {
+    return this.gated(ctx, () => this.ops.add(req));
   }
-  memberRemove(): Promise<MemberRemoveResponse> {
-    return Promise.reject(Errors.notCapable);
+  memberRemove(req: MemberRemoveRequest, ctx: RequestContext): Promise<MemberRemoveResponse> {
+    return this.gated(ctx, () => this.ops.remove(req));
   }
-  memberUpdate(): Promise<MemberUpdateResponse> {
-    return Promise.reject(Errors.notCapable);
+  memberUpdate(req: MemberUpdateRequest, ctx: RequestContext): Promise<MemberUpdateResponse> {
+    return this.gated(ctx, () => this.ops.update(req));
   }
-  memberPromote(): Promise<MemberPromoteResponse> {
-    return Promise.reject(Errors.notCapable);
+  memberPromote(req: MemberPromoteRequest, ctx: RequestContext): Promise<MemberPromoteResponse> {
+    return this.gated(ctx, () => this.ops.promote(req));
+  }
+
+  private async gated<T>(ctx: RequestContext, fn: () => Promise<T>): Promise<T> {
+    this.gate(ctx);
+    return fn();
   }
 
   // ---- Maintenance ------------------------------------------------------------------------
 
-  async alarm(req: AlarmRequest, _ctx: RequestContext): Promise<AlarmResponse> {
+  async alarm(req: AlarmRequest, ctx: RequestContext): Promise<AlarmResponse> {
+    this.gate(ctx);
     if (req.action === AlarmRequest_AlarmAction.GET) {
       await this.linearizableRead();
       const alarms = this.sm
@@ -404,26 +571,29 @@ export class Server implements EtcdServer {
       version: this.o.version,
       dbSize: BigInt(this.sm.dbSize()),
       dbSizeInUse: BigInt(this.sm.dbSizeInUse()),
-      leader: this.node.leader(),
-      raftIndex: BigInt(this.node.commitIndex()),
-      raftTerm: BigInt(this.node.term()),
+      leader: this.loop.leader(),
+      raftIndex: BigInt(this.loop.commitIndex()),
+      raftTerm: BigInt(this.loop.term()),
       raftAppliedIndex: BigInt(this.sm.appliedIndex),
       errors,
-      isLearner: false,
+      isLearner: this.isLearner(),
     });
   }
 
-  async defragment(_ctx: RequestContext): Promise<DefragmentResponse> {
+  async defragment(ctx: RequestContext): Promise<DefragmentResponse> {
+    this.gate(ctx);
     await this.sm.defragment();
     return create(DefragmentResponseSchema, {});
   }
 
-  async hash(_ctx: RequestContext): Promise<HashResponse> {
+  async hash(ctx: RequestContext): Promise<HashResponse> {
+    this.gate(ctx);
     await this.linearizableRead();
     return create(HashResponseSchema, { header: this.header(), hash: await this.sm.hash() });
   }
 
-  async hashKV(req: HashKVRequest, _ctx: RequestContext): Promise<HashKVResponse> {
+  async hashKV(req: HashKVRequest, ctx: RequestContext): Promise<HashKVResponse> {
+    this.gate(ctx);
     await this.linearizableRead();
     const r = await this.sm.hashKV(Number(req.revision));
     return create(HashKVResponseSchema, { header: this.header(r.revision), hash: r.hash, compactRevision: BigInt(r.compactRevision) });
@@ -433,32 +603,40 @@ export class Server implements EtcdServer {
     return this.sm.snapshot();
   }
 
-  async moveLeader(req: MoveLeaderRequest, _ctx: RequestContext): Promise<MoveLeaderResponse> {
-    if (this.node.leader() !== this.memberId) throw Errors.notLeader;
-    if (req.targetID !== this.memberId && !this.o.members().some((m) => m.ID === req.targetID && !m.isLearner)) {
-      throw Errors.badLeaderTransferee;
+  async moveLeader(req: MoveLeaderRequest, ctx: RequestContext): Promise<MoveLeaderResponse> {
+    this.gate(ctx);
+    if (this.loop.isLeader() && req.targetID !== this.memberId) {
+      // Hand the lease deadlines over as they are before leadership moves.
+      await this.checkpointLeases();
     }
-    return create(MoveLeaderResponseSchema, {});
+    await this.ops.moveLeader(req.targetID);
+    return create(MoveLeaderResponseSchema, { header: this.header() });
   }
 
   async health(exclude: string[]): Promise<{ health: boolean; reason?: string }> {
     const active = this.sm.alarms().filter((a) => !exclude.includes(AlarmType[a.alarm]));
     if (active.length > 0) return { health: false, reason: `ALARM ${AlarmType[active[0]!.alarm]}` };
-    if (this.node.leader() === 0n) return { health: false, reason: "RAFT NO LEADER" };
-    const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 1000));
+    if (this.loop.leader() === 0n) return { health: false, reason: "RAFT NO LEADER" };
+    let timer: unknown;
+    const timeout = new Promise<"timeout">((r) => {
+      timer = setTimeout(() => r("timeout"), 1000);
+    });
     const ok = await Promise.race([this.linearizableRead().then(() => "ok" as const), timeout]).catch(() => "error" as const);
+    clearTimeout(timer as ReturnType<typeof setTimeout>);
     return ok === "ok" ? { health: true } : { health: false, reason: "RAFT QGET FAILED" };
   }
 
   metrics(): string {
-    const isLeader = this.node.leader() === this.memberId ? 1 : 0;
+    const l = this.loop;
+    const isLeader = l.isLeader() ? 1 : 0;
     const lines = [
-      ["etcd_server_has_leader", "gauge", "Whether or not a leader exists. 1 is existence, 0 is not.", this.node.leader() === 0n ? 0 : 1],
+      ["etcd_server_has_leader", "gauge", "Whether or not a leader exists. 1 is existence, 0 is not.", l.leader() === 0n ? 0 : 1],
       ["etcd_server_is_leader", "gauge", "Whether or not this member is a leader. 1 if is, 0 otherwise.", isLeader],
-      ["etcd_server_proposals_committed_total", "gauge", "The total number of consensus proposals committed.", this.proposalsCommitted],
-      ["etcd_server_proposals_applied_total", "gauge", "The total number of consensus proposals applied.", this.proposalsApplied],
-      ["etcd_server_proposals_pending", "gauge", "The current number of pending proposals to commit.", this.waiters.size],
-      ["etcd_server_proposals_failed_total", "counter", "The total number of failed proposals seen.", this.proposalsFailed],
+      ["etcd_server_is_learner", "gauge", "Whether or not this member is a learner. 1 if is, 0 otherwise.", this.isLearner() ? 1 : 0],
+      ["etcd_server_proposals_committed_total", "gauge", "The total number of consensus proposals committed.", l.proposalsCommitted],
+      ["etcd_server_proposals_applied_total", "gauge", "The total number of consensus proposals applied.", l.proposalsApplied],
+      ["etcd_server_proposals_pending", "gauge", "The current number of pending proposals to commit.", l.pendingProposals],
+      ["etcd_server_proposals_failed_total", "counter", "The total number of failed proposals seen.", l.proposalsFailed],
       ["etcd_mvcc_db_total_size_in_bytes", "gauge", "Total size of the underlying database physically allocated in bytes.", this.sm.dbSize()],
       ["etcd_mvcc_db_total_size_in_use_in_bytes", "gauge", "Total size of the underlying database logically in use in bytes.", this.sm.dbSizeInUse()],
       ["etcd_debugging_mvcc_current_revision", "gauge", "The current revision of store.", this.sm.revision],
@@ -468,7 +646,7 @@ export class Server implements EtcdServer {
     for (const [name, type, help, value] of lines) out += `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value}\n`;
     out += "# HELP etcd_disk_wal_fsync_duration_seconds The latency distributions of fsync called by WAL.\n";
     out += "# TYPE etcd_disk_wal_fsync_duration_seconds summary\n";
-    out += `etcd_disk_wal_fsync_duration_seconds_sum ${this.fsyncSeconds}\netcd_disk_wal_fsync_duration_seconds_count ${this.fsyncCount}\n`;
+    out += `etcd_disk_wal_fsync_duration_seconds_sum ${l.fsyncSeconds}\netcd_disk_wal_fsync_duration_seconds_count ${l.fsyncCount}\n`;
     return out;
   }
 
@@ -510,6 +688,6 @@ export class Server implements EtcdServer {
   }
 }
 
-export function memberOf(id: bigint, name: string, peerURLs: string[], clientURLs: string[], isLearner = false): Member {
-  return create(MemberSchema, { ID: id, name, peerURLs, clientURLs, isLearner });
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

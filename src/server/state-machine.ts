@@ -15,6 +15,7 @@ import type {
   LeaseLeasesResponse,
   LeaseTimeToLiveRequest,
   LeaseTimeToLiveResponse,
+  Member,
   RangeRequest,
   RangeResponse,
   ResponseHeader,
@@ -23,6 +24,7 @@ import type {
 } from "../gen/rpc_pb.ts";
 import { Lessor } from "../lease/index.ts";
 import { Crc32, fromKey, keyRange, MvccStore, selectRange } from "../mvcc/index.ts";
+import type { MemberRow } from "../membership/members.ts";
 import { stateDdl, statePragmas } from "../storage/schema.ts";
 import { AlarmSet } from "./apply-alarm.ts";
 import { type ApplyContext, applyRequest, needsHistory } from "./apply.ts";
@@ -44,11 +46,15 @@ export interface StateMachineOptions {
   unsafeNoFsync?: boolean;
   /** Timer functions for the watch progress ticker (default: the global ones). */
   timers?: Timers;
+  /** A member published its attributes (InternalRaftRequest.member_attrs): write them into the batch. */
+  onMemberAttrs?: (m: Member, out: InStatement[]) => void;
 }
 
 export interface AppliedEntry {
   index: number;
   data: Uint8Array; // InternalRaftRequest binary (empty = no-op)
+  /** Applied instead of `data` (conf changes): pushes its writes into the entry's batch. */
+  effect?: (out: InStatement[]) => void;
 }
 
 export interface StateMachine {
@@ -77,6 +83,8 @@ export interface StateMachine {
   /** Sends progress notifications now (the timer calls this too). */
   progressTick(): void;
   defragment(): Promise<void>;
+  /** The members table (membership's durable copy). */
+  members(): Promise<MemberRow[]>;
   close(): Promise<void>;
 }
 
@@ -167,6 +175,7 @@ class Sm implements StateMachine {
       get stmts() {
         return self.stmts;
       },
+      memberAttrs: o.onMemberAttrs,
       scheduleCompaction: (rev) => {
         store.compactRevision = rev;
         store.scheduledCompact = rev;
@@ -222,6 +231,12 @@ class Sm implements StateMachine {
         if (e.index <= last) {
           // Already applied (replay after restart): a no-op by design.
           results.push(undefined);
+          continue;
+        }
+        if (e.effect !== undefined) {
+          e.effect(this.stmts);
+          results.push(undefined);
+          last = e.index;
           continue;
         }
         if (e.data.length === 0) {
@@ -476,6 +491,19 @@ class Sm implements StateMachine {
       await this.db.executeMultiple("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);");
       await this.refreshSizes();
     });
+  }
+
+  async members(): Promise<MemberRow[]> {
+    await this.tail;
+    const rs = await this.db.execute("SELECT id, name, peer_urls, client_urls, is_learner, removed FROM members");
+    return rs.rows.map((r) => ({
+      id: r[0] as string,
+      name: r[1] as string,
+      peerUrls: r[2] as string,
+      clientUrls: r[3] as string,
+      isLearner: Number(r[4]),
+      removed: Number(r[5]),
+    }));
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,153 @@
+// Builds one member's server from its parts: durable raft log, state machine, membership,
+// RawNode and the peer transport. Effects (clock, timers, randomness, transport) are injected so
+// tests assemble whole clusters in one process; src/member.ts passes the real ones.
+import { createReadStream } from "node:fs";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { MemberTable } from "../membership/members.ts";
+import { RawNode } from "../raft/raw-node.ts";
+import { openRaftLog, type RaftLog } from "../storage/raft-log.ts";
+import type { PeerMember, PeerTransport } from "../transport/types.ts";
+import type { BootstrapPlan } from "./bootstrap.ts";
+import type { Logger } from "./logger.ts";
+import { SERVER_VERSION, Server } from "./server.ts";
+import { installStateImage, openStateMachine, type StateMachine, type StateMachineOptions } from "./state-machine.ts";
+
+export interface MemberParts {
+  dataDir: string;
+  /** "" or undefined keeps the WAL inside the data dir. */
+  walDir?: string;
+  name: string;
+  clientURLs: string[];
+  plan: BootstrapPlan;
+  transport: PeerTransport;
+  clusterToken: string;
+  logger: Logger;
+  clock: () => number;
+  rng: () => number;
+  setInterval: (fn: () => void, ms: number) => unknown;
+  clearInterval: (h: unknown) => void;
+  autoTick?: boolean;
+  heartbeatMs: number;
+  electionMs: number;
+  initialElectionTickAdvance: boolean;
+  preVote: boolean;
+  snapshotCount: number;
+  catchUpEntries?: number;
+  strictReconfigCheck: boolean;
+  maxRequestBytes: number;
+  maxTxnOps: number;
+  quotaBackendBytes: number;
+  progressNotifyIntervalMs: number;
+  compactionBatchLimit?: number;
+  unsafeNoFsync?: boolean;
+  autoCompaction?: { mode: "periodic" | "revision"; retention: number };
+  onRemoved?: () => void;
+}
+
+export interface AssembledMember {
+  server: Server;
+  log: RaftLog;
+  /** Stops the loop and closes the state machine and the log (not the transport). */
+  close(): Promise<void>;
+}
+
+export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
+  const memberDir = join(p.dataDir, "member");
+  const { memberId, clusterId } = p.plan.identity;
+  const log = await openRaftLog(join(p.walDir || memberDir, "wal"), {
+    unsafeNoFsync: p.unsafeNoFsync,
+    warn: (msg: string) => p.logger.warn(msg),
+  });
+  let server: Server | undefined;
+  const smPath = join(memberDir, "state.db");
+  const smOpts: StateMachineOptions = {
+    path: smPath,
+    clock: p.clock,
+    header: (revision: number) => server!.header(revision),
+    memberId,
+    // etcd: minTTL = ceil(3 * electionTicks / 2 * heartbeat), 2 s at the defaults.
+    minLeaseTtl: Math.ceil((3 * p.electionMs) / 2 / 1000),
+    quotaBackendBytes: p.quotaBackendBytes,
+    maxRequestBytes: p.maxRequestBytes,
+    progressNotifyIntervalMs: p.progressNotifyIntervalMs,
+    compactionBatchLimit: p.compactionBatchLimit,
+    unsafeNoFsync: p.unsafeNoFsync,
+    onMemberAttrs: (m, out) => server!.loop.members.applyAttributes(m.ID, m.name, m.clientURLs, out),
+  };
+  let sm: StateMachine = await openStateMachine(smOpts);
+  const members = MemberTable.fromRows(await sm.members());
+  const electionTick = Math.max(2, Math.round(p.electionMs / p.heartbeatMs));
+  const node = new RawNode({
+    id: memberId,
+    electionTick,
+    heartbeatTick: 1,
+    storage: log,
+    // Entries after the snapshot are re-emitted on restart: conf changes must reach the core
+    // again; the state machine skips normal entries it already applied.
+    applied: log.snapshotMeta().index,
+    checkQuorum: true,
+    preVote: p.preVote,
+    rng: p.rng,
+    logger: {
+      debug: (m) => p.logger.debug(m),
+      info: (m) => p.logger.info(m),
+      warn: (m) => p.logger.warn(m),
+    },
+  });
+  if (p.plan.kind === "new") {
+    if (log.lastIndex() !== 0) throw new Error("data dir holds a raft log but no member identity; refusing to bootstrap over it");
+    node.bootstrap(p.plan.peers);
+  }
+  if (p.plan.kind === "join") {
+    // Until the log arrives from the leader the member knows its peers only from the probe.
+    for (const m of p.plan.members as PeerMember[]) if (m.id !== memberId) p.transport.addPeer(m.id, m.peerURLs);
+  }
+  server = new Server({
+    clusterId,
+    memberId,
+    name: p.name,
+    clientURLs: p.clientURLs,
+    node,
+    log,
+    sm,
+    reopenSm: async (image) => {
+      await sm.close();
+      await installStateImage(smPath, image);
+      sm = await openStateMachine(smOpts);
+      return sm;
+    },
+    members,
+    transport: p.transport,
+    logger: p.logger,
+    clock: p.clock,
+    rng: p.rng,
+    maxRequestBytes: p.maxRequestBytes,
+    maxTxnOps: p.maxTxnOps,
+    version: SERVER_VERSION,
+    heartbeatMs: p.heartbeatMs,
+    electionMs: p.electionMs,
+    initialElectionTickAdvance: p.initialElectionTickAdvance,
+    snapshotCount: p.snapshotCount,
+    catchUpEntries: p.catchUpEntries,
+    clusterToken: p.clusterToken,
+    strictReconfigCheck: p.strictReconfigCheck,
+    setInterval: p.setInterval,
+    clearInterval: p.clearInterval,
+    autoTick: p.autoTick,
+    autoCompaction: p.autoCompaction,
+    readImage: (path) => createReadStream(path) as AsyncIterable<Uint8Array>,
+    removeFile: (path) => rm(path, { force: true }),
+    onRemoved: p.onRemoved,
+  });
+  const s = server;
+  return {
+    server: s,
+    log,
+    async close() {
+      await s.stop();
+      await sm.close();
+      await log.close();
+    },
+  };
+}

@@ -1,0 +1,190 @@
+// The Cluster service's write side (MemberAdd/Remove/Update/Promote) and MoveLeader, with
+// etcd 3.4's checks and error texts. Changes go through the log as ConfChange entries whose
+// context carries the member, so every member's table is filled by applying them.
+import { create } from "@bufbuild/protobuf";
+import {
+  type Member,
+  type MemberAddRequest,
+  type MemberAddResponse,
+  MemberAddResponseSchema,
+  type MemberPromoteRequest,
+  type MemberPromoteResponse,
+  MemberPromoteResponseSchema,
+  type MemberRemoveRequest,
+  type MemberRemoveResponse,
+  MemberRemoveResponseSchema,
+  MemberSchema,
+  type MemberUpdateRequest,
+  type MemberUpdateResponse,
+  MemberUpdateResponseSchema,
+  type ResponseHeader,
+} from "../gen/rpc_pb.ts";
+import { computeMemberId } from "../membership/ids.ts";
+import { encodeMemberContext, type MemberRecord } from "../membership/members.ts";
+import { ConfChangeType } from "../raft/conf-change.ts";
+import { Role } from "../raft/raft.ts";
+import { Code, Errors, EtcdError } from "./errors.ts";
+import type { RaftLoop } from "./raft-loop.ts";
+import type { PeerTransport } from "../transport/types.ts";
+
+export const leaderTransferTimeout = new EtcdError(
+  Code.Unavailable,
+  "etcdserver: request timed out, leader transfer took too long",
+);
+
+export interface ClusterOpsContext {
+  readonly memberId: bigint;
+  readonly loop: RaftLoop;
+  readonly transport: PeerTransport;
+  readonly clusterToken: string;
+  readonly strictReconfigCheck: boolean;
+  readonly clock: () => number;
+  readonly rng: () => number;
+  /** Header without revision (etcd 3.4 membership responses). */
+  readonly header: () => ResponseHeader;
+  /** Resolves when `pred()` holds after some Ready, or rejects at the deadline. */
+  readonly waitFor: (pred: () => boolean, timeoutMs: number, err: Error) => Promise<void>;
+  readonly electionMs: number;
+}
+
+export function toMember(m: MemberRecord): Member {
+  return create(MemberSchema, { ID: m.id, name: m.name, peerURLs: [...m.peerURLs], clientURLs: [...m.clientURLs], isLearner: m.isLearner });
+}
+
+function validUrls(urls: readonly string[]): boolean {
+  if (urls.length === 0) return false;
+  for (const u of urls) {
+    try {
+      const p = new URL(u);
+      if (p.protocol !== "http:" && p.protocol !== "https:") return false;
+      if (p.pathname !== "/" && p.pathname !== "") return false;
+      if (p.port === "") return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+export class ClusterOps {
+  private ccSeq = 0n;
+
+  constructor(private readonly c: ClusterOpsContext) {}
+
+  private members(): Member[] {
+    return this.c.loop.members.list().map(toMember);
+  }
+
+  private ccId(): bigint {
+    // Unique per member: the member's ID mixed with a counter and some randomness.
+    this.ccSeq++;
+    return (BigInt(Math.floor(this.c.rng() * 0xffffffff)) << 24n) ^ (this.c.memberId & 0xffffffn) ^ this.ccSeq;
+  }
+
+  /** Members that answered recently (and this one): etcd's "started" members. */
+  private started(ids: readonly bigint[]): number {
+    let n = 0;
+    for (const id of ids) {
+      if (id === this.c.memberId) n++;
+      else if (this.c.transport.activeSince(id) !== undefined) n++;
+    }
+    return n;
+  }
+
+  private voters(): bigint[] {
+    return this.c.loop.members.list().filter((m) => !m.isLearner).map((m) => m.id);
+  }
+
+  async add(req: MemberAddRequest): Promise<MemberAddResponse> {
+    const urls = [...req.peerURLs];
+    if (!validUrls(urls)) throw Errors.memberBadURLs;
+    const table = this.c.loop.members;
+    const taken = new Set(table.list().flatMap((m) => m.peerURLs));
+    if (urls.some((u) => taken.has(u))) throw Errors.peerURLExist;
+    if (req.isLearner && table.list().some((m) => m.isLearner)) throw Errors.tooManyLearners;
+    if (!req.isLearner && this.c.strictReconfigCheck) {
+      // The cluster after the change must still have a quorum of started voters.
+      const voters = this.voters();
+      const quorum = Math.floor((voters.length + 1) / 2) + 1;
+      if (this.started(voters) < quorum) throw Errors.memberNotEnoughStarted;
+    }
+    const id = computeMemberId(urls, this.c.clusterToken, Math.floor(this.c.clock() / 1000));
+    if (table.has(id) || table.isRemoved(id)) throw Errors.memberExist;
+    const rec: MemberRecord = { id, name: "", peerURLs: urls, clientURLs: [], isLearner: req.isLearner };
+    await this.c.loop.proposeConfChange({
+      type: req.isLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode,
+      nodeId: id,
+      id: this.ccId(),
+      context: encodeMemberContext(rec),
+    });
+    return create(MemberAddResponseSchema, { header: this.c.header(), member: toMember(rec), members: this.members() });
+  }
+
+  async remove(req: MemberRemoveRequest): Promise<MemberRemoveResponse> {
+    const table = this.c.loop.members;
+    const m = table.get(req.ID);
+    if (m === undefined) throw Errors.memberNotFound;
+    if (!m.isLearner && this.c.strictReconfigCheck) {
+      const remaining = this.voters().filter((v) => v !== req.ID);
+      const quorum = Math.floor(remaining.length / 2) + 1;
+      if (this.started(remaining) < quorum) throw Errors.memberNotEnoughStarted;
+    }
+    await this.c.loop.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: req.ID, id: this.ccId(), context: new Uint8Array(0) });
+    return create(MemberRemoveResponseSchema, { header: this.c.header(), members: this.members() });
+  }
+
+  async update(req: MemberUpdateRequest): Promise<MemberUpdateResponse> {
+    const urls = [...req.peerURLs];
+    if (!validUrls(urls)) throw Errors.memberBadURLs;
+    const table = this.c.loop.members;
+    const m = table.get(req.ID);
+    if (m === undefined) throw Errors.memberNotFound;
+    const taken = new Set(table.list().filter((x) => x.id !== req.ID).flatMap((x) => x.peerURLs));
+    if (urls.some((u) => taken.has(u))) throw Errors.peerURLExist;
+    await this.c.loop.proposeConfChange({
+      type: ConfChangeType.UpdateNode,
+      nodeId: req.ID,
+      id: this.ccId(),
+      context: encodeMemberContext({ ...m, peerURLs: urls }),
+    });
+    return create(MemberUpdateResponseSchema, { header: this.c.header(), members: this.members() });
+  }
+
+  async promote(req: MemberPromoteRequest): Promise<MemberPromoteResponse> {
+    const table = this.c.loop.members;
+    const m = table.get(req.ID);
+    if (m === undefined) throw Errors.memberNotFound;
+    if (!m.isLearner) throw Errors.memberNotLearner;
+    const node = this.c.loop.node;
+    if (node.raft.state === Role.Leader) {
+      // etcd: the learner's match index must be at least 90% of the leader's.
+      const st = node.status();
+      const self = st.progress.get(this.c.memberId);
+      const lp = st.progress.get(req.ID);
+      if (self === undefined || lp === undefined || lp.match < self.match * 0.9) throw Errors.learnerNotReady;
+    }
+    if (this.c.strictReconfigCheck) {
+      const voters = this.voters();
+      const quorum = Math.floor((voters.length + 1) / 2) + 1;
+      if (this.started([...voters, req.ID]) < quorum) throw Errors.memberNotEnoughStarted;
+    }
+    await this.c.loop.proposeConfChange({
+      type: ConfChangeType.AddNode,
+      nodeId: req.ID,
+      id: this.ccId(),
+      context: encodeMemberContext({ ...m, isLearner: false }),
+    });
+    return create(MemberPromoteResponseSchema, { header: this.c.header(), members: this.members() });
+  }
+
+  /** Hands leadership to `target` and waits until it has taken over. */
+  async moveLeader(target: bigint): Promise<void> {
+    const loop = this.c.loop;
+    if (loop.node.raft.state !== Role.Leader) throw Errors.notLeader;
+    const t = loop.members.get(target);
+    if (t === undefined || t.isLearner) throw Errors.badLeaderTransferee;
+    if (target === this.c.memberId) return;
+    loop.withNode((n) => n.transferLeader(target));
+    await this.c.waitFor(() => loop.leader() === target, 5000 + 2 * this.c.electionMs, leaderTransferTimeout);
+  }
+}

@@ -1,0 +1,492 @@
+// The Ready loop that drives the Raft core (src/raft RawNode) for one member:
+//   persist (snapshot, entries, hardState; ONE log sync) → send messages → apply committed
+//   entries (normal ones through the state machine, conf changes into membership and the core)
+//   → answer read states → advance.
+// Proposals and linearizable reads are batched: whatever arrives while one Ready is being
+// persisted joins the next. Every proposal and read has a deadline; ticks sweep them.
+import type { InStatement } from "@libsql/client";
+import { assert } from "../raft/assert.ts";
+import { decodeConfChange } from "../raft/codec.ts";
+import { ConfChangeType, type ConfChange } from "../raft/conf-change.ts";
+import { MessageType, type Message } from "../raft/message.ts";
+import { ProposalDroppedError, Role, type SoftState } from "../raft/raft.ts";
+import type { Ready, RawNode } from "../raft/raw-node.ts";
+import { EntryType, type ConfState, type Entry, type HardState, type Snapshot, type SnapshotMeta } from "../raft/types.ts";
+import type { MemberTable, MembershipEvent } from "../membership/members.ts";
+import type { PeerTransport } from "../transport/types.ts";
+import { Errors } from "./errors.ts";
+import type { Logger } from "./logger.ts";
+import { peekRequestId } from "./request-codec.ts";
+import type { AppliedEntry, StateMachine } from "./state-machine.ts";
+
+/** What the loop needs from the durable log (src/storage/raft-log.ts implements it). */
+export interface ClusterLog {
+  append(entries: readonly Entry[]): void;
+  setHardState(hs: HardState): void;
+  sync(): Promise<void>;
+  applySnapshot(snap: Snapshot | SnapshotMeta): void;
+  createSnapshot(index: number, confState: ConfState): SnapshotMeta;
+  compact(index: number): void;
+  snapshotMeta(): SnapshotMeta;
+  firstIndex(): number;
+}
+
+export interface RaftLoopOptions {
+  memberId: bigint;
+  node: RawNode;
+  log: ClusterLog;
+  sm: StateMachine;
+  /** Closes the current state machine, installs `image` in its place and opens it again. */
+  reopenSm: (image: AsyncIterable<Uint8Array>) => Promise<StateMachine>;
+  members: MemberTable;
+  transport: PeerTransport;
+  logger: Logger;
+  clock: () => number;
+  /** Applied entries between two snapshots (--snapshot-count). */
+  snapshotCount: number;
+  /** Entries kept below a snapshot for slow followers (etcd: 5000). */
+  catchUpEntries: number;
+  /** A proposal or read not answered within this fails with "request timed out". */
+  requestTimeoutMs: number;
+  onLeaderChange: (lead: bigint, prev: bigint) => void;
+  /** This member was removed from the cluster. */
+  onRemoved: () => void;
+  /** A member left or joined: peers to add/remove are handled here, callers may refresh caches. */
+  onMembership?: (ev: MembershipEvent) => void;
+  /** Reads a received snapshot image from disk. */
+  readImage: (path: string) => AsyncIterable<Uint8Array>;
+  removeFile: (path: string) => Promise<void>;
+}
+
+interface Waiter {
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+  deadline: number;
+}
+
+interface ReadBatch {
+  waiters: { resolve(): void; reject(e: unknown): void }[];
+  deadline: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+export class RaftLoop {
+  readonly node: RawNode;
+  private smRef: StateMachine;
+  members: MemberTable;
+  private readonly waiters = new Map<bigint, Waiter>();
+  private readonly ccWaiters = new Map<bigint, Waiter>();
+  private readWaiters: ReadBatch["waiters"] = [];
+  private readCtx = 0;
+  private readonly readsInFlight = new Map<number, ReadBatch>();
+  private readsAwaitingApply: { index: number; batch: ReadBatch }[] = [];
+  private tasks: (() => Promise<void>)[] = [];
+  private looping = false;
+  private loopIdle: Promise<void> = Promise.resolve();
+  private fatal?: Error;
+  private stopped = false;
+  private lead = 0n;
+  private lastSnapshotIndex: number;
+  // metrics
+  proposalsCommitted = 0;
+  proposalsApplied = 0;
+  proposalsFailed = 0;
+  fsyncCount = 0;
+  fsyncSeconds = 0;
+
+  constructor(private readonly o: RaftLoopOptions) {
+    this.node = o.node;
+    this.smRef = o.sm;
+    this.members = o.members;
+    this.lastSnapshotIndex = o.log.snapshotMeta().index;
+  }
+
+  get sm(): StateMachine {
+    return this.smRef;
+  }
+  get failed(): Error | undefined {
+    return this.fatal;
+  }
+  get pendingProposals(): number {
+    return this.waiters.size;
+  }
+
+  leader(): bigint {
+    return this.node.raft.lead;
+  }
+  term(): number {
+    return this.node.raft.term;
+  }
+  commitIndex(): number {
+    return this.node.raft.raftLog.committed;
+  }
+  isLeader(): boolean {
+    return this.node.raft.state === Role.Leader;
+  }
+
+  // ---- driving ---------------------------------------------------------------------------
+
+  /** One heartbeat interval passed. */
+  tick(): void {
+    if (this.stopped || this.fatal) return;
+    this.node.tick();
+    this.sweep(this.o.clock());
+    this.kick();
+  }
+
+  /** Messages from peers. */
+  receive(msgs: readonly Message[]): void {
+    if (this.stopped || this.fatal) return;
+    for (const m of msgs) {
+      if (m.type === MessageType.MsgSnap) continue; // snapshots come through installSnapshot
+      try {
+        this.node.step(m);
+      } catch (err) {
+        // A message from a peer the core no longer tracks (removed member) is dropped.
+        this.o.logger.debug("dropped raft message", { error: String(err) });
+      }
+    }
+    this.kick();
+  }
+
+  /** A MsgSnap with its image on disk: install it between two Readies, then step the message. */
+  installSnapshot(m: Message, imagePath: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.tasks.push(async () => {
+        try {
+          const snap = m.snapshot;
+          assert(snap !== undefined, "MsgSnap without a snapshot");
+          if (snap.meta.index <= this.node.raft.raftLog.committed) {
+            this.o.logger.info("ignoring a snapshot not newer than the commit index", { index: snap.meta.index });
+          } else {
+            this.o.logger.info("installing snapshot from the leader", { index: snap.meta.index, term: snap.meta.term });
+            this.smRef = await this.o.reopenSm(this.o.readImage(imagePath));
+            const { MemberTable } = await import("../membership/members.ts");
+            this.members = MemberTable.fromRows(await this.smRef.members());
+            for (const mem of this.members.list()) {
+              if (mem.id !== this.o.memberId) this.o.transport.addPeer(mem.id, mem.peerURLs);
+            }
+          }
+          this.node.step(m);
+          resolve();
+        } catch (err) {
+          reject(err);
+          throw err;
+        } finally {
+          await this.o.removeFile(imagePath).catch(() => {});
+        }
+      });
+      this.kick();
+    });
+  }
+
+  reportUnreachable(id: bigint): void {
+    if (this.stopped || this.fatal) return;
+    this.node.reportUnreachable(id);
+    this.kick();
+  }
+
+  reportSnapshot(id: bigint, ok: boolean): void {
+    if (this.stopped || this.fatal) return;
+    this.node.reportSnapshot(id, ok);
+    this.kick();
+  }
+
+  /** Runs `fn` on the core between Readies, then drives the loop. */
+  withNode(fn: (n: RawNode) => void): void {
+    fn(this.node);
+    this.kick();
+  }
+
+  kick(): void {
+    if (this.looping || this.fatal) return;
+    this.looping = true;
+    this.loopIdle = this.loop().catch((err: unknown) => this.die(err));
+  }
+
+  /** Resolves when the loop has nothing left to do. */
+  async drain(): Promise<void> {
+    while (!this.fatal && (this.looping || this.node.hasReady() || this.tasks.length > 0)) {
+      if (!this.looping) this.kick();
+      await this.loopIdle;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.drain();
+    this.failAll(Errors.stopped);
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      for (;;) {
+        while (this.tasks.length > 0) await this.tasks.shift()!();
+        this.issueReads();
+        if (!this.node.hasReady()) break;
+        const rd = this.node.ready();
+        if (rd.softState) this.softStateChanged(rd.softState);
+        await this.persist(rd);
+        this.send(rd.messages);
+        for (const rs of rd.readStates) {
+          const ctx = decodeCtx(rs.requestCtx);
+          const b = this.readsInFlight.get(ctx);
+          if (!b) continue;
+          this.readsInFlight.delete(ctx);
+          this.readsAwaitingApply.push({ index: rs.index, batch: b });
+        }
+        if (rd.committedEntries.length > 0) await this.apply(rd.committedEntries);
+        this.node.advance(rd);
+        this.releaseReads();
+        this.maybeSnapshot();
+      }
+    } finally {
+      this.looping = false;
+    }
+    if (this.readWaiters.length > 0 || this.node.hasReady() || this.tasks.length > 0) this.kick();
+  }
+
+  private softStateChanged(ss: SoftState): void {
+    const prev = this.lead;
+    this.lead = ss.lead;
+    if (prev !== ss.lead) {
+      this.o.logger.info(ss.lead === 0n ? "raft lost leader" : "raft elected leader", {
+        leader: ss.lead.toString(16),
+        term: this.node.raft.term,
+      });
+      // Reads sent to a leader that is gone are lost: ask the new one.
+      if (ss.lead !== 0n) for (const ctx of this.readsInFlight.keys()) this.node.readIndex(encodeCtx(ctx));
+      this.o.onLeaderChange(ss.lead, prev);
+    }
+  }
+
+  private async persist(rd: Ready): Promise<void> {
+    if (!rd.snapshot && rd.entries.length === 0 && !rd.hardState) return;
+    if (rd.snapshot) this.o.log.applySnapshot(rd.snapshot);
+    if (rd.entries.length > 0) this.o.log.append(rd.entries);
+    if (rd.hardState) this.o.log.setHardState(rd.hardState);
+    const t0 = performance.now();
+    await this.o.log.sync();
+    this.fsyncCount++;
+    this.fsyncSeconds += (performance.now() - t0) / 1000;
+  }
+
+  private send(msgs: readonly Message[]): void {
+    if (msgs.length === 0) return;
+    let plain: Message[] | undefined;
+    for (const m of msgs) {
+      if (m.type === MessageType.MsgSnap) {
+        this.o.transport.sendSnapshot(m, () => this.image());
+      } else (plain ??= []).push(m);
+    }
+    if (plain) this.o.transport.send(plain);
+  }
+
+  /** The state-machine image for a MsgSnap: the snapshot stream's blobs without the final hash. */
+  private async *image(): AsyncIterable<Uint8Array> {
+    let prev: Uint8Array | undefined;
+    for await (const r of this.smRef.snapshot()) {
+      if (prev) yield prev;
+      prev = r.blob;
+    }
+  }
+
+  private async apply(entries: readonly Entry[]): Promise<void> {
+    const batch: AppliedEntry[] = [];
+    const after: (() => void)[] = [];
+    for (const e of entries) {
+      if (e.type !== EntryType.ConfChange) {
+        batch.push({ index: e.index, data: e.data });
+        continue;
+      }
+      const cc = decodeConfChange(e.data);
+      const out: InStatement[] = [];
+      const ev = this.members.applyConfChange(cc, out);
+      batch.push({ index: e.index, data: EMPTY, effect: (stmts) => stmts.push(...out) });
+      after.push(() => this.confChangeApplied(cc, ev));
+    }
+    const results = await this.smRef.apply(batch);
+    this.proposalsCommitted += entries.length;
+    this.proposalsApplied += entries.length;
+    for (let i = 0; i < batch.length; i++) {
+      const b = batch[i]!;
+      if (b.effect) continue;
+      const id = peekRequestId(b.data);
+      if (id === 0n) continue;
+      const w = this.waiters.get(id);
+      if (!w) continue;
+      this.waiters.delete(id);
+      const r = results[i];
+      if (r instanceof Error) {
+        this.proposalsFailed++;
+        w.reject(r);
+      } else w.resolve(r);
+    }
+    for (const f of after) f();
+  }
+
+  private confChangeApplied(cc: ConfChange, ev: MembershipEvent): void {
+    this.node.applyConfChange(cc);
+    const t = this.o.transport;
+    switch (ev.kind) {
+      case "added":
+        if (ev.member.id !== this.o.memberId) t.addPeer(ev.member.id, ev.member.peerURLs);
+        break;
+      case "updated":
+        if (ev.member.id !== this.o.memberId) t.updatePeer(ev.member.id, ev.member.peerURLs);
+        break;
+      case "removed":
+        if (ev.id !== this.o.memberId) t.removePeer(ev.id);
+        break;
+      default:
+        break;
+    }
+    this.o.onMembership?.(ev);
+    const w = this.ccWaiters.get(cc.id);
+    if (w) {
+      this.ccWaiters.delete(cc.id);
+      w.resolve(undefined);
+    }
+    if (ev.kind === "removed" && ev.id === this.o.memberId) this.o.onRemoved();
+    else if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === this.o.memberId) this.o.onRemoved();
+  }
+
+  private releaseReads(): void {
+    const applied = this.smRef.appliedIndex;
+    while (this.readsAwaitingApply.length > 0 && this.readsAwaitingApply[0]!.index <= applied) {
+      for (const w of this.readsAwaitingApply.shift()!.batch.waiters) w.resolve();
+    }
+  }
+
+  private maybeSnapshot(): void {
+    const applied = this.smRef.appliedIndex;
+    if (applied - this.lastSnapshotIndex < this.o.snapshotCount) return;
+    const idx = Math.min(applied, this.node.raft.raftLog.committed);
+    if (idx <= this.o.log.snapshotMeta().index) return;
+    this.o.log.createSnapshot(idx, this.node.raft.prs.confState());
+    this.lastSnapshotIndex = idx;
+    const compactTo = idx - this.o.catchUpEntries;
+    if (compactTo >= this.o.log.firstIndex()) this.o.log.compact(compactTo);
+    this.o.logger.info("saved snapshot", { index: idx, "compacted-to": Math.max(0, compactTo) });
+  }
+
+  private die(err: unknown): void {
+    // A failed fsync or apply leaves memory and disk out of step: stop serving rather than
+    // acknowledge anything more (a crashed member is recoverable, a corrupt one is not).
+    this.fatal = err instanceof Error ? err : new Error(String(err));
+    this.o.logger.error("fatal error in the apply loop; stopping", { error: this.fatal.message, stack: this.fatal.stack });
+    this.failAll(Errors.stopped);
+  }
+
+  private failAll(err: unknown): void {
+    for (const w of this.waiters.values()) w.reject(err);
+    this.waiters.clear();
+    for (const w of this.ccWaiters.values()) w.reject(err);
+    this.ccWaiters.clear();
+    for (const r of this.readWaiters) r.reject(err);
+    this.readWaiters = [];
+    for (const b of this.readsInFlight.values()) for (const r of b.waiters) r.reject(err);
+    this.readsInFlight.clear();
+    for (const a of this.readsAwaitingApply) for (const r of a.batch.waiters) r.reject(err);
+    this.readsAwaitingApply = [];
+  }
+
+  /** Fails what passed its deadline (insertion order is deadline order). */
+  private sweep(now: number): void {
+    for (const map of [this.waiters, this.ccWaiters]) {
+      for (const [id, w] of map) {
+        if (w.deadline > now) break;
+        map.delete(id);
+        this.proposalsFailed++;
+        w.reject(Errors.timeout);
+      }
+    }
+    for (const [ctx, b] of this.readsInFlight) {
+      if (b.deadline > now) break;
+      this.readsInFlight.delete(ctx);
+      for (const r of b.waiters) r.reject(Errors.timeout);
+    }
+  }
+
+  // ---- proposals and reads ------------------------------------------------------------------
+
+  private checkUsable(): void {
+    if (this.stopped || this.fatal) throw Errors.stopped;
+  }
+
+  /** Proposes an encoded request carrying `id`; resolves with its apply result. */
+  propose(id: bigint, data: Uint8Array): Promise<unknown> {
+    try {
+      this.checkUsable();
+      if (this.node.raft.lead === 0n) throw Errors.noLeader;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      try {
+        this.node.propose(data);
+      } catch (err) {
+        if (err instanceof ProposalDroppedError) reject(Errors.leaderChanged);
+        else reject(err);
+        return;
+      }
+      this.waiters.set(id, { resolve, reject, deadline: this.o.clock() + this.o.requestTimeoutMs });
+      this.kick();
+    });
+  }
+
+  /** Proposes a membership change; resolves once it is applied here. */
+  proposeConfChange(cc: ConfChange): Promise<void> {
+    try {
+      this.checkUsable();
+      if (this.node.raft.lead === 0n) throw Errors.noLeader;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      try {
+        this.node.proposeConfChange(cc);
+      } catch (err) {
+        if (err instanceof ProposalDroppedError) reject(Errors.leaderChanged);
+        else reject(err);
+        return;
+      }
+      this.ccWaiters.set(cc.id, { resolve: () => resolve(), reject, deadline: this.o.clock() + this.o.requestTimeoutMs });
+      this.kick();
+    });
+  }
+
+  /** Resolves once every write acknowledged before the call is visible locally. */
+  linearizableRead(): Promise<void> {
+    try {
+      this.checkUsable();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      this.readWaiters.push({ resolve, reject });
+      this.kick();
+    });
+  }
+
+  private issueReads(): void {
+    if (this.readWaiters.length === 0) return;
+    const ctx = ++this.readCtx;
+    this.readsInFlight.set(ctx, { waiters: this.readWaiters, deadline: this.o.clock() + this.o.requestTimeoutMs });
+    this.readWaiters = [];
+    // Without a leader the request is dropped by the core; it is re-sent when one is elected.
+    if (this.node.raft.lead !== 0n) this.node.readIndex(encodeCtx(ctx));
+  }
+}
+
+function encodeCtx(n: number): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setFloat64(0, n);
+  return b;
+}
+
+function decodeCtx(b: Uint8Array): number {
+  if (b.length !== 8) return -1;
+  return new DataView(b.buffer, b.byteOffset, 8).getFloat64(0);
+}
