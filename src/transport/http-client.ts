@@ -57,8 +57,21 @@ export class PeerHttpClient {
     return req;
   }
 
-  /** One request with a body held in memory; resolves with any status, rejects on network failure. */
+  /**
+   * One request with a body held in memory; resolves with any status, rejects on network failure.
+   * A kept-alive socket the peer closed while idle fails at once with ECONNRESET/EPIPE; that one
+   * case is retried once on a fresh socket, within the same deadline.
+   */
   request(url: URL, o: RequestOptions): Promise<PeerResponse> {
+    const deadline = performance.now() + o.timeoutMs;
+    return this.attempt(url, o, o.timeoutMs).catch((e: { code?: string; reusedSocket?: boolean }) => {
+      const left = deadline - performance.now();
+      if (e.reusedSocket !== true || (e.code !== "ECONNRESET" && e.code !== "EPIPE") || left <= 0) throw e;
+      return this.attempt(url, o, left);
+    });
+  }
+
+  private attempt(url: URL, o: RequestOptions, timeoutMs: number): Promise<PeerResponse> {
     return new Promise((resolve, reject) => {
       let req: ClientRequest;
       try {
@@ -67,9 +80,10 @@ export class PeerHttpClient {
         reject(e);
         return;
       }
-      const timer = setTimeout(() => req.destroy(new RequestTimeoutError(`${o.method} ${url.href} timed out after ${o.timeoutMs} ms`)), o.timeoutMs);
-      req.once("error", (e) => {
+      const timer = setTimeout(() => req.destroy(new RequestTimeoutError(`${o.method} ${url.href} timed out after ${o.timeoutMs} ms`)), timeoutMs);
+      req.once("error", (e: Error & { reusedSocket?: boolean }) => {
         clearTimeout(timer);
+        if (req.reusedSocket) e.reusedSocket = true;
         reject(e);
       });
       req.once("response", (res) => {
