@@ -1,10 +1,18 @@
-// Partitions in a three-member cluster, emulated by freezing members with SIGSTOP (a frozen
-// member keeps its sockets but answers nothing, as if the links to it were cut; SIGCONT heals).
+// Partitions in a three-member cluster. Where network namespaces can be built (root, `ip`),
+// the partition is real: each member runs in its own namespace and its peer link is cut
+// while clients still reach it, so both sides stay alive. Elsewhere (or E2E_PARTITION=sigstop)
+// it is emulated by freezing members with SIGSTOP: a frozen member keeps its sockets but
+// answers nothing, as if the links to it were cut; SIGCONT heals. Test names say which ran.
 // A lone member is a minority: writes and linearizable reads fail, serializable reads answer.
-// Two members are a majority: they keep serving, and the frozen one catches up when thawed.
+// Two members are a majority: they keep serving, and the cut-off one catches up when healed.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Cluster, errorLine, writeKeys } from "../helpers/index.ts";
+import { Cluster, type ClusterMember, errorLine, NetnsLab, netnsAvailable, writeKeys } from "../helpers/index.ts";
 
+const REAL = netnsAvailable();
+const MODE = REAL ? "real partition, network namespaces" : "emulated partition, SIGSTOP";
+console.log(`partition tests: ${MODE}`);
+
+let lab: NetnsLab | undefined;
 let cluster: Cluster | undefined;
 const c = (): Cluster => {
   if (!cluster) throw new Error("cluster did not start (see beforeAll failure)");
@@ -12,11 +20,35 @@ const c = (): Cluster => {
 };
 
 beforeAll(async () => {
-  cluster = await Cluster.start({ size: 3 });
+  if (REAL) lab = NetnsLab.create(3);
+  cluster = await Cluster.start({ size: 3, addresses: lab?.addresses });
 }, 60_000);
 afterAll(async () => {
   await cluster?.cleanup();
+  lab?.cleanup();
 });
+
+/** Separates `alone` from the others: cut its peer link, or freeze the others. */
+function isolate(alone: ClusterMember): () => void {
+  const cl = c();
+  if (lab) {
+    const i = cl.members.indexOf(alone);
+    lab.cut(i);
+    return () => lab!.heal(i);
+  }
+  const others = cl.members.filter((m) => m !== alone);
+  for (const m of others) m.pause();
+  return () => {
+    for (const m of others) m.resume();
+  };
+}
+
+/** Freezes or cuts one member off; the others form a majority. */
+function cutOff(m: ClusterMember): () => void {
+  if (lab) return isolate(m);
+  m.pause();
+  return () => m.resume();
+}
 
 // What a client sees from a member that cannot reach a quorum, within its 2 s budget: etcdctl's
 // own deadline (or the server's, relayed as Unknown: both seen from etcd 3.4 on a linearizable
@@ -29,14 +61,14 @@ const MINORITY_ERRORS = [
   "Error: etcdserver: leader changed",
 ];
 
-test("minority (two of three frozen): writes and linearizable reads fail, serializable reads answer", async () => {
+test(`minority (${MODE}): writes and linearizable reads fail on the lone member, serializable reads answer`, async () => {
   const cl = c();
   const leader = await cl.waitLeader();
   await leader.ctl.ok("put", "part/k", "before");
   await cl.waitConverged(cl.members);
-  // The leader is left alone: with check-quorum it must stop acting as leader.
   const others = cl.members.filter((m) => m !== leader);
-  for (const m of others) m.pause();
+  // The leader is left alone: with check-quorum it must stop acting as leader.
+  const heal = isolate(leader);
   try {
     const put = await leader.ctl.run("put", "part/k", "during", "--command-timeout=2s");
     expect(put.code).not.toBe(0);
@@ -54,8 +86,17 @@ test("minority (two of three frozen): writes and linearizable reads fail, serial
     const health = await fetch(`${leader.clientURL}/health`, { signal: AbortSignal.timeout(5000) });
     expect(health.status).toBe(503);
     expect(await health.json()).toEqual({ health: "false" });
+    if (lab) {
+      // Real partition: the other side is alive, elects a leader and takes writes meanwhile,
+      // which the lone member cannot see.
+      const newLeader = await cl.waitLeader(others, 15_000);
+      expect(newLeader).not.toBe(leader);
+      await others[0]!.ctl.ok("put", "part/k", "majority");
+      expect(await others[1]!.ctl.ok("get", "part/k", "--print-value-only")).toBe("majority\n");
+      expect((await leader.localRange("part/")).kvs.get("part/k")?.value).toBe("before");
+    }
   } finally {
-    for (const m of others) m.resume();
+    heal();
   }
   // Healed: one leader again; the write that timed out may or may not have been applied
   // (it was never acknowledged), but all three agree on whatever history is.
@@ -65,11 +106,11 @@ test("minority (two of three frozen): writes and linearizable reads fail, serial
   for (const m of cl.members) expect((await m.localRange("part/")).kvs.get("part/k")?.value).toBe("after");
 }, 60_000);
 
-test("majority (leader frozen): the other two elect a leader and keep serving; thawed, it catches up", async () => {
+test(`majority (${MODE}): with the leader cut off the other two elect a leader and keep serving; healed, it catches up`, async () => {
   const cl = c();
   const leader = await cl.waitLeader();
   const majority = cl.members.filter((m) => m !== leader);
-  leader.pause();
+  const heal = cutOff(leader);
   try {
     const newLeader = await cl.waitLeader(majority, 15_000);
     expect(newLeader).not.toBe(leader);
@@ -77,14 +118,16 @@ test("majority (leader frozen): the other two elect a leader and keep serving; t
     expect(await majority[1]!.ctl.ok("get", "part/maj/000199", "--print-value-only")).toBe("v199\n");
     const conv = await cl.waitConverged(majority);
     expect(conv.revision).toBeGreaterThanOrEqual(lastRev);
+    // Real partition: the cut-off member still answers, from its old state.
+    if (lab) expect((await leader.localRange("part/maj/")).kvs.size).toBe(0);
   } finally {
-    leader.resume();
+    heal();
   }
   const all = await cl.waitConverged(cl.members);
   const view = await leader.localRange("part/maj/");
   expect(view.revision).toBe(all.revision);
   expect(view.kvs.size).toBe(200);
-  // The thawed member rejoins as a follower of the new term's leader.
+  // The healed member rejoins as a follower of the new term's leader.
   const agreed = await cl.waitLeader(cl.members);
   expect(agreed).not.toBe(leader);
 }, 60_000);

@@ -25,3 +25,4 @@ export {
   type StoredValue,
 } from "./cluster.ts";
 export { type Ack, measureFirstWrite, missingAcks, WriteLoad, type WriteLoadOptions, writeKeys } from "./cluster-load.ts";
+export { NetnsLab, netnsAvailable } from "./cluster-netns.ts";
