@@ -32,7 +32,7 @@ const MAX_LEASE_BODY = 4096;
 export function createPeerRoutes(o: PeerRoutesOptions): Hono<PeerEnv> {
   const app = new Hono<PeerEnv>();
 
-  const text = (c: Context<PeerEnv>, status: number, body: string): Response =>
+  const text = (status: number, body: string): Response =>
     new Response(body, {
       status,
       headers: { "content-type": "text/plain; charset=utf-8", [Header.clusterId]: formatId(o.clusterId()) },
@@ -47,21 +47,21 @@ export function createPeerRoutes(o: PeerRoutesOptions): Hono<PeerEnv> {
       o.logger.warn(Texts.clusterMismatch, {
         remote: c.req.header(Header.clusterId) ?? "", local: formatId(local), from: c.req.header(Header.from) ?? "",
       });
-      return text(c, 412, Texts.clusterMismatch);
+      return text(412, Texts.clusterMismatch);
     }
     const to = c.req.header(Header.to);
     if (to !== undefined && parseHexId(to) !== o.memberId) {
       o.logger.warn(Texts.toMismatch, { to, local: formatId(o.memberId) });
-      return text(c, 412, Texts.toMismatch);
+      return text(412, Texts.toMismatch);
     }
     const from = parseHexId(c.req.header(Header.from));
-    if (from !== undefined && o.handler.isRemoved(from)) return text(c, 410, Texts.removed);
+    if (from !== undefined && o.handler.isRemoved(from)) return text(410, Texts.removed);
     return undefined;
   };
 
   const badBody = (c: Context<PeerEnv>, e: unknown): Response => {
-    if (e instanceof BodyTooLargeError) return text(c, 413, e.message);
-    if (e instanceof CodecError || e instanceof SyntaxError) return text(c, 400, e.message);
+    if (e instanceof BodyTooLargeError) return text(413, e.message);
+    if (e instanceof CodecError || e instanceof SyntaxError) return text(400, e.message);
     throw e;
   };
 
@@ -93,7 +93,7 @@ export function createPeerRoutes(o: PeerRoutesOptions): Hono<PeerEnv> {
     } catch (e) {
       // The handler owns the file once called; remove it anyway in case it gave up before moving it.
       await rm(got.path, { force: true }).catch(() => {});
-      return text(c, 500, e instanceof Error ? e.message : String(e));
+      return text(500, e instanceof Error ? e.message : String(e));
     }
   });
 
@@ -107,13 +107,13 @@ export function createPeerRoutes(o: PeerRoutesOptions): Hono<PeerEnv> {
     } catch (e) {
       return badBody(c, e);
     }
-    if (id === undefined) return text(c, 400, "lease ID is missing or not a decimal uint64");
+    if (id === undefined) return text(400, "lease ID is missing or not a decimal uint64");
     try {
       const ttl = await call(id);
       return c.json({ TTL: String(ttl) });
     } catch (e) {
       if (e instanceof EtcdError) return c.json({ error: e.message, code: e.code }, 503);
-      return text(c, 500, e instanceof Error ? e.message : String(e));
+      return text(500, e instanceof Error ? e.message : String(e));
     }
   };
   app.post(Paths.leases, lease((id) => o.handler.leaseRenew(id)));
@@ -137,7 +137,7 @@ export function createPeerRoutes(o: PeerRoutesOptions): Hono<PeerEnv> {
 
   app.onError((e, c) => {
     o.logger.warn("peer request failed", { path: c.req.path, error: e instanceof Error ? e.message : String(e) });
-    return text(c, 500, e instanceof Error ? e.message : String(e));
+    return text(500, e instanceof Error ? e.message : String(e));
   });
 
   return app;
