@@ -1,0 +1,53 @@
+// Three members in one process: writes replicate, followers forward proposals and serve
+// linearizable reads, a leader failure elects a new leader that keeps acknowledged writes.
+import { afterEach, expect, test } from "bun:test";
+import { TestCluster } from "./harness.ts";
+
+let cl: TestCluster | undefined;
+afterEach(async () => {
+  await cl?.cleanup();
+  cl = undefined;
+});
+
+test("a write on the leader is applied on every member", async () => {
+  cl = await TestCluster.start(3);
+  const leader = cl.leader()!;
+  const r = await cl.put(leader, "k", "v1");
+  expect(Number(r.header!.revision)).toBe(2);
+  await cl.tick(2);
+  for (const m of cl.members) expect(await cl.get(m, "k", true)).toBe("v1");
+});
+
+test("a follower forwards proposals and serves linearizable reads", async () => {
+  cl = await TestCluster.start(3);
+  const [f1, f2] = cl.followers();
+  await cl.put(f1!, "a", "1");
+  // Linearizable: the other follower sees the write without waiting for a heartbeat.
+  expect(await cl.get(f2!, "a")).toBe("1");
+  const st = await f2!.server.status({});
+  expect(st.leader).toBe(cl.leader()!.id);
+  expect(st.isLearner).toBe(false);
+});
+
+test("the members table is filled by applying the bootstrap entries and published attributes", async () => {
+  cl = await TestCluster.start(3);
+  await cl.tick(3);
+  for (const m of cl.members) {
+    const list = await m.server.memberList({});
+    expect(list.members.map((x) => x.name).sort()).toEqual(["m1", "m2", "m3"]);
+    expect(list.members.every((x) => x.clientURLs.length === 1)).toBe(true);
+    expect(list.header!.revision).toBe(0n);
+  }
+});
+
+test("leader failure: a new leader is elected and acknowledged writes are kept", async () => {
+  cl = await TestCluster.start(3);
+  const old = cl.leader()!;
+  for (let i = 0; i < 5; i++) await cl.put(old, `k${i}`, `v${i}`);
+  await cl.kill(old);
+  const nl = await cl.waitLeader();
+  expect(nl.id).not.toBe(old.id);
+  for (let i = 0; i < 5; i++) expect(await cl.get(nl, `k${i}`)).toBe(`v${i}`);
+  await cl.put(cl.followers()[0]!, "after", "x");
+  expect(await cl.get(nl, "after")).toBe("x");
+});
