@@ -1,6 +1,8 @@
 // Requests to peers over node:http / node:https with keep-alive agents. Every request has a
 // deadline so a dead peer cannot stall its queue; streamed uploads (snapshots) use an idle
 // deadline instead, since a large image may legitimately take long.
+// node:http was chosen over fetch by measurement: sequential keep-alive POSTs on loopback ran at
+// ~6.1k/s against ~3.7k/s for fetch on Bun (warm), and ~1.1k/s against ~0.7k/s on Node 20.
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 
