@@ -38,6 +38,8 @@ export interface ClusterOptions {
   addresses?: MemberAddress[];
   /** Bound on the wait for all members to report healthy. */
   healthTimeoutMs?: number;
+  /** Member executable; default the current E2E_TARGET's binary. */
+  bin?: string;
 }
 
 interface MemberSpec {
@@ -50,6 +52,7 @@ interface MemberSpec {
   token: string;
   extraArgs: string[];
   address: MemberAddress;
+  bin?: string;
 }
 
 /** One member of a Cluster: a process that can be started, killed and restarted on its data dir. */
@@ -114,7 +117,7 @@ export class ClusterMember {
   /** Starts the process without waiting (members of a new cluster must start together). */
   spawn(): void {
     if (this.running) throw new Error(`member ${this.name} already running`);
-    const bin = memberBinary();
+    const bin = this.spec.bin ?? memberBinary();
     if (!existsSync(bin)) throw new Error(`member binary ${bin} does not exist (build it with npm run build)`);
     const wrap = this.spec.address.wrap ?? [];
     const [cmd, ...args] = [...wrap, bin, ...this.flags()];
@@ -315,6 +318,7 @@ export class Cluster {
             token,
             extraArgs: opts.extraArgs ?? [],
             address: addr(i),
+            bin: opts.bin,
           }),
         );
       }
@@ -442,6 +446,7 @@ export class Cluster {
       token: this.token,
       extraArgs: this.opts.extraArgs ?? [],
       address,
+      bin: this.opts.bin,
     });
     this.members.push(member);
     return { member, id: BigInt(`0x${id}`), output };
