@@ -67,7 +67,8 @@ export async function planBootstrap(i: BootstrapInput): Promise<BootstrapPlan> {
     // A member wiped and started again with "new" would fork the cluster: refuse when a peer
     // already lists this member as published (etcd's isMemberBootstrapped).
     const found = await i.fetchMembers(others);
-    if (found !== undefined) {
+    // A peer still starting answers with cluster ID 0 and no members: nothing to compare.
+    if (found !== undefined && found.clusterId !== 0n) {
       if (found.clusterId !== clusterId) {
         throw new BootstrapError(
           `peer answered with cluster ID ${found.clusterId.toString(16)}, expected ${clusterId.toString(16)}: check --initial-cluster-token and --initial-cluster`,

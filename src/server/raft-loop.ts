@@ -67,7 +67,12 @@ interface Waiter {
 interface ReadBatch {
   waiters: { resolve(): void; reject(e: unknown): void }[];
   deadline: number;
+  /** When the read index was last requested: a lost request or answer is asked again. */
+  sentAt: number;
 }
+
+/** etcd's readIndexRetryTime. */
+const READ_RETRY_MS = 500;
 
 const EMPTY = new Uint8Array(0);
 
@@ -230,7 +235,7 @@ export class RaftLoop {
         await this.persist(rd);
         this.send(rd.messages);
         for (const rs of rd.readStates) {
-          const ctx = decodeCtx(rs.requestCtx);
+          const ctx = decodeCtx(this.o.memberId, rs.requestCtx);
           const b = this.readsInFlight.get(ctx);
           if (!b) continue;
           this.readsInFlight.delete(ctx);
@@ -256,7 +261,7 @@ export class RaftLoop {
         term: this.node.raft.term,
       });
       // Reads sent to a leader that is gone are lost: ask the new one.
-      if (ss.lead !== 0n) for (const ctx of this.readsInFlight.keys()) this.node.readIndex(encodeCtx(ctx));
+      if (ss.lead !== 0n) for (const ctx of this.readsInFlight.keys()) this.node.readIndex(encodeCtx(this.o.memberId, ctx));
       this.o.onLeaderChange(ss.lead, prev);
     }
   }
@@ -403,9 +408,13 @@ export class RaftLoop {
       }
     }
     for (const [ctx, b] of this.readsInFlight) {
-      if (b.deadline > now) break;
-      this.readsInFlight.delete(ctx);
-      for (const r of b.waiters) r.reject(Errors.timeout);
+      if (b.deadline <= now) {
+        this.readsInFlight.delete(ctx);
+        for (const r of b.waiters) r.reject(Errors.timeout);
+      } else if (now - b.sentAt >= READ_RETRY_MS && this.node.raft.lead !== 0n) {
+        b.sentAt = now;
+        this.node.readIndex(encodeCtx(this.o.memberId, ctx));
+      }
     }
   }
 
@@ -473,20 +482,29 @@ export class RaftLoop {
   private issueReads(): void {
     if (this.readWaiters.length === 0) return;
     const ctx = ++this.readCtx;
-    this.readsInFlight.set(ctx, { waiters: this.readWaiters, deadline: this.o.clock() + this.o.requestTimeoutMs });
+    const now = this.o.clock();
+    this.readsInFlight.set(ctx, { waiters: this.readWaiters, deadline: now + this.o.requestTimeoutMs, sentAt: now });
     this.readWaiters = [];
     // Without a leader the request is dropped by the core; it is re-sent when one is elected.
-    if (this.node.raft.lead !== 0n) this.node.readIndex(encodeCtx(ctx));
+    if (this.node.raft.lead !== 0n) this.node.readIndex(encodeCtx(this.o.memberId, ctx));
   }
 }
 
-function encodeCtx(n: number): Uint8Array {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setFloat64(0, n);
+/**
+ * A read request's context: the member ID then a counter. The leader keys pending reads by
+ * context, so contexts must differ between members or one member's read hides another's.
+ */
+function encodeCtx(member: bigint, n: number): Uint8Array {
+  const b = new Uint8Array(16);
+  const v = new DataView(b.buffer);
+  v.setBigUint64(0, member);
+  v.setFloat64(8, n);
   return b;
 }
 
-function decodeCtx(b: Uint8Array): number {
-  if (b.length !== 8) return -1;
-  return new DataView(b.buffer, b.byteOffset, 8).getFloat64(0);
+function decodeCtx(member: bigint, b: Uint8Array): number {
+  if (b.length !== 16) return -1;
+  const v = new DataView(b.buffer, b.byteOffset, 16);
+  if (v.getBigUint64(0) !== member) return -1;
+  return v.getFloat64(8);
 }

@@ -1,7 +1,9 @@
 // Three members in one process: writes replicate, followers forward proposals and serve
 // linearizable reads, a leader failure elects a new leader that keeps acknowledged writes.
 import { afterEach, expect, test } from "bun:test";
-import { TestCluster } from "./harness.ts";
+import { create } from "@bufbuild/protobuf";
+import { RangeRequestSchema } from "../../src/gen/rpc_pb.ts";
+import { dec, enc, TestCluster } from "./harness.ts";
 
 let cl: TestCluster | undefined;
 afterEach(async () => {
@@ -50,4 +52,12 @@ test("leader failure: a new leader is elected and acknowledged writes are kept",
   for (let i = 0; i < 5; i++) expect(await cl.get(nl, `k${i}`)).toBe(`v${i}`);
   await cl.put(cl.followers()[0]!, "after", "x");
   expect(await cl.get(nl, "after")).toBe("x");
+});
+
+test("reads issued at once on every member all complete (read contexts differ per member)", async () => {
+  cl = await TestCluster.start(3);
+  await cl.put(cl.leader()!, "r", "1");
+  const reads = Promise.all(cl.members.map((m) => m.server.range(create(RangeRequestSchema, { key: enc("r") }), {})));
+  const out = await cl.run(reads);
+  expect(out.map((r) => dec(r.kvs[0]!.value))).toEqual(["1", "1", "1"]);
 });
