@@ -117,6 +117,7 @@ export class FakeNet {
         }
         return undefined;
       },
+      urls: [],
       close: async () => {},
     };
   }
