@@ -108,7 +108,8 @@ export class ClusterOps {
       const quorum = Math.floor((voters.length + 1) / 2) + 1;
       if (this.started(voters) < quorum) throw Errors.memberNotEnoughStarted;
     }
-    const id = computeMemberId(urls, this.c.clusterToken, Math.floor(this.c.clock() / 1000));
+    // etcd hashes runtime-added members with an empty cluster token and the unix time.
+    const id = computeMemberId(urls, "", Math.floor(this.c.clock() / 1000));
     if (table.has(id) || table.isRemoved(id)) throw Errors.memberExist;
     const rec: MemberRecord = { id, name: "", peerURLs: urls, clientURLs: [], isLearner: req.isLearner };
     await this.c.loop.proposeConfChange({
@@ -162,11 +163,16 @@ export class ClusterOps {
       const self = st.progress.get(this.c.memberId);
       const lp = st.progress.get(req.ID);
       if (self === undefined || lp === undefined || lp.match < self.match * 0.9) throw Errors.learnerNotReady;
+    } else if (m.name === "") {
+      // A follower cannot see the learner's progress (etcd forwards the request to the leader);
+      // a learner that has not yet published its attributes through the log is not in sync.
+      throw Errors.learnerNotReady;
     }
     if (this.c.strictReconfigCheck) {
+      // The learner counts as started once it has published (followers never talk to it).
       const voters = this.voters();
       const quorum = Math.floor((voters.length + 1) / 2) + 1;
-      if (this.started([...voters, req.ID]) < quorum) throw Errors.memberNotEnoughStarted;
+      if (this.started(voters) + 1 < quorum) throw Errors.memberNotEnoughStarted;
     }
     await this.c.loop.proposeConfChange({
       type: ConfChangeType.AddNode,
