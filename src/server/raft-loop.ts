@@ -162,8 +162,12 @@ export class RaftLoop {
         try {
           const snap = m.snapshot;
           assert(snap !== undefined, "MsgSnap without a snapshot");
+          const cs = snap.meta.confState;
           if (snap.meta.index <= this.node.raft.raftLog.committed) {
             this.o.logger.info("ignoring a snapshot not newer than the commit index", { index: snap.meta.index });
+          } else if (!cs.voters.includes(this.o.memberId) && !cs.learners.includes(this.o.memberId)) {
+            // The core refuses it too; installing the image would run ahead of the log.
+            this.o.logger.warn("ignoring a snapshot whose configuration does not include this member", { index: snap.meta.index });
           } else {
             this.o.logger.info("installing snapshot from the leader", { index: snap.meta.index, term: snap.meta.term });
             this.smRef = await this.o.reopenSm(this.o.readImage(imagePath));
@@ -233,7 +237,7 @@ export class RaftLoop {
         const rd = this.node.ready();
         if (rd.softState) this.softStateChanged(rd.softState);
         await this.persist(rd);
-        this.send(rd.messages);
+        await this.send(rd.messages);
         for (const rs of rd.readStates) {
           const ctx = decodeCtx(this.o.memberId, rs.requestCtx);
           const b = this.readsInFlight.get(ctx);
@@ -277,24 +281,35 @@ export class RaftLoop {
     this.fsyncSeconds += (performance.now() - t0) / 1000;
   }
 
-  private send(msgs: readonly Message[]): void {
+  private async send(msgs: readonly Message[]): Promise<void> {
     if (msgs.length === 0) return;
     let plain: Message[] | undefined;
     for (const m of msgs) {
-      if (m.type === MessageType.MsgSnap) {
-        this.o.transport.sendSnapshot(m, () => this.image());
-      } else (plain ??= []).push(m);
+      if (m.type === MessageType.MsgSnap) await this.sendSnapshot(m);
+      else (plain ??= []).push(m);
     }
     if (plain) this.o.transport.send(plain);
   }
 
-  /** The state-machine image for a MsgSnap: the snapshot stream's blobs without the final hash. */
-  private async *image(): AsyncIterable<Uint8Array> {
-    let prev: Uint8Array | undefined;
-    for await (const r of this.smRef.snapshot()) {
-      if (prev) yield prev;
-      prev = r.blob;
-    }
+  /**
+   * A MsgSnap carries the state as applied now, with the matching index, term and
+   * configuration (etcd's merged snapshot message): the stored snapshot may predate the
+   * follower's own addition, and a follower refuses a snapshot whose configuration lacks it.
+   * Taken inside the loop, so no apply runs while the image is copied.
+   */
+  private async sendSnapshot(m: Message): Promise<void> {
+    const index = this.smRef.appliedIndex;
+    const chunks: Uint8Array[] = [];
+    for await (const r of this.smRef.snapshot()) chunks.push(r.blob);
+    chunks.pop(); // the final message is the image's SHA-256, not part of it
+    assert(this.smRef.appliedIndex === index, "state changed while a snapshot image was taken");
+    const snap: Snapshot = {
+      meta: { index, term: this.node.raft.raftLog.term(index), confState: this.node.raft.prs.confState() },
+      data: new Uint8Array(0),
+    };
+    this.o.transport.sendSnapshot({ ...m, snapshot: snap }, async function* () {
+      yield* chunks;
+    });
   }
 
   private async apply(entries: readonly Entry[]): Promise<void> {

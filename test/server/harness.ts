@@ -123,11 +123,19 @@ export class FakeNet {
   }
 }
 
+interface FakeInterval {
+  fn: () => void;
+  ms: number;
+  next: number;
+  live: boolean;
+}
+
 export interface TestMember {
   name: string;
   peerURL: string;
   dataDir: string;
   m?: AssembledMember;
+  timers: FakeInterval[];
   readonly server: Server;
   id: bigint;
 }
@@ -169,6 +177,7 @@ export class TestCluster {
         name,
         peerURL,
         dataDir,
+        timers: [],
         id: plan.identity.memberId,
         get server(): Server {
           if (!entry.m) throw new Error(`${name} is not running`);
@@ -195,8 +204,14 @@ export class TestCluster {
       logger: quiet,
       clock: () => this.now,
       rng: prng(this.seed++),
-      setInterval: () => 0,
-      clearInterval: () => {},
+      setInterval: (fn, ms) => {
+        const t: FakeInterval = { fn, ms, next: this.now + ms, live: true };
+        tm!.timers.push(t);
+        return t;
+      },
+      clearInterval: (h) => {
+        (h as FakeInterval).live = false;
+      },
       autoTick: false,
       heartbeatMs: HEARTBEAT_MS,
       electionMs: ELECTION_MS,
@@ -213,6 +228,7 @@ export class TestCluster {
     });
     this.net.handlers.set(id, member.server);
     tm.m = member;
+    tm.timers = tm.timers.filter((t) => t.live);
     tm.id = id;
     await member.server.start();
     return tm;
@@ -237,7 +253,15 @@ export class TestCluster {
   async tick(n = 1): Promise<void> {
     for (let i = 0; i < n; i++) {
       this.now += HEARTBEAT_MS;
-      for (const m of this.running()) if (!this.net.down.has(m.id)) m.server.tick();
+      for (const m of this.running()) {
+        if (this.net.down.has(m.id)) continue;
+        m.server.tick();
+        for (const t of m.timers.slice()) {
+          if (!t.live || t.next > this.now) continue;
+          t.next = this.now + t.ms;
+          t.fn();
+        }
+      }
       await this.settle();
     }
   }
@@ -295,6 +319,8 @@ export class TestCluster {
     this.net.handlers.delete(m.id);
     const a = m.m!;
     m.m = undefined;
+    for (const t of m.timers) t.live = false;
+    m.timers = [];
     await a.close();
   }
 
