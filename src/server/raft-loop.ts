@@ -99,6 +99,9 @@ export class RaftLoop {
   proposalsFailed = 0;
   fsyncCount = 0;
   fsyncSeconds = 0;
+  snapshotsReceived = 0;
+  snapshotsSent = 0;
+  snapshotsSendFailed = 0;
 
   constructor(private readonly o: RaftLoopOptions) {
     this.node = o.node;
@@ -176,6 +179,7 @@ export class RaftLoop {
             for (const mem of this.members.list()) {
               if (mem.id !== this.o.memberId) this.o.transport.addPeer(mem.id, mem.peerURLs);
             }
+            this.snapshotsReceived++;
           }
           this.node.step(m);
           resolve();
@@ -197,6 +201,8 @@ export class RaftLoop {
   }
 
   reportSnapshot(id: bigint, ok: boolean): void {
+    if (ok) this.snapshotsSent++;
+    else this.snapshotsSendFailed++;
     if (this.stopped || this.fatal) return;
     this.node.reportSnapshot(id, ok);
     this.kick();
