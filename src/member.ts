@@ -110,9 +110,13 @@ export async function startMember(config: ServerConfig): Promise<RunningMember> 
   const plan = await (async () => {
     // Probing needs a transport; identity (and the transport's member ID) may come from the probe,
     // so a short-lived probe transport is not needed: fetchMembers carries no member ID of ours.
-    const { computeMemberId } = await import("./membership/ids.ts");
+    const { computeClusterId, computeMemberId } = await import("./membership/ids.ts");
     const mine = initial.get(config.name);
     if (!existing && mine) memberId = computeMemberId(mine, config.initialClusterToken);
+    if (!existing && config.initialClusterState !== "existing") {
+      // Peers probing this one during a simultaneous start see the cluster ID at once.
+      clusterId = computeClusterId([...initial.values()].map((urls) => computeMemberId(urls, config.initialClusterToken)));
+    }
     transportRef.t = await createPeerTransport({
       clusterId: () => clusterId,
       memberId,
