@@ -660,6 +660,7 @@ export class Server implements EtcdServer, PeerHandler {
       // Every 5 minutes keep the last `retention` revisions (etcd's revision compactor).
       this.timers.push(
         this.o.setInterval(() => {
+          if (!this.loop.isLeader()) return; // only the leader compacts, as etcd
           const target = this.sm.revision - ac.retention;
           if (target > this.sm.compactRevision && target > 0) void this.compactQuietly(target);
         }, 5 * 60_000),
@@ -667,11 +668,16 @@ export class Server implements EtcdServer, PeerHandler {
       return;
     }
     // Periodic: sample the revision every retention/10 and compact to the revision seen one
-    // retention period ago (etcd's periodic compactor for retentions ≥ 1h uses the same idea).
-    const interval = Math.max(1000, Math.floor(ac.retention / 10));
+    // retention period ago (etcd's periodic compactor keeps the same window). Only the leader
+    // compacts; a member that becomes leader starts with an empty window.
+    const interval = Math.max(100, Math.floor(ac.retention / 10));
     const samples: number[] = [];
     this.timers.push(
       this.o.setInterval(() => {
+        if (!this.loop.isLeader()) {
+          samples.length = 0;
+          return;
+        }
         samples.push(this.sm.revision);
         if (samples.length > 10) {
           const target = samples.shift()!;
