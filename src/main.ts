@@ -59,6 +59,8 @@ async function main(): Promise<void> {
   const member = await startMember(config).catch((err: unknown) => {
     fail(`conclave: ${err instanceof Error ? err.message : String(err)}`);
   });
+  // A member removed from the cluster stops itself; etcd then exits with status 0.
+  void member.removed.then(() => process.exit(0));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
