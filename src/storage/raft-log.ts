@@ -2,18 +2,25 @@
 // the live (unsnapshotted) entries in memory as etcd keeps a MemoryStorage beside its WAL. Reads
 // never touch the disk; writes are buffered in the WAL until sync().
 //
+// Entries are kept packed (PackedEntries below): their data bytes copied into shared 1 MiB
+// slabs, term and type in number arrays. With etcd's --snapshot-count of 100000 the log holds
+// up to 100k entries; as separate Entry objects each cost an object, a typed array and (once
+// decoded through a view) a separately allocated ArrayBuffer, about 500 bytes beside the data.
+// Reads materialize fresh Entry objects with copied data, so a later truncation or compaction
+// never changes bytes a caller still holds.
+//
 // Per Ready, the server calls: applySnapshot (if any), append(entries), setHardState(hs), then
 // `await sync()` before sending messages or acknowledging anything.
 import { assert } from "../raft/assert.ts";
 import {
   CompactedError,
-  limitSize,
+  entrySize,
   SnapOutOfDateError,
   UnavailableError,
   type InitialState,
   type Storage,
 } from "../raft/storage.ts";
-import type { ConfState, Entry, HardState, Snapshot, SnapshotMeta } from "../raft/types.ts";
+import type { ConfState, Entry, EntryType, HardState, Snapshot, SnapshotMeta } from "../raft/types.ts";
 import { Wal, type WalOptions } from "./wal.ts";
 
 export { CompactedError as ErrCompacted, UnavailableError as ErrUnavailable, SnapOutOfDateError as ErrSnapOutOfDate };
@@ -21,6 +28,9 @@ export { CompactedError as ErrCompacted, UnavailableError as ErrUnavailable, Sna
 export type RaftLogOptions = WalOptions;
 
 const EMPTY = new Uint8Array(0);
+/** entrySize(e) - e.data.length: the per-entry part of the raft core's size accounting. */
+const ENTRY_OVERHEAD = entrySize({ term: 0, index: 0, type: 0, data: EMPTY });
+const SLAB = 1 << 20;
 const noSnapshot: SnapshotMeta = { index: 0, term: 0, confState: { voters: [], learners: [] } };
 
 export async function openRaftLog(dir: string, opts: RaftLogOptions = {}): Promise<RaftLog> {
@@ -32,8 +42,8 @@ export class RaftLog implements Storage {
   /** Entries <= offset are compacted; offset <= snap.index. */
   private offset: number;
   private offsetTerm: number;
-  /** Invariant: ents[i].index === offset + 1 + i; terms non-decreasing. */
-  private ents: Entry[];
+  /** Invariant: entry i of ents has index offset + 1 + i; terms non-decreasing. */
+  private ents = new PackedEntries();
   /** WAL segments holding only entries <= this may be deleted once a covering marker is durable. */
   private releaseIndex: number;
   private released = 0;
@@ -46,7 +56,7 @@ export class RaftLog implements Storage {
   ) {
     this.offset = snap.index;
     this.offsetTerm = snap.term;
-    this.ents = entries;
+    for (const e of entries) this.ents.push(e);
     this.releaseIndex = snap.index;
     assert(entries.length === 0 || entries[0]!.index === snap.index + 1, "raft log: entries do not follow the snapshot");
   }
@@ -61,14 +71,22 @@ export class RaftLog implements Storage {
     if (hi > this.lastIndex() + 1) throw new UnavailableError();
     assert(lo <= hi, () => `raft log: invalid range [${lo}, ${hi})`);
     const base = this.offset + 1;
-    return limitSize(this.ents.slice(lo - base, hi - base), maxSize);
+    const out: Entry[] = [];
+    let size = 0;
+    for (let i = lo; i < hi; i++) {
+      // limitSize's rule without materializing what it would cut: at least one entry.
+      size += this.ents.dataLength(i - base) + ENTRY_OVERHEAD;
+      if (maxSize !== undefined && out.length > 0 && size > maxSize) break;
+      out.push(this.ents.entry(i - base, i));
+    }
+    return out;
   }
 
   term(i: number): number {
     if (i === this.offset) return this.offsetTerm;
     if (i < this.offset) throw new CompactedError();
     if (i > this.lastIndex()) throw new UnavailableError();
-    return this.ents[i - this.offset - 1]!.term;
+    return this.ents.term(i - this.offset - 1);
   }
 
   firstIndex(): number {
@@ -113,7 +131,7 @@ export class RaftLog implements Storage {
     }
     assert(start > this.hs.commit, () => `raft log: append at ${start} would overwrite committed entries (commit ${this.hs.commit})`);
     this.wal.append(ents);
-    this.ents.length = start - this.offset - 1; // drop a conflicting suffix
+    this.ents.truncate(start - this.offset - 1); // drop a conflicting suffix
     for (const e of ents) this.ents.push(e);
   }
 
@@ -155,7 +173,7 @@ export class RaftLog implements Storage {
     if (index <= this.offset) throw new CompactedError();
     assert(index <= this.snap.index, () => `raft log: compact ${index} is above the snapshot ${this.snap.index}`);
     this.offsetTerm = this.term(index);
-    this.ents = this.ents.slice(index - this.offset);
+    this.ents.dropFront(index - this.offset);
     this.offset = index;
     this.releaseIndex = index;
   }
@@ -168,7 +186,7 @@ export class RaftLog implements Storage {
     this.snap = meta;
     this.offset = meta.index;
     this.offsetTerm = meta.term;
-    this.ents = [];
+    this.ents = new PackedEntries();
     this.releaseIndex = meta.index;
     // The snapshot is committed: a restart must not find a commit index below it.
     if (this.hs.commit < meta.index) this.setHardState({ ...this.hs, commit: meta.index });
@@ -177,5 +195,102 @@ export class RaftLog implements Storage {
   /** Syncs what is buffered and closes the WAL. */
   close(): Promise<void> {
     return this.wal.close();
+  }
+}
+
+/**
+ * A run of entries stored packed. Data bytes live in a virtual byte stream cut into SLAB-sized
+ * slabs (an entry may span slabs); entry i's bytes are [starts[i], starts[i+1] or end).
+ * Slabs wholly before the first entry are released by dropFront.
+ */
+class PackedEntries {
+  private terms: number[] = [];
+  private types: number[] = [];
+  /** Stream positions; non-decreasing. Invariant: all three arrays have the same length. */
+  private starts: number[] = [];
+  /** Stream position after the last entry's data. */
+  private end = 0;
+  /** slabs[j] holds stream positions [(slabBase + j) * SLAB, (slabBase + j + 1) * SLAB). */
+  private slabs: Uint8Array[] = [];
+  private slabBase = 0;
+
+  get length(): number {
+    return this.terms.length;
+  }
+
+  term(i: number): number {
+    return this.terms[i]!;
+  }
+
+  dataLength(i: number): number {
+    return (i + 1 < this.starts.length ? this.starts[i + 1]! : this.end) - this.starts[i]!;
+  }
+
+  push(e: Entry): void {
+    this.terms.push(e.term);
+    this.types.push(e.type);
+    this.starts.push(this.end);
+    const d = e.data;
+    let at = 0;
+    while (at < d.length) {
+      const pos = this.end + at;
+      const j = Math.floor(pos / SLAB) - this.slabBase;
+      while (this.slabs.length <= j) this.slabs.push(new Uint8Array(SLAB));
+      const off = pos % SLAB;
+      const n = Math.min(d.length - at, SLAB - off);
+      // subarray only on the source (a short-lived entry), never on a slab.
+      this.slabs[j]!.set(at === 0 && n === d.length ? d : d.subarray(at, at + n), off);
+      at += n;
+    }
+    this.end += d.length;
+  }
+
+  /** A fresh Entry for position i (which has raft index `index`), its data a copy. */
+  entry(i: number, index: number): Entry {
+    const start = this.starts[i]!;
+    const len = this.dataLength(i);
+    let data = EMPTY;
+    if (len > 0) {
+      const j = Math.floor(start / SLAB) - this.slabBase;
+      const off = start % SLAB;
+      if (off + len <= SLAB) {
+        data = this.slabs[j]!.slice(off, off + len);
+      } else {
+        data = new Uint8Array(len);
+        for (let at = 0; at < len; ) {
+          const pos = start + at;
+          const o = pos % SLAB;
+          const n = Math.min(len - at, SLAB - o);
+          data.set(this.slabs[Math.floor(pos / SLAB) - this.slabBase]!.slice(o, o + n), at);
+          at += n;
+        }
+      }
+    }
+    return { term: this.terms[i]!, index, type: this.types[i] as EntryType, data };
+  }
+
+  /** Keeps the first n entries. */
+  truncate(n: number): void {
+    assert(n >= 0 && n <= this.length, () => `raft log: truncate to ${n} of ${this.length}`);
+    if (n === this.length) return;
+    this.end = this.starts[n]!;
+    this.terms.length = n;
+    this.types.length = n;
+    this.starts.length = n;
+    // Keep the slab the next write lands in; later ones are rewritten or dropped.
+    this.slabs.length = Math.min(this.slabs.length, Math.floor(this.end / SLAB) - this.slabBase + 1);
+  }
+
+  /** Drops the first n entries and the slabs only they used. */
+  dropFront(n: number): void {
+    assert(n >= 0 && n <= this.length, () => `raft log: drop ${n} of ${this.length}`);
+    this.terms = this.terms.slice(n);
+    this.types = this.types.slice(n);
+    this.starts = this.starts.slice(n);
+    const keepFrom = Math.floor((this.starts.length > 0 ? this.starts[0]! : this.end) / SLAB);
+    if (keepFrom > this.slabBase) {
+      this.slabs = this.slabs.slice(keepFrom - this.slabBase);
+      this.slabBase = keepFrom;
+    }
   }
 }
