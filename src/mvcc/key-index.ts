@@ -70,6 +70,18 @@ export class KeyIndex {
     return old;
   }
 
+  /** Replaces every entry with fn(entry), which must keep its key (k). */
+  remap(fn: (e: LiveKey) => LiveKey): void {
+    for (const leaf of this.leaves) {
+      for (let i = 0; i < leaf.length; i++) {
+        const e = fn(leaf[i]!);
+        if (e.k !== leaf[i]!.k) throw new Error("key index: remap changed a key");
+        leaf[i] = e;
+        this.byKey.set(e.k, e);
+      }
+    }
+  }
+
   /** Live keys in r, ascending. */
   *range(r: KeyRange): IterableIterator<LiveKey> {
     if (r.end === undefined) {

@@ -9,6 +9,7 @@ import { type KeyRange, toKey } from "./bytes.ts";
 import { KeyIndex, type LiveKey } from "./key-index.ts";
 import type { KeyState } from "./range.ts";
 import { Crc32 } from "./crc32.ts";
+import { ValueArena } from "./value-arena.ts";
 
 /** One key change at one revision, kept for the watch hub. kv undefined = deletion. */
 export interface Change {
@@ -41,6 +42,8 @@ export interface StoreMeta {
 
 export class MvccStore {
   readonly index = new KeyIndex();
+  /** Bytes of the index's keys and values (see value-arena.ts). */
+  readonly arena = new ValueArena();
   /** Invariant: revision ≥ 1 and ≥ compactRevision. */
   revision: number;
   compactRevision: number;
@@ -67,7 +70,7 @@ export class MvccStore {
     );
     for (const row of rs.rows) {
       const st = rowState(row);
-      s.index.set({ ...st, k: toKey(st.key) });
+      s.index.set(s.arena.pack(toKey(st.key), st.key, st.value, st.createRevision, st.modRevision, st.version, st.lease));
     }
     return s;
   }
@@ -80,6 +83,13 @@ export class MvccStore {
   addRow(rev: number, sub: number, key: Uint8Array, value: Uint8Array, create: number, version: number, lease: bigint, tomb: 0 | 1): void {
     this.rowArgs.push(rev, sub, key, value, create, version, lease === 0n ? "0" : lease.toString(), tomb);
     this.rowCount++;
+  }
+
+  /** @internal used by WriteTxn: repacks the arena once dead bytes outweigh live ones. */
+  maybeRepack(): void {
+    if (!this.arena.needsRepack) return;
+    this.arena.reset();
+    this.index.remap((e) => this.arena.pack(e.k, e.key, e.value, e.createRevision, e.modRevision, e.version, e.lease));
   }
 
   /** @internal used by WriteTxn */
@@ -231,24 +241,17 @@ export class WriteTxn {
 
   put(reqKey: Uint8Array, k: string, reqValue: Uint8Array, lease: bigint): { prev: LiveKey | undefined; kv: LiveKey } {
     if (this.ended) throw new Error("mvcc: write after txn end");
-    // Decoded requests' bytes are views into the entry buffer: copy so the index does not
-    // keep whole log buffers alive.
-    const key = reqKey.slice();
-    const value = reqValue.slice();
+    // The index keeps its own packed copy (value-arena.ts): decoded requests' bytes are views
+    // into the entry buffer, which must not stay pinned. SQLite and the change record get the
+    // views (the native binding would give a kept array its own malloc'd ArrayBuffer).
     const rev = this.beginRev + 1;
     const prev = this.s.index.get(k);
-    const kv: LiveKey = {
-      key,
-      k,
-      value,
-      createRevision: prev === undefined ? rev : prev.createRevision,
-      modRevision: rev,
-      version: prev === undefined ? 1 : prev.version + 1,
-      lease,
-    };
+    const create = prev === undefined ? rev : prev.createRevision;
+    const kv = this.s.arena.pack(k, reqKey, reqValue, create, rev, prev === undefined ? 1 : prev.version + 1, lease);
+    if (prev !== undefined) this.s.arena.retire(prev);
     this.s.index.set(kv);
-    this.s.addRow(rev, this.sub++, key, value, kv.createRevision, kv.version, lease, 0);
-    this.s.addChange({ key, k, revision: rev, kv, prev });
+    this.s.addRow(rev, this.sub++, reqKey, reqValue, kv.createRevision, kv.version, lease, 0);
+    this.s.addChange({ key: reqKey, k, revision: rev, kv, prev });
     return { prev, kv };
   }
 
@@ -263,8 +266,10 @@ export class WriteTxn {
   deleteKey(v: LiveKey): void {
     const rev = this.beginRev + 1;
     this.s.index.delete(v.k);
-    this.s.addRow(rev, this.sub++, v.key, EMPTY, 0, 0, 0n, 1);
-    this.s.addChange({ key: v.key, k: v.k, revision: rev, kv: undefined, prev: v });
+    this.s.arena.retire(v);
+    const key = v.key;
+    this.s.addRow(rev, this.sub++, key, EMPTY, 0, 0, 0n, 1);
+    this.s.addChange({ key, k: v.k, revision: rev, kv: undefined, prev: v });
   }
 
   /** Ends the txn; the store revision moves by one iff anything changed. */
@@ -274,6 +279,7 @@ export class WriteTxn {
     if (this.sub > 0) {
       if (this.s.revision !== this.beginRev) throw new Error("mvcc: concurrent write txns");
       this.s.revision = this.beginRev + 1;
+      this.s.maybeRepack();
     }
     return this.s.revision;
   }
