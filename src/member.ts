@@ -81,6 +81,7 @@ export async function startMember(config: ServerConfig): Promise<RunningMember> 
     raftStatus: () => server?.raftStatus() ?? { term: 0, commit: 0, applied: 0, leader: 0n },
     leaseRenew: (id) => (server ? server.leaseRenew(id) : Promise.reject(new Error("member is starting"))),
     leaseRemaining: (id) => (server ? server.leaseRemaining(id) : Promise.reject(new Error("member is starting"))),
+    promoteMember: (id) => (server ? server.promoteMember(id) : Promise.reject(new Error("member is starting"))),
   };
   let resolveRemoved!: () => void;
   const removed = new Promise<void>((r) => (resolveRemoved = r));

@@ -25,7 +25,8 @@ import { ConfChangeType } from "../raft/conf-change.ts";
 import { Role } from "../raft/raft.ts";
 import { Code, Errors, EtcdError } from "./errors.ts";
 import type { RaftLoop } from "./raft-loop.ts";
-import type { PeerTransport } from "../transport/types.ts";
+import { PeerRequestError } from "../transport/errors.ts";
+import type { PeerMember, PeerTransport } from "../transport/types.ts";
 
 export const leaderTransferTimeout = new EtcdError(
   Code.Unavailable,
@@ -45,7 +46,12 @@ export interface ClusterOpsContext {
   /** Resolves when `pred()` holds after some Ready, or rejects at the deadline. */
   readonly waitFor: (pred: () => boolean, timeoutMs: number, err: Error) => Promise<void>;
   readonly electionMs: number;
+  /** A forwarded request is retried across leader changes until this passes. */
+  readonly requestTimeoutMs: number;
 }
+
+/** Pause between two attempts to reach the leader with a forwarded promote. */
+const PROMOTE_RETRY_MS = 100;
 
 export function toMember(m: MemberRecord): Member {
   return create(MemberSchema, { ID: m.id, name: m.name, peerURLs: [...m.peerURLs], clientURLs: [...m.clientURLs], isLearner: m.isLearner });
@@ -151,36 +157,69 @@ export class ClusterOps {
     return create(MemberUpdateResponseSchema, { header: this.c.header(), members: this.members() });
   }
 
+  /**
+   * MemberPromote as etcd does it: only the leader knows whether the learner is in sync, so a
+   * follower forwards the request to the leader over the peer port and answers with the
+   * leader's member list. Retried across leader changes until the request timeout.
+   */
   async promote(req: MemberPromoteRequest): Promise<MemberPromoteResponse> {
-    const table = this.c.loop.members;
-    const m = table.get(req.ID);
+    const deadline = this.c.clock() + this.c.requestTimeoutMs;
+    for (;;) {
+      const loop = this.c.loop;
+      if (loop.node.raft.state === Role.Leader) {
+        await this.promoteOnLeader(req.ID);
+        return create(MemberPromoteResponseSchema, { header: this.c.header(), members: this.members() });
+      }
+      const lead = loop.leader();
+      if (lead !== 0n) {
+        try {
+          const members = await this.c.transport.promoteMember(lead, req.ID);
+          return create(MemberPromoteResponseSchema, { header: this.c.header(), members: members.map(toMember) });
+        } catch (err) {
+          // The leader's answer is final unless it was no longer the leader; an unreachable
+          // leader is asked again (a new one may be elected meanwhile).
+          if (err instanceof EtcdError && err.message !== Errors.notLeader.message) throw err;
+          if (!(err instanceof EtcdError) && !(err instanceof PeerRequestError)) throw err;
+        }
+      }
+      const left = deadline - this.c.clock();
+      if (left <= 0) throw Errors.timeout;
+      const t0 = this.c.clock();
+      const seen = loop.leader();
+      // Until the leader changes or a short pause passes, whichever is first.
+      await this.c
+        .waitFor(() => loop.leader() !== seen || this.c.clock() - t0 >= PROMOTE_RETRY_MS, left, Errors.timeout)
+        .catch(() => {});
+    }
+  }
+
+  /** The leader's side of MemberPromote (etcd's promoteMember with its in-sync rule). */
+  async promoteOnLeader(id: bigint): Promise<PeerMember[]> {
+    const loop = this.c.loop;
+    if (loop.node.raft.state !== Role.Leader) throw Errors.notLeader;
+    const m = loop.members.get(id);
     if (m === undefined) throw Errors.memberNotFound;
     if (!m.isLearner) throw Errors.memberNotLearner;
-    const node = this.c.loop.node;
-    if (node.raft.state === Role.Leader) {
-      // etcd: the learner's match index must be at least 90% of the leader's.
-      const st = node.status();
-      const self = st.progress.get(this.c.memberId);
-      const lp = st.progress.get(req.ID);
-      if (self === undefined || lp === undefined || lp.match < self.match * 0.9) throw Errors.learnerNotReady;
-    } else if (m.name === "") {
-      // A follower cannot see the learner's progress (etcd forwards the request to the leader);
-      // a learner that has not yet published its attributes through the log is not in sync.
-      throw Errors.learnerNotReady;
-    }
+    // etcd's isLearnerReady: the learner's match index must be at least 90% of the leader's.
+    const st = loop.node.status();
+    const self = st.progress.get(this.c.memberId);
+    const lp = st.progress.get(id);
+    if (self === undefined || lp === undefined || lp.match < self.match * 0.9) throw Errors.learnerNotReady;
     if (this.c.strictReconfigCheck) {
-      // The learner counts as started once it has published (followers never talk to it).
+      // etcd's IsReadyToPromoteMember: the started voters plus the learner make a quorum of the
+      // voters after the change.
       const voters = this.voters();
       const quorum = Math.floor((voters.length + 1) / 2) + 1;
-      if (this.started(voters) + 1 < quorum) throw Errors.memberNotEnoughStarted;
+      const learnerStarted = this.c.transport.activeSince(id) !== undefined ? 1 : 0;
+      if (this.started(voters) + learnerStarted < quorum) throw Errors.memberNotEnoughStarted;
     }
-    await this.c.loop.proposeConfChange({
+    await loop.proposeConfChange({
       type: ConfChangeType.AddNode,
-      nodeId: req.ID,
+      nodeId: id,
       id: this.ccId(),
       context: encodeMemberContext({ ...m, isLearner: false }),
     });
-    return create(MemberPromoteResponseSchema, { header: this.c.header(), members: this.members() });
+    return loop.members.list().map((x) => ({ id: x.id, name: x.name, peerURLs: x.peerURLs, clientURLs: x.clientURLs, isLearner: x.isLearner }));
   }
 
   /** Hands leadership to `target` and waits until it has taken over. */

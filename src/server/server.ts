@@ -171,6 +171,7 @@ export class Server implements EtcdServer, PeerHandler {
       header: () => this.memberHeader(),
       waitFor: (pred, ms, err) => this.waitFor(pred, ms, err),
       electionMs: o.electionMs,
+      requestTimeoutMs: this.requestTimeoutMs,
     });
   }
 
@@ -342,6 +343,11 @@ export class Server implements EtcdServer, PeerHandler {
   async leaseRemaining(id: bigint): Promise<number> {
     if (!this.loop.isLeader()) throw Errors.notLeader;
     return Number(this.sm.leaseTimeToLive(create(LeaseTimeToLiveRequestSchema, { ID: id })).TTL);
+  }
+
+  /** MemberPromote forwarded by a follower: only the leader decides. */
+  promoteMember(id: bigint): Promise<PeerMember[]> {
+    return this.ops.promoteOnLeader(id);
   }
 
   // ---- proposals --------------------------------------------------------------------------------

@@ -5,11 +5,11 @@ import type { IncomingMessage } from "node:http";
 import { rm } from "node:fs/promises";
 import { Hono, type Context } from "hono";
 import { CodecError } from "../raft/codec.ts";
-import { EtcdError } from "../server/errors.ts";
-import type { PeerHandler } from "./types.ts";
+import { Errors, EtcdError } from "../server/errors.ts";
+import type { PeerHandler, PeerMember } from "./types.ts";
 import { BodyTooLargeError, readBody, receiveSnapshotStream } from "./body.ts";
 import {
-  CLUSTER_VERSION, decodeBatch, formatId, Header, parseDecimalId, parseHexId, Paths, SERVER_VERSION, Texts,
+  CLUSTER_VERSION, decodeBatch, formatId, Header, parseDecimalId, parseHexId, Paths, PromoteTexts, SERVER_VERSION, Texts,
 } from "./wire.ts";
 
 export interface PeerEnv {
@@ -28,6 +28,11 @@ export interface PeerRoutesOptions {
 
 /** Lease requests carry a small JSON object. */
 const MAX_LEASE_BODY = 4096;
+
+/** etcd's JSON shape of a member on the peer API (hex ID). */
+const memberJson = (m: PeerMember) => ({
+  id: formatId(m.id), name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner,
+});
 
 export function createPeerRoutes(o: PeerRoutesOptions): Hono<PeerEnv> {
   const app = new Hono<PeerEnv>();
@@ -120,11 +125,30 @@ export function createPeerRoutes(o: PeerRoutesOptions): Hono<PeerEnv> {
   app.post(Paths.leasesInternal, lease((id) => o.handler.leaseRemaining(id)));
 
   app.get(Paths.members, (c) => {
-    const members = o.handler.members().map((m) => ({
-      id: formatId(m.id), name: m.name, peerURLs: m.peerURLs, clientURLs: m.clientURLs, isLearner: m.isLearner,
-    }));
     c.header(Header.clusterId, formatId(o.clusterId()));
-    return c.json(members);
+    return c.json(o.handler.members().map(memberJson));
+  });
+
+  // A follower forwards MemberPromote here (etcd's peerMemberPromoteHandler): the ID is decimal;
+  // not found is 404, "not a learner" and "not in sync" are 412 with etcd's texts, which the
+  // sender tells apart by text. Other etcd errors travel as JSON with their code, like leases.
+  app.post(`${Paths.memberPromote}:id`, async (c) => {
+    const refused = refuse(c);
+    if (refused) return refused;
+    const raw = c.req.param("id");
+    const id = parseDecimalId(raw);
+    if (id === undefined) return text(404, `member ${raw} not found in cluster`);
+    try {
+      const members = await o.handler.promoteMember(id);
+      c.header(Header.clusterId, formatId(o.clusterId()));
+      return c.json(members.map(memberJson));
+    } catch (e) {
+      if (!(e instanceof EtcdError)) return text(500, e instanceof Error ? e.message : String(e));
+      if (e.message === Errors.memberNotFound.message) return text(404, PromoteTexts.notFound);
+      if (e.message === Errors.memberNotLearner.message) return text(412, PromoteTexts.notLearner);
+      if (e.message === Errors.learnerNotReady.message) return text(412, PromoteTexts.notReady);
+      return c.json({ error: e.message, code: e.code }, 503);
+    }
   });
 
   app.get(Paths.raftStatus, (c) => {

@@ -1,6 +1,6 @@
 // The peer transport: the peer API served on the listen peer URLs, one sender per peer, snapshot
 // uploads, lease forwarding to the leader and the bootstrap probe of remote members.
-import { Code, EtcdError } from "../server/errors.ts";
+import { Code, Errors, EtcdError } from "../server/errors.ts";
 import { MessageType, type Message } from "../raft/message.ts";
 import { PeerRequestError } from "./errors.ts";
 import { PeerHttpClient, type PeerResponse } from "./http-client.ts";
@@ -8,7 +8,7 @@ import { listenAll } from "./http-server.ts";
 import { createPeerRoutes } from "./peer-routes.ts";
 import { PeerSender, type SenderContext } from "./peer-sender.ts";
 import type { PeerMember, PeerTransport, PeerTransportLimits, PeerTransportOptions } from "./types.ts";
-import { formatId, frameOne, Header, parseHexId, Paths, SERVER_VERSION, Texts } from "./wire.ts";
+import { formatId, frameOne, Header, parseHexId, Paths, PromoteTexts, SERVER_VERSION, Texts } from "./wire.ts";
 
 export const defaultLimits: PeerTransportLimits = {
   maxQueue: 4096,
@@ -115,6 +115,49 @@ export async function createPeerTransport(opts: PeerTransportOptions): Promise<P
     throw new PeerRequestError(`lease request to leader ${formatId(leader)} failed: ${last}`);
   };
 
+  /**
+   * MemberPromote on the leader (etcd's promoteMemberHTTP): each leader URL in turn; the leader's
+   * refusals map back to etcd's errors, an unreachable leader gives PeerRequestError.
+   */
+  const promoteMember = async (leader: bigint, id: bigint): Promise<PeerMember[]> => {
+    const peer = senders.get(leader);
+    if (peer === undefined || peer.allUrls().length === 0) throw new PeerRequestError(`no peer URLs known for leader ${formatId(leader)}`);
+    let last = "no answer";
+    for (const url of peer.allUrls()) {
+      let res: PeerResponse;
+      try {
+        res = await http.request(new URL(`${Paths.memberPromote}${id.toString()}`, url), {
+          method: "POST",
+          headers: headers(leader),
+          timeoutMs: limits.requestTimeoutMs,
+        });
+      } catch (e) {
+        last = e instanceof Error ? e.message : String(e);
+        continue;
+      }
+      const body = res.body.toString().trim();
+      if (res.status === 200) {
+        const members = parseMembers(res.body);
+        if (members === undefined) throw new PeerRequestError(`malformed member promote answer from ${url.href}`);
+        peer.markActive();
+        return members;
+      }
+      if (res.status === 404) throw Errors.memberNotFound;
+      if (res.status === 412) {
+        // Both refusals share the status; the text tells them apart (as etcd's client does).
+        if (body.includes(PromoteTexts.notReady)) throw Errors.learnerNotReady;
+        if (body.includes(PromoteTexts.notLearner)) throw Errors.memberNotLearner;
+      }
+      if (res.status === 503) {
+        const err = parseEtcdError(res.body);
+        if (err) throw err;
+      }
+      if (res.status === 410) onRemoved();
+      last = `${url.href}: HTTP ${res.status} ${body}`;
+    }
+    throw new PeerRequestError(`member promote on leader ${formatId(leader)} failed: ${last}`);
+  };
+
   const probe = async (base: string): Promise<Awaited<ReturnType<PeerTransport["fetchMembers"]>>> => {
     let url: URL;
     try {
@@ -211,6 +254,7 @@ export async function createPeerTransport(opts: PeerTransportOptions): Promise<P
 
     leaseRenew: (leader, id) => forwardLease(leader, Paths.leases, id),
     leaseRemaining: (leader, id) => forwardLease(leader, Paths.leasesInternal, id),
+    promoteMember,
 
     async fetchMembers(urls) {
       for (const u of urls) {

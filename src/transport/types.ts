@@ -32,6 +32,11 @@ export interface PeerHandler {
   leaseRenew(id: bigint): Promise<number>;
   /** Lease time-to-live forwarded by a follower: the remaining TTL in seconds (-1 = not found). */
   leaseRemaining(id: bigint): Promise<number>;
+  /**
+   * MemberPromote forwarded by a follower (POST /members/promote/<id>): only the leader sees the
+   * learner's progress. Resolves with the member list after the change; throws EtcdError.
+   */
+  promoteMember(id: bigint): Promise<PeerMember[]>;
 }
 
 export interface PeerTransport {
@@ -52,6 +57,12 @@ export interface PeerTransport {
   /** Forward a lease keepalive / TTL query to the leader's peer URLs. */
   leaseRenew(leader: bigint, id: bigint): Promise<number>;
   leaseRemaining(leader: bigint, id: bigint): Promise<number>;
+  /**
+   * Forward a MemberPromote to the leader's peer URLs. The leader's refusals come back as etcd's
+   * errors (member not found, not a learner, not in sync, or any other EtcdError); a leader that
+   * cannot be reached or answers garbage gives PeerRequestError.
+   */
+  promoteMember(leader: bigint, id: bigint): Promise<PeerMember[]>;
   /** Ask remote peer URLs (not yet members) for their member list and raft status, for bootstrap. */
   fetchMembers(urls: readonly string[]): Promise<{ clusterId: bigint; members: PeerMember[]; status?: { commit: number } } | undefined>;
   close(): Promise<void>;

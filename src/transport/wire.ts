@@ -19,6 +19,8 @@ export const Paths = {
   version: "/version",
   leases: "/leases",
   leasesInternal: "/leases/internal",
+  /** POST /members/promote/<decimal member ID>, as etcd's peer handler. */
+  memberPromote: "/members/promote/",
 } as const;
 
 /** What the member reports as its version (etcd 3.4's peer API). */
@@ -30,6 +32,13 @@ export const Texts = {
   clusterMismatch: "request cluster ID mismatch",
   removed: "the member has been permanently removed from the cluster",
   toMismatch: "to field mismatch",
+} as const;
+
+/** etcd's texts on a refused POST /members/promote (membership.Err*, etcdserver.ErrLearnerNotReady). */
+export const PromoteTexts = {
+  notFound: "membership: ID not found",
+  notLearner: "membership: can only promote a learner member",
+  notReady: "etcdserver: can only promote a learner member which is in sync with leader",
 } as const;
 
 const U64_MAX = (1n << 64n) - 1n;

@@ -10,6 +10,7 @@ import { assembleMember, type AssembledMember } from "../../src/server/assemble.
 import { planBootstrap, type BootstrapPlan } from "../../src/server/bootstrap.ts";
 import type { Logger } from "../../src/server/logger.ts";
 import type { Server } from "../../src/server/server.ts";
+import { PeerRequestError } from "../../src/transport/errors.ts";
 import type { PeerHandler, PeerMember, PeerTransport } from "../../src/transport/types.ts";
 
 export const HEARTBEAT_MS = 100;
@@ -105,6 +106,10 @@ export class FakeNet {
       leaseRemaining: async (leader, id) => {
         if (!net.reachable(self, leader)) throw new Error("unreachable");
         return net.handlers.get(leader)!.leaseRemaining(id);
+      },
+      promoteMember: async (leader, id) => {
+        if (!net.reachable(self, leader)) throw new PeerRequestError("unreachable");
+        return net.handlers.get(leader)!.promoteMember(id);
       },
       fetchMembers: async (urls) => {
         for (const u of urls) {

@@ -113,3 +113,57 @@ test("strict reconfig check: adding a voter with a member down fails with not en
   expect(await errText(leader.server.memberAdd(create(MemberAddRequestSchema, { peerURLs: ["http://10.0.0.9:2380"] }), {})))
     .toBe("etcdserver: re-configuration failed due to not enough started members");
 });
+
+test("member promote on a follower is forwarded to the leader, which applies its in-sync rule", async () => {
+  cl = await TestCluster.start(3);
+  const leader = cl.leader()!;
+  const follower = cl.followers()[0]!;
+  // Count what reaches the leader's peer handler: the follower must not decide by itself.
+  const forwarded: bigint[] = [];
+  const leaderHandler = cl.net.handlers.get(leader.id)!;
+  const realPromote = leaderHandler.promoteMember.bind(leaderHandler);
+  cl.net.handlers.set(leader.id, Object.assign(Object.create(leaderHandler) as typeof leaderHandler, {
+    promoteMember: (id: bigint) => {
+      forwarded.push(id);
+      return realPromote(id);
+    },
+  }));
+  const { m, id } = await addLearner(cl, "m4", "http://10.0.0.4:2380");
+  // Cut the learner off before it receives anything, then move the log on without it.
+  cl.net.down.add(m.id);
+  for (let i = 0; i < 20; i++) await cl.put(leader, `p${i}`, "v");
+  expect(leader.server.loop.node.status().progress.get(id)!.match).toBeLessThan(leader.server.loop.commitIndex() * 0.9);
+
+  const promote = (who: typeof follower, ID: bigint) =>
+    errText(cl!.run(who.server.memberPromote(create(MemberPromoteRequestSchema, { ID }), {})));
+  expect(await promote(follower, id)).toBe("etcdserver: can only promote a learner member which is in sync with leader");
+  expect(await promote(follower, 0x12345n)).toBe("etcdserver: member not found");
+  expect(await promote(follower, follower.id)).toBe("etcdserver: can only promote a learner member");
+  expect(forwarded).toEqual([id, 0x12345n, follower.id]);
+  expect(leader.server.loop.node.raft.prs.confState().learners).toEqual([id]);
+
+  // Reconnected and caught up: the same request through the follower succeeds.
+  cl.net.down.delete(m.id);
+  await cl.until(() => leader.server.loop.node.status().progress.get(id)!.match >= leader.server.loop.commitIndex());
+  const res = await cl.run(follower.server.memberPromote(create(MemberPromoteRequestSchema, { ID: id }), {}));
+  expect(forwarded.length).toBe(4);
+  expect(res.members.find((x) => x.ID === id)?.isLearner).toBe(false);
+  expect(res.members.length).toBe(4);
+  expect(res.header!.memberId).toBe(follower.id);
+  await cl.tick(3);
+  for (const x of cl.running()) expect(x.server.loop.node.raft.prs.confState().voters.length).toBe(4);
+  expect((await m.server.status({})).isLearner).toBe(false);
+});
+
+test("member promote on a follower that cannot reach the leader times out", async () => {
+  cl = await TestCluster.start(3);
+  const leader = cl.leader()!;
+  const follower = cl.followers()[0]!;
+  const { id } = await addLearner(cl, "m4", "http://10.0.0.4:2380");
+  // The follower still names the leader but cannot reach it (both stay up otherwise).
+  const realReachable = cl.net.reachable.bind(cl.net);
+  cl.net.reachable = (from, to) => !(from === follower.id && to === leader.id) && realReachable(from, to);
+  expect(await errText(cl.run(follower.server.memberPromote(create(MemberPromoteRequestSchema, { ID: id }), {}), 400)))
+    .toBe("etcdserver: request timed out");
+  expect(leader.server.loop.node.raft.prs.confState().learners).toEqual([id]);
+});

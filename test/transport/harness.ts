@@ -62,6 +62,7 @@ export async function startNode(o: NodeOptions): Promise<Node> {
     raftStatus: () => ({ term: 0, commit: 0, applied: 0, leader: 0n }),
     leaseRenew: async () => 0,
     leaseRemaining: async () => -1,
+    promoteMember: async () => [],
     ...o.handler,
   };
   const log = (level: string) => (m: string, f?: Record<string, unknown>) => {
