@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark against Debian's etcd with the same Go client (../shared/tools/kvbench).
-# Usage: bench/compare.sh [--nodes N] [workload-name ...]
-# Workloads: put1 put1000 range txn (default: all). Prints compare.py's JSON lines per workload.
+# Usage: bench/compare.sh [--nodes N] [--candidate CMD] [workload-name ...]
+# Workloads: put1 put1000 range txn (compare.py: JSON line per server and a ratio line), and
+# mem (1 node only; bench/mem-start.py for both servers: exec to first served put, RSS before,
+# during and after 100k puts at 1000 clients). Default: put1 put1000 range txn mem.
+# Run one at a time on a quiet machine; note `cat /proc/loadavg` with each figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 nodes=1
-if [ "${1:-}" = "--nodes" ]; then nodes=$2; shift 2; fi
-[ -x dist/conclave ] || npm run build >/dev/null
+cand="$PWD/dist/conclave"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --nodes) nodes=$2; shift 2 ;;
+    --candidate) cand=$2; shift 2 ;;
+    *) break ;;
+  esac
+done
+[ "$cand" != "$PWD/dist/conclave" ] || [ -x dist/conclave ] || npm run build >/dev/null
 compare=../shared/tools/kvbench/compare.py
 declare -A wl=(
   [put1]="-op put -clients 1 -conns 1 -total 10000"
@@ -15,8 +25,13 @@ declare -A wl=(
   [txn]="-op txn -clients 100 -conns 10 -total 50000"
 )
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(put1 put1000 range txn)
+[ ${#names[@]} -gt 0 ] || names=(put1 put1000 range txn mem)
 for n in "${names[@]}"; do
-  echo "## $n (nodes=$nodes): ${wl[$n]}"
-  python3 "$compare" --candidate "$PWD/dist/conclave" --nodes "$nodes" --workload "${wl[$n]}"
+  echo "## $n (nodes=$nodes) load: $(cut -d' ' -f1-3 /proc/loadavg)"
+  if [ "$n" = mem ]; then
+    python3 bench/mem-start.py --server /usr/bin/etcd
+    python3 bench/mem-start.py --server "$cand"
+  else
+    python3 "$compare" --candidate "$cand" --nodes "$nodes" --workload "${wl[$n]}"
+  fi
 done
