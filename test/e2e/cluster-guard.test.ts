@@ -1,0 +1,108 @@
+// A member must never fork or mix clusters. Each case starts a process the cluster should not
+// accept and checks that it is refused with a clear message while the cluster carries on:
+//   (a) a fresh member started with --initial-cluster-state new naming a running cluster;
+//   (c) a member restarted on a data dir from another cluster;
+//   (b) a member removed from the cluster restarted on its old data dir.
+// (WAL damage is in cluster-guard-wal.test.ts.)
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { cpSync, renameSync } from "node:fs";
+import { join } from "node:path";
+import {
+  Cluster, type ClusterMember, FAST_RAFT_FLAGS, freePorts, hexId, isEtcd, LineProcess, makeTempDir, memberBinary, pollUntil,
+  removeDir, withTimeout,
+} from "../helpers/index.ts";
+
+let cluster: Cluster | undefined;
+const scratch = makeTempDir("e2e-guard");
+const c = (): Cluster => {
+  if (!cluster) throw new Error("cluster did not start (see beforeAll failure)");
+  return cluster;
+};
+const spawned: LineProcess[] = [];
+
+beforeAll(async () => {
+  cluster = await Cluster.start({ size: 3 });
+}, 60_000);
+afterAll(async () => {
+  await Promise.all(spawned.map((p) => p.kill()));
+  await cluster?.cleanup();
+  removeDir(scratch);
+});
+
+/** The member list (IDs and names) as the running members see it, and a write that works. */
+async function clusterIntact(expectIds: bigint[], key: string): Promise<void> {
+  const cl = c();
+  const list = await cl.memberList();
+  expect(list.map((m) => m.id).sort()).toEqual([...expectIds].sort());
+  await cl.running()[0]!.ctl.ok("put", key, "ok");
+  await cl.waitConverged();
+  for (const m of cl.running()) expect((await m.localRange(key)).kvs.get(key)?.value).toBe("ok");
+}
+
+/** Waits for `p` to exit; returns its exit code and the non-empty stderr lines. */
+async function exitOf(p: LineProcess, ms = 20_000): Promise<{ code: number | null; lines: string[] }> {
+  const info = await withTimeout(p.exited, ms, `process exits\n${p.describe()}`);
+  // The test runner's own CONCLAVE_BIN/ETCD_BIN variables draw a warning line: not the member's.
+  const lines = p.stderrLines.filter((l) => l.trim() !== "" && !/unrecognized environment variable/.test(l));
+  return { code: info.code, lines };
+}
+
+test("(a) a new member naming a running cluster with --initial-cluster-state new is refused", async () => {
+  const cl = c();
+  const before = (await cl.memberList()).map((m) => m.id);
+  const [clientPort, peerPort] = await freePorts(2);
+  const peerURL = `http://127.0.0.1:${peerPort}`;
+  const clientURL = `http://127.0.0.1:${clientPort}`;
+  const initial = [...cl.members.map((m) => `${m.name}=${m.peerURL}`), `intruder=${peerURL}`].join(",");
+  const proc = new LineProcess(memberBinary(), [
+    "--name", "intruder", "--data-dir", join(scratch, "intruder.data"),
+    "--listen-client-urls", clientURL, "--advertise-client-urls", clientURL,
+    "--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
+    "--initial-cluster", initial, "--initial-cluster-token", cl.token, "--initial-cluster-state", "new",
+    ...FAST_RAFT_FLAGS,
+  ], { maxLines: 3000 });
+  spawned.push(proc);
+  if (isEtcd()) {
+    // etcd does not refuse at start: its bootstrap check only looks for its own ID among the
+    // peers' published members. It runs with a 4-voter configuration of its own (another cluster
+    // ID), can never elect a leader, and the running members refuse its messages with
+    // "request cluster ID mismatch". We assert the cluster is unaffected.
+    const line = await proc.lineMatching(/cluster ID mismatch/, 20_000);
+    expect(proc.hasExited).toBe(false);
+    console.log(`etcd intruder keeps running: ${line.slice(0, 300)}`);
+    await proc.kill();
+  } else {
+    // Ours probes the listed peers first and refuses the cluster ID they answer with.
+    const { code, lines } = await exitOf(proc);
+    expect(code).not.toBe(0);
+    expect(lines.length).toBe(1);
+    expect(lines[0]).toMatch(/^conclave: peer answered with cluster ID [0-9a-f]+, expected [0-9a-f]+: check --initial-cluster-token and --initial-cluster$/);
+  }
+  await clusterIntact(before, "guard/a");
+}, 60_000);
+
+test("(a) a member wiped and started again with --initial-cluster-state new is refused", async () => {
+  const cl = c();
+  const before = (await cl.memberList()).map((m) => m.id);
+  const m3 = cl.member("m3");
+  const m3Id = (await m3.status()).id;
+  await m3.kill();
+  const saved = join(scratch, "m3-saved.data");
+  renameSync(m3.dataDir, saved);
+  m3.spawn(); // the same flags as at first start: state new, an empty data dir
+  const { code, lines } = await exitOf(m3.process);
+  expect(code).not.toBe(0);
+  const wanted = isEtcd()
+    ? new RegExp(`member ${hexId(m3Id)} has already been bootstrapped`)
+    : new RegExp(`^conclave: member ${hexId(m3Id)} has already been bootstrapped; use --initial-cluster-state=existing`);
+  // etcd logs at info level before the fatal line; ours prints the one line.
+  if (isEtcd()) {
+    expect(lines.some((l) => wanted.test(l))).toBe(true);
+    console.log(`etcd exit ${code}: ${lines.find((l) => wanted.test(l))!.slice(0, 300)}`);
+  }
+  else expect(lines).toEqual([expect.stringMatching(wanted)]);
+  removeDir(m3.dataDir);
+  renameSync(saved, m3.dataDir);
+  await m3.start();
+  await clusterIntact(before, "guard/a2");
+}, 60_000);
