@@ -30,13 +30,13 @@ afterAll(async () => {
 });
 
 /** The member list (IDs and names) as the running members see it, and a write that works. */
-async function clusterIntact(expectIds: bigint[], key: string): Promise<void> {
+async function clusterIntact(expectIds: bigint[], key: string, ms: ClusterMember[] = c().running()): Promise<void> {
   const cl = c();
-  const list = await cl.memberList();
+  const list = await cl.memberList(ms);
   expect(list.map((m) => m.id).sort()).toEqual([...expectIds].sort());
-  await cl.running()[0]!.ctl.ok("put", key, "ok");
-  await cl.waitConverged();
-  for (const m of cl.running()) expect((await m.localRange(key)).kvs.get(key)?.value).toBe("ok");
+  await ms[0]!.ctl.ok("put", key, "ok");
+  await cl.waitConverged(ms);
+  for (const m of ms) expect((await m.localRange(key)).kvs.get(key)?.value).toBe("ok");
 }
 
 /** Waits for `p` to exit; returns its exit code and the non-empty stderr lines. */
@@ -106,3 +106,42 @@ test("(a) a member wiped and started again with --initial-cluster-state new is r
   await m3.start();
   await clusterIntact(before, "guard/a2");
 }, 60_000);
+
+test("(c) a member restarted on a data dir from another cluster is refused, no data mixed", async () => {
+  const cl = c();
+  const before = (await cl.memberList()).map((m) => m.id);
+  const other = await Cluster.start({ size: 1, namePrefix: "other" });
+  try {
+    await other.members[0]!.ctl.ok("put", "guard/other-only", "x");
+    await other.members[0]!.kill();
+    await cl.members[0]!.ctl.ok("put", "guard/a-only", "y");
+    const m3 = cl.member("m3");
+    await m3.kill();
+    const saved = join(scratch, "m3-own.data");
+    renameSync(m3.dataDir, saved);
+    cpSync(other.members[0]!.dataDir, m3.dataDir, { recursive: true });
+    m3.spawn();
+    // The process runs as the other cluster's member (its data dir says so; --initial-cluster
+    // flags are ignored on a restart, as etcd does). The two clusters refuse each other's
+    // messages: the receiver answers 412 "request cluster ID mismatch", the sender logs it.
+    const refusedLine = await m3.process.lineMatching(/request cluster ID mismatch/, 20_000);
+    const rest = [cl.member("m1"), cl.member("m2")];
+    const senderLine = await Promise.any(rest.map((m) => m.process.lineMatching(/request sent was ignored \(cluster ID mismatch/, 20_000)));
+    console.log(`on the foreign data dir: ${refusedLine.slice(0, 200)}\nthe cluster: ${senderLine.slice(0, 200)}`);
+    // No data crosses: the foreign member has its own cluster's key only, the cluster never
+    // sees that key, and the foreign member is not listed.
+    await clusterIntact(before, "guard/c", rest);
+    const foreign = await pollUntil(() => m3.localRange("guard/").catch(() => undefined), 10_000, "m3 answers reads");
+    expect([...foreign.kvs.keys()]).toEqual(["guard/other-only"]);
+    for (const m of rest) expect((await m.localRange("guard/other-only")).kvs.size).toBe(0);
+    expect((await cl.memberList(rest)).some((m) => m.name === "other1")).toBe(false);
+
+    await m3.kill();
+    removeDir(m3.dataDir);
+    renameSync(saved, m3.dataDir);
+    await m3.start();
+    await clusterIntact(before, "guard/c2");
+  } finally {
+    await other.cleanup();
+  }
+}, 90_000);
