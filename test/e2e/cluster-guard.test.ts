@@ -39,6 +39,21 @@ async function clusterIntact(expectIds: bigint[], key: string, ms: ClusterMember
   for (const m of ms) expect((await m.localRange(key)).kvs.get(key)?.value).toBe("ok");
 }
 
+/**
+ * Makes `target` the leader (move-leader through the current leader). Taking a member down
+ * right after it led costs an election; removing a leader from a two-voter cluster can leave
+ * the survivor without the commit (etcd then stalls), so the tests remove and stop followers.
+ */
+async function makeLeader(target: ClusterMember, among: ClusterMember[]): Promise<void> {
+  const cl = c();
+  const leader = await cl.waitLeader(among);
+  if (leader === target) return;
+  const id = (await target.status()).id;
+  await leader.ctl.ok("move-leader", hexId(id));
+  const now = await cl.waitLeader(among);
+  expect(now).toBe(target);
+}
+
 /** Waits for `p` to exit; returns its exit code and the non-empty stderr lines. */
 async function exitOf(p: LineProcess, ms = 20_000): Promise<{ code: number | null; lines: string[] }> {
   const info = await withTimeout(p.exited, ms, `process exits\n${p.describe()}`);
@@ -116,6 +131,7 @@ test("(c) a member restarted on a data dir from another cluster is refused, no d
     await other.members[0]!.kill();
     await cl.members[0]!.ctl.ok("put", "guard/a-only", "y");
     const m3 = cl.member("m3");
+    await makeLeader(cl.member("m1"), cl.running());
     await m3.kill();
     const saved = join(scratch, "m3-own.data");
     renameSync(m3.dataDir, saved);
@@ -145,3 +161,46 @@ test("(c) a member restarted on a data dir from another cluster is refused, no d
     await other.cleanup();
   }
 }, 90_000);
+
+test("(b) a member removed while it was down is refused by its peers when it restarts", async () => {
+  const cl = c();
+  const m3 = cl.member("m3");
+  const m3Id = (await m3.status()).id;
+  const rest = [cl.member("m1"), cl.member("m2")];
+  await makeLeader(rest[0]!, cl.running());
+  await m3.kill();
+  // Its log never sees the removal: only the peers can tell it (410 Gone on its messages).
+  await cl.reconfigure(["member", "remove", hexId(m3Id)], rest);
+  await rest[0]!.ctl.ok("put", "guard/after-remove", "v");
+  m3.spawn();
+  const { code, lines } = await exitOf(m3.process, 30_000);
+  console.log(`member removed while down, restarted: exit ${code}: ${lines.filter((l) => /removed/.test(l)).join(" | ").slice(0, 400)}`);
+  expect(lines.some((l) => l.includes("the member has been permanently removed from the cluster"))).toBe(true);
+  const ids = await Promise.all(rest.map(async (m) => (await m.status()).id));
+  await clusterIntact(ids, "guard/b", rest);
+  expect((await cl.memberList(rest)).some((m) => m.id === m3Id)).toBe(false);
+}, 60_000);
+
+test("(b) a removed member restarted on its old data dir is refused and never rejoins", async () => {
+  const cl = c();
+  // Two voters left, both up: the removal commits, m1 carries on alone.
+  const m3 = cl.member("m2");
+  const m3Id = (await m3.status()).id;
+  const rest = [cl.member("m1")];
+  await makeLeader(rest[0]!, [rest[0]!, m3]);
+  await cl.reconfigure(["member", "remove", hexId(m3Id)], rest);
+  // The removed member stops by itself (etcd exits with status 0).
+  const first = await withTimeout(m3.process.exited, 20_000, `removed m2 exits\n${m3.logTail()}`);
+  expect(first.code).toBe(0);
+  const after = (await cl.memberList(rest)).map((m) => m.id);
+  expect(after).not.toContain(m3Id);
+  await rest[0]!.ctl.ok("put", "guard/after-remove-2", "v");
+
+  m3.spawn();
+  const { code, lines } = await exitOf(m3.process);
+  console.log(`removed member restarted: exit ${code}: ${lines.filter((l) => /removed/.test(l)).join(" | ").slice(0, 400)}`);
+  expect(lines.some((l) => l.includes("the member has been permanently removed from the cluster"))).toBe(true);
+  // Never rejoined: not listed, the cluster's writes since the removal never reached it.
+  await clusterIntact(after, "guard/b2", rest);
+  expect((await cl.memberList(rest)).some((m) => m.id === m3Id)).toBe(false);
+}, 60_000);
