@@ -1,13 +1,17 @@
-// The durable Raft log: the Raft core's Storage (src/raft/storage.ts) on top of the WAL, keeping
-// the live (unsnapshotted) entries in memory as etcd keeps a MemoryStorage beside its WAL. Reads
-// never touch the disk; writes are buffered in the WAL until sync().
+// The durable Raft log: the Raft core's Storage (src/raft/storage.ts) on top of the WAL. Term and
+// type of every live (unsnapshotted) entry are in memory; entry data is in memory for the newest
+// entries and read back from the WAL segment for older durable ones. Writes are buffered in the
+// WAL until sync().
 //
-// Entries are kept packed (PackedEntries below): their data bytes copied into shared 1 MiB
-// slabs, term and type in number arrays. With etcd's --snapshot-count of 100000 the log holds
-// up to 100k entries; as separate Entry objects each cost an object, a typed array and (once
-// decoded through a view) a separately allocated ArrayBuffer, about 500 bytes beside the data.
-// Reads materialize fresh Entry objects with copied data, so a later truncation or compaction
-// never changes bytes a caller still holds.
+// Entries are kept packed (PackedEntries below): data bytes copied into shared 1 MiB slabs, the
+// rest in number arrays. With etcd's --snapshot-count of 100000 the log holds up to 100k
+// entries; kept as Entry objects they cost an object, a typed array and (once decoded through a
+// view) a separately allocated ArrayBuffer each, about 500 bytes beside the data, and the data
+// itself (~30 MB for 100k small puts) is live memory the JS collector lets the heap grow twice
+// over. Once durable, data older than the newest MEMORY_BYTES leaves memory (etcd keeps it all
+// in its MemoryStorage; only slow followers and replays read that far back). Reads materialize
+// fresh Entry objects with copied data, so a later truncation or compaction never changes
+// bytes a caller still holds.
 //
 // Per Ready, the server calls: applySnapshot (if any), append(entries), setHardState(hs), then
 // `await sync()` before sending messages or acknowledging anything.
@@ -31,6 +35,8 @@ const EMPTY = new Uint8Array(0);
 /** entrySize(e) - e.data.length: the per-entry part of the raft core's size accounting. */
 const ENTRY_OVERHEAD = entrySize({ term: 0, index: 0, type: 0, data: EMPTY });
 const SLAB = 1 << 20;
+/** Entry data kept in memory beyond what is not yet durable. */
+const MEMORY_BYTES = 8 * SLAB;
 const noSnapshot: SnapshotMeta = { index: 0, term: 0, confState: { voters: [], learners: [] } };
 
 export async function openRaftLog(dir: string, opts: RaftLogOptions = {}): Promise<RaftLog> {
@@ -43,7 +49,7 @@ export class RaftLog implements Storage {
   private offset: number;
   private offsetTerm: number;
   /** Invariant: entry i of ents has index offset + 1 + i; terms non-decreasing. */
-  private ents = new PackedEntries();
+  private ents: PackedEntries;
   /** WAL segments holding only entries <= this may be deleted once a covering marker is durable. */
   private releaseIndex: number;
   private released = 0;
@@ -56,7 +62,13 @@ export class RaftLog implements Storage {
   ) {
     this.offset = snap.index;
     this.offsetTerm = snap.term;
+    this.ents = this.newEntries();
     for (const e of entries) this.ents.push(e);
+    wal.onEntriesDurable((seq, locs, base) => {
+      for (let k = 0; k < locs.length; k += 3) {
+        this.ents.locate(locs[k]! - this.offset - 1, locs[k + 1]!, seq, base + locs[k + 2]!);
+      }
+    });
     this.releaseIndex = snap.index;
     assert(entries.length === 0 || entries[0]!.index === snap.index + 1, "raft log: entries do not follow the snapshot");
   }
@@ -145,6 +157,7 @@ export class RaftLog implements Storage {
   /** Makes everything appended so far durable; then deletes WAL segments that compaction freed. */
   async sync(): Promise<void> {
     await this.wal.sync();
+    this.ents.evict();
     const r = Math.min(this.releaseIndex, this.wal.durableSnapshotIndex);
     if (r > this.released) {
       this.released = r;
@@ -186,10 +199,14 @@ export class RaftLog implements Storage {
     this.snap = meta;
     this.offset = meta.index;
     this.offsetTerm = meta.term;
-    this.ents = new PackedEntries();
+    this.ents = this.newEntries();
     this.releaseIndex = meta.index;
     // The snapshot is committed: a restart must not find a commit index below it.
     if (this.hs.commit < meta.index) this.setHardState({ ...this.hs, commit: meta.index });
+  }
+
+  private newEntries(): PackedEntries {
+    return new PackedEntries(this.wal.canReadBack ? (seq, pos, len) => this.wal.readBack(seq, pos, len) : undefined);
   }
 
   /** Syncs what is buffered and closes the WAL. */
@@ -199,20 +216,31 @@ export class RaftLog implements Storage {
 }
 
 /**
- * A run of entries stored packed. Data bytes live in a virtual byte stream cut into SLAB-sized
- * slabs (an entry may span slabs); entry i's bytes are [starts[i], starts[i+1] or end).
- * Slabs wholly before the first entry are released by dropFront.
+ * A run of entries stored packed. Data bytes are appended to a virtual byte stream cut into
+ * SLAB-sized slabs (an entry may span slabs); the stream only grows, so a truncation leaves the
+ * dropped bytes behind rather than rewriting bytes a slab still holds. Stream positions below
+ * `floor` are no longer in memory: those entries are read back from their WAL location.
  */
 class PackedEntries {
   private terms: number[] = [];
   private types: number[] = [];
-  /** Stream positions; non-decreasing. Invariant: all three arrays have the same length. */
+  /** Stream position and length of each entry's data. */
   private starts: number[] = [];
-  /** Stream position after the last entry's data. */
+  private lens: number[] = [];
+  /** WAL location of the entry's data once durable: segment seq and file position (-1: none). */
+  private segs: number[] = [];
+  private poss: number[] = [];
+  /** Stream position after the last written byte. */
   private end = 0;
+  /** Invariant: every entry with starts[i] < floor has a WAL location. */
+  private floor = 0;
+  /** First entry whose data may still be in memory (entries before it are below floor). */
+  private memFirst = 0;
   /** slabs[j] holds stream positions [(slabBase + j) * SLAB, (slabBase + j + 1) * SLAB). */
   private slabs: Uint8Array[] = [];
   private slabBase = 0;
+
+  constructor(private readonly readBack: ((seq: number, position: number, length: number) => Uint8Array) | undefined) {}
 
   get length(): number {
     return this.terms.length;
@@ -223,13 +251,16 @@ class PackedEntries {
   }
 
   dataLength(i: number): number {
-    return (i + 1 < this.starts.length ? this.starts[i + 1]! : this.end) - this.starts[i]!;
+    return this.lens[i]!;
   }
 
   push(e: Entry): void {
     this.terms.push(e.term);
     this.types.push(e.type);
     this.starts.push(this.end);
+    this.lens.push(e.data.length);
+    this.segs.push(-1);
+    this.poss.push(-1);
     const d = e.data;
     let at = 0;
     while (at < d.length) {
@@ -245,12 +276,35 @@ class PackedEntries {
     this.end += d.length;
   }
 
+  /** Entry i is durable at (seq, position) — if it is still the entry of that term. */
+  locate(i: number, term: number, seq: number, position: number): void {
+    // Same index and term means the same entry (Log Matching), so a location reported for a
+    // write that a later conflicting append replaced is ignored by its term.
+    if (i < 0 || i >= this.terms.length || this.terms[i] !== term) return;
+    this.segs[i] = seq;
+    this.poss[i] = position;
+  }
+
+  /** Moves the memory floor up to keep about MEMORY_BYTES of the newest data, durable data only. */
+  evict(): void {
+    if (this.readBack === undefined) return;
+    const target = this.end - MEMORY_BYTES;
+    let i = this.memFirst;
+    while (i < this.terms.length && this.starts[i]! + this.lens[i]! <= target && this.poss[i]! >= 0) i++;
+    if (i === this.memFirst) return;
+    this.memFirst = i;
+    this.floor = i < this.terms.length ? this.starts[i]! : this.end;
+    this.dropSlabsBelow(this.floor);
+  }
+
   /** A fresh Entry for position i (which has raft index `index`), its data a copy. */
   entry(i: number, index: number): Entry {
     const start = this.starts[i]!;
-    const len = this.dataLength(i);
-    let data = EMPTY;
-    if (len > 0) {
+    const len = this.lens[i]!;
+    let data: Uint8Array = EMPTY;
+    if (len > 0 && start < this.floor) {
+      data = this.readBack!(this.segs[i]!, this.poss[i]!, len);
+    } else if (len > 0) {
       const j = Math.floor(start / SLAB) - this.slabBase;
       const off = start % SLAB;
       if (off + len <= SLAB) {
@@ -269,16 +323,12 @@ class PackedEntries {
     return { term: this.terms[i]!, index, type: this.types[i] as EntryType, data };
   }
 
-  /** Keeps the first n entries. */
+  /** Keeps the first n entries (their bytes stay where they are; new ones go after `end`). */
   truncate(n: number): void {
     assert(n >= 0 && n <= this.length, () => `raft log: truncate to ${n} of ${this.length}`);
     if (n === this.length) return;
-    this.end = this.starts[n]!;
-    this.terms.length = n;
-    this.types.length = n;
-    this.starts.length = n;
-    // Keep the slab the next write lands in; later ones are rewritten or dropped.
-    this.slabs.length = Math.min(this.slabs.length, Math.floor(this.end / SLAB) - this.slabBase + 1);
+    for (const a of [this.terms, this.types, this.starts, this.lens, this.segs, this.poss]) a.length = n;
+    this.memFirst = Math.min(this.memFirst, n);
   }
 
   /** Drops the first n entries and the slabs only they used. */
@@ -287,9 +337,18 @@ class PackedEntries {
     this.terms = this.terms.slice(n);
     this.types = this.types.slice(n);
     this.starts = this.starts.slice(n);
-    const keepFrom = Math.floor((this.starts.length > 0 ? this.starts[0]! : this.end) / SLAB);
+    this.lens = this.lens.slice(n);
+    this.segs = this.segs.slice(n);
+    this.poss = this.poss.slice(n);
+    this.memFirst = Math.max(0, this.memFirst - n);
+    const first = this.starts.length > 0 ? this.starts[0]! : this.end;
+    this.dropSlabsBelow(Math.max(first, this.floor));
+  }
+
+  private dropSlabsBelow(pos: number): void {
+    const keepFrom = Math.floor(pos / SLAB);
     if (keepFrom > this.slabBase) {
-      this.slabs = this.slabs.slice(keepFrom - this.slabBase);
+      this.slabs = this.slabs.slice(Math.min(this.slabs.length, keepFrom - this.slabBase));
       this.slabBase = keepFrom;
     }
   }

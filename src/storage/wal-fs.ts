@@ -19,6 +19,11 @@ export interface WalFs {
   unlink(path: string): Promise<void>;
   /** Makes directory entries (creations, renames, deletions) durable. */
   fsyncDir(dir: string): Promise<void>;
+  /**
+   * Reads `length` bytes at `position` of a closed-or-open file, synchronously: the raft log
+   * reads evicted entry data back through it (optional: without it nothing is evicted).
+   */
+  readAt?(path: string, position: number, length: number): Uint8Array;
 }
 
 function cb<T>(run: (done: (err: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> {
@@ -39,6 +44,21 @@ export const nodeWalFs: WalFs = {
   close: (fd) => cb<void>((done) => fs.close(fd, (err) => done(err, undefined))),
   rename: (from, to) => fs.promises.rename(from, to),
   unlink: (path) => fs.promises.unlink(path),
+  readAt: (path, position, length) => {
+    const out = new Uint8Array(length);
+    const fd = fs.openSync(path, "r");
+    try {
+      let done = 0;
+      while (done < length) {
+        const n = fs.readSync(fd, out, done, length - done, position + done);
+        if (n <= 0) throw new Error(`wal: short read of ${path} at ${position + done}`);
+        done += n;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    return out;
+  },
   fsyncDir: async (dir) => {
     // Opening a directory read-only and fsyncing it persists its entries on Linux and macOS.
     // Platforms that refuse (Windows) have no such guarantee to offer; skip there.

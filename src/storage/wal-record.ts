@@ -42,6 +42,8 @@ export class RecordEncoder {
   private buf = new Uint8Array(64 * 1024);
   private view = new DataView(this.buf.buffer);
   private len = 0;
+  /** (index, term, offset of the entry's data in this buffer) for every entry record. */
+  readonly locs: number[] = [];
 
   get byteLength(): number {
     return this.len;
@@ -49,6 +51,7 @@ export class RecordEncoder {
 
   reset(): void {
     this.len = 0;
+    this.locs.length = 0;
   }
 
   crcSeed(seed: number): void {
@@ -64,6 +67,7 @@ export class RecordEncoder {
     this.u64(p + 8, e.term);
     this.buf[p + 16] = e.type;
     this.buf.set(e.data, p + 17);
+    this.locs.push(e.index, e.term, p + 17);
   }
 
   hardState(hs: HardState): void {

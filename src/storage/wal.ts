@@ -63,6 +63,7 @@ export class Wal {
   private chain: Promise<unknown> = Promise.resolve();
   private failure: unknown = undefined;
   private closed = false;
+  private onDurable: ((seq: number, locs: readonly number[], base: number) => void) | undefined;
 
   private constructor(
     private readonly dir: string,
@@ -230,6 +231,27 @@ export class Wal {
     return this.durable.marker?.index ?? 0;
   }
 
+  /**
+   * Registers fn to learn where entries landed once durable: for each flushed batch, the
+   * segment's sequence number, (index, term, data offset in the batch) triples in write order
+   * (a rewritten index appears again later), and the batch's file position.
+   */
+  onEntriesDurable(fn: (seq: number, locs: readonly number[], base: number) => void): void {
+    this.onDurable = fn;
+  }
+
+  /** True when entry data can be read back from segment files (the fs has readAt). */
+  get canReadBack(): boolean {
+    return this.fs.readAt !== undefined;
+  }
+
+  /** Reads bytes of segment `seq` back; throws if the segment is gone or the fs cannot. */
+  readBack(seq: number, position: number, length: number): Uint8Array {
+    const seg = this.segs.find((s) => s.seq === seq);
+    if (seg === undefined || this.fs.readAt === undefined) throw new Error(`wal: segment ${seq} is not readable`);
+    return this.fs.readAt(join(this.dir, seg.name), position, length);
+  }
+
   /** Segment file names, oldest first. */
   segmentNames(): string[] {
     return this.segs.map((s) => s.name);
@@ -268,9 +290,11 @@ export class Wal {
       const { bytes, crc } = enc.seal(this.crc);
       await this.writeAll(this.fd, bytes, this.offset);
       if (!this.noFsync) await this.fs.fdatasync(this.fd);
+      const base = this.offset;
       this.offset += bytes.length;
       this.crc = crc;
       this.durable = state;
+      if (this.onDurable !== undefined && enc.locs.length > 0) this.onDurable(this.segs[this.segs.length - 1]!.seq, enc.locs, base);
       enc.reset();
       this.spare = enc;
       if (this.offset >= this.segmentBytes) await this.startSegment(this.segs[this.segs.length - 1]!.seq + 1, state.lastIndex + 1);

@@ -3,7 +3,7 @@
 import { expect, test } from "bun:test";
 import { MemoryStorage } from "../../src/raft/memory-storage.ts";
 import type { Entry } from "../../src/raft/types.ts";
-import { openRaftLog } from "../../src/storage/index.ts";
+import { nodeWalFs, openRaftLog, type WalFs } from "../../src/storage/index.ts";
 import { rng, seedFromEnv, tempDir } from "./helpers.ts";
 
 const KiB = 1024;
@@ -98,6 +98,64 @@ test("read entries are copies: a later conflicting append does not change them",
     expect(log.entries(2, 3)[0]!.data).toEqual(bigEntry(2, 2, 100, 9).data);
     expect(log.term(2)).toBe(2);
     await log.close();
+  } finally {
+    cleanup();
+  }
+});
+
+test("durable entry data beyond the newest 8 MiB is read back from the WAL, rewrites included", async () => {
+  const { dir, cleanup } = tempDir("rlog-evict");
+  let reads = 0;
+  const fs: WalFs = {
+    ...nodeWalFs,
+    readAt: (path, position, length) => {
+      reads++;
+      return nodeWalFs.readAt!(path, position, length);
+    },
+  };
+  const opts = { unsafeNoFsync: true, fs, segmentBytes: 6 * 1024 * KiB };
+  try {
+    const log = await openRaftLog(dir, opts);
+    const want = new Map<number, Entry>();
+    const put = async (ents: Entry[]) => {
+      log.append(ents);
+      for (const e of ents) want.set(e.index, e);
+      for (const k of [...want.keys()]) if (k > ents[ents.length - 1]!.index) want.delete(k);
+      await log.sync();
+    };
+    for (let b = 0; b < 10; b++) {
+      const ents: Entry[] = [];
+      for (let i = 1; i <= 4; i++) ents.push(bigEntry(b * 4 + i, 1, 512 * KiB, b));
+      await put(ents);
+    }
+    const all = () => [...want.values()].sort((a, b) => a.index - b.index);
+    expect(fingerprint(log.entries(1, 41))).toEqual(fingerprint(all()));
+    expect(reads).toBeGreaterThan(20); // most of the 20 MiB came from disk
+    const before = reads;
+    expect(fingerprint(log.entries(40, 41))).toEqual(fingerprint([want.get(40)!]));
+    expect(reads).toBe(before); // the newest entry is in memory
+    // A conflicting rewrite from index 5 (its old copies are on disk, evicted), then enough new
+    // entries that the rewritten ones are evicted and read back too.
+    await put([bigEntry(5, 2, 300 * KiB, 99), bigEntry(6, 2, 0, 99)]);
+    expect(fingerprint(log.entries(5, 7))).toEqual(fingerprint([want.get(5)!, want.get(6)!]));
+    for (let b = 0; b < 6; b++) {
+      const first = 7 + b * 4;
+      await put([0, 1, 2, 3].map((i) => bigEntry(first + i, 2, 512 * KiB, 100 + b)));
+    }
+    const r0 = reads;
+    expect(fingerprint(log.entries(1, log.lastIndex() + 1))).toEqual(fingerprint(all()));
+    expect(reads).toBeGreaterThan(r0);
+    // Compaction, then restart: what remains reads the same.
+    log.setHardState({ term: 2, vote: 1n, commit: 20 });
+    log.createSnapshot(12, { voters: [1n], learners: [] });
+    log.compact(12);
+    await log.sync();
+    for (let k = 1; k <= 12; k++) want.delete(k);
+    expect(fingerprint(log.entries(13, log.lastIndex() + 1))).toEqual(fingerprint(all()));
+    await log.close();
+    const again = await openRaftLog(dir, opts);
+    expect(fingerprint(again.entries(13, again.lastIndex() + 1))).toEqual(fingerprint(all()));
+    await again.close();
   } finally {
     cleanup();
   }
