@@ -93,6 +93,8 @@ export class RaftLoop {
   private stopped = false;
   private lead = 0n;
   private lastSnapshotIndex: number;
+  /** Snapshot images being streamed to each peer: their closers (temp copies on disk). */
+  private readonly outgoingImages = new Map<bigint, Set<() => Promise<void>>>();
   // metrics
   proposalsCommitted = 0;
   proposalsApplied = 0;
@@ -201,6 +203,7 @@ export class RaftLoop {
   }
 
   reportSnapshot(id: bigint, ok: boolean): void {
+    this.closeImages(id);
     if (ok) this.snapshotsSent++;
     else this.snapshotsSendFailed++;
     if (this.stopped || this.fatal) return;
@@ -231,6 +234,7 @@ export class RaftLoop {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.drain();
+    for (const id of [...this.outgoingImages.keys()]) this.closeImages(id);
     this.failAll(Errors.stopped);
   }
 
@@ -301,21 +305,61 @@ export class RaftLoop {
    * A MsgSnap carries the state as applied now, with the matching index, term and
    * configuration (etcd's merged snapshot message): the stored snapshot may predate the
    * follower's own addition, and a follower refuses a snapshot whose configuration lacks it.
-   * Taken inside the loop, so no apply runs while the image is copied.
+   * The first step of the state machine's snapshot takes a consistent copy on disk (VACUUM
+   * INTO) inside the loop, so no apply runs in between; the image then streams from that copy
+   * while the loop goes on, one chunk at a time (never the whole image in memory).
    */
   private async sendSnapshot(m: Message): Promise<void> {
     const index = this.smRef.appliedIndex;
-    const chunks: Uint8Array[] = [];
-    for await (const r of this.smRef.snapshot()) chunks.push(r.blob);
-    chunks.pop(); // the final message is the image's SHA-256, not part of it
+    const it = this.smRef.snapshot()[Symbol.asyncIterator]();
+    let first: IteratorResult<{ blob: Uint8Array }>;
+    try {
+      first = await it.next();
+    } catch (err) {
+      this.o.logger.warn("failed to take a snapshot image to send", { to: m.to.toString(16), error: String(err) });
+      this.snapshotsSendFailed++;
+      this.node.reportSnapshot(m.to, false);
+      return;
+    }
     assert(this.smRef.appliedIndex === index, "state changed while a snapshot image was taken");
     const snap: Snapshot = {
       meta: { index, term: this.node.raft.raftLog.term(index), confState: this.node.raft.prs.confState() },
       data: new Uint8Array(0),
     };
-    this.o.transport.sendSnapshot({ ...m, snapshot: snap }, async function* () {
-      yield* chunks;
-    });
+    // Closes the copy (and removes it) once sent, failed, never started, or at stop.
+    let done = false;
+    const close = async (): Promise<void> => {
+      if (done) return;
+      done = true;
+      this.outgoingImages.get(m.to)?.delete(close);
+      await it.return?.();
+    };
+    let set = this.outgoingImages.get(m.to);
+    if (set === undefined) this.outgoingImages.set(m.to, (set = new Set()));
+    set.add(close);
+    async function* image(): AsyncGenerator<Uint8Array> {
+      try {
+        // One chunk of lookahead: the state machine's final message is the image's SHA-256,
+        // not part of it.
+        let held = first.done ? undefined : first.value.blob;
+        while (held !== undefined) {
+          const next = await it.next();
+          if (next.done) break;
+          yield held;
+          held = next.value.blob;
+        }
+      } finally {
+        await close();
+      }
+    }
+    this.o.transport.sendSnapshot({ ...m, snapshot: snap }, image);
+  }
+
+  /** Closes the images being sent to `id` (the transport reported the outcome). */
+  private closeImages(id: bigint): void {
+    const set = this.outgoingImages.get(id);
+    if (set === undefined) return;
+    for (const close of [...set]) void close().catch(() => {});
   }
 
   private async apply(entries: readonly Entry[]): Promise<void> {
