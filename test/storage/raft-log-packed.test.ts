@@ -160,3 +160,44 @@ test("durable entry data beyond the newest 8 MiB is read back from the WAL, rewr
     cleanup();
   }
 });
+
+test("a WAL location reported for an entry replaced meanwhile is ignored (term differs)", async () => {
+  const { dir, cleanup } = tempDir("rlog-stale-loc");
+  // Holds the first write after `armed` until released, so an append can land while it is in flight.
+  let armed = false;
+  let entered!: () => void;
+  const writing = new Promise<void>((r) => (entered = r));
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const fs: WalFs = {
+    ...nodeWalFs,
+    write: async (fd, data, off, len, pos) => {
+      if (armed) {
+        armed = false;
+        entered();
+        await gate;
+      }
+      return nodeWalFs.write(fd, data, off, len, pos);
+    },
+  };
+  try {
+    const log = await openRaftLog(dir, { unsafeNoFsync: true, fs });
+    log.append([bigEntry(1, 1, 1000, 1)]);
+    armed = true;
+    const inFlight = log.sync(); // writes the term-1 entry 1
+    await writing;
+    // Replaced while that write is in flight, and followed by more than 8 MiB, so a location
+    // wrongly taken for the new entry 1 would let it be evicted and read back as the old one.
+    const fresh = [bigEntry(1, 2, 1000, 2)];
+    for (let i = 2; i <= 11; i++) fresh.push(bigEntry(i, 2, 1024 * KiB, i));
+    log.append(fresh);
+    release();
+    await inFlight;
+    expect(fingerprint(log.entries(1, 2))).toEqual(fingerprint([fresh[0]!]));
+    await log.sync();
+    expect(fingerprint(log.entries(1, 12))).toEqual(fingerprint(fresh));
+    await log.close();
+  } finally {
+    cleanup();
+  }
+});
