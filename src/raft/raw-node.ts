@@ -162,10 +162,10 @@ export class RawNode {
 
   hasReady(): boolean {
     const r = this.raft;
-    const ss = r.softState();
-    if (ss.lead !== this.prevSoftState.lead || ss.role !== this.prevSoftState.role) return true;
-    const hs = r.hardState();
-    if (!hardStateEqual(hs, this.prevHardState)) return true;
+    // Fields compared directly: this runs on every loop turn and must not allocate.
+    if (r.lead !== this.prevSoftState.lead || r.state !== this.prevSoftState.role) return true;
+    const phs = this.prevHardState;
+    if (r.term !== phs.term || r.vote !== phs.vote || r.raftLog.committed !== phs.commit) return true;
     if (r.raftLog.hasPendingSnapshot()) return true;
     if (r.msgs.length > 0 || r.raftLog.unstable.entries.length > 0 || r.raftLog.hasNextEnts()) return true;
     return r.readStates.length > 0;

@@ -52,7 +52,9 @@ export class Unstable {
   truncateAndAppend(ents: readonly Entry[]): void {
     const after = ents[0]!.index;
     if (after === this.offset + this.entries.length) {
-      this.entries = this.entries.concat(ents);
+      // In place: nobody holds this array (unstableEntries() and slice() hand out copies), and
+      // concat here made a Ready of n proposals cost O(n²) element copies.
+      for (const e of ents) this.entries.push(e);
     } else if (after <= this.offset) {
       // The log is being replaced from `after` on, including part persisted already.
       this.offset = after;
