@@ -96,6 +96,10 @@ const SNAPSHOT_CHUNK = 32 * 1024;
  * `path` must be closed; open it again afterwards. The old WAL files are dropped so SQLite
  * does not replay them over the new image.
  */
+/** Far from the quota, page counts are read with every this many apply batches ... */
+const SIZE_REFRESH_BATCHES = 64;
+/** ... or after this many ms, whichever comes first. */
+const SIZE_REFRESH_MS = 1000;
 export async function installStateImage(path: string, image: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.install.tmp`;
@@ -146,6 +150,8 @@ class Sm implements StateMachine {
 
   constructor(
     private readonly db: Client,
+  private batchesSinceSizes = 0;
+  private sizesAt = -Infinity;
     private readonly o: StateMachineOptions,
     private applied: number,
     private readonly store: MvccStore,
@@ -272,12 +278,20 @@ class Sm implements StateMachine {
       sql: "UPDATE meta SET applied_index = ?, revision = ?, compact_revision = ?, scheduled_compact = ? WHERE id = 1",
       args: [index, s.revision, s.compactRevision, s.scheduledCompact],
     });
-    stmts.push("SELECT * FROM pragma_page_count(), pragma_freelist_count()");
+    // Page counts cost a statement per batch; far from the quota they are refreshed every
+    // SIZE_REFRESH_BATCHES batches (or SIZE_REFRESH_MS), near it after every batch.
+    const sizes = this.sizeRefreshDue();
+    if (sizes) stmts.push("SELECT * FROM pragma_page_count(), pragma_freelist_count()");
     const rs = await this.db.batch(stmts, "write");
-    const sizes = rs[rs.length - 1]!.rows[0];
-    if (sizes !== undefined) {
-      this.pages = Number(sizes[0]);
-      this.freePages = Number(sizes[1]);
+    this.batchesSinceSizes++;
+    if (sizes) {
+      const row = rs[rs.length - 1]!.rows[0];
+      if (row !== undefined) {
+        this.pages = Number(row[0]);
+        this.freePages = Number(row[1]);
+      }
+      this.batchesSinceSizes = 0;
+      this.sizesAt = this.o.clock();
     }
     this.applied = index;
     this.committedRev = s.revision;
@@ -293,6 +307,12 @@ class Sm implements StateMachine {
     });
     this.compacting.catch(() => undefined);
   }
+  private sizeRefreshDue(): boolean {
+    if (this.batchesSinceSizes + 1 >= SIZE_REFRESH_BATCHES) return true;
+    if (this.dbSize() * 2 >= this.o.quotaBackendBytes) return true;
+    return this.o.clock() - this.sizesAt >= SIZE_REFRESH_MS;
+  }
+
 
   private async compactLoop(): Promise<void> {
     const batch = this.o.compactionBatchLimit ?? 1000;
@@ -337,6 +357,8 @@ class Sm implements StateMachine {
     const s = this.store;
     const current = s.revision;
     const asked = Number(req.revision);
+    this.batchesSinceSizes = 0;
+    this.sizesAt = this.o.clock();
     const kr = keyRange(req.key, req.rangeEnd);
     let out;
     if (asked <= 0 || asked === current) {
