@@ -89,6 +89,10 @@ export interface StateMachine {
 }
 
 const SNAPSHOT_CHUNK = 32 * 1024;
+/** Far from the quota, page counts are read with every this many apply batches ... */
+const SIZE_REFRESH_BATCHES = 64;
+/** ... or after this many ms, whichever comes first. */
+const SIZE_REFRESH_MS = 1000;
 
 /**
  * Replaces the state file with a snapshot image (the blobs of snapshot() without the final
@@ -96,10 +100,6 @@ const SNAPSHOT_CHUNK = 32 * 1024;
  * `path` must be closed; open it again afterwards. The old WAL files are dropped so SQLite
  * does not replay them over the new image.
  */
-/** Far from the quota, page counts are read with every this many apply batches ... */
-const SIZE_REFRESH_BATCHES = 64;
-/** ... or after this many ms, whichever comes first. */
-const SIZE_REFRESH_MS = 1000;
 export async function installStateImage(path: string, image: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.install.tmp`;
@@ -142,6 +142,8 @@ class Sm implements StateMachine {
   private pageSize = 4096;
   private pages = 0;
   private freePages = 0;
+  private batchesSinceSizes = 0;
+  private sizesAt = -Infinity;
   private compacting: Promise<void> | undefined;
   private broken: unknown;
   private closed = false;
@@ -150,8 +152,6 @@ class Sm implements StateMachine {
 
   constructor(
     private readonly db: Client,
-  private batchesSinceSizes = 0;
-  private sizesAt = -Infinity;
     private readonly o: StateMachineOptions,
     private applied: number,
     private readonly store: MvccStore,
@@ -299,6 +299,12 @@ class Sm implements StateMachine {
     if (s.scheduledCompact > 0 && this.compacting === undefined) this.startCompaction();
   }
 
+  private sizeRefreshDue(): boolean {
+    if (this.batchesSinceSizes + 1 >= SIZE_REFRESH_BATCHES) return true;
+    if (this.dbSize() * 2 >= this.o.quotaBackendBytes) return true;
+    return this.o.clock() - this.sizesAt >= SIZE_REFRESH_MS;
+  }
+
   // ---- compaction in the background: small batches, each its own serialized write ----
 
   private startCompaction(): void {
@@ -307,12 +313,6 @@ class Sm implements StateMachine {
     });
     this.compacting.catch(() => undefined);
   }
-  private sizeRefreshDue(): boolean {
-    if (this.batchesSinceSizes + 1 >= SIZE_REFRESH_BATCHES) return true;
-    if (this.dbSize() * 2 >= this.o.quotaBackendBytes) return true;
-    return this.o.clock() - this.sizesAt >= SIZE_REFRESH_MS;
-  }
-
 
   private async compactLoop(): Promise<void> {
     const batch = this.o.compactionBatchLimit ?? 1000;
@@ -349,6 +349,8 @@ class Sm implements StateMachine {
     this.pages = Number(r[0]);
     this.freePages = Number(r[1]);
     this.pageSize = Number(r[2]);
+    this.batchesSinceSizes = 0;
+    this.sizesAt = this.o.clock();
   }
 
   // ---- reads ----
@@ -357,8 +359,6 @@ class Sm implements StateMachine {
     const s = this.store;
     const current = s.revision;
     const asked = Number(req.revision);
-    this.batchesSinceSizes = 0;
-    this.sizesAt = this.o.clock();
     const kr = keyRange(req.key, req.rangeEnd);
     let out;
     if (asked <= 0 || asked === current) {
