@@ -175,7 +175,16 @@ export class RaftLoop {
             this.o.logger.warn("ignoring a snapshot whose configuration does not include this member", { index: snap.meta.index });
           } else {
             this.o.logger.info("installing snapshot from the leader", { index: snap.meta.index, term: snap.meta.term });
-            this.smRef = await this.o.reopenSm(this.o.readImage(imagePath));
+            // Client watch streams outlive the state machine: the hub is paused while the
+            // image replaces the store, then every watcher re-syncs from the new one.
+            const hub = this.smRef.detachWatchHub();
+            try {
+              this.smRef = await this.o.reopenSm(this.o.readImage(imagePath));
+            } catch (err) {
+              hub.close();
+              throw err;
+            }
+            this.smRef.attachWatchHub(hub);
             const { MemberTable } = await import("../membership/members.ts");
             this.members = MemberTable.fromRows(await this.smRef.members());
             for (const mem of this.members.list()) {

@@ -85,6 +85,13 @@ export interface StateMachine {
   defragment(): Promise<void>;
   /** The members table (membership's durable copy). */
   members(): Promise<MemberRow[]>;
+  /**
+   * Before a snapshot install closes this machine: suspends the watch hub and gives it up, so
+   * close() leaves its streams open (watches opened meanwhile join the same hub).
+   */
+  detachWatchHub(): WatchHub;
+  /** Takes over the hub of the machine this one replaced: its watchers re-sync from this store. */
+  attachWatchHub(hub: WatchHub): void;
   close(): Promise<void>;
 }
 
@@ -135,7 +142,8 @@ export async function openStateMachine(o: StateMachineOptions): Promise<StateMac
 class Sm implements StateMachine {
   private readonly lessor: Lessor;
   private readonly alarmSet = new AlarmSet();
-  private readonly hub: WatchHub;
+  private hub: WatchHub;
+  private hubDetached = false;
   private stmts: InStatement[] = [];
   private tail: Promise<unknown> = Promise.resolve();
   private committedRev: number;
@@ -528,10 +536,24 @@ class Sm implements StateMachine {
     }));
   }
 
+  detachWatchHub(): WatchHub {
+    this.hubDetached = true;
+    this.hub.suspend();
+    return this.hub;
+  }
+
+  attachWatchHub(hub: WatchHub): void {
+    // This machine's own hub has no streams yet (nobody held the machine); its source is ours.
+    const own = this.hub;
+    own.close();
+    this.hub = hub;
+    hub.rebind(own.src);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.hub.close();
+    if (!this.hubDetached) this.hub.close();
     await this.compacting?.catch(() => undefined);
     await this.tail;
     this.db.close();

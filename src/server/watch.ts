@@ -3,6 +3,11 @@
 // committed revision) or synced (receiving live changes). The switch happens with no
 // await between "replayed up to the committed revision" and "synced", and live changes
 // are only delivered after they are committed, so there is no gap and no duplicate.
+//
+// The hub outlives the store it reads from: a follower that installs a snapshot suspends the
+// hub, replaces its store, and rebinds the hub to the new one. Every watcher then re-syncs
+// from its next revision against the new store (etcd moves its watchers to the unsynced group
+// on restore), or is canceled with compact_revision when the new store compacted past it.
 import type { Event, KeyValue } from "../gen/kv_pb.ts";
 import { Event_EventType } from "../gen/kv_pb.ts";
 import {
@@ -70,16 +75,61 @@ export class WatchHub {
   private readonly streams = new Set<HubStream>();
   private readonly timer: unknown;
   private readonly timers: Timers | undefined;
+  private source: WatchSource;
+  private paused = false;
+  /**
+   * Bumped on suspend and rebind: a replay started under an older epoch read from a store
+   * that is gone (or going) and drops what it read. Invariant: only replays of the current
+   * epoch move a watcher's nextRev.
+   */
+  private epochNo = 0;
 
   constructor(
-    readonly src: WatchSource,
+    src: WatchSource,
     readonly opts: WatchHubOptions,
   ) {
+    this.source = src;
     this.timers = opts.timers ?? (globalThis as unknown as Timers);
     if (opts.progressNotifyIntervalMs > 0) {
       this.timer = this.timers.setInterval(() => this.progressTick(), opts.progressNotifyIntervalMs);
       (this.timer as { unref?: () => void }).unref?.();
     }
+  }
+
+  /** The store the hub reads from now. */
+  get src(): WatchSource {
+    return this.source;
+  }
+
+  /** @internal */
+  get epoch(): number {
+    return this.epochNo;
+  }
+
+  /** True between suspend() and rebind(): no watcher is synced, no replay runs. */
+  get suspended(): boolean {
+    return this.paused;
+  }
+
+  /**
+   * Stops every replay and takes every watcher out of the synced set: the store is about to
+   * be replaced. Streams stay open; watches created meanwhile wait for rebind().
+   */
+  suspend(): void {
+    this.paused = true;
+    this.epochNo++;
+    for (const s of this.streams) s.unsync();
+  }
+
+  /**
+   * Reads from `src` from now on (the store that replaced the old one) and re-syncs every
+   * watcher from its next revision: replayed from `src`'s history, or canceled as compacted.
+   */
+  rebind(src: WatchSource): void {
+    this.source = src;
+    this.paused = false;
+    this.epochNo++;
+    for (const s of this.streams) s.resync();
   }
 
   get watcherCount(): number {
@@ -169,8 +219,29 @@ class HubStream implements WatchStream {
       this.cancelCompacted(w);
       return;
     }
-    if (w.nextRev > current) w.synced = true;
-    else void this.catchUp(w).catch((e: unknown) => this.fail(w, e));
+    if (this.hub.suspended) return; // rebind() starts it against the new store
+    this.startSync(w);
+  }
+
+  /** Starts a watcher's replay (or marks it synced when nothing is left to replay). */
+  private startSync(w: Watcher): void {
+    const epoch = this.hub.epoch;
+    if (w.nextRev > this.hub.src.committedRevision()) w.synced = true;
+    else void this.catchUp(w, epoch).catch((e: unknown) => this.fail(w, e, epoch));
+  }
+
+  /** @internal Takes every watcher out of the synced set (the store is being replaced). */
+  unsync(): void {
+    for (const w of this.watchers.values()) w.synced = false;
+  }
+
+  /** @internal Re-syncs every watcher against the hub's (new) store. */
+  resync(): void {
+    if (this.closed) return;
+    for (const w of [...this.watchers.values()]) {
+      w.synced = false;
+      this.startSync(w);
+    }
   }
 
   cancel(watchId: number): void {
@@ -278,11 +349,11 @@ class HubStream implements WatchStream {
     this.send(response(src.header(0), w.id, { canceled: true, compactRevision: src.compactRevision() }));
   }
 
-  private async catchUp(w: Watcher): Promise<void> {
+  private async catchUp(w: Watcher, epoch: number): Promise<void> {
     const src = this.hub.src;
     const batch = this.hub.opts.replayBatchRevisions ?? 1000;
     for (;;) {
-      if (w.canceled || this.closed) return;
+      if (w.canceled || this.closed || this.hub.epoch !== epoch) return;
       const committed = src.committedRevision();
       if (w.nextRev > committed) {
         w.synced = true; // no await since the check: nothing committed in between
@@ -300,7 +371,8 @@ class HubStream implements WatchStream {
           changes.map((c) => (c.kv !== undefined && c.kv.version === 1 ? undefined : src.stateAt(c.key, c.revision - 1))),
         );
       }
-      if (w.canceled || this.closed) return;
+      // A store swapped in during the reads: the new epoch's replay covers these revisions.
+      if (w.canceled || this.closed || this.hub.epoch !== epoch) return;
       let events: Event[] = [];
       let rev = 0;
       changes.forEach((c, i) => {
@@ -317,8 +389,9 @@ class HubStream implements WatchStream {
     }
   }
 
-  private fail(w: Watcher, e: unknown): void {
-    if (w.canceled || this.closed) return;
+  private fail(w: Watcher, e: unknown, epoch: number): void {
+    // A read from a store closed by a snapshot install fails: the new epoch's replay goes on.
+    if (w.canceled || this.closed || this.hub.epoch !== epoch) return;
     w.canceled = true;
     this.watchers.delete(w.id);
     const reason = e instanceof Error ? e.message : String(e);
