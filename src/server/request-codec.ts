@@ -14,13 +14,16 @@ export function encodeRequest(init: RequestInit): Uint8Array {
 /** The request ID of an encoded InternalRaftRequest, or 0n if it has none (leader no-op). */
 export function peekRequestId(data: Uint8Array): bigint {
   if (data.length === 0 || data[0] !== 0x08) return 0n;
-  let id = 0n;
-  let shift = 0n;
+  // Seven bits per byte gathered in a Number (exact below 2^53), one BigInt at the end when
+  // it fits, otherwise two: per-byte BigInt arithmetic allocated ~30 BigInts per entry.
+  let lo = 0; // bits 0..48 (7 bytes)
+  let hi = 0; // bits 49..63
   for (let i = 1; i < data.length && i < 11; i++) {
     const b = data[i]!;
-    id |= BigInt(b & 0x7f) << shift;
-    if ((b & 0x80) === 0) return id;
-    shift += 7n;
+    const shift = 7 * (i - 1);
+    if (i <= 7) lo += (b & 0x7f) * 2 ** shift;
+    else hi += (b & 0x7f) * 2 ** (shift - 49);
+    if ((b & 0x80) === 0) return hi === 0 ? BigInt(lo) : (BigInt(hi) << 49n) | BigInt(lo);
   }
   return 0n;
 }
