@@ -49,8 +49,8 @@ async function measure(name: string, op: (i: number) => unknown | Promise<unknow
 const key = (i: number) => new TextEncoder().encode(`k${(i % 100000).toString().padStart(7, "0")}`);
 const value = new Uint8Array(256).fill(0x61);
 const putBytes = toBinary(PutRequestSchema, create(PutRequestSchema, { key: key(1), value }));
-const entry = encodeRequest({ ID: 12345678901n, header: { ID: 12345678901n }, put: create(PutRequestSchema, { key: key(1), value }) });
-const header = create(ResponseHeaderSchema, { clusterId: 1n, memberId: 2n, revision: 100, raftTerm: 2n });
+const entry = encodeRequest({ ID: 12345678901n, put: create(PutRequestSchema, { key: key(1), value }) });
+const header = create(ResponseHeaderSchema, { clusterId: 1n, memberId: 2n, revision: 100n, raftTerm: 2n });
 
 await measure("gRPC decode PutRequest (fromBinary)", () => fromBinary(PutRequestSchema, putBytes));
 await measure("propose: encodeRequest (create+toBinary)", (i) =>
