@@ -5,6 +5,7 @@
 // Proposals and linearizable reads are batched: whatever arrives while one Ready is being
 // persisted joins the next. Every proposal and read has a deadline; ticks sweep them.
 import type { InStatement } from "@libsql/client";
+import type { InternalRaftRequest } from "../gen/internal_pb.ts";
 import { assert } from "../raft/assert.ts";
 import { decodeConfChange } from "../raft/codec.ts";
 import { ConfChangeType, type ConfChange } from "../raft/conf-change.ts";
@@ -62,6 +63,8 @@ interface Waiter {
   resolve(v: unknown): void;
   reject(e: unknown): void;
   deadline: number;
+  /** The proposed request: its entry is applied from this, not decoded again. */
+  req?: InternalRaftRequest;
 }
 
 interface ReadBatch {
@@ -376,7 +379,10 @@ export class RaftLoop {
     const after: (() => void)[] = [];
     for (const e of entries) {
       if (e.type !== EntryType.ConfChange) {
-        batch.push({ index: e.index, data: e.data });
+        // An ID names one proposal of this member, so a waiter's request is this entry's.
+        const id = peekRequestId(e.data);
+        const req = id === 0n ? undefined : this.waiters.get(id)?.req;
+        batch.push(req === undefined ? { index: e.index, data: e.data } : { index: e.index, data: e.data, req });
         continue;
       }
       const cc = decodeConfChange(e.data);
@@ -499,7 +505,7 @@ export class RaftLoop {
   }
 
   /** Proposes an encoded request carrying `id`; resolves with its apply result. */
-  propose(id: bigint, data: Uint8Array): Promise<unknown> {
+  propose(id: bigint, data: Uint8Array, req?: InternalRaftRequest): Promise<unknown> {
     try {
       this.checkUsable();
       if (this.node.raft.lead === 0n) throw Errors.noLeader;
@@ -514,7 +520,7 @@ export class RaftLoop {
         else reject(err);
         return;
       }
-      this.waiters.set(id, { resolve, reject, deadline: this.o.clock() + this.o.requestTimeoutMs });
+      this.waiters.set(id, { resolve, reject, deadline: this.o.clock() + this.o.requestTimeoutMs, req });
       this.kick();
     });
   }

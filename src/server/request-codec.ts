@@ -11,6 +11,15 @@ export function encodeRequest(init: RequestInit): Uint8Array {
   return toBinary(InternalRaftRequestSchema, create(InternalRaftRequestSchema, init) as InternalRaftRequest);
 }
 
+/**
+ * The message and its encoding. The proposer keeps the message so that its own entry is
+ * applied without decoding the bytes again (the message is what the bytes decode to).
+ */
+export function buildRequest(init: RequestInit): { req: InternalRaftRequest; data: Uint8Array } {
+  const req = create(InternalRaftRequestSchema, init) as InternalRaftRequest;
+  return { req, data: toBinary(InternalRaftRequestSchema, req) };
+}
+
 /** The request ID of an encoded InternalRaftRequest, or 0n if it has none (leader no-op). */
 export function peekRequestId(data: Uint8Array): bigint {
   if (data.length === 0 || data[0] !== 0x08) return 0n;

@@ -68,7 +68,7 @@ import { Errors } from "./errors.ts";
 import { IdGenerator } from "./id-generator.ts";
 import type { Logger } from "./logger.ts";
 import { type ClusterLog, RaftLoop } from "./raft-loop.ts";
-import { encodeRequest, type RequestInit } from "./request-codec.ts";
+import { buildRequest, type RequestInit } from "./request-codec.ts";
 import type { StateMachine } from "./state-machine.ts";
 import type { EtcdServer, RequestContext, WatchStream } from "./types.ts";
 import * as validate from "./validate.ts";
@@ -357,9 +357,9 @@ export class Server implements EtcdServer, PeerHandler {
     if (this.stopped) return Promise.reject(Errors.stopped);
     const id = this.ids.next();
     init.ID = id;
-    const data = encodeRequest(init);
+    const { req, data } = buildRequest(init);
     if (data.length > this.maxRequestBytes) return Promise.reject(Errors.requestTooLarge);
-    return this.loop.propose(id, data) as Promise<T>;
+    return this.loop.propose(id, data, req) as Promise<T>;
   }
 
   private linearizableRead(): Promise<void> {

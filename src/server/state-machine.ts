@@ -53,6 +53,8 @@ export interface StateMachineOptions {
 export interface AppliedEntry {
   index: number;
   data: Uint8Array; // InternalRaftRequest binary (empty = no-op)
+  /** `data` decoded, when the proposer still holds it (its own entries). */
+  req?: InternalRaftRequest;
   /** Applied instead of `data` (conf changes): pushes its writes into the entry's batch. */
   effect?: (out: InStatement[]) => void;
 }
@@ -258,7 +260,7 @@ class Sm implements StateMachine {
           last = e.index;
           continue;
         }
-        const req = fromBinary(InternalRaftRequestSchema, e.data);
+        const req = e.req ?? fromBinary(InternalRaftRequestSchema, e.data);
         if (needsHistory(req)) {
           // History reads must see this batch's earlier writes: commit them first.
           if (last > this.applied) await this.flush(last);
