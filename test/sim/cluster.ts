@@ -6,6 +6,13 @@
 // persisted (the RawNode's unstable entries, the state machine past its checkpoint, pending
 // requests), restarts, leader transfers, membership changes (remove a voter; add a new node
 // as learner, then promote it), log compaction with snapshots sent to lagging followers.
+//
+// Two fault profiles. "random" draws independent faults. "churn" adds the Nemesis
+// (nemesis.ts), which aims at the windows where safety bugs show: isolated leaders with slow
+// clocks and clients still reading from them, and the thesis's Figure 3.7 sequence. Churn seeds
+// also send one entry per MsgApp (often with one message in flight), so a new leader's
+// acknowledgements cover entries of earlier terms well before its own, and one client clings to
+// its node and mostly reads.
 
 import {
   assert, ConfChangeType, decodeConfChange, decodeMessage, encodeMessage, EntryType, MemoryStorage,
@@ -13,6 +20,7 @@ import {
   type ConfState, type Message, type Ready,
 } from "../../src/raft/index.ts";
 import type { KvOp } from "./linearizability.ts";
+import { Nemesis, type NemesisHost } from "./nemesis.ts";
 import { chance, intn, pick, prng, type Rng } from "./prng.ts";
 
 const enc = new TextEncoder();
@@ -55,6 +63,8 @@ class SimNode {
   removed = false;
   /** Steps per tick: this node's clock rate. */
   tickEvery = 3;
+  /** The clock rate drawn at start; tickEvery differs while the nemesis slows this clock. */
+  normalTickEvery = 3;
 
   constructor(readonly id: bigint) {}
 
@@ -71,8 +81,12 @@ interface InFlight {
   readonly at: number;
 }
 
+export type FaultProfile = "random" | "churn";
+
 export interface SimOptions {
   readonly seed: number;
+  /** Default "random". */
+  readonly profile?: FaultProfile;
   readonly steps?: number;
   readonly log?: (line: string) => void;
 }
@@ -86,8 +100,9 @@ export class Cluster {
   private readonly rng: Rng;
   private readonly nodes = new Map<bigint, SimNode>();
   private net: InFlight[] = [];
-  /** Node → partition side; undefined = fully connected. */
+  /** Node → partition group (messages pass only within a group); undefined = fully connected. */
   private partition: Map<bigint, number> | undefined;
+  private readonly nemesis: Nemesis | undefined;
   private now = 0;
   /** Logical clock for the history: strictly increasing per call/return event. */
   private clock = 0;
@@ -95,6 +110,8 @@ export class Cluster {
   private nextOp = 1;
   private readonly history: KvOp[] = [];
   private readonly clientBusy: (PendingOp | undefined)[];
+  /** Pipelined operations (client -1), by op ID. */
+  private readonly detached = new Map<number, PendingOp>();
   private readonly clientNode: bigint[] = [];
   /** The entry each index committed to, as first applied anywhere: all nodes must agree. */
   private readonly appliedAt = new Map<number, string>();
@@ -103,6 +120,13 @@ export class Cluster {
   private readonly log: (line: string) => void;
   /** Probability knobs drawn per seed, so seeds differ in character, not just in detail. */
   private readonly p: { drop: number; dup: number; maxDelay: number; crash: number; partition: number; transfer: number; member: number };
+  /** Message limits (the churn profile lowers them). */
+  private readonly q = { maxSize: 256, maxInflight: 4 };
+  /** Per client: the chance of staying with the node it used last. */
+  private readonly sticky: number[] = [0.75, 0.75, 0.75];
+  /** Per client: the share of reads among its operations. */
+  private readonly reads: number[] = [0.5, 0.5, 0.5];
+  private readonly profile: FaultProfile;
 
   constructor(private readonly opts: SimOptions) {
     this.rng = prng(opts.seed);
@@ -116,7 +140,23 @@ export class Cluster {
       transfer: this.rng() * 0.005,
       member: this.rng() * 0.006,
     };
-    const n = chance(this.rng, 0.5) ? 3 : 5;
+    this.profile = opts.profile ?? "random";
+    if (this.profile === "churn") {
+      this.p.partition /= 4;
+      this.p.crash /= 2;
+      // One client clings to its node (a deposed leader, often); the others follow the leader.
+      this.sticky[0] = 0.9 + this.rng() * 0.1;
+      this.sticky[1] = this.sticky[2] = 0.3 + this.rng() * 0.4;
+      // The clinging client mostly reads: a put to an isolated node blocks it until it gives up.
+      this.reads[0] = 0.8 + this.rng() * 0.2;
+      this.q.maxSize = chance(this.rng, 0.8) ? 1 : 256;
+      // With one entry per message and one message in flight, a new leader's log reaches a
+      // follower one round trip per entry: acknowledgements of old-term entries come well before
+      // those of the leader's own entries.
+      this.q.maxInflight = chance(this.rng, 0.6) ? 1 : 4;
+    }
+    this.nemesis = this.profile === "churn" ? new Nemesis(this.nemesisHost(), prng(opts.seed * 31 + 17)) : undefined;
+    const n = this.profile === "churn" ? (chance(this.rng, 0.8) ? 5 : 3) : chance(this.rng, 0.5) ? 3 : 5;
     const voters: bigint[] = [];
     for (let i = 0; i < n; i++) voters.push(this.nextId++);
     for (const id of voters) {
@@ -139,12 +179,12 @@ export class Cluster {
     n.data = new Map(Object.entries(img.data));
     n.applied = img.applied;
     n.confState = snap.meta.confState;
-    n.tickEvery = 2 + intn(this.rng, 4);
+    n.tickEvery = n.normalTickEvery = 2 + intn(this.rng, 4);
     n.raw = new RawNode({
       id: n.id, electionTick: 10, heartbeatTick: 2, storage: n.storage,
       // Raft replays from the snapshot so conf changes after it are applied to raft again.
       applied: snap.meta.index,
-      maxSizePerMsg: 256, maxInflightMsgs: 4,
+      maxSizePerMsg: this.q.maxSize, maxInflightMsgs: this.q.maxInflight,
       rng: prng(this.opts.seed * 7919 + Number(n.id) * 104729 + this.now),
     });
   }
@@ -272,14 +312,19 @@ export class Cluster {
   // ---- clients -------------------------------------------------------------------------------
 
   private complete(op: PendingOp, value: string | undefined): void {
-    if (this.clientBusy[op.client]?.id !== op.id) return; // abandoned already
-    this.clientBusy[op.client] = undefined;
+    if (op.client < 0) {
+      if (!this.detached.delete(op.id)) return; // abandoned already
+    } else {
+      if (this.clientBusy[op.client]?.id !== op.id) return; // abandoned already
+      this.clientBusy[op.client] = undefined;
+    }
     this.history.push({ key: op.key, kind: op.kind, value: op.kind === "put" ? op.value : value, call: op.call, ret: ++this.clock });
     this.count(`${op.kind}-ok`);
   }
 
   private abandon(op: PendingOp): void {
-    this.clientBusy[op.client] = undefined;
+    if (op.client < 0) this.detached.delete(op.id);
+    else this.clientBusy[op.client] = undefined;
     // A put may still take effect: unknown outcome. A get that never answered had no effect.
     if (op.kind === "put") this.history.push({ key: op.key, kind: "put", value: op.value, call: op.call, ret: Infinity });
     this.count(`${op.kind}-timeout`);
@@ -297,17 +342,36 @@ export class Cluster {
     // Clients stick to the node they used last (possibly a deposed leader), now and then
     // looking up the current leader or picking any node.
     let n = this.nodes.get(this.clientNode[client] ?? 0n);
-    if (!n?.up || n.removed || chance(this.rng, 0.25)) {
+    if (!n?.up || n.removed || chance(this.rng, 1 - this.sticky[client]!)) {
       const leader = this.leader();
       n = leader && chance(this.rng, 0.7) ? leader : pick(this.rng, candidates);
     }
     this.clientNode[client] = n.id;
     const id = this.nextOp++;
     const key = pick(this.rng, this.keys);
-    const kind = chance(this.rng, 0.5) ? "put" : "get";
+    const kind = chance(this.rng, 1 - this.reads[client]!) ? "put" : "get";
     const value = kind === "put" ? `v${id}` : undefined;
     const op: PendingOp = { id, client, key, kind, value, call: ++this.clock, deadline: this.now + 60, node: n.id };
     this.clientBusy[client] = op;
+    if (!this.submit(n, op)) this.clientBusy[client] = undefined;
+  }
+
+  /**
+   * A put that does not wait for earlier ones (a pipelining client): each is its own process in
+   * the history. The nemesis uses it to grow an isolated leader's uncommitted tail.
+   */
+  private pipelinedPut(n: SimNode): void {
+    if (!n.up || n.removed) return;
+    const id = this.nextOp++;
+    const key = pick(this.rng, this.keys);
+    const op: PendingOp = { id, client: -1, key, kind: "put", value: `v${id}`, call: ++this.clock, deadline: this.now + 60, node: n.id };
+    this.detached.set(id, op);
+    if (!this.submit(n, op)) this.detached.delete(id);
+  }
+
+  /** Hands an operation to a node; false if it was dropped at once (it did not happen). */
+  private submit(n: SimNode, op: PendingOp): boolean {
+    const { id, key, kind, value } = op;
     try {
       if (kind === "put") {
         n.waitingPuts.set(id, op);
@@ -320,9 +384,10 @@ export class Cluster {
       if (!(e instanceof ProposalDroppedError)) throw e;
       // Definitely not in any log: the operation did not happen.
       n.waitingPuts.delete(id);
-      this.clientBusy[client] = undefined;
       this.count("dropped-proposal");
+      return false;
     }
+    return true;
   }
 
   // ---- faults --------------------------------------------------------------------------------
@@ -339,6 +404,10 @@ export class Cluster {
 
   private faults(): void {
     const r = this.rng;
+    if (this.nemesis?.busy) {
+      this.nemesis.step();
+      return;
+    }
     const live = [...this.nodes.values()].filter((n) => !n.removed);
     if (chance(r, this.p.crash)) {
       const up = live.filter((n) => n.up);
@@ -355,10 +424,10 @@ export class Cluster {
       this.partition = new Map(live.map((n) => [n.id, intn(r, 2)]));
       this.log(`t=${this.now} partition ${[...this.partition].map(([k, v]) => `${k}:${v}`).join(" ")}`);
       this.count("partition");
-    } else if (this.partition !== undefined && chance(r, 0.008)) {
-      this.partition = undefined;
-      this.log(`t=${this.now} heal`);
+    } else if (this.partition !== undefined && this.profile === "random" && chance(r, 0.008)) {
+      this.heal();
     }
+    this.nemesis?.step();
     const leader = this.leader();
     if (leader && chance(r, this.p.transfer)) {
       const to = pick(r, leader.confState.voters);
@@ -367,6 +436,44 @@ export class Cluster {
       leader.raw!.transferLeader(to);
     }
     if (leader && chance(r, this.p.member)) this.membership(leader);
+  }
+
+  private nemesisHost(): NemesisHost {
+    const self = this;
+    const running = () => [...this.nodes.values()].filter((n) => n.up && !n.removed);
+    return {
+      get now() {
+        return self.now;
+      },
+      leader: () => {
+        const l = this.leader();
+        if (!l) return undefined;
+        const r = l.raw!.raft;
+        return { id: l.id, term: r.term, established: r.raftLog.zeroTermOnCompacted(r.raftLog.committed) === r.term };
+      },
+      voters: () => running().filter((n) => n.raw!.status().config.voters.includes(n.id)).map((n) => n.id),
+      members: () => [...this.nodes.values()].filter((n) => !n.removed).map((n) => n.id),
+      groups: () => this.partition,
+      setGroups: (g) => {
+        this.partition = g;
+      },
+      slowClock: (id, factor) => {
+        const n = this.nodes.get(id);
+        if (n) n.tickEvery = n.normalTickEvery * factor;
+      },
+      put: (id) => {
+        const n = this.nodes.get(id);
+        if (n) this.pipelinedPut(n);
+      },
+      log: (l) => this.log(l),
+      count: (k) => this.count(k),
+    };
+  }
+
+  private heal(): void {
+    this.partition = undefined;
+    for (const n of this.nodes.values()) n.tickEvery = n.normalTickEvery;
+    this.log(`t=${this.now} heal`);
   }
 
   private membership(leader: SimNode): void {
@@ -431,6 +538,7 @@ export class Cluster {
     // Clocks run at different rates per node (skew), so leases are not implicitly in sync.
     for (const n of this.nodes.values()) if (n.raw && this.now % n.tickEvery === 0) n.raw.tick();
     for (let c = 0; c < this.clientBusy.length; c++) this.clientStep(c);
+    for (const op of this.detached.values()) if (this.now >= op.deadline) this.abandon(op);
     this.deliverDue();
     for (const n of this.nodes.values()) if (n.raw && n.raw.hasReady()) this.handleReady(n);
     if (this.now % 50 === 0) this.reapRemoved();
@@ -440,13 +548,14 @@ export class Cluster {
     const steps = this.opts.steps ?? 1500;
     for (let i = 0; i < steps; i++) this.step(true);
     // Quiet period: heal, restart everyone, let pending work finish.
-    this.partition = undefined;
+    this.heal();
     for (const n of this.nodes.values()) if (!n.up && !n.removed) this.start(n);
     for (let i = 0; i < 400; i++) this.step(false);
     for (let c = 0; c < this.clientBusy.length; c++) {
       const op = this.clientBusy[c];
       if (op) this.abandon(op);
     }
+    for (const op of this.detached.values()) this.abandon(op);
     this.stats["leader-at-end"] = this.leader() ? 1 : 0;
     return { history: this.history, stats: this.stats };
   }
