@@ -258,8 +258,14 @@ export class RaftLoop {
         if (!this.node.hasReady()) break;
         const rd = this.node.ready();
         if (rd.softState) this.softStateChanged(rd.softState);
+        // A leader replicates while it writes its own disk (Raft thesis §10.2.1, as etcd does).
+        // Safe because Readies are handled one at a time: a commit learned from followers' acks
+        // is applied, acknowledged or sent on only in a later Ready, after this one is durable.
+        // Everyone else sends only what is durable (votes, acks).
+        const early = this.isLeader();
+        if (early) await this.send(rd.messages);
         await this.persist(rd);
-        await this.send(rd.messages);
+        if (!early) await this.send(rd.messages);
         for (const rs of rd.readStates) {
           const ctx = decodeCtx(this.o.memberId, rs.requestCtx);
           const b = this.readsInFlight.get(ctx);
@@ -297,6 +303,9 @@ export class RaftLoop {
     if (rd.snapshot) this.o.log.applySnapshot(rd.snapshot);
     if (rd.entries.length > 0) this.o.log.append(rd.entries);
     if (rd.hardState) this.o.log.setHardState(rd.hardState);
+    // Only new entries or a new term/vote must be durable before we go on; a commit index that
+    // moved rides along with the next sync (a lost one is learned again from the leader).
+    if (!rd.mustSync) return;
     const t0 = performance.now();
     await this.o.log.sync();
     this.fsyncCount++;
