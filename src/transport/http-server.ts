@@ -2,7 +2,10 @@
 // The node request rides along in the env so routes can stream its body themselves.
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
+
+/** Takes over a socket whose request asked for an HTTP upgrade (the message streams). */
+export type UpgradeHandler = (req: IncomingMessage, socket: Socket, head: Buffer) => void;
 
 export type EnvFetch = (req: Request, env: { incoming: IncomingMessage }) => Response | Promise<Response>;
 
@@ -64,7 +67,7 @@ function closeOne(server: Server): Promise<void> {
 }
 
 /** Listens on every URL; on failure closes what was opened and rethrows. */
-export async function listenAll(urls: readonly URL[], fetch: EnvFetch, tls?: ServerTls): Promise<Listening> {
+export async function listenAll(urls: readonly URL[], fetch: EnvFetch, tls?: ServerTls, upgrade?: UpgradeHandler): Promise<Listening> {
   const servers: Server[] = [];
   const bound: URL[] = [];
   try {
@@ -87,6 +90,7 @@ export async function listenAll(urls: readonly URL[], fetch: EnvFetch, tls?: Ser
       // Heartbeats keep peer connections busy; a long idle limit avoids closing a socket the
       // sender is about to reuse.
       server.keepAliveTimeout = 60_000;
+      if (upgrade) server.on("upgrade", upgrade);
       servers.push(server);
       bound.push(await listenOne(server, url));
     }

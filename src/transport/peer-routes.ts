@@ -8,8 +8,9 @@ import { CodecError } from "../raft/codec.ts";
 import { Errors, EtcdError } from "../server/errors.ts";
 import type { PeerHandler, PeerMember } from "./types.ts";
 import { BodyTooLargeError, readBody, receiveSnapshotStream } from "./body.ts";
+import { checkPeer } from "./peer-check.ts";
 import {
-  CLUSTER_VERSION, decodeBatch, formatId, Header, parseDecimalId, parseHexId, Paths, PromoteTexts, SERVER_VERSION, Texts,
+  CLUSTER_VERSION, decodeBatch, formatId, Header, parseDecimalId, Paths, PromoteTexts, SERVER_VERSION,
 } from "./wire.ts";
 
 export interface PeerEnv {
@@ -36,6 +37,7 @@ const memberJson = (m: PeerMember) => ({
 
 export function createPeerRoutes(o: PeerRoutesOptions): Hono<PeerEnv> {
   const app = new Hono<PeerEnv>();
+  const check = { clusterId: o.clusterId, memberId: o.memberId, isRemoved: (id: bigint) => o.handler.isRemoved(id), logger: o.logger };
 
   const text = (status: number, body: string): Response =>
     new Response(body, {
@@ -43,25 +45,10 @@ export function createPeerRoutes(o: PeerRoutesOptions): Hono<PeerEnv> {
       headers: { "content-type": "text/plain; charset=utf-8", [Header.clusterId]: formatId(o.clusterId()) },
     });
 
-  // Every POST is checked: same cluster, meant for this member (when the sender names one), and a
-  // sender that has not been removed. undefined = go on.
+  // Every POST is checked (peer-check.ts). undefined = go on.
   const refuse = (c: Context<PeerEnv>): Response | undefined => {
-    const local = o.clusterId();
-    const remote = parseHexId(c.req.header(Header.clusterId));
-    if (remote !== local) {
-      o.logger.warn(Texts.clusterMismatch, {
-        remote: c.req.header(Header.clusterId) ?? "", local: formatId(local), from: c.req.header(Header.from) ?? "",
-      });
-      return text(412, Texts.clusterMismatch);
-    }
-    const to = c.req.header(Header.to);
-    if (to !== undefined && parseHexId(to) !== o.memberId) {
-      o.logger.warn(Texts.toMismatch, { to, local: formatId(o.memberId) });
-      return text(412, Texts.toMismatch);
-    }
-    const from = parseHexId(c.req.header(Header.from));
-    if (from !== undefined && o.handler.isRemoved(from)) return text(410, Texts.removed);
-    return undefined;
+    const r = checkPeer(check, (name) => c.req.header(name));
+    return r === undefined ? undefined : text(r.status, r.text);
   };
 
   const badBody = (c: Context<PeerEnv>, e: unknown): Response => {

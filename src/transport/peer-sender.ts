@@ -1,11 +1,26 @@
-// One peer's outgoing message stream: a bounded queue and at most one POST /raft in flight, which
-// carries everything queued when it starts. Order is kept because batches go one after another.
-// A failed batch is dropped (raft resends what matters), the peer is reported unreachable, and the
-// next batch waits a backoff (100 ms doubling to 1 s, reset by a success) and tries the next URL.
+// One peer's outgoing messages: a bounded queue drained over a long-lived stream (an upgraded
+// connection, stream-client.ts) when one is open, and over POST /raft otherwise.
+//
+// Stream: everything queued in one event-loop job is framed and written with one socket.write; a
+// write the socket cannot take yet (write returned false) holds later messages in the queue until
+// `drain`. A stream that closes reports the peer unreachable and is re-dialled with a backoff
+// (100 ms doubling to 1 s, reset by a success) on the peer's URLs in turn. A peer that answers the
+// upgrade with anything but 101/410/412 (an older member: 404) is not asked again for a while.
+//
+// POST: at most one request in flight, which carries everything queued when it starts. A failed
+// batch is dropped (raft resends what matters), the peer is reported unreachable, and the next
+// batch waits the same kind of backoff and tries the next URL.
+//
+// Order is kept: a stream write never overtakes a POST in flight, and batches go one after another.
+import type { Socket } from "node:net";
 import { encodeMessage } from "../raft/codec.ts";
 import type { Message } from "../raft/message.ts";
-import type { PeerHttpClient, PeerResponse } from "./http-client.ts";
-import { frameBatch, Paths, Texts } from "./wire.ts";
+import type { ClientTls, PeerHttpClient, PeerResponse } from "./http-client.ts";
+import { dialStream, type Dial } from "./stream-client.ts";
+import { formatId, frameBatch, Paths, Texts } from "./wire.ts";
+
+/** After a peer refuses the upgrade (e.g. 404 from an older member), ask again after this long. */
+export const STREAM_RETRY_AFTER_REFUSAL_MS = 30_000;
 
 export interface SenderLimits {
   /** Messages kept per peer; the oldest are dropped beyond it. */
@@ -20,6 +35,11 @@ export interface SenderLimits {
 
 export interface SenderContext {
   readonly http: PeerHttpClient;
+  /** Certificates for streams to https peer URLs. */
+  readonly tls: ClientTls | undefined;
+  /** False: POST /raft only (no streams are dialled). */
+  readonly streams: boolean;
+  readonly logger: { info(m: string, f?: Record<string, unknown>): void; warn(m: string, f?: Record<string, unknown>): void };
   readonly limits: SenderLimits;
   /** Headers every request to peer `to` carries (cluster ID, sender and receiver IDs, version). */
   headers(to: bigint): Record<string, string>;
@@ -45,6 +65,21 @@ export class PeerSender {
   /** Counters for tests and metrics. */
   requests = 0;
   dropped = 0;
+  /** socket.write calls on streams, and streams established. */
+  streamWrites = 0;
+  streamsOpened = 0;
+
+  // The stream, when one is open; `blocked` while the socket's buffer waits for `drain`.
+  private stream: Socket | undefined;
+  private streamUrl: string | undefined;
+  private blocked = false;
+  private flushScheduled = false;
+  private dial: Dial | undefined;
+  private dialTimer: ReturnType<typeof setTimeout> | undefined;
+  private dialIndex = 0;
+  private dialBackoffMs = 0;
+  /** ctx.now() before which no upgrade is tried (the peer refused one). */
+  private refusedUntil = -Infinity;
 
   constructor(
     readonly id: bigint,
@@ -52,11 +87,21 @@ export class PeerSender {
     private readonly ctx: SenderContext,
   ) {
     this.urls = urls.map((u) => new URL(u));
+    this.ensureStream();
   }
 
   setUrls(urls: readonly string[]): void {
     this.urls = urls.map((u) => new URL(u));
     this.urlIndex = 0;
+    this.dialIndex = 0;
+    // A stream to a URL the peer no longer has is closed; its close handler dials a current one.
+    if (this.stream !== undefined && !this.urls.some((u) => u.href === this.streamUrl)) this.stream.destroy();
+    this.ensureStream();
+  }
+
+  /** True while a stream to the peer is open. */
+  get streaming(): boolean {
+    return this.stream !== undefined;
   }
 
   /** The URL to try now; rotates after each failure. */
@@ -77,9 +122,118 @@ export class PeerSender {
     this.queue.push(m);
   }
 
-  /** Starts a batch unless one is in flight or the peer is backing off. */
+  /** Sends what is queued: on the stream when one is open, else as a POST /raft batch. */
   kick(): void {
-    if (this.stopped || this.inflight || this.timer !== undefined || this.queue.length === 0) return;
+    if (this.stopped || this.queue.length === 0) return;
+    if (this.stream !== undefined) {
+      // A POST in flight finishes first (its completion kicks again), so order is kept.
+      if (!this.inflight && !this.flushScheduled) {
+        this.flushScheduled = true;
+        queueMicrotask(() => this.flush());
+      }
+      return;
+    }
+    this.ensureStream();
+    this.post();
+  }
+
+  /** Writes the whole queue to the stream in one write. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const s = this.stream;
+    if (this.stopped || s === undefined || this.blocked || this.inflight || this.queue.length === 0) return;
+    const encoded = this.queue.map(encodeMessage);
+    this.queue = [];
+    this.streamWrites++;
+    this.markActive();
+    if (!s.write(frameBatch(encoded))) this.blocked = true;
+  }
+
+  /** Dials a stream unless one is open, being dialled, backing off, disabled or refused lately. */
+  private ensureStream(): void {
+    if (!this.ctx.streams || this.stopped || this.stream !== undefined || this.dial !== undefined || this.dialTimer !== undefined) return;
+    if (this.urls.length === 0 || this.ctx.now() < this.refusedUntil) return;
+    const url = this.urls[this.dialIndex % this.urls.length]!;
+    const dial = dialStream(url, this.ctx.headers(this.id), this.ctx.tls, this.ctx.limits.requestTimeoutMs);
+    this.dial = dial;
+    dial.result.then(
+      (r) => {
+        if (this.dial !== dial) {
+          if (r.ok) r.socket.destroy();
+          return;
+        }
+        this.dial = undefined;
+        if (this.stopped) {
+          if (r.ok) r.socket.destroy();
+          return;
+        }
+        if (r.ok) return this.attach(r.socket, url);
+        const res = r.response;
+        if (res.status === 410 && res.body.toString().trim() === Texts.removed) this.ctx.onRemoved();
+        else if (res.status === 412) this.ctx.onPreconditionFailed(this.id, res);
+        else {
+          // Not a member that speaks streams: POST /raft carries everything.
+          this.refusedUntil = this.ctx.now() + STREAM_RETRY_AFTER_REFUSAL_MS;
+          this.ctx.logger.info("peer does not accept message streams; sending over POST /raft", {
+            remote: formatId(this.id), url: url.href, status: res.status,
+          });
+          return;
+        }
+        this.dialFailed();
+      },
+      () => {
+        if (this.dial !== dial) return;
+        this.dial = undefined;
+        this.dialFailed();
+      },
+    );
+  }
+
+  private dialFailed(): void {
+    if (this.stopped) return;
+    this.dialIndex = (this.dialIndex + 1) % Math.max(1, this.urls.length);
+    const { backoffMinMs, backoffMaxMs } = this.ctx.limits;
+    this.dialBackoffMs = this.dialBackoffMs === 0 ? backoffMinMs : Math.min(this.dialBackoffMs * 2, backoffMaxMs);
+    this.dialTimer = setTimeout(() => {
+      this.dialTimer = undefined;
+      this.ensureStream();
+    }, this.dialBackoffMs);
+  }
+
+  private attach(socket: Socket, url: URL): void {
+    this.stream = socket;
+    this.streamUrl = url.href;
+    this.blocked = false;
+    this.dialBackoffMs = 0;
+    this.streamsOpened++;
+    this.markActive();
+    this.ctx.logger.info("established a TCP streaming connection with remote peer", { remote: formatId(this.id), url: url.href });
+    socket.on("drain", () => {
+      if (this.stream !== socket) return;
+      this.blocked = false;
+      this.kick();
+    });
+    // The receiver never writes on this stream; reading keeps the socket flowing so `end` is seen.
+    socket.on("data", () => {});
+    socket.once("end", () => socket.destroy());
+    socket.once("close", () => {
+      if (this.stream !== socket) return;
+      this.stream = undefined;
+      this.streamUrl = undefined;
+      this.blocked = false;
+      if (this.stopped) return;
+      this.ctx.logger.warn("lost TCP streaming connection with remote peer", { remote: formatId(this.id), url: url.href });
+      // Whatever was written and not yet received is lost; raft resends what matters.
+      this.ctx.onUnreachable(this.id);
+      this.dialFailed();
+      this.kick();
+    });
+    this.kick();
+  }
+
+  /** Starts a POST /raft batch unless one is in flight or the peer is backing off. */
+  private post(): void {
+    if (this.inflight || this.timer !== undefined) return;
     const url = this.currentUrl();
     if (url === undefined) {
       this.dropped += this.queue.length;
@@ -139,6 +293,8 @@ export class PeerSender {
       this.kick();
     }, this.backoffMs);
     this.ctx.onUnreachable(this.id);
+    // A stream that opened meanwhile carries what queued behind this batch without waiting.
+    if (this.stream !== undefined) this.kick();
   }
 
   stop(): void {
@@ -146,5 +302,11 @@ export class PeerSender {
     this.queue = [];
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.dialTimer !== undefined) clearTimeout(this.dialTimer);
+    this.dialTimer = undefined;
+    this.dial?.abort();
+    this.dial = undefined;
+    this.stream?.destroy();
+    this.stream = undefined;
   }
 }

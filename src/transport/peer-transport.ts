@@ -7,6 +7,7 @@ import { PeerHttpClient, type PeerResponse } from "./http-client.ts";
 import { listenAll } from "./http-server.ts";
 import { createPeerRoutes } from "./peer-routes.ts";
 import { PeerSender, type SenderContext } from "./peer-sender.ts";
+import { createStreamServer } from "./stream-server.ts";
 import type { PeerMember, PeerTransport, PeerTransportLimits, PeerTransportOptions } from "./types.ts";
 import { formatId, frameOne, Header, parseHexId, Paths, PromoteTexts, SERVER_VERSION, Texts } from "./wire.ts";
 
@@ -19,6 +20,7 @@ export const defaultLimits: PeerTransportLimits = {
   probeTimeoutMs: 1000,
   backoffMinMs: 100,
   backoffMaxMs: 1000,
+  maxFrameBytes: 64 * 1024 * 1024,
 };
 
 const ok = (r: PeerResponse) => r.status >= 200 && r.status < 300;
@@ -35,7 +37,13 @@ export async function createPeerTransport(opts: PeerTransportOptions): Promise<P
     logger: log,
     maxBatchBytes: limits.maxReceiveBytes,
   });
-  const listening = await listenAll(opts.listenUrls, (req, env) => routes.fetch(req, env), opts.tls);
+  const streams = opts.streams !== false;
+  const streamServer = createStreamServer({
+    clusterId: opts.clusterId, memberId: opts.memberId, handler: opts.handler, logger: log, maxFrameBytes: limits.maxFrameBytes,
+  });
+  const listening = await listenAll(
+    opts.listenUrls, (req, env) => routes.fetch(req, env), opts.tls, streams ? streamServer.onUpgrade : undefined,
+  );
   const http = new PeerHttpClient(opts.tls);
   const senders = new Map<bigint, PeerSender>();
   let removedReported = false;
@@ -71,6 +79,9 @@ export async function createPeerTransport(opts: PeerTransportOptions): Promise<P
 
   const ctx: SenderContext = {
     http,
+    tls: opts.tls,
+    streams,
+    logger: log,
     limits,
     headers,
     now,
@@ -248,8 +259,16 @@ export async function createPeerTransport(opts: PeerTransportOptions): Promise<P
     },
 
     activeSince(id) {
-      const t = senders.get(id)?.lastActive;
-      return t === undefined ? undefined : now() - t;
+      const peer = senders.get(id);
+      const t = peer?.lastActive;
+      if (t === undefined) return undefined;
+      return peer!.streaming ? 0 : now() - t;
+    },
+
+    peerStats(id) {
+      const p = senders.get(id);
+      if (p === undefined) return undefined;
+      return { streaming: p.streaming, streamsOpened: p.streamsOpened, streamWrites: p.streamWrites, posts: p.requests, dropped: p.dropped };
     },
 
     leaseRenew: (leader, id) => forwardLease(leader, Paths.leases, id),
@@ -270,6 +289,7 @@ export async function createPeerTransport(opts: PeerTransportOptions): Promise<P
       for (const s of senders.values()) s.stop();
       senders.clear();
       http.close();
+      streamServer.close();
       await listening.close();
     },
   };

@@ -45,14 +45,18 @@ export interface PeerTransport {
   updatePeer(id: bigint, urls: readonly string[]): void;
   removePeer(id: bigint): void;
   /**
-   * Queue messages (not MsgSnap) for their `to` peers. Non-blocking; one request per peer in flight,
+   * Queue messages (not MsgSnap) for their `to` peers. Non-blocking; per peer, messages queued in one
+   * event-loop job go in one write on the peer's stream, or (no stream) one POST /raft in flight with
    * later messages batched behind it. On failure the messages are dropped (raft retries) and
    * `onUnreachable(to)` is called.
    */
   send(msgs: readonly Message[]): void;
   /** Send a MsgSnap followed by the image bytes; `onSnapshotStatus(to, ok)` when done. */
   sendSnapshot(m: Message, image: () => AsyncIterable<Uint8Array>): void;
-  /** Milliseconds since the peer last answered (undefined = never): "started"/"active" members. */
+  /**
+   * Milliseconds since the peer last answered (undefined = never), 0 while a message stream to it
+   * is open: "started"/"active" members.
+   */
   activeSince(id: bigint): number | undefined;
   /** Forward a lease keepalive / TTL query to the leader's peer URLs. */
   leaseRenew(leader: bigint, id: bigint): Promise<number>;
@@ -66,8 +70,23 @@ export interface PeerTransport {
   /** Ask remote peer URLs (not yet members) for their member list and raft status, for bootstrap. */
   fetchMembers(urls: readonly string[]): Promise<{ clusterId: bigint; members: PeerMember[]; status?: { commit: number } } | undefined>;
   close(): Promise<void>;
+  /** Counters of the sender to a peer, for metrics and tests (undefined = not a peer). */
+  peerStats?(id: bigint): PeerStats | undefined;
   /** The listen peer URLs as bound (a port 0 in the options is replaced by the chosen port). */
   readonly urls: readonly URL[];
+}
+
+export interface PeerStats {
+  /** A message stream to the peer is open now. */
+  readonly streaming: boolean;
+  /** Message streams established so far. */
+  readonly streamsOpened: number;
+  /** socket.write calls on message streams (each carries every message queued at the time). */
+  readonly streamWrites: number;
+  /** POST /raft requests sent. */
+  readonly posts: number;
+  /** Messages dropped because the queue was full or the peer had no URL. */
+  readonly dropped: number;
 }
 
 /** Tuning knobs; the defaults suit production, tests shorten them. */
@@ -87,6 +106,8 @@ export interface PeerTransportLimits {
   /** Backoff after a failed batch: doubles from min to max, reset by a success. Default 100..1000 ms. */
   readonly backoffMinMs: number;
   readonly backoffMaxMs: number;
+  /** Largest frame accepted on a message stream; a longer one closes the stream. Default 64 MiB. */
+  readonly maxFrameBytes: number;
 }
 
 export interface PeerTransportOptions {
@@ -110,4 +131,10 @@ export interface PeerTransportOptions {
   /** Monotonic milliseconds for activeSince (default performance.now). */
   readonly now?: () => number;
   readonly limits?: Partial<PeerTransportLimits>;
+  /**
+   * Raft messages travel on long-lived streams (GET /raft/stream upgraded) when the peer accepts
+   * them, POST /raft otherwise. false: neither dial nor accept streams (as a member that predates
+   * them). Default true.
+   */
+  readonly streams?: boolean;
 }

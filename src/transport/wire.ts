@@ -13,6 +13,8 @@ export const Header = {
 
 export const Paths = {
   raft: "/raft",
+  /** GET with `Upgrade: conclave-raft/1`: a long-lived one-way stream of message frames. */
+  stream: "/raft/stream",
   snapshot: "/raft/snapshot",
   members: "/members",
   raftStatus: "/raft/status",
@@ -22,6 +24,9 @@ export const Paths = {
   /** POST /members/promote/<decimal member ID>, as etcd's peer handler. */
   memberPromote: "/members/promote/",
 } as const;
+
+/** The protocol named in the Upgrade header of a message stream. */
+export const STREAM_PROTOCOL = "conclave-raft/1";
 
 /** What the member reports as its version (etcd 3.4's peer API). */
 export const SERVER_VERSION = "3.4.23";
@@ -84,7 +89,6 @@ export function encodeBatch(msgs: readonly Message[]): Uint8Array {
 
 /**
  * Decodes a whole batch or throws CodecError: a batch is delivered entirely or not at all.
- * Local messages and MsgSnap (which travels with its image on /raft/snapshot) are refused.
  */
 export function decodeBatch(body: Uint8Array): Message[] {
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
@@ -95,13 +99,22 @@ export function decodeBatch(body: Uint8Array): Message[] {
     const len = view.getUint32(pos);
     pos += 4;
     if (pos + len > body.length) throw new CodecError(`frame of ${len} bytes overruns the body at byte ${pos}`);
-    const m = decodeMessage(body.subarray(pos, pos + len));
+    const m = decodeWireMessage(body.subarray(pos, pos + len));
     pos += len;
-    if (isLocalMsg(m.type)) throw new CodecError(`local message type ${m.type} sent over the network`);
-    if (m.type === MessageType.MsgSnap) throw new CodecError("MsgSnap belongs on /raft/snapshot");
     out.push(m);
   }
   return out;
+}
+
+/**
+ * One message as it may travel on /raft or a stream, or CodecError. Local messages and MsgSnap
+ * (which travels with its image on /raft/snapshot) are refused.
+ */
+export function decodeWireMessage(bytes: Uint8Array): Message {
+  const m = decodeMessage(bytes);
+  if (isLocalMsg(m.type)) throw new CodecError(`local message type ${m.type} sent over the network`);
+  if (m.type === MessageType.MsgSnap) throw new CodecError("MsgSnap belongs on /raft/snapshot");
+  return m;
 }
 
 /** The prefix of a snapshot body: one frame holding the MsgSnap. */

@@ -36,6 +36,8 @@ export interface NodeOptions {
   limits?: Partial<PeerTransportLimits>;
   listen?: string;
   tls?: { cert: Uint8Array; key: Uint8Array; ca?: Uint8Array; clientCertAuth?: boolean };
+  /** false: a member without message streams (POST /raft only, upgrades answered 404). */
+  streams?: boolean;
 }
 
 export async function startNode(o: NodeOptions): Promise<Node> {
@@ -90,6 +92,7 @@ export async function startNode(o: NodeOptions): Promise<Node> {
     tmpDir,
     ...(o.limits ? { limits: o.limits } : {}),
     ...(o.tls ? { tls: o.tls } : {}),
+    ...(o.streams === false ? { streams: false } : {}),
   });
   const until = (cond: () => boolean, what: string, timeoutMs = 10_000) =>
     new Promise<void>((resolve, reject) => {
