@@ -6,6 +6,8 @@
 // `drain`. A stream that closes reports the peer unreachable and is re-dialled with a backoff
 // (100 ms doubling to 1 s, reset by a success) on the peer's URLs in turn. A peer that answers the
 // upgrade with anything but 101/410/412 (an older member: 404) is not asked again for a while.
+// The receiver acknowledges what it reads; a stream whose writes stay unacknowledged past the
+// request deadline (a stopped or cut-off peer) is closed like a failed one.
 //
 // POST: at most one request in flight, which carries everything queued when it starts. A failed
 // batch is dropped (raft resends what matters), the peer is reported unreachable, and the next
@@ -78,6 +80,9 @@ export class PeerSender {
   private dialTimer: ReturnType<typeof setTimeout> | undefined;
   private dialIndex = 0;
   private dialBackoffMs = 0;
+  /** When the oldest stream write not yet acknowledged by the receiver went out. */
+  private unackedSince: number | undefined;
+  private stallTimer: ReturnType<typeof setTimeout> | undefined;
   /** ctx.now() before which no upgrade is tried (the peer refused one). */
   private refusedUntil = -Infinity;
 
@@ -145,8 +150,39 @@ export class PeerSender {
     const encoded = this.queue.map(encodeMessage);
     this.queue = [];
     this.streamWrites++;
-    this.markActive();
     if (!s.write(frameBatch(encoded))) this.blocked = true;
+    this.watchStall(s);
+  }
+
+  /**
+   * The receiver acknowledges data within STREAM_ACK_MS (stream-server.ts). Written data that stays
+   * unacknowledged for the request deadline means a peer that is stopped or cut off while TCP
+   * still holds the connection: the stream is closed like a failed one (etcd's 5 s write timeout).
+   */
+  private watchStall(s: Socket): void {
+    if (this.unackedSince !== undefined) return;
+    this.unackedSince = this.ctx.now();
+    if (this.stallTimer === undefined) this.armStall(s, this.ctx.limits.requestTimeoutMs);
+  }
+
+  private armStall(s: Socket, ms: number): void {
+    this.stallTimer = setTimeout(() => {
+      this.stallTimer = undefined;
+      if (this.stream !== s || this.unackedSince === undefined) return;
+      const waited = this.ctx.now() - this.unackedSince;
+      const limit = this.ctx.limits.requestTimeoutMs;
+      if (waited < limit) return this.armStall(s, limit - waited);
+      this.ctx.logger.warn("raft message stream not acknowledged in time; closing it", {
+        remote: formatId(this.id), waitedMs: Math.round(waited),
+      });
+      s.destroy();
+    }, ms);
+  }
+
+  private clearStall(): void {
+    if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
+    this.unackedSince = undefined;
   }
 
   /** Dials a stream unless one is open, being dialled, backing off, disabled or refused lately. */
@@ -213,14 +249,19 @@ export class PeerSender {
       this.blocked = false;
       this.kick();
     });
-    // The receiver never writes on this stream; reading keeps the socket flowing so `end` is seen.
-    socket.on("data", () => {});
+    // The receiver writes only acknowledgement bytes on this stream.
+    socket.on("data", () => {
+      if (this.stream !== socket) return;
+      this.unackedSince = undefined;
+      this.markActive();
+    });
     socket.once("end", () => socket.destroy());
     socket.once("close", () => {
       if (this.stream !== socket) return;
       this.stream = undefined;
       this.streamUrl = undefined;
       this.blocked = false;
+      this.clearStall();
       if (this.stopped) return;
       this.ctx.logger.warn("lost TCP streaming connection with remote peer", { remote: formatId(this.id), url: url.href });
       // Whatever was written and not yet received is lost; raft resends what matters.
@@ -308,5 +349,6 @@ export class PeerSender {
     this.dial = undefined;
     this.stream?.destroy();
     this.stream = undefined;
+    this.clearStall();
   }
 }

@@ -2,6 +2,8 @@
 // same identity check as POST /raft, answered with 101; after it the socket carries message frames
 // from the sender only. Each chunk's complete frames are delivered in one handler.receive call.
 // A bad frame closes that stream alone; the sender reconnects and raft resends what was lost.
+// The only bytes going back are acknowledgements: one byte at most STREAM_ACK_MS after data
+// arrives, so the sender can tell a live receiver from a connection that only TCP keeps open.
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { Message } from "../raft/message.ts";
@@ -27,6 +29,10 @@ export interface StreamServer {
   /** Open inbound streams (for tests and metrics). */
   readonly open: number;
 }
+
+/** Upper bound on the delay between data arriving and its acknowledgement. */
+export const STREAM_ACK_MS = 50;
+const ACK = new Uint8Array([0]);
 
 const REASONS: Record<number, string> = {
   400: "Bad Request", 404: "Not Found", 410: "Gone", 412: "Precondition Failed",
@@ -66,7 +72,13 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     const decoder = new FrameDecoder(o.maxFrameBytes);
+    let ackTimer: ReturnType<typeof setTimeout> | undefined;
+    socket.once("close", () => clearTimeout(ackTimer));
     const onData = (chunk: Buffer) => {
+      ackTimer ??= setTimeout(() => {
+        ackTimer = undefined;
+        if (!socket.destroyed) socket.write(ACK);
+      }, STREAM_ACK_MS);
       // A sender removed while its stream is open is cut off; its reconnection gets 410.
       if (from !== undefined && o.handler.isRemoved(from)) {
         socket.destroy();

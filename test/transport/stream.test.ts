@@ -276,3 +276,28 @@ test("streams work over https with client-certificate auth", async () => {
   expect(b.rec.received.map((m) => m.index)).toEqual(Array.from({ length: 100 }, (_, i) => i));
   expect(a.t.peerStats!(2n)).toMatchObject({ streaming: true, posts: 0 });
 });
+
+test("a stream whose writes go unacknowledged past the deadline is closed; a live one is not", async () => {
+  const a = await node({ id: 1n, limits: { requestTimeoutMs: 300, backoffMinMs: 1000 } });
+  const peer = await stalledPeer();
+  a.t.addPeer(2n, [peer.url]);
+  await a.until(() => count(a, ESTABLISHED) === 1, "stream to the stalled peer");
+  const start = performance.now();
+  a.t.send([seqMsg(1n, 2n, 0)]);
+  await a.until(() => count(a, LOST) === 1, "stalled stream closed");
+  expect(performance.now() - start).toBeGreaterThanOrEqual(290);
+  expect(a.rec.logs.some((l) => l.m.startsWith("raft message stream not acknowledged"))).toBe(true);
+  expect(a.rec.unreachable).toContain(2n);
+
+  // A live receiver acknowledges: writes spread over several deadlines keep the stream.
+  const c = await node({ id: 3n });
+  a.t.addPeer(3n, [c.url]);
+  await a.until(() => count(a, ESTABLISHED) === 2, "stream to a live peer");
+  for (let i = 0; i < 4; i++) {
+    a.t.send([seqMsg(1n, 3n, i)]);
+    await c.until(() => c.rec.received.length === i + 1, `delivery ${i}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  expect(a.t.peerStats!(3n)).toMatchObject({ streaming: true, streamsOpened: 1, posts: 0 });
+  expect(count(a, LOST)).toBe(1);
+});
