@@ -10,7 +10,7 @@ import { assembleMember } from "./server/assemble.ts";
 import { type Identity, planBootstrap } from "./server/bootstrap.ts";
 import { createLogger, type Logger } from "./server/logger.ts";
 import type { Server } from "./server/server.ts";
-import { createPeerTransport, type PeerHandler } from "./transport/index.ts";
+import { createPeerTransport, type PeerHandler, type PeerTransportOptions } from "./transport/index.ts";
 
 export interface RunningMember {
   logger: Logger;
@@ -104,6 +104,20 @@ export async function startMember(config: ServerConfig): Promise<RunningMember> 
         clientCertAuth: config.peerClientCertAuth,
       }
     : undefined;
+  // The transport is built once with the configured identity and again if the cluster
+  // assigned this member another ID (join after `member add`).
+  const peerOptions = (id: bigint): PeerTransportOptions => ({
+    clusterId: () => clusterId,
+    memberId: id,
+    listenUrls: [...config.listenPeerUrls],
+    handler,
+    onUnreachable: (peer) => server?.loop.reportUnreachable(peer),
+    onSnapshotStatus: (peer, ok) => server?.loop.reportSnapshot(peer, ok),
+    onRemoved,
+    logger,
+    tls: peerTls,
+    tmpDir: memberDir,
+  });
   // memberId is fixed before any raft message flows; the getter below reads the final value.
   const transportRef: { t?: Awaited<ReturnType<typeof createPeerTransport>> } = {};
   const initial = new Map<string, string[]>();
@@ -118,18 +132,7 @@ export async function startMember(config: ServerConfig): Promise<RunningMember> 
       // Peers probing this one during a simultaneous start see the cluster ID at once.
       clusterId = computeClusterId([...initial.values()].map((urls) => computeMemberId(urls, config.initialClusterToken)));
     }
-    transportRef.t = await createPeerTransport({
-      clusterId: () => clusterId,
-      memberId,
-      listenUrls: [...config.listenPeerUrls],
-      handler,
-      onUnreachable: (id) => server?.loop.reportUnreachable(id),
-      onSnapshotStatus: (id, ok) => server?.loop.reportSnapshot(id, ok),
-      onRemoved,
-      logger,
-      tls: peerTls,
-      tmpDir: memberDir,
-    });
+    transportRef.t = await createPeerTransport(peerOptions(memberId));
     return planBootstrap({
       name: config.name,
       initialCluster: initial,
@@ -148,18 +151,7 @@ export async function startMember(config: ServerConfig): Promise<RunningMember> 
     // Joined under an ID the cluster assigned (member add): restart the transport with it.
     await transport.close();
     memberId = plan.identity.memberId;
-    transportRef.t = await createPeerTransport({
-      clusterId: () => clusterId,
-      memberId,
-      listenUrls: [...config.listenPeerUrls],
-      handler,
-      onUnreachable: (id) => server?.loop.reportUnreachable(id),
-      onSnapshotStatus: (id, ok) => server?.loop.reportSnapshot(id, ok),
-      onRemoved,
-      logger,
-      tls: peerTls,
-      tmpDir: memberDir,
-    });
+    transportRef.t = await createPeerTransport(peerOptions(memberId));
   }
   const peerTransport = transportRef.t!;
   if (!existing) writeIdentity(identityFile, plan.identity);

@@ -515,27 +515,29 @@ export class RaftLoop {
 
   /** Proposes an encoded request carrying `id`; resolves with its apply result. */
   propose(id: bigint, data: Uint8Array, req?: InternalRaftRequest): Promise<unknown> {
-    try {
-      this.checkUsable();
-      if (this.node.raft.lead === 0n) throw Errors.noLeader;
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return new Promise((resolve, reject) => {
-      try {
-        this.node.propose(data);
-      } catch (err) {
-        if (err instanceof ProposalDroppedError) reject(Errors.leaderChanged);
-        else reject(err);
-        return;
-      }
-      this.waiters.set(id, { resolve, reject, deadline: this.o.clock() + this.o.requestTimeoutMs, req });
-      this.kick();
-    });
+    return this.submit(
+      () => this.node.propose(data),
+      (resolve, reject) => this.waiters.set(id, { resolve, reject, deadline: this.o.clock() + this.o.requestTimeoutMs, req }),
+    );
   }
 
   /** Proposes a membership change; resolves once it is applied here. */
-  proposeConfChange(cc: ConfChange): Promise<void> {
+  async proposeConfChange(cc: ConfChange): Promise<void> {
+    await this.submit(
+      () => this.node.proposeConfChange(cc),
+      (resolve, reject) =>
+        this.ccWaiters.set(cc.id, { resolve: () => resolve(undefined), reject, deadline: this.o.clock() + this.o.requestTimeoutMs }),
+    );
+  }
+
+  /**
+   * Hands a proposal to the core and registers its waiter: "no leader" when none is known,
+   * "leader changed" when the core drops it (e.g. during a leader transfer).
+   */
+  private submit(
+    proposeToCore: () => void,
+    register: (resolve: (v: unknown) => void, reject: (e: unknown) => void) => void,
+  ): Promise<unknown> {
     try {
       this.checkUsable();
       if (this.node.raft.lead === 0n) throw Errors.noLeader;
@@ -544,13 +546,13 @@ export class RaftLoop {
     }
     return new Promise((resolve, reject) => {
       try {
-        this.node.proposeConfChange(cc);
+        proposeToCore();
       } catch (err) {
         if (err instanceof ProposalDroppedError) reject(Errors.leaderChanged);
         else reject(err);
         return;
       }
-      this.ccWaiters.set(cc.id, { resolve: () => resolve(), reject, deadline: this.o.clock() + this.o.requestTimeoutMs });
+      register(resolve, reject);
       this.kick();
     });
   }
