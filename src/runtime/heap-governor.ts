@@ -1,0 +1,48 @@
+// Keeps the JavaScript heap close to its live size under bursts of requests.
+//
+// JavaScriptCore sizes its heap for the machine's RAM: on a machine with gigabytes free it
+// lets the heap double between full collections, so right after a burst of requests the
+// process holds far more garbage than live data (measured: live 162 MB, RSS 280-390 MB
+// after 100k puts). The engine's own knob (forceRAMSize) can only be set from the
+// environment before start, which a single executable cannot do for itself. This governor
+// does the equivalent from inside: it watches the heap size and asks for a full collection
+// when it has grown by `growth` over the size the last collection left.
+//
+// Bun-only (bun:jsc); a no-op elsewhere.
+export interface HeapGovernor {
+  stop(): void;
+}
+
+/** The engine hooks the governor uses (bun:jsc), injectable for tests. */
+export interface HeapHooks {
+  heapSize(): number;
+  fullGC(): unknown;
+}
+
+export interface HeapGovernorOptions {
+  /** Collect when the heap exceeds this factor times the size the last collection left. */
+  growth: number;
+  everyMs: number;
+  /** Below this size the heap is left alone. */
+  minBytes: number;
+  hooks?: HeapHooks;
+}
+
+export async function startHeapGovernor(opts: HeapGovernorOptions): Promise<HeapGovernor> {
+  let hooks = opts.hooks;
+  if (!hooks) {
+    if (!(globalThis as { Bun?: unknown }).Bun) return { stop() {} };
+    hooks = (await import("bun:jsc")) as unknown as HeapHooks;
+  }
+  const h = hooks;
+  let base = Math.max(h.heapSize(), opts.minBytes);
+  const timer = setInterval(() => {
+    const size = h.heapSize();
+    if (size > base * opts.growth) {
+      h.fullGC();
+      base = Math.max(h.heapSize(), opts.minBytes);
+    } else if (size < base) base = Math.max(size, opts.minBytes);
+  }, opts.everyMs);
+  timer.unref?.();
+  return { stop: () => clearInterval(timer) };
+}
