@@ -57,9 +57,10 @@ async function main(): Promise<void> {
 
   const { startMember } = await import("./member.ts");
   // Measured with compare.py (100k puts, 1000 clients): RSS right after the burst went from
-  // 2.1-2.3x etcd's to 1.4-1.8x with these settings, throughput 1.07-1.25x, p99 0.9-1.1x.
+  // 2.1-2.3x etcd's to 1.31-1.53x (median 1.36) with these settings, throughput 1.03-1.25x,
+  // p99 0.92-1.08x (docs/benchmarks.md). Polling the heap size costs microseconds.
   const { startHeapGovernor } = await import("./runtime/heap-governor.ts");
-  await startHeapGovernor({ growth: 1.15, everyMs: 25, minBytes: 64 << 20 });
+  await startHeapGovernor({ growth: 1.08, everyMs: 10, minBytes: 64 << 20 });
   const member = await startMember(config).catch((err: unknown) => {
     fail(`conclave: ${err instanceof Error ? err.message : String(err)}`);
   });
