@@ -1,9 +1,8 @@
 // A three-member cluster bootstrapped statically on loopback: health, member and cluster IDs
 // exactly as etcd derives them, leadership transfer with `move-leader`, and a lease's
 // remaining TTL across that transfer. One cluster serves every test in this file.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import {
-  Cluster,
   type ClusterMember,
   computeClusterId,
   computeMemberId,
@@ -11,20 +10,10 @@ import {
   hexId,
   isEtcd,
   pollUntil,
+  useCluster,
 } from "../helpers/index.ts";
 
-let cluster: Cluster | undefined;
-const c = (): Cluster => {
-  if (!cluster) throw new Error("cluster did not start (see beforeAll failure)");
-  return cluster;
-};
-
-beforeAll(async () => {
-  cluster = await Cluster.start({ size: 3 });
-}, 60_000);
-afterAll(async () => {
-  await cluster?.cleanup();
-});
+const c = useCluster({ size: 3 });
 
 /** `endpoint status` simple output: endpoint, ID, version, db size, is leader, is learner, term, index, applied, errors. */
 async function statusLines(ms: ClusterMember[]): Promise<Map<string, { id: string; isLeader: boolean; isLearner: boolean }>> {

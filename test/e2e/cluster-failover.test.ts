@@ -1,23 +1,12 @@
 // Crash faults in a three-member cluster: the leader SIGKILLed under concurrent writers (a new
 // leader takes over within a few election timeouts and no acknowledged write is lost), then
 // every member SIGKILLed at once and restarted (same data, same revisions, same hashes).
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Cluster, ELECTION_TIMEOUT_MS, measureFirstWrite, missingAcks, WriteLoad } from "../helpers/index.ts";
+import { expect, test } from "bun:test";
+import { ELECTION_TIMEOUT_MS, measureFirstWrite, missingAcks, WriteLoad, useCluster } from "../helpers/index.ts";
 
 const PREFIX = "fo/";
 
-let cluster: Cluster | undefined;
-const c = (): Cluster => {
-  if (!cluster) throw new Error("cluster did not start (see beforeAll failure)");
-  return cluster;
-};
-
-beforeAll(async () => {
-  cluster = await Cluster.start({ size: 3 });
-}, 60_000);
-afterAll(async () => {
-  await cluster?.cleanup();
-});
+const c = useCluster({ size: 3 });
 
 test("SIGKILL of the leader under write load: new leader quickly, no acknowledged write lost", async () => {
   const cl = c();

@@ -2,21 +2,10 @@
 // leader over the peer port (etcd's POST /members/promote/<id>), and the leader's in-sync rule
 // decides. A learner that has not started is refused; once it has caught up the same request
 // through the same follower promotes it.
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Cluster, errorLine, hexId, pollUntil } from "../helpers/index.ts";
+import { expect, test } from "bun:test";
+import { errorLine, hexId, pollUntil, useCluster } from "../helpers/index.ts";
 
-let cluster: Cluster | undefined;
-const c = (): Cluster => {
-  if (!cluster) throw new Error("cluster did not start (see beforeAll failure)");
-  return cluster;
-};
-
-beforeAll(async () => {
-  cluster = await Cluster.start({ size: 3 });
-}, 60_000);
-afterAll(async () => {
-  await cluster?.cleanup();
-});
+const c = useCluster({ size: 3 });
 
 const NOT_IN_SYNC = "Error: etcdserver: can only promote a learner member which is in sync with leader";
 

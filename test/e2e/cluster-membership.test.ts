@@ -1,21 +1,10 @@
 // Runtime membership changes on a three-member cluster: a learner added with `member add
 // --learner`, started with the initial cluster line etcdctl printed, promoted once in sync
 // (four voters); then a follower removed (three again, the removed process stops or is refused).
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Cluster, computeMemberId, errorLine, hexId, pollUntil } from "../helpers/index.ts";
+import { expect, test } from "bun:test";
+import { computeMemberId, errorLine, hexId, pollUntil, useCluster } from "../helpers/index.ts";
 
-let cluster: Cluster | undefined;
-const c = (): Cluster => {
-  if (!cluster) throw new Error("cluster did not start (see beforeAll failure)");
-  return cluster;
-};
-
-beforeAll(async () => {
-  cluster = await Cluster.start({ size: 3 });
-}, 60_000);
-afterAll(async () => {
-  await cluster?.cleanup();
-});
+const c = useCluster({ size: 3 });
 
 const NOT_IN_SYNC = "etcdserver: can only promote a learner member which is in sync with leader";
 

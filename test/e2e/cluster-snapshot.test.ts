@@ -2,24 +2,13 @@
 // With --snapshot-count 100 the leader snapshots every 100 entries, but etcd keeps the last
 // 5000 entries after a snapshot for slow followers (its SnapshotCatchUpEntries), so the
 // follower must miss more than that for the log to be gone: 6000 writes over 4850 keys.
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { Cluster, writeKeys } from "../helpers/index.ts";
+import { expect, test } from "bun:test";
+import { writeKeys, useCluster } from "../helpers/index.ts";
 
 const WRITES = 6000;
 const PREFIX = "snap/";
 
-let cluster: Cluster | undefined;
-const c = (): Cluster => {
-  if (!cluster) throw new Error("cluster did not start (see beforeAll failure)");
-  return cluster;
-};
-
-beforeAll(async () => {
-  cluster = await Cluster.start({ size: 3, extraArgs: ["--snapshot-count", "100"] });
-}, 60_000);
-afterAll(async () => {
-  await cluster?.cleanup();
-});
+const c = useCluster({ size: 3, extraArgs: ["--snapshot-count", "100"] });
 
 test("a member down past a log compaction catches up by snapshot: same keys, same hashkv", async () => {
   const cl = c();

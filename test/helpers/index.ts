@@ -5,7 +5,7 @@ export { LineProcess, type SpawnOptions } from "./line-process.ts";
 export { Member, type MemberOptions } from "./member.ts";
 export { freePort, freePorts } from "./ports.ts";
 export { mulberry32, seedFromEnv } from "./rng.ts";
-export { type SuiteMember, useMember } from "./suite.ts";
+export { type SuiteMember, useCluster, useMember } from "./suite.ts";
 export { defaultDataDirName, e2eTarget, ETCDCTL_BIN, isEtcd, memberBinary, REPO_ROOT, type Target } from "./target.ts";
 export { makeTempDir, removeDir } from "./temp-dir.ts";
 export { delay, pollUntil, withTimeout } from "./wait.ts";

@@ -1,5 +1,6 @@
-// One member per test file: started before the first test, removed after the last.
+// One member (or one cluster) per test file: started before the first test, removed after the last.
 import { afterAll, beforeAll } from "bun:test";
+import { Cluster, type ClusterOptions } from "./cluster.ts";
 import { Ctl } from "./etcdctl.ts";
 import { Gateway } from "./gateway.ts";
 import { Member, type MemberOptions } from "./member.ts";
@@ -22,6 +23,21 @@ export function useMember(opts: MemberOptions = {}): () => SuiteMember {
   });
   return () => {
     if (!current) throw new Error("member did not start (see beforeAll failure)");
+    return current;
+  };
+}
+
+/** The cluster counterpart of useMember: one cluster for the whole file. */
+export function useCluster(opts: ClusterOptions): () => Cluster {
+  let current: Cluster | undefined;
+  beforeAll(async () => {
+    current = await Cluster.start(opts);
+  }, 60_000);
+  afterAll(async () => {
+    await current?.cleanup();
+  });
+  return () => {
+    if (!current) throw new Error("cluster did not start (see beforeAll failure)");
     return current;
   };
 }
