@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test";
+import { msg } from "./helpers.ts";
 import {
   formatGoDuration,
   goAtoi,
@@ -8,15 +9,6 @@ import {
   parseGoUint,
   parseGoUint32,
 } from "../../src/config/go-values.ts";
-
-const msg = (f: () => unknown): string => {
-  try {
-    f();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  return "no error";
-};
 
 test("bools take strconv.ParseBool spellings only", () => {
   for (const s of ["1", "t", "T", "TRUE", "true", "True"]) expect(parseGoBool(s)).toBe(true);

@@ -29,3 +29,13 @@ export function fails(argv: string[], env: Env = {}, files: Record<string, strin
 }
 
 export const hrefs = (us: readonly URL[]): string[] => us.map((u) => `${u.protocol}//${u.host}`);
+
+/** The message `f` throws, or "no error". */
+export function msg(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return "no error";
+}

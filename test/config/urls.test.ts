@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test";
+import { msg } from "./helpers.ts";
 import { formatInitialCluster, urlString } from "../../src/config/index.ts";
 import {
   checkBindUrls,
@@ -9,15 +10,6 @@ import {
   parseUrlList,
   splitHostPort,
 } from "../../src/config/urls.ts";
-
-const msg = (f: () => unknown): string => {
-  try {
-    f();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  return "no error";
-};
 
 test("URLs keep etcd's rules and Go's texts", () => {
   expect(parseEtcdUrl(" http://10.0.0.1:2379 ").text).toBe("http://10.0.0.1:2379");

@@ -1,5 +1,6 @@
 // Transports on loopback port 0 with a recording handler, and small event waiters so tests wait
 // on what happened rather than on time.
+import { afterEach } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -132,4 +133,17 @@ export function seqMsg(from: bigint, to: bigint, i: number, payload?: Uint8Array
 export async function rawPost(url: string, body: Uint8Array | string, headers: Record<string, string>): Promise<{ status: number; text: string }> {
   const res = await fetch(url, { method: "POST", body: typeof body === "string" ? body : Buffer.from(body), headers });
   return { status: res.status, text: await res.text() };
+}
+
+/** Nodes started through the returned function are closed after each test. */
+export function useNodes(): (o: NodeOptions) => Promise<Node> {
+  const open: Node[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((n) => n.close()));
+  });
+  return async (o) => {
+    const n = await startNode(o);
+    open.push(n);
+    return n;
+  };
 }

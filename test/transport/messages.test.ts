@@ -1,19 +1,11 @@
 // Message batches between two transports: order, batching, refusals and bad input.
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { encodeMessage } from "../../src/raft/codec.ts";
 import { msg, MessageType } from "../../src/raft/message.ts";
 import { encodeBatch, Texts } from "../../src/transport/index.ts";
-import { rawPost, seqMsg, startNode, type Node } from "./harness.ts";
+import { rawPost, seqMsg, startNode, useNodes } from "./harness.ts";
 
-const open: Node[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((n) => n.close()));
-});
-async function node(o: Parameters<typeof startNode>[0]): Promise<Node> {
-  const n = await startNode(o);
-  open.push(n);
-  return n;
-}
+const node = useNodes();
 const headers = (cluster: string, from: string) => ({
   "x-etcd-cluster-id": cluster, "x-server-from": from, "x-server-version": "3.4.23",
 });

@@ -1,18 +1,10 @@
 // Lease forwarding and the read-only peer endpoints (/members, /raft/status, /version).
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { Code, EtcdError, Errors } from "../../src/server/errors.ts";
 import { PeerRequestError, type PeerMember } from "../../src/transport/index.ts";
-import { rawPost, startNode, type Node } from "./harness.ts";
+import { rawPost, startNode, useNodes } from "./harness.ts";
 
-const open: Node[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((n) => n.close()));
-});
-async function node(o: Parameters<typeof startNode>[0]): Promise<Node> {
-  const n = await startNode(o);
-  open.push(n);
-  return n;
-}
+const node = useNodes();
 
 const LEASE = 0x6a6ca1fc6774d836n; // above 2^53: must travel as a decimal string
 const members: PeerMember[] = [

@@ -1,19 +1,11 @@
 // MemberPromote forwarded over the peer port (POST /members/promote/<decimal id>): the leader's
 // answer and refusals come back as etcd's errors.
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { Code, Errors, EtcdError } from "../../src/server/errors.ts";
 import { PeerRequestError, type PeerMember } from "../../src/transport/index.ts";
-import { rawPost, startNode, type Node } from "./harness.ts";
+import { rawPost, startNode, useNodes } from "./harness.ts";
 
-const open: Node[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((n) => n.close()));
-});
-async function node(o: Parameters<typeof startNode>[0]): Promise<Node> {
-  const n = await startNode(o);
-  open.push(n);
-  return n;
-}
+const node = useNodes();
 
 const LEARNER = 0xf604e61eb7def201n; // above 2^53: decimal on the wire
 const after: PeerMember[] = [

@@ -5,19 +5,13 @@ import { request } from "node:https";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
-import { seqMsg, startNode, type Node } from "./harness.ts";
+import { seqMsg, startNode, useNodes } from "./harness.ts";
 
-const open: Node[] = [];
+const node = useNodes();
 const servers: Server[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((n) => n.close()));
+afterEach(() => {
   for (const s of servers.splice(0)) s.close();
 });
-async function node(o: Parameters<typeof startNode>[0]): Promise<Node> {
-  const n = await startNode(o);
-  open.push(n);
-  return n;
-}
 
 /** Accepts connections and never answers: a peer that hangs. */
 async function blackHole(): Promise<string> {

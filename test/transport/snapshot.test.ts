@@ -1,18 +1,10 @@
 // Snapshot streaming: a MsgSnap and its image, written to a temp file on the receiver.
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { readdir, readFile } from "node:fs/promises";
 import { msg, MessageType, type Message } from "../../src/raft/message.ts";
-import { startNode, type Node } from "./harness.ts";
+import { startNode, useNodes } from "./harness.ts";
 
-const open: Node[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((n) => n.close()));
-});
-async function node(o: Parameters<typeof startNode>[0]): Promise<Node> {
-  const n = await startNode(o);
-  open.push(n);
-  return n;
-}
+const node = useNodes();
 
 const snapMsg = (from: bigint, to: bigint): Message =>
   msg({

@@ -10,19 +10,13 @@ import { msg, MessageType, type Message } from "../../src/raft/message.ts";
 import { FrameDecoder, STREAM_PROTOCOL, Texts } from "../../src/transport/index.ts";
 import { dialStream } from "../../src/transport/stream-client.ts";
 import { frameBatch } from "../../src/transport/wire.ts";
-import { seqMsg, startNode, type Node } from "./harness.ts";
+import { seqMsg, startNode, type Node, useNodes } from "./harness.ts";
 
-const open: Node[] = [];
+const node = useNodes();
 const servers: Server[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((n) => n.close()));
+afterEach(() => {
   for (const s of servers.splice(0)) s.close();
 });
-async function node(o: Parameters<typeof startNode>[0]): Promise<Node> {
-  const n = await startNode(o);
-  open.push(n);
-  return n;
-}
 
 const ESTABLISHED = "established a TCP streaming connection with remote peer";
 const LOST = "lost TCP streaming connection with remote peer";
