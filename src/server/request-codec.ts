@@ -7,10 +7,6 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 
 export type RequestInit = MessageInitShape<typeof InternalRaftRequestSchema>;
 
-export function encodeRequest(init: RequestInit): Uint8Array {
-  return toBinary(InternalRaftRequestSchema, create(InternalRaftRequestSchema, init) as InternalRaftRequest);
-}
-
 /**
  * The message and its encoding. The proposer keeps the message so that its own entry is
  * applied without decoding the bytes again (the message is what the bytes decode to).

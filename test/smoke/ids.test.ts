@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { computeClusterId, computeMemberId, hexId } from "../../src/membership/ids.ts";
 import { IdGenerator } from "../../src/server/id-generator.ts";
-import { encodeRequest, peekRequestId } from "../../src/server/request-codec.ts";
+import { buildRequest, peekRequestId } from "../../src/server/request-codec.ts";
 
 test("member and cluster IDs match etcd's for the default member", () => {
   const m = computeMemberId(["http://localhost:2380"], "etcd-cluster");
@@ -29,7 +29,7 @@ test("lease IDs are positive, unique and carry the member prefix", () => {
 
 test("the request ID is read from an encoded request without decoding it", () => {
   for (const id of [1n, 300n, 0xfedcba9876543210n]) {
-    expect(peekRequestId(encodeRequest({ ID: id, put: { key: new Uint8Array([1]) } }))).toBe(id);
+    expect(peekRequestId(buildRequest({ ID: id, put: { key: new Uint8Array([1]) } }).data)).toBe(id);
   }
   expect(peekRequestId(new Uint8Array(0))).toBe(0n);
 });
