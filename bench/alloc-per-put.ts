@@ -7,7 +7,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { fullGC, heapStats } from "bun:jsc";
 import { InternalRaftRequestSchema } from "../src/gen/internal_pb.ts";
 import { PutRequestSchema, PutResponseSchema, ResponseHeaderSchema } from "../src/gen/rpc_pb.ts";
-import { encodeRequest } from "../src/server/request-codec.ts";
+import { buildRequest } from "../src/server/request-codec.ts";
 import { TestCluster } from "../test/server/harness.ts";
 
 const BATCH = Number(process.argv[2] ?? 200);
@@ -49,12 +49,12 @@ async function measure(name: string, op: (i: number) => unknown | Promise<unknow
 const key = (i: number) => new TextEncoder().encode(`k${(i % 100000).toString().padStart(7, "0")}`);
 const value = new Uint8Array(256).fill(0x61);
 const putBytes = toBinary(PutRequestSchema, create(PutRequestSchema, { key: key(1), value }));
-const entry = encodeRequest({ ID: 12345678901n, put: create(PutRequestSchema, { key: key(1), value }) });
+const entry = buildRequest({ ID: 12345678901n, put: create(PutRequestSchema, { key: key(1), value }) }).data;
 const header = create(ResponseHeaderSchema, { clusterId: 1n, memberId: 2n, revision: 100n, raftTerm: 2n });
 
 await measure("gRPC decode PutRequest (fromBinary)", () => fromBinary(PutRequestSchema, putBytes));
-await measure("propose: encodeRequest (create+toBinary)", (i) =>
-  encodeRequest({ ID: BigInt(i), put: fromBinary(PutRequestSchema, putBytes) }));
+await measure("propose: buildRequest (create+toBinary)", (i) =>
+  buildRequest({ ID: BigInt(i), put: fromBinary(PutRequestSchema, putBytes) }));
 await measure("apply: decode entry (fromBinary Internal)", () => fromBinary(InternalRaftRequestSchema, entry));
 await measure("reply: PutResponse create+toBinary", () =>
   toBinary(PutResponseSchema, create(PutResponseSchema, { header })));
