@@ -33,7 +33,11 @@ export async function startHeapGovernor(opts: HeapGovernorOptions): Promise<Heap
   let hooks = opts.hooks;
   if (!hooks) {
     if (!(globalThis as { Bun?: unknown }).Bun) return { stop() {} };
-    hooks = (await import("bun:jsc")) as unknown as HeapHooks;
+    const jsc = (await import("bun:jsc")) as unknown as HeapHooks;
+    // bun:jsc's heapSize() walks every block of the heap: 70 µs at 30 MB, 360 µs at 150 MB,
+    // every poll, on the event loop. heapUsed tracks the same figure (bytes allocated since
+    // and kept at the last collection) for ~10 µs.
+    hooks = { heapSize: () => process.memoryUsage().heapUsed, fullGC: () => jsc.fullGC() };
   }
   const h = hooks;
   let base = Math.max(h.heapSize(), opts.minBytes);
