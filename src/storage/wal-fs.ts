@@ -37,8 +37,15 @@ export const nodeWalFs: WalFs = {
   readdir: (dir) => fs.promises.readdir(dir),
   readFile: async (path) => new Uint8Array(await fs.promises.readFile(path)),
   open: (path, mode) => cb<number>((done) => fs.open(path, mode === "create" ? "w+" : "r+", 0o600, done)),
-  write: (fd, data, offset, length, position) =>
-    cb<number>((done) => fs.write(fd, data, offset, length, position, (err, n) => done(err, n))),
+  // Written in place (a copy into the page cache, microseconds): an asynchronous write would
+  // cost a round trip through the thread pool before the fdatasync that follows takes another.
+  write: (fd, data, offset, length, position) => {
+    try {
+      return Promise.resolve(fs.writeSync(fd, data, offset, length, position));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  },
   fdatasync: (fd) => cb<void>((done) => fs.fdatasync(fd, (err) => done(err, undefined))),
   ftruncate: (fd, length) => cb<void>((done) => fs.ftruncate(fd, length, (err) => done(err, undefined))),
   close: (fd) => cb<void>((done) => fs.close(fd, (err) => done(err, undefined))),
