@@ -1,6 +1,6 @@
 // Builds dist/conclave: one self-contained executable (bun build --compile).
 //
-// @libsql/client loads its native addon with a computed `require(`@libsql/${target}`)`,
+// libsql (the SQLite driver) loads its native addon with a computed `require(`@libsql/${target}`)`,
 // which a bundler cannot follow; the binary would then look for node_modules at run time
 // and fail outside the source tree. The plugin below rewrites that require into a static
 // one for the platform we build on, so the addon is embedded in the executable.

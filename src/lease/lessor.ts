@@ -2,7 +2,7 @@
 // batch. Deadlines come from the injected clock only: apply stays deterministic in the
 // state it writes (ID, TTL, remaining TTL); expiry is each member's local view, and only
 // the leader acts on it (by proposing LeaseExpire).
-import type { InStatement } from "@libsql/client";
+import type { InStatement } from "../storage/sql-db.ts";
 
 export interface Lease {
   readonly id: bigint;

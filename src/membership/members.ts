@@ -2,7 +2,7 @@
 // member carried in the ConfChange context, as etcd does) and published attributes. The state
 // database's `members` table is its durable copy; this class keeps the live view and produces
 // the statements that go into the same apply batch as the applied index.
-import type { InStatement } from "@libsql/client";
+import type { InStatement } from "../storage/sql-db.ts";
 import { ConfChangeType, type ConfChange } from "../raft/conf-change.ts";
 
 export interface MemberRecord {

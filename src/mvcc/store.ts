@@ -4,7 +4,7 @@
 // state machine flushes the batch's statements in its one transaction. Revisions are
 // assigned here, never by SQLite. Reads at the current revision use only the index;
 // reads at older revisions and watch replays read the history table.
-import type { Client, InStatement, InValue, Row } from "@libsql/client";
+import type { InStatement, Row, SqlDb, SqlValue } from "../storage/sql-db.ts";
 import { type KeyRange, toKey } from "./bytes.ts";
 import { KeyIndex, type LiveKey } from "./key-index.ts";
 import type { KeyState } from "./range.ts";
@@ -49,12 +49,12 @@ export class MvccStore {
   compactRevision: number;
   /** A compaction whose superseded rows are not all deleted yet (0 = none). */
   scheduledCompact: number;
-  private rowArgs: InValue[] = [];
+  private rowArgs: SqlValue[] = [];
   private rowCount = 0;
   private changes: Change[] = [];
 
   private constructor(
-    private readonly db: Client,
+    private readonly db: SqlDb,
     m: StoreMeta,
   ) {
     this.revision = m.revision;
@@ -63,7 +63,7 @@ export class MvccStore {
   }
 
   /** Loads the index of live keys from history (latest row per key, unless a tombstone). */
-  static async open(db: Client, m: StoreMeta): Promise<MvccStore> {
+  static async open(db: SqlDb, m: StoreMeta): Promise<MvccStore> {
     const s = new MvccStore(db, m);
     const rs = await db.execute(
       `SELECT ${STATE_COLS} FROM (SELECT ${STATE_COLS}, ROW_NUMBER() OVER (PARTITION BY key ORDER BY revision DESC) AS rn FROM kv) WHERE rn = 1 AND tombstone = 0 ORDER BY key`,
@@ -290,7 +290,7 @@ function placeholders(n: number): string {
   return new Array<string>(n).fill(one).join(",");
 }
 
-function rangeWhere(r: KeyRange): [string, InValue[]] {
+function rangeWhere(r: KeyRange): [string, SqlValue[]] {
   const start = fromLatin1(r.start);
   if (r.end === undefined) return ["key = ?", [start]];
   if (r.end === "") return ["key >= ?", [start]];

@@ -1,5 +1,5 @@
 // The alarm set (etcd's alarmStore): (member, alarm type) pairs, persisted in `alarms`.
-import type { InStatement } from "@libsql/client";
+import type { InStatement } from "../storage/sql-db.ts";
 import { AlarmType, type AlarmMember } from "../gen/rpc_pb.ts";
 
 export class AlarmSet {

@@ -3,7 +3,7 @@
 // compareToPath) and every op on it is checked before any write, so a failing txn writes
 // nothing. Ranges at an older revision read history: they are the only async step, and
 // run as a generator so the common all-in-memory case stays synchronous.
-import type { InStatement } from "@libsql/client";
+import type { InStatement } from "../storage/sql-db.ts";
 import {
   Compare_CompareResult as CmpResult,
   Compare_CompareTarget as CmpTarget,

@@ -12,7 +12,7 @@ import {
   type LeaseRevokeResponse,
   type Member,
 } from "../gen/rpc_pb.ts";
-import type { InStatement } from "@libsql/client";
+import type { InStatement } from "../storage/sql-db.ts";
 import { MAX_LEASE_TTL } from "../lease/index.ts";
 import type { AlarmSet } from "./apply-alarm.ts";
 import {

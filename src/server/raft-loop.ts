@@ -4,7 +4,7 @@
 //   → answer read states → advance.
 // Proposals and linearizable reads are batched: whatever arrives while one Ready is being
 // persisted joins the next. Every proposal and read has a deadline; ticks sweep them.
-import type { InStatement } from "@libsql/client";
+import type { InStatement } from "../storage/sql-db.ts";
 import type { InternalRaftRequest } from "../gen/internal_pb.ts";
 import { assert } from "../raft/assert.ts";
 import { decodeConfChange } from "../raft/codec.ts";
@@ -454,8 +454,11 @@ export class RaftLoop {
   }
 
   private maybeSnapshot(): void {
-    const applied = this.smRef.appliedIndex;
-    if (applied - this.lastSnapshotIndex < this.o.snapshotCount) return;
+    if (this.smRef.appliedIndex - this.lastSnapshotIndex < this.o.snapshotCount) return;
+    // The log is cut behind the snapshot index: everything applied must be in the state file
+    // first, or a restart would find entries it needs gone.
+    this.smRef.commitGroup();
+    const applied = this.smRef.durableIndex;
     const idx = Math.min(applied, this.node.raft.raftLog.committed);
     if (idx <= this.o.log.snapshotMeta().index) return;
     this.o.log.createSnapshot(idx, this.node.raft.prs.confState());

@@ -8,7 +8,7 @@ import { open as openFile, rename, rm } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { dirname } from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
-import { createClient, type Client, type InStatement } from "@libsql/client";
+import { SqlDb, type InStatement } from "../storage/sql-db.ts";
 import { InternalRaftRequestSchema, type InternalRaftRequest } from "../gen/internal_pb.ts";
 import type {
   AlarmMember,
@@ -44,6 +44,11 @@ export interface StateMachineOptions {
   progressNotifyIntervalMs: number;
   compactionBatchLimit?: number;
   unsafeNoFsync?: boolean;
+  /**
+   * How long applied batches may wait to be committed together to the state file (ms; 0 =
+   * commit every batch). The Raft log already holds them durably: a crash replays them.
+   */
+  groupCommitMs?: number;
   /** Timer functions for the watch progress ticker (default: the global ones). */
   timers?: Timers;
   /** A member published its attributes (InternalRaftRequest.member_attrs): write them into the batch. */
@@ -61,6 +66,14 @@ export interface AppliedEntry {
 
 export interface StateMachine {
   readonly appliedIndex: number;
+  /**
+   * The applied index the state file holds durably. Applied batches are committed to it in
+   * groups (`groupCommitMs`), so it trails appliedIndex by a few ms; a restart resumes from it
+   * and the Raft log must keep every entry after it.
+   */
+  readonly durableIndex: number;
+  /** Commits applied batches now (durableIndex = appliedIndex). */
+  commitGroup(): void;
   readonly revision: number;
   readonly compactRevision: number;
   apply(entries: AppliedEntry[]): Promise<Array<unknown | EtcdError>>;
@@ -98,6 +111,10 @@ export interface StateMachine {
 }
 
 const SNAPSHOT_CHUNK = 32 * 1024;
+/** Applied batches are committed to the state file together, at most this late (ms) ... */
+const GROUP_COMMIT_MS = 25;
+/** ... or once this many statements wait. */
+const GROUP_MAX_STATEMENTS = 2000;
 /** Far from the quota, page counts are read with every this many apply batches ... */
 const SIZE_REFRESH_BATCHES = 64;
 /** ... or after this many ms, whichever comes first. */
@@ -126,12 +143,13 @@ export async function installStateImage(path: string, image: AsyncIterable<Uint8
 
 export async function openStateMachine(o: StateMachineOptions): Promise<StateMachine> {
   mkdirSync(dirname(o.path), { recursive: true });
-  const db = createClient({ url: `file:${o.path}` });
+  const db = new SqlDb(o.path);
   for (const p of statePragmas) await db.execute(p);
   if (o.unsafeNoFsync) await db.execute("PRAGMA synchronous=OFF");
   for (const d of stateDdl) await db.execute(d);
   const m = (await db.execute("SELECT applied_index, revision, compact_revision, scheduled_compact FROM meta WHERE id = 1")).rows[0];
   if (m === undefined) throw new Error("state: meta row missing");
+  db.resetMark(Number(m[0]));
   const sm = new Sm(db, o, Number(m[0]), await MvccStore.open(db, {
     revision: Number(m[1]),
     compactRevision: Number(m[2]),
@@ -158,10 +176,12 @@ class Sm implements StateMachine {
   private broken: unknown;
   private closed = false;
   private snapSeq = 0;
+  private commitTimer: ReturnType<typeof setTimeout> | undefined;
+  private uncommitted = 0;
   private readonly ctx: ApplyContext;
 
   constructor(
-    private readonly db: Client,
+    private readonly db: SqlDb,
     private readonly o: StateMachineOptions,
     private applied: number,
     private readonly store: MvccStore,
@@ -226,7 +246,7 @@ class Sm implements StateMachine {
   }
 
   /** Runs fn after every earlier serialized operation (single writer). */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
+  private serial<T>(fn: () => T | Promise<T>): Promise<T> {
     const p = this.tail.then(() => {
       if (this.broken !== undefined) throw this.broken;
       return fn();
@@ -263,14 +283,14 @@ class Sm implements StateMachine {
         const req = e.req ?? fromBinary(InternalRaftRequestSchema, e.data);
         if (needsHistory(req)) {
           // History reads must see this batch's earlier writes: commit them first.
-          if (last > this.applied) await this.flush(last);
+          if (last > this.applied) this.flush(last);
           results.push(await runAsync(this.store, applyRequest(this.ctx, req)));
         } else {
           results.push(runSync(applyRequest(this.ctx, req)));
         }
         last = e.index;
       }
-      if (last > this.applied) await this.flush(last);
+      if (last > this.applied) this.flush(last);
     } catch (e) {
       // In-memory state may now differ from disk: stop serving writes (the member restarts).
       this.broken = e;
@@ -279,7 +299,28 @@ class Sm implements StateMachine {
     return results;
   }
 
-  private async flush(index: number): Promise<void> {
+  /** Makes every applied batch durable in the state file (SQLite commit). */
+  commitGroup(): void {
+    if (this.commitTimer !== undefined) clearTimeout(this.commitTimer);
+    this.commitTimer = undefined;
+    this.uncommitted = 0;
+    if (this.broken === undefined) this.db.commitGroup();
+  }
+
+  private timedCommit(): void {
+    this.commitTimer = undefined;
+    // A failed commit leaves the state file behind memory: the next apply fails with it and
+    // the loop stops the member (a restart replays from the last durable index).
+    this.serial(() => this.commitGroup()).catch((e: unknown) => {
+      this.broken ??= e;
+    });
+  }
+
+  get durableIndex(): number {
+    return this.db.durableMark;
+  }
+
+  private flush(index: number): void {
     const s = this.store;
     const stmts = s.takeStatements();
     for (const st of this.stmts) stmts.push(st);
@@ -292,7 +333,10 @@ class Sm implements StateMachine {
     // SIZE_REFRESH_BATCHES batches (or SIZE_REFRESH_MS), near it after every batch.
     const sizes = this.sizeRefreshDue();
     if (sizes) stmts.push("SELECT * FROM pragma_page_count(), pragma_freelist_count()");
-    const rs = await this.db.batch(stmts, "write");
+    const rs = this.db.write(stmts, index);
+    this.uncommitted += stmts.length;
+    if (this.uncommitted >= GROUP_MAX_STATEMENTS || this.o.groupCommitMs === 0) this.commitGroup();
+    else this.commitTimer ??= setTimeout(() => this.timedCommit(), this.o.groupCommitMs ?? GROUP_COMMIT_MS);
     this.batchesSinceSizes++;
     if (sizes) {
       const row = rs[rs.length - 1]!.rows[0];
@@ -558,6 +602,7 @@ class Sm implements StateMachine {
     if (!this.hubDetached) this.hub.close();
     await this.compacting?.catch(() => undefined);
     await this.tail;
+    this.commitGroup();
     this.db.close();
   }
 }

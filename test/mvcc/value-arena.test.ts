@@ -1,7 +1,7 @@
 // The index keeps key and value bytes packed in arena slabs: reads return the bytes written,
 // overwrites and deletes are accounted as dead bytes, and a repack moves live keys to fresh
 // slabs without changing what earlier-handed-out entries read.
-import { createClient } from "@libsql/client";
+import { SqlDb } from "../../src/storage/sql-db.ts";
 import { expect, test } from "bun:test";
 import { fromKey, MvccStore, ValueArena, type LiveKey } from "../../src/mvcc/index.ts";
 import { stateDdl } from "../../src/storage/schema.ts";
@@ -36,7 +36,7 @@ test("ArenaKey reads back copies of its key and value, large pairs included", ()
 });
 
 test("overwrites trigger a repack that keeps every live key and leaves old entries readable", async () => {
-  const db = createClient({ url: ":memory:" });
+  const db = new SqlDb(":memory:");
   for (const s of stateDdl) await db.execute(s);
   const store = await MvccStore.open(db, { revision: 1, compactRevision: 0, scheduledCompact: 0 });
   const first = new Map<string, LiveKey>();
