@@ -30,7 +30,8 @@ export class RevisionError extends Error {
 }
 
 const KV_COLS = "(revision, sub, key, value, create_revision, version, lease, tombstone)";
-const ROWS_PER_INSERT = 1000;
+/** Rows per INSERT statement, largest first; ends with 1 so every count can be made. */
+const INSERT_SIZES = [256, 32, 4, 1] as const;
 const EMPTY = new Uint8Array(0);
 const STATE_COLS = "key, value, create_revision, revision, version, lease, tombstone";
 
@@ -97,16 +98,19 @@ export class MvccStore {
     this.changes.push(c);
   }
 
-  /** The pending history rows as multi-row INSERTs (few statements: SQLite is CPU-bound here). */
+  /**
+   * The pending history rows as multi-row INSERTs (few statements: SQLite is CPU-bound here).
+   * Only a few statement shapes (INSERT_SIZES rows each) so the prepared statements stay few
+   * and small: one per row count would keep up to hundreds of large programs prepared.
+   */
   takeStatements(): InStatement[] {
     const out: InStatement[] = [];
     const args = this.rowArgs;
-    for (let first = 0; first < this.rowCount; first += ROWS_PER_INSERT) {
-      const n = Math.min(ROWS_PER_INSERT, this.rowCount - first);
-      out.push({
-        sql: `INSERT INTO kv ${KV_COLS} VALUES ${placeholders(n)}`,
-        args: args.slice(first * 8, (first + n) * 8),
-      });
+    let first = 0;
+    for (const n of INSERT_SIZES) {
+      for (; this.rowCount - first >= n; first += n) {
+        out.push({ sql: INSERT_SQL.get(n)!, args: args.slice(first * 8, (first + n) * 8) });
+      }
     }
     this.rowArgs = [];
     this.rowCount = 0;
@@ -289,6 +293,8 @@ function placeholders(n: number): string {
   const one = "(?,?,?,?,?,?,?,?)";
   return new Array<string>(n).fill(one).join(",");
 }
+
+const INSERT_SQL = new Map<number, string>(INSERT_SIZES.map((n) => [n, `INSERT INTO kv ${KV_COLS} VALUES ${placeholders(n)}`]));
 
 function rangeWhere(r: KeyRange): [string, SqlValue[]] {
   const start = fromLatin1(r.start);

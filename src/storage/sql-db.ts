@@ -38,7 +38,9 @@ interface NativeStatement {
 }
 
 /** Statements kept prepared; past this many distinct texts the cache starts over. */
-const MAX_CACHED = 256;
+const MAX_CACHED = 64;
+/** Longer texts (ad-hoc statements with many parameters) are prepared for one use only. */
+const MAX_CACHED_SQL_CHARS = 8192;
 const NO_ARGS: readonly SqlValue[] = [];
 const NO_ROWS: ResultSet = Object.freeze({ rows: Object.freeze([]) as unknown as Row[] });
 
@@ -150,6 +152,7 @@ export class SqlDb {
     } else {
       p = { reader: false, run: (a) => st.run(a), all: (a) => (st.run(a), NO_ROWS.rows) };
     }
+    if (sql.length > MAX_CACHED_SQL_CHARS) return p;
     if (this.cache.size >= MAX_CACHED) this.cache.clear();
     this.cache.set(sql, p);
     return p;
