@@ -58,36 +58,27 @@ import {
   MoveLeaderResponseSchema,
   CompactionRequestSchema,
 } from "../gen/rpc_pb.ts";
-import type { MemberTable, MembershipEvent } from "../membership/members.ts";
+import type { MembershipEvent } from "../membership/members.ts";
 import type { Message } from "../raft/message.ts";
 import { Role } from "../raft/raft.ts";
-import type { RawNode } from "../raft/raw-node.ts";
-import type { PeerHandler, PeerMember, PeerTransport } from "../transport/types.ts";
+import type { PeerHandler, PeerMember } from "../transport/types.ts";
 import { ClusterOps, toMember } from "./cluster-ops.ts";
 import { Errors } from "./errors.ts";
 import { IdGenerator } from "./id-generator.ts";
-import type { Logger } from "./logger.ts";
-import { type ClusterLog, RaftLoop } from "./raft-loop.ts";
+import { RaftLoop, type RaftLoopOptions } from "./raft-loop.ts";
 import { buildRequest, type RequestInit } from "./request-codec.ts";
 import type { StateMachine } from "./state-machine.ts";
 import type { EtcdServer, RequestContext, WatchStream } from "./types.ts";
 import * as validate from "./validate.ts";
 
-export interface ServerOptions {
+/** What the server hands straight to its raft loop (documented on RaftLoopOptions). */
+type LoopParts = "memberId" | "node" | "log" | "sm" | "reopenSm" | "members" | "transport" | "logger" | "clock" | "snapshotCount" | "readImage" | "removeFile";
+
+export interface ServerOptions extends Pick<RaftLoopOptions, LoopParts> {
   clusterId: bigint;
-  memberId: bigint;
   name: string;
   /** This member's advertised client URLs, published through the log after start. */
   clientURLs: string[];
-  node: RawNode;
-  log: ClusterLog;
-  sm: StateMachine;
-  /** Closes the state machine, installs `image` in its place, opens it again. */
-  reopenSm: (image: AsyncIterable<Uint8Array>) => Promise<StateMachine>;
-  members: MemberTable;
-  transport: PeerTransport;
-  logger: Logger;
-  clock: () => number;
   rng: () => number;
   maxRequestBytes: number;
   maxTxnOps: number;
@@ -96,7 +87,6 @@ export interface ServerOptions {
   electionMs: number;
   /** Fast-forward election ticks at start (--initial-election-tick-advance). */
   initialElectionTickAdvance: boolean;
-  snapshotCount: number;
   /** Entries kept below a snapshot for slow followers (default 5000, as etcd). */
   catchUpEntries?: number;
   clusterToken: string;
@@ -107,8 +97,6 @@ export interface ServerOptions {
   /** Drive ticks from setInterval (default true; tests tick by hand). */
   autoTick?: boolean;
   autoCompaction?: { mode: "periodic" | "revision"; retention: number };
-  readImage: (path: string) => AsyncIterable<Uint8Array>;
-  removeFile: (path: string) => Promise<void>;
   /** This member was removed from the cluster: the process should stop. */
   onRemoved?: () => void;
 }

@@ -1,17 +1,11 @@
 // A small seeded PRNG (mulberry32): the simulator's only source of randomness.
 
+import { mulberry32 } from "../helpers/rng.ts";
+
 export type Rng = () => number;
 
-export function prng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The shared mulberry32 (test/helpers/rng.ts). */
+export const prng: (seed: number) => Rng = mulberry32;
 
 export function intn(rng: Rng, n: number): number {
   return Math.floor(rng() * n);

@@ -25,17 +25,8 @@ export function text(e: Entry): string {
   return new TextDecoder().decode(e.data);
 }
 
-/** Deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG: the shared mulberry32 (test/helpers/rng.ts). */
+export { mulberry32 as rng } from "../helpers/rng.ts";
 
 /** The seed from the environment variable `name` if set (to explore), else the fixed default. */
 export function seedFromEnv(name: string, fallback: number): number {
