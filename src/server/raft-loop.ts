@@ -455,9 +455,9 @@ export class RaftLoop {
 
   private maybeSnapshot(): void {
     if (this.smRef.appliedIndex - this.lastSnapshotIndex < this.o.snapshotCount) return;
-    // The log is cut behind the snapshot index: everything applied must be in the state file
-    // first, or a restart would find entries it needs gone.
-    this.smRef.commitGroup();
+    // The log is cut behind the snapshot index: everything applied must be on disk in the state
+    // file first (a power loss included), or a restart would find entries it needs gone.
+    this.smRef.syncToDisk();
     const applied = this.smRef.durableIndex;
     const idx = Math.min(applied, this.node.raft.raftLog.committed);
     if (idx <= this.o.log.snapshotMeta().index) return;

@@ -25,7 +25,7 @@ import type {
 import { Lessor } from "../lease/index.ts";
 import { Crc32, fromKey, keyRange, MvccStore, selectRange } from "../mvcc/index.ts";
 import type { MemberRow } from "../membership/members.ts";
-import { stateDdl, statePragmas } from "../storage/schema.ts";
+import { stateDdl, statePragmas, SYNC_TOUCH } from "../storage/schema.ts";
 import { AlarmSet } from "./apply-alarm.ts";
 import { type ApplyContext, applyRequest, needsHistory } from "./apply.ts";
 import { runAsync, runSync, txnHasPut } from "./apply-kv.ts";
@@ -74,6 +74,8 @@ export interface StateMachine {
   readonly durableIndex: number;
   /** Commits applied batches now (durableIndex = appliedIndex). */
   commitGroup(): void;
+  /** commitGroup, then makes the state file survive a power loss (before the log is cut). */
+  syncToDisk(): void;
   readonly revision: number;
   readonly compactRevision: number;
   apply(entries: AppliedEntry[]): Promise<Array<unknown | EtcdError>>;
@@ -305,6 +307,11 @@ class Sm implements StateMachine {
     this.commitTimer = undefined;
     this.uncommitted = 0;
     if (this.broken === undefined) this.db.commitGroup();
+  }
+
+  syncToDisk(): void {
+    this.commitGroup();
+    if (this.broken === undefined) this.db.syncToDisk(SYNC_TOUCH);
   }
 
   private timedCommit(): void {

@@ -32,6 +32,15 @@ export const meta = sqliteTable("meta", {
   scheduledCompact: integer("scheduled_compact").notNull(),
 });
 
+/**
+ * One row (id = 1) whose counter a sync bumps: SQLite writes (and so syncs) nothing for an
+ * UPDATE that leaves a row as it was, so the write that carries a sync must change something.
+ */
+export const syncMark = sqliteTable("sync_mark", {
+  id: integer("id").primaryKey(),
+  n: integer("n").notNull(),
+});
+
 /** Leases (etcd's `lease` bucket). remaining = checkpointed remaining TTL (0 = not set). */
 export const leases = sqliteTable("leases", {
   id: text("id").primaryKey(),
@@ -108,4 +117,8 @@ export const stateDdl: readonly string[] = [
     is_learner INTEGER NOT NULL,
     removed INTEGER NOT NULL DEFAULT 0
   )`,
+  "CREATE TABLE IF NOT EXISTS sync_mark (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)",
 ];
+
+/** The write syncToDisk commits under synchronous=FULL (sql-db.ts). */
+export const SYNC_TOUCH = "INSERT INTO sync_mark (id, n) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET n = n + 1";

@@ -111,6 +111,26 @@ export class SqlDb {
     this.durableMark = this.mark;
   }
 
+  /**
+   * Commits the open group and makes every commit so far survive a power loss. In WAL mode with
+   * synchronous=NORMAL a commit reaches the OS, not the disk (checkpoints sync, commits do not);
+   * one small write committed under synchronous=FULL fsyncs the WAL file, and with it every
+   * earlier commit. `touch` is that write; it must change a row (SQLite writes nothing for an
+   * UPDATE that leaves the row as it was).
+   * Nothing to do with synchronous=OFF (nothing is ever synced) or FULL (every commit is).
+   */
+  syncToDisk(touch: InStatement): void {
+    this.commitGroup();
+    const level = Number(this.execute("PRAGMA synchronous").rows[0]?.[0]);
+    if (level !== 1) return;
+    this.db.exec("PRAGMA synchronous=FULL");
+    try {
+      this.exec(this.prepare(typeof touch === "string" ? touch : touch.sql), touch);
+    } finally {
+      this.db.exec("PRAGMA synchronous=NORMAL");
+    }
+  }
+
   /** Sets the mark of what is already on disk (at open). */
   resetMark(mark: number): void {
     if (this.open) throw new Error("sql: resetMark inside an open group");

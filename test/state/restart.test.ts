@@ -106,6 +106,11 @@ test("group commit: applied batches reach the state file on the timer or commitG
     expect(onDisk()).toBe(0);
     h.sm.commitGroup();
     expect([h.sm.appliedIndex, h.sm.durableIndex, onDisk()]).toEqual([2, 2, 2]);
+    // syncToDisk (before the log is cut) commits too, and leaves the file as it found it.
+    await h.sm.apply([entry(3, { put: { key: enc("i"), value: enc("3") } })]);
+    h.sm.syncToDisk();
+    expect([h.sm.appliedIndex, h.sm.durableIndex, onDisk()]).toEqual([3, 3, 3]);
+    expect(Number(other.execute("PRAGMA synchronous").rows[0]![0])).toBe(2); // a fresh connection's default
   } finally {
     other.close();
   }

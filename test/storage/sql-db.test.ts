@@ -1,5 +1,5 @@
 import { afterEach, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SqlDb } from "../../src/storage/sql-db.ts";
@@ -52,6 +52,36 @@ test("a group stays open until commitGroup; other connections see it only then; 
   expect(db.pending).toBe(false);
   expect(db.durableMark).toBe(11);
   expect(count(reader)).toBe(3);
+});
+
+test("syncToDisk commits the group and writes its touch under synchronous=FULL (NORMAL restored); OFF writes nothing", () => {
+  const db = open();
+  const wal = join(dirs[0]!, "t.db-wal");
+  const reader = new SqlDb(join(dirs[0]!, "t.db"));
+  dbs.push(reader);
+  const level = () => Number(db.execute("PRAGMA synchronous").rows[0]![0]);
+  db.execute("CREATE TABLE m (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)");
+  const touch = "INSERT INTO m (id, n) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET n = n + 1";
+  db.execute("PRAGMA synchronous=NORMAL");
+  db.write([ins(1)], 5);
+  db.syncToDisk(touch);
+  expect(db.durableMark).toBe(5);
+  expect(count(reader)).toBe(1);
+  expect(level()).toBe(1);
+  // With nothing pending, the touch alone is written (one more WAL frame: the commit that syncs).
+  const before = statSync(wal).size;
+  db.syncToDisk(touch);
+  expect(statSync(wal).size).toBeGreaterThan(before);
+  expect(level()).toBe(1);
+  // synchronous=OFF (--unsafe-no-fsync): nothing is ever synced, so no extra write either.
+  db.execute("PRAGMA synchronous=OFF");
+  db.write([ins(2)], 6);
+  db.commitGroup();
+  const off = statSync(wal).size;
+  db.syncToDisk(touch);
+  expect(statSync(wal).size).toBe(off);
+  expect(level()).toBe(0);
+  expect(count(reader)).toBe(2);
 });
 
 test("a failing statement rolls back the whole open group and leaves the mark alone", () => {
