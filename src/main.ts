@@ -4,6 +4,7 @@
 // `conclave [serve] [etcd flags]` runs a member; other subcommands are listed by --help.
 import { accessSync, constants, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { FTL_VARIABLE, serverReexec } from "./runtime/jit-policy.ts";
 
 const argv = process.argv.slice(2);
 
@@ -38,6 +39,8 @@ async function main(): Promise<void> {
     process.stdout.write(parsed.text.endsWith("\n") ? parsed.text : `${parsed.text}\n`);
     return;
   }
+  // Before anything is printed or touched: the server's JIT policy needs a fresh process image.
+  restartWithServerJit();
   for (const w of parsed.warnings) process.stderr.write(`${w}\n`);
   const config = parsed.config;
 
@@ -78,6 +81,25 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+}
+
+/** Re-executes this process with the server's JIT policy (src/runtime/jit-policy.ts), once. */
+function restartWithServerJit(): void {
+  const re = serverReexec({
+    env: process.env,
+    argv: process.argv,
+    execArgv: process.execArgv,
+    execPath: process.execPath,
+    isBun: typeof (globalThis as { Bun?: unknown }).Bun !== "undefined",
+  });
+  const execve = (process as { execve?: (file: string, args: string[], env: Record<string, string>) => never }).execve;
+  if (re === undefined || typeof execve !== "function") return;
+  try {
+    execve.call(process, re.file, re.args, re.env);
+  } catch (err) {
+    // Still a working server, only with the default tiers.
+    process.stderr.write(`conclave: could not restart with ${FTL_VARIABLE}=0 (${(err as Error).message}); running with the default JIT tiers\n`);
+  }
 }
 
 main().catch((err: unknown) => {

@@ -5,7 +5,7 @@
 // Runs against either target: etcd's default data dir is `default.etcd`, ours is
 // `default.conclave` (defaultDataDirName()).
 import { afterAll, expect, test } from "bun:test";
-import { copyFileSync, chmodSync, existsSync, readdirSync, statSync } from "node:fs";
+import { copyFileSync, chmodSync, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import {
   Ctl,
@@ -100,3 +100,33 @@ test.skipIf(isEtcd())("an unwritable TMPDIR stops the executable with a message 
     removeDir(work);
   }
 }, 30_000);
+
+// Ours only (src/runtime/jit-policy.ts): the server re-executes itself once with JavaScriptCore's
+// top tier off. Same PID (supervisors and our SIGKILL tests keep tracking it), same flags, and
+// a value the user set is left alone.
+test.skipIf(isEtcd())("the server runs with FTL off in its own process unless the user set the variable", async () => {
+  const environ = (pid: number) => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "BUN_JSC_useFTLJIT") env[k] = v;
+
+  const m = await Member.start({ env });
+  try {
+    const pid = m.process.pid!;
+    expect(environ(pid)).toContain("BUN_JSC_useFTLJIT=0");
+    expect(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")).toContain(`http://127.0.0.1:${m.peerPort}`);
+    const ctl = new Ctl(m.endpoint);
+    expect(await ctl.ok("put", "jit/k", "v")).toBe("OK\n");
+    expect(await ctl.ok("get", "jit/k", "--print-value-only")).toBe("v\n");
+  } finally {
+    await m.cleanup();
+  }
+
+  const own = await Member.start({ env: { ...env, BUN_JSC_useFTLJIT: "1" } });
+  try {
+    const vars = environ(own.process.pid!);
+    expect(vars).toContain("BUN_JSC_useFTLJIT=1");
+    expect(vars).not.toContain("BUN_JSC_useFTLJIT=0");
+  } finally {
+    await own.cleanup();
+  }
+}, 60_000);

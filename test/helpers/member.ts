@@ -19,6 +19,8 @@ export interface MemberOptions {
   extraArgs?: string[];
   /** Bound on the wait for /health after each start. */
   healthTimeoutMs?: number;
+  /** Environment of the process; default this one's. */
+  env?: Record<string, string>;
 }
 
 export class Member {
@@ -104,7 +106,7 @@ export class Member {
     if (this.running) throw new Error("member already running");
     const bin = this.opts.bin ?? memberBinary();
     if (!existsSync(bin)) throw new Error(`member binary ${bin} does not exist (build it with npm run build)`);
-    this.proc = new LineProcess(bin, this.flags(), { cwd: this.opts.cwd, maxLines: 2000 });
+    this.proc = new LineProcess(bin, this.flags(), { cwd: this.opts.cwd, env: this.opts.env, maxLines: 2000 });
     this.history.push(this.proc);
     await this.waitHealthy(this.opts.healthTimeoutMs ?? 20_000);
   }
