@@ -228,8 +228,7 @@ export class PeerSender {
   private dialFailed(): void {
     if (this.stopped) return;
     this.dialIndex = (this.dialIndex + 1) % Math.max(1, this.urls.length);
-    const { backoffMinMs, backoffMaxMs } = this.ctx.limits;
-    this.dialBackoffMs = this.dialBackoffMs === 0 ? backoffMinMs : Math.min(this.dialBackoffMs * 2, backoffMaxMs);
+    this.dialBackoffMs = this.nextBackoff(this.dialBackoffMs);
     this.dialTimer = setTimeout(() => {
       this.dialTimer = undefined;
       this.ensureStream();
@@ -323,12 +322,17 @@ export class PeerSender {
     this.kick();
   }
 
+  /** Exponential backoff: the minimum after a success (0), doubling up to the maximum. */
+  private nextBackoff(prev: number): number {
+    const { backoffMinMs, backoffMaxMs } = this.ctx.limits;
+    return prev === 0 ? backoffMinMs : Math.min(prev * 2, backoffMaxMs);
+  }
+
   private failed(): void {
     this.inflight = false;
     if (this.stopped) return;
     this.urlIndex = (this.urlIndex + 1) % Math.max(1, this.urls.length);
-    const { backoffMinMs, backoffMaxMs } = this.ctx.limits;
-    this.backoffMs = this.backoffMs === 0 ? backoffMinMs : Math.min(this.backoffMs * 2, backoffMaxMs);
+    this.backoffMs = this.nextBackoff(this.backoffMs);
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.kick();

@@ -5,7 +5,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Ctl, errorLine } from "./etcdctl.ts";
-import { Gateway, type Json } from "./gateway.ts";
+import { Gateway, prefixEnd, type Json } from "./gateway.ts";
 import { LineProcess } from "./line-process.ts";
 import { freePorts } from "./ports.ts";
 import { memberBinary } from "./target.ts";
@@ -180,7 +180,7 @@ export class ClusterMember {
   /** Serializable range over a prefix on this member alone (no Raft round trip). */
   async localRange(prefix: string, timeoutMs = 5000): Promise<{ revision: number; kvs: Map<string, StoredValue> }> {
     const key = Buffer.from(prefix).toString("base64");
-    const end = prefixEndB64(prefix);
+    const end = prefixEnd(prefix);
     const r = await this.gw.post("/v3/kv/range", { key, range_end: end, serializable: true }, timeoutMs);
     if (r.status !== 200) throw new Error(`serializable range on ${this.name}: ${r.status} ${r.text}`);
     const kvs = new Map<string, StoredValue>();
@@ -223,18 +223,6 @@ export interface MemberStatus {
   raftIndex: number;
   revision: number;
   isLearner: boolean;
-}
-
-function prefixEndB64(prefix: string): string {
-  const b = Buffer.from(prefix, "utf8");
-  for (let i = b.length - 1; i >= 0; i--) {
-    if (b[i]! < 0xff) {
-      const out = Buffer.from(b.subarray(0, i + 1));
-      out[i] = out[i]! + 1;
-      return out.toString("base64");
-    }
-  }
-  return "AA==";
 }
 
 /** etcd's member ID: first 8 bytes (big-endian) of SHA1(sorted peer URLs + token [+ unix seconds]). */

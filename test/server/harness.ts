@@ -12,6 +12,7 @@ import type { Logger } from "../../src/server/logger.ts";
 import type { Server } from "../../src/server/server.ts";
 import { PeerRequestError } from "../../src/transport/errors.ts";
 import type { PeerHandler, PeerMember, PeerTransport } from "../../src/transport/types.ts";
+import { mulberry32 } from "../helpers/rng.ts";
 
 export const HEARTBEAT_MS = 100;
 export const ELECTION_MS = 1000;
@@ -20,18 +21,6 @@ export const TOKEN = "test-token";
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 export const enc = (s: string) => new TextEncoder().encode(s);
 export const dec = (b: Uint8Array) => new TextDecoder().decode(b);
-
-/** Deterministic randomness (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The network: handlers by member ID, links that can be cut. */
 export class FakeNet {
@@ -208,7 +197,7 @@ export class TestCluster {
       clusterToken: TOKEN,
       logger: quiet,
       clock: () => this.now,
-      rng: prng(this.seed++),
+      rng: mulberry32(this.seed++),
       setInterval: (fn, ms) => {
         const t: FakeInterval = { fn, ms, next: this.now + ms, live: true };
         tm!.timers.push(t);
