@@ -88,6 +88,7 @@ function restartWithServerJit(): void {
   const re = serverReexec({
     env: process.env,
     argv: process.argv,
+    argv0: process.argv0,
     execArgv: process.execArgv,
     execPath: process.execPath,
     isBun: typeof (globalThis as { Bun?: unknown }).Bun !== "undefined",

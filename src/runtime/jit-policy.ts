@@ -18,6 +18,8 @@ export const FTL_VARIABLE = "BUN_JSC_useFTLJIT";
 export interface ProcessView {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly argv: readonly string[];
+  /** The program name as it was started (process.argv0; Bun's argv[0] is always "bun"). */
+  readonly argv0: string;
   readonly execArgv: readonly string[];
   readonly execPath: string;
   /** Whether the runtime is Bun (other runtimes have no JavaScriptCore to configure). */
@@ -43,11 +45,12 @@ export function serverReexec(p: ProcessView): Reexec | undefined {
   if (entry === undefined) return undefined;
   let args: string[];
   if (COMPILED_ROOTS.some((r) => entry.startsWith(r))) {
-    // A compiled executable: Bun supplies the embedded entry point itself.
-    args = [p.argv[0] ?? p.execPath, ...p.argv.slice(2)];
+    // A compiled executable: Bun supplies the embedded entry point itself. argv[0] stays what
+    // it was, so ps and pkill still see the name the member was started under.
+    args = [p.argv0, ...p.argv.slice(2)];
   } else if (/\.(?:[cm]?[jt]s|tsx?)$/.test(entry)) {
     // `bun [runtime flags] file.ts args`: the same command line.
-    args = [p.execPath, ...p.execArgv, entry, ...p.argv.slice(2)];
+    args = [p.argv0, ...p.execArgv, entry, ...p.argv.slice(2)];
   } else {
     return undefined;
   }

@@ -113,7 +113,9 @@ test.skipIf(isEtcd())("the server runs with FTL off in its own process unless th
   try {
     const pid = m.process.pid!;
     expect(environ(pid)).toContain("BUN_JSC_useFTLJIT=0");
-    expect(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")).toContain(`http://127.0.0.1:${m.peerPort}`);
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    expect(cmdline[0]).toBe(memberBinary()); // ps and pkill still see the executable's name
+    expect(cmdline).toContain(`http://127.0.0.1:${m.peerPort}`);
     const ctl = new Ctl(m.endpoint);
     expect(await ctl.ok("put", "jit/k", "v")).toBe("OK\n");
     expect(await ctl.ok("get", "jit/k", "--print-value-only")).toBe("v\n");

@@ -4,6 +4,7 @@ import { FTL_VARIABLE, serverReexec, type ProcessView } from "../../src/runtime/
 const base: ProcessView = {
   env: { PATH: "/usr/bin", HOME: "/root", EMPTY: undefined },
   argv: ["bun", "/$bunfs/root/conclave", "--name", "m0", "--data-dir", "d"],
+  argv0: "./conclave",
   execArgv: [],
   execPath: "/opt/conclave",
   isBun: true,
@@ -13,7 +14,7 @@ test("a compiled executable restarts itself with the same arguments and FTL off"
   const re = serverReexec(base);
   expect(re).toEqual({
     file: "/opt/conclave",
-    args: ["bun", "--name", "m0", "--data-dir", "d"],
+    args: ["./conclave", "--name", "m0", "--data-dir", "d"],
     env: { PATH: "/usr/bin", HOME: "/root", [FTL_VARIABLE]: "0" },
   });
 });
@@ -22,11 +23,12 @@ test("`bun [flags] src/main.ts args` restarts as the same command line", () => {
   const re = serverReexec({
     ...base,
     argv: ["/usr/lib/bun", "/src/main.ts", "--name", "m0"],
+    argv0: "bun",
     execArgv: ["--smol"],
     execPath: "/usr/lib/bun",
   });
   expect(re?.file).toBe("/usr/lib/bun");
-  expect(re?.args).toEqual(["/usr/lib/bun", "--smol", "/src/main.ts", "--name", "m0"]);
+  expect(re?.args).toEqual(["bun", "--smol", "/src/main.ts", "--name", "m0"]);
   expect(re?.env[FTL_VARIABLE]).toBe("0");
 });
 
