@@ -13,16 +13,23 @@ function fail(msg: string): never {
   process.exit(1);
 }
 
-const NOT_BUILT: Record<string, string> = {
-  ctl: "the etcdctl-compatible client",
-  discovery: "the discovery service",
-  pki: "the certificate maker",
+/**
+ * Subcommands other than serving. Each is loaded only when asked for, so a one-shot command
+ * starts without the member's code (and the member without theirs).
+ */
+const SUBCOMMANDS: Record<string, () => Promise<{ main(args: string[]): Promise<number> }>> = {
+  ctl: () => import("../cli/ctl/index.ts"),
+  pki: () => import("../cli/pki/index.ts"),
+  discovery: () => import("../discovery/index.ts"),
 };
 
 async function main(): Promise<void> {
   const sub = argv[0];
-  if (sub !== undefined && sub in NOT_BUILT) {
-    fail(`conclave ${sub}: ${NOT_BUILT[sub]} is not built yet`);
+  const load = sub !== undefined && Object.hasOwn(SUBCOMMANDS, sub) ? SUBCOMMANDS[sub] : undefined;
+  if (load !== undefined) {
+    const mod = await load();
+    process.exitCode = await mod.main(argv.slice(1));
+    return;
   }
   const args = sub === "serve" ? argv.slice(1) : argv;
 
