@@ -9,6 +9,7 @@ import { hexId } from "./membership/ids.ts";
 import { assembleMember } from "./server/assemble.ts";
 import { type Identity, planBootstrap } from "./server/bootstrap.ts";
 import { createLogger, type Logger } from "./server/logger.ts";
+import { lockDir } from "./storage/dir-lock.ts";
 import type { Server } from "./server/server.ts";
 import { createPeerTransport, type PeerHandler, type PeerTransportOptions } from "./transport/index.ts";
 
@@ -52,6 +53,29 @@ export async function startMember(config: ServerConfig): Promise<RunningMember> 
   });
   const memberDir = join(config.dataDir, "member");
   mkdirSync(memberDir, { recursive: true });
+  // Before anything in the data dir is read or written: one process per data dir (and WAL dir).
+  const locks = [lockDir(memberDir, config.dataDir)];
+  try {
+    if (config.walDir) {
+      mkdirSync(config.walDir, { recursive: true, mode: 0o700 });
+      locks.push(lockDir(config.walDir));
+    }
+    const running = await startLocked(config, logger, memberDir);
+    const stop = running.stop;
+    return {
+      ...running,
+      stop: () =>
+        stop().finally(() => {
+          for (const l of locks) l.release();
+        }),
+    };
+  } catch (err) {
+    for (const l of locks) l.release();
+    throw err;
+  }
+}
+
+async function startLocked(config: ServerConfig, logger: Logger, memberDir: string): Promise<RunningMember> {
   const identityFile = join(memberDir, "identity.json");
   const existing = readIdentity(identityFile);
   if (existing) {
