@@ -52,6 +52,30 @@ export interface AssembledMember {
   close(): Promise<void>;
 }
 
+/**
+ * The state file has applied entries that the log no longer holds (its tail was cut: a torn
+ * write, or a disk that lost what it had acknowledged). New entries must not take those
+ * indexes again — the state machine would skip them as already applied — so the log restarts
+ * at the state's index, as if a snapshot had been taken there. The snapshot's term is the last
+ * term the log still knows: never above the lost entry's real term, so this member's log never
+ * looks more up to date than it is in an election, and a leader whose entry at that index has
+ * a higher term finds no match and sends a snapshot.
+ */
+async function rebaseLostTail(log: RaftLog, applied: number, members: MemberTable, logger: Logger): Promise<void> {
+  const last = log.lastIndex();
+  if (applied <= last) return;
+  const all = members.list();
+  logger.warn(
+    `raft log ends at index ${last} but the state has applied up to ${applied}: the log lost its tail; continuing from index ${applied}`,
+  );
+  log.applySnapshot({
+    index: applied,
+    term: log.term(last),
+    confState: { voters: all.filter((m) => !m.isLearner).map((m) => m.id), learners: all.filter((m) => m.isLearner).map((m) => m.id) },
+  });
+  await log.sync();
+}
+
 export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
   const memberDir = join(p.dataDir, "member");
   const { memberId, clusterId } = p.plan.identity;
@@ -77,6 +101,7 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
   };
   let sm: StateMachine = await openStateMachine(smOpts);
   const members = MemberTable.fromRows(await sm.members());
+  await rebaseLostTail(log, sm.appliedIndex, members, p.logger);
   const electionTick = Math.max(2, Math.round(p.electionMs / p.heartbeatMs));
   const node = new RawNode({
     id: memberId,

@@ -18,7 +18,7 @@ import type { PeerTransport } from "../transport/types.ts";
 import { Errors } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 import { peekRequestId } from "./request-codec.ts";
-import type { AppliedEntry, StateMachine } from "./state-machine.ts";
+import { ALREADY_APPLIED, type AppliedEntry, type StateMachine } from "./state-machine.ts";
 
 /** What the loop needs from the durable log (src/storage/raft-log.ts implements it). */
 export interface ClusterLog {
@@ -412,7 +412,11 @@ export class RaftLoop {
       if (!w) continue;
       this.waiters.delete(id);
       const r = results[i];
-      if (r instanceof Error) {
+      if (r === ALREADY_APPLIED) {
+        this.proposalsFailed++;
+        this.o.logger.warn("a proposal's entry was skipped as already applied", { index: b.index });
+        w.reject(Errors.timeout);
+      } else if (r instanceof Error) {
         this.proposalsFailed++;
         w.reject(r);
       } else w.resolve(r);

@@ -33,6 +33,9 @@ import { Errors, type EtcdError } from "./errors.ts";
 import type { WatchStream } from "./types.ts";
 import { type Timers, WatchHub } from "./watch.ts";
 
+/** The apply result of an entry at or below the applied index: it was skipped. */
+export const ALREADY_APPLIED: unique symbol = Symbol("already applied");
+
 export interface StateMachineOptions {
   path: string; // SQLite file, e.g. <data-dir>/member/state.db (created if missing)
   clock: () => number; // ms, for lease deadlines only
@@ -267,8 +270,10 @@ class Sm implements StateMachine {
     try {
       for (const e of entries) {
         if (e.index <= last) {
-          // Already applied (replay after restart): a no-op by design.
-          results.push(undefined);
+          // Already applied (replay after restart): a no-op by design. A proposal of this
+          // process never lands here (assemble.ts rebases a log that lost entries the state
+          // holds); if one did, its caller gets an error, not an empty answer.
+          results.push(ALREADY_APPLIED);
           continue;
         }
         if (e.effect !== undefined) {

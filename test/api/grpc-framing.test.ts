@@ -80,6 +80,21 @@ for (const mode of ["engine", "node"] as const) describe(`gRPC over ${mode}`, ()
     expect(ok.status).toBe(0);
   });
 
+  test("an answer that cannot be encoded ends its own call with Internal; the port keeps serving", async () => {
+    const fake = h.fake as unknown as { put: (...a: unknown[]) => Promise<unknown> };
+    const orig = fake.put;
+    fake.put = async () => undefined;
+    try {
+      const r = await c.call("/etcdserverpb.KV/Put", [put("bad-answer", "1")]);
+      expect(r.status).toBe(13);
+      expect(r.message).toContain("marshal");
+    } finally {
+      fake.put = orig;
+    }
+    const ok = await c.call("/etcdserverpb.KV/Put", [put("after-bad-answer", "1")]);
+    expect(ok.status).toBe(0);
+  });
+
   test("unknown service and unknown method get grpc-go's Unimplemented texts", async () => {
     const a = await c.call("/etcdserverpb.Nope/Range", [put("a", "1")]);
     expect(a.status).toBe(12);

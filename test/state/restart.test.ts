@@ -3,7 +3,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { InternalRaftRequestSchema } from "../../src/gen/internal_pb.ts";
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { installStateImage } from "../../src/server/state-machine.ts";
+import { ALREADY_APPLIED, installStateImage } from "../../src/server/state-machine.ts";
 import { SqlDb } from "../../src/storage/sql-db.ts";
 import { enc, fmtKvs, Harness } from "./harness.ts";
 
@@ -40,14 +40,14 @@ test("apply is idempotent by index: entries ≤ appliedIndex are skipped, also a
   const e4 = entry(4, { put: { key: enc("k"), value: enc("4") } });
   await h.sm.apply([e1, e2]);
   const again = await h.sm.apply([e1, e2, e3]);
-  expect(again[0]).toBeUndefined();
-  expect(again[1]).toBeUndefined();
+  expect(again[0]).toBe(ALREADY_APPLIED);
+  expect(again[1]).toBe(ALREADY_APPLIED);
   expect(h.sm.appliedIndex).toBe(3);
   expect(h.sm.revision).toBe(3);
   await h.reopen();
   // replay after a crash hands over the whole log again
   const res = await h.sm.apply([e1, e2, e3, e4]);
-  expect(res.slice(0, 3)).toEqual([undefined, undefined, undefined]);
+  expect(res.slice(0, 3)).toEqual([ALREADY_APPLIED, ALREADY_APPLIED, ALREADY_APPLIED]);
   expect((res[3] as any).header.revision).toBe(4n);
   expect(fmtKvs((await h.get("k")).kvs)).toEqual(["k=4 c2 m4 v3"]);
 });

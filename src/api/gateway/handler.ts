@@ -140,8 +140,16 @@ export class Gateway {
     const sink = {
       send(msg: Message) {
         if (finished || ex.closed) return;
+        let line: string;
+        try {
+          line = JSON.stringify({ result: toJsonValue(method.output, msg) }) + "\n";
+        } catch (err) {
+          // A message that fails to encode ends its own stream, never the caller (the watch hub).
+          sink.end(new EtcdError(Code.Internal, `json: error while marshaling: ${(err as Error)?.message ?? String(err)}`));
+          return;
+        }
         start();
-        ex.write(JSON.stringify({ result: toJsonValue(method.output, msg) }) + "\n");
+        ex.write(line);
       },
       end(err?: unknown) {
         if (finished) return;

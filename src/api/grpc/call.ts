@@ -108,8 +108,24 @@ export class GrpcCall implements StreamSink {
   send(msg: Message): void {
     const p = this.port;
     if (this.done || p.closed) return;
+    const frame = this.encode(msg);
+    if (frame === undefined) return;
     if (!p.headersSent) p.sendHeaders();
-    p.write(encodeFrame(toBinary(this.method.output, msg)));
+    p.write(frame);
+  }
+
+  /**
+   * The response as a gRPC frame, or undefined after ending the call with an Internal error:
+   * a message that fails to encode ends its own call and nothing else (streaming sends run
+   * inside the watch hub, unary answers in a promise callback).
+   */
+  private encode(msg: Message): Uint8Array | undefined {
+    try {
+      return encodeFrame(toBinary(this.method.output, msg));
+    } catch (err) {
+      this.end(grpcError(Code.Internal, `grpc: error while marshaling: ${(err as Error)?.message ?? String(err)}`));
+      return undefined;
+    }
   }
 
   end(err?: unknown): void {
@@ -125,8 +141,10 @@ export class GrpcCall implements StreamSink {
 
   private succeed(msg: Message): void {
     if (this.done) return;
+    const frame = this.encode(msg);
+    if (frame === undefined) return;
     this.done = true;
-    if (!this.port.closed) this.port.finishWith(encodeFrame(toBinary(this.method.output, msg)));
+    if (!this.port.closed) this.port.finishWith(frame);
     this.release();
   }
 
