@@ -185,10 +185,12 @@ for (const mode of ["engine", "node"] as const) describe(`gRPC over ${mode}`, ()
     expect(r.message).toBe("etcdserver: no leader");
   });
 
-  test("pings (etcdctl sends one every 2 s) are answered and never cause a GOAWAY", async () => {
+  test("pings are answered and a few never cause a GOAWAY", async () => {
     let goaway = false;
     c.session.on("goaway", () => (goaway = true));
-    for (let i = 0; i < 5; i++) {
+    // grpc-go (and so etcd) strikes pings closer than --grpc-keepalive-min-time and closes on
+    // the third strike; Go clients (etcdctl) ping at most every 10 s. Three are always fine.
+    for (let i = 0; i < 3; i++) {
       const ok = await new Promise<boolean>((resolve) => c.session.ping((err) => resolve(err === null)));
       expect(ok).toBe(true);
     }

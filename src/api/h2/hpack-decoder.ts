@@ -1,6 +1,12 @@
 // HPACK header block decoder (RFC 7541): static + dynamic table, size updates, Huffman strings.
 // One decoder per connection; header blocks must be decoded in the order received, even for
 // streams that are refused or already closed, or the dynamic table goes out of sync.
+//
+// The header list size is checked while decoding, not after: once a block's fields add up to
+// more than the limit, later fields are no longer materialised (an indexed reference to a
+// 4 KB table entry costs one octet on the wire, so a block of such references would otherwise
+// expand a thousandfold). The block is still read to its end, entries it inserts included, so
+// the table stays in sync; the caller sees `truncated` (HTTP 431, as Go's server answers).
 
 import { huffmanDecode, huffmanDecodedMaxLength, HuffmanError } from "./huffman.ts";
 import { STATIC_TABLE, STATIC_TABLE_LENGTH } from "./hpack-static-table.ts";
@@ -15,6 +21,15 @@ const NAME_CHAR: Uint8Array = (() => {
   for (let i = 0; i < ok.length; i++) t[ok.charCodeAt(i)] = 1;
   return t;
 })();
+
+/**
+ * Whether a field value is acceptable: no control characters other than HTAB (Go's
+ * httpguts.ValidHeaderFieldValue; RFC 9113 §8.2.1 forbids NUL, CR and LF outright).
+ */
+const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+export function isValidFieldValue(s: string): boolean {
+  return !BAD_VALUE.test(s);
+}
 
 /** Whether s is a valid lower-case field name, or a pseudo-header name (":" + lower-case token). */
 export function isValidFieldName(s: string): boolean {
@@ -42,6 +57,10 @@ export class HpackDecoder {
   listSize = 0;
   /** True when a field name in the last block is not a valid lower-case name. */
   badName = false;
+  /** True when a field value in the last block holds a forbidden control character. */
+  badValue = false;
+  /** True when the last block's fields exceed the limit given to decode(); fields past it were dropped. */
+  truncated = false;
 
   /** Dynamic table limit in force; changed by size updates, never above maxAllowed. */
   private limit: number;
@@ -50,11 +69,14 @@ export class HpackDecoder {
   // Dynamic table as a ring, oldest entry at `head`; entry k (0 = newest) is at head+len-1-k.
   private ringNames: string[] = new Array(64);
   private ringValues: string[] = new Array(64);
-  private ringBad: boolean[] = new Array(64);
+  /** Per entry: bit 1 = invalid name, bit 2 = invalid value. */
+  private ringBad: number[] = new Array(64);
   private head = 0;
   private len = 0;
   private pos = 0;
   private scratch = Buffer.allocUnsafe(256);
+  /** Header list size allowed for the block being decoded. */
+  private maxList = Infinity;
 
   /** maxAllowed: the SETTINGS_HEADER_TABLE_SIZE this side advertised (default 4096). */
   constructor(private readonly maxAllowed = 4096) {
@@ -72,12 +94,19 @@ export class HpackDecoder {
     return [this.ringNames[at], this.ringValues[at]];
   }
 
-  /** Decodes block[start, end). Throws HpackError on any malformed input. */
-  decode(block: Uint8Array, start = 0, end = block.length): void {
+  /**
+   * Decodes block[start, end). Throws HpackError on any malformed input, and on a single
+   * string longer than `maxListSize` (Go's decoder limits string length the same way).
+   * Fields beyond `maxListSize` (RFC 9113 §6.5.2 sizes) are not kept: see `truncated`.
+   */
+  decode(block: Uint8Array, start = 0, end = block.length, maxListSize = Infinity): void {
     const buf = asBuffer(block);
     this.count = 0;
     this.listSize = 0;
     this.badName = false;
+    this.badValue = false;
+    this.truncated = false;
+    this.maxList = maxListSize;
     this.pos = start;
     let fieldSeen = false;
     try {
@@ -131,6 +160,7 @@ export class HpackDecoder {
     const n = this.integer(buf, 0x7f, end);
     const s = this.pos;
     if (n > end - s) throw new HpackError("hpack: string longer than the block");
+    if (n > this.maxList) throw new HpackError("hpack: string longer than the header list limit");
     this.pos = s + n;
     if (!huffman) return buf.toString("latin1", s, s + n);
     const need = huffmanDecodedMaxLength(n);
@@ -142,7 +172,7 @@ export class HpackDecoder {
   private emitIndexed(index: number): void {
     if (index <= STATIC_TABLE_LENGTH) {
       const e = STATIC_TABLE[index - 1];
-      this.emit(e[0], e[1], false);
+      this.emit(e[0], e[1], 0);
       return;
     }
     const k = index - STATIC_TABLE_LENGTH - 1;
@@ -153,34 +183,42 @@ export class HpackDecoder {
 
   private literal(buf: Buffer, nameIndex: number, end: number, index: boolean): void {
     let name: string;
-    let bad: boolean;
+    let bad: number;
     if (nameIndex === 0) {
       name = this.string(buf, end);
-      bad = !isValidFieldName(name);
+      bad = isValidFieldName(name) ? 0 : 1;
     } else if (nameIndex <= STATIC_TABLE_LENGTH) {
       name = STATIC_TABLE[nameIndex - 1][0];
-      bad = false;
+      bad = 0;
     } else {
       const k = nameIndex - STATIC_TABLE_LENGTH - 1;
       if (k >= this.len) throw new HpackError("hpack: name index out of range");
       const at = (this.head + this.len - 1 - k) & (this.ringNames.length - 1);
       name = this.ringNames[at];
-      bad = this.ringBad[at];
+      bad = this.ringBad[at] & 1;
     }
     const value = this.string(buf, end);
+    if (!isValidFieldValue(value)) bad |= 2;
     if (index) this.add(name, value, bad);
     this.emit(name, value, bad);
   }
 
-  private emit(name: string, value: string, bad: boolean): void {
+  private emit(name: string, value: string, bad: number): void {
+    // Sizes count even when nothing is kept, so the caller can report the real size.
+    this.listSize += name.length + value.length + 32;
+    if (this.truncated) return;
+    if (this.listSize > this.maxList) {
+      this.truncated = true;
+      return;
+    }
     this.names[this.count] = name;
     this.values[this.count] = value;
     this.count++;
-    this.listSize += name.length + value.length + 32;
-    if (bad) this.badName = true;
+    if (bad & 1) this.badName = true;
+    if (bad & 2) this.badValue = true;
   }
 
-  private add(name: string, value: string, bad: boolean): void {
+  private add(name: string, value: string, bad: number): void {
     const entrySize = name.length + value.length + 32;
     // An entry larger than the table empties it and is not added (RFC 7541 §4.4).
     if (entrySize > this.limit) {
@@ -215,7 +253,7 @@ export class HpackDecoder {
     const cap = this.ringNames.length;
     const names: string[] = new Array(cap * 2);
     const values: string[] = new Array(cap * 2);
-    const bad: boolean[] = new Array(cap * 2);
+    const bad: number[] = new Array(cap * 2);
     for (let i = 0; i < this.len; i++) {
       const at = (this.head + i) & (cap - 1);
       names[i] = this.ringNames[at];
