@@ -1,6 +1,8 @@
 // The client port: one listener per URL serving gRPC (HTTP/2), the JSON gateway and the
 // plain endpoints (HTTP/1.1 or HTTP/2). Cleartext connections are told apart by sniffing
-// the HTTP/2 preface; TLS connections by ALPN.
+// the HTTP/2 preface; TLS connections by ALPN. Every connection passes the port's policy
+// (src/api/port): the connection cap, the read-header and idle timeouts, the output budget.
+import { rmSync } from "node:fs";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
@@ -8,9 +10,13 @@ import * as tls from "node:tls";
 import type { Logger } from "../server/logger.ts";
 import type { EtcdServer } from "../server/types.ts";
 import { createEngineGrpcHandler, createNodeGrpcHandler } from "./grpc/index.ts";
-import { serveH2, type H2Connection, type H2Stream } from "./h2/index.ts";
+import { ErrorCode, realClock, serveH2, type H2Clock, type H2Connection, type H2Stream } from "./h2/index.ts";
 import { fromH2Engine, fromHttp1, fromHttp2 } from "./http/exchange.ts";
 import { HttpRouter, type HttpRoute } from "./http/router.ts";
+import {
+  ConnectionGate, DEFAULT_PORT_LIMITS, Http1Sessions, onClientError, OutputBudget, type BudgetMember, type ClientPortLimits,
+  type GateEntry,
+} from "./port/index.ts";
 
 export interface ClientTlsOptions {
   readonly cert: string | Buffer;
@@ -23,7 +29,7 @@ export interface ClientTlsOptions {
 
 export interface ClientServerOptions {
   readonly server: EtcdServer;
-  /** e.g. http://127.0.0.1:2379; port 0 picks a free port. https URLs need `tls`. */
+  /** e.g. http://127.0.0.1:2379; port 0 picks a free port. https URLs need `tls`; unix:// and unixs:// listen on a socket file. */
   readonly listenUrls: readonly URL[];
   readonly tls?: ClientTlsOptions;
   readonly logger: Logger;
@@ -36,12 +42,23 @@ export interface ClientServerOptions {
    * load) or "node" (node:http2 of the runtime).
    */
   readonly http2?: "engine" | "node";
+  /** Connection limits; defaults in src/api/port/limits.ts. */
+  readonly limits?: Partial<ClientPortLimits>;
+  readonly clock?: H2Clock;
 }
 
 export interface ClientServer {
   /** The URLs actually listened on (port 0 resolved). */
   readonly addresses: readonly URL[];
+  /** Closes every listener and connection now. */
   close(): Promise<void>;
+  /**
+   * Stops accepting, tells HTTP/2 clients GOAWAY (no new streams) and waits up to `ms` for the
+   * requests in flight; then closes everything (long-lived watches included).
+   */
+  shutdown(ms: number): Promise<void>;
+  /** Counters of the connection policy, for tests and metrics. */
+  stats(): { connections: number; evicted: number; refused: number; budgetAborted: number };
 }
 
 /** etcd's gRPC receive limit: max-request-bytes plus 512 KiB of headroom. */
@@ -49,10 +66,13 @@ export function maxRecvBytes(server: EtcdServer): number {
   return server.maxRequestBytes + 512 * 1024;
 }
 
-const H2_SETTINGS: http2.Settings = { maxConcurrentStreams: 4294967295 };
+/** How often the member-wide output budget is checked. */
+const BUDGET_CHECK_MS = 250;
 
 export async function startClientServer(opts: ClientServerOptions): Promise<ClientServer> {
   const { server, logger } = opts;
+  const limits: ClientPortLimits = { ...DEFAULT_PORT_LIMITS, ...opts.limits };
+  const clock = opts.clock ?? realClock;
   const maxRecv = maxRecvBytes(server);
   const useEngine = (opts.http2 ?? "engine") === "engine";
   const grpcNode = createNodeGrpcHandler(server, { maxRecvBytes: maxRecv });
@@ -60,6 +80,10 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.Http2Session>();
   const connections = new Set<H2Connection>();
+  const gate = new ConnectionGate(limits.maxConnections);
+  const budget = new OutputBudget(limits.outputBudgetBytes, BUDGET_CHECK_MS, clock);
+  const h1Sessions = new Http1Sessions(limits, clock, gate);
+  let refusedLogged = 0;
 
   const makeRouter = (secure: boolean) =>
     new HttpRouter(server, {
@@ -72,7 +96,7 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
 
   const makeServers = (secure: boolean) => {
     const router = makeRouter(secure);
-    const h2 = http2.createServer({ settings: H2_SETTINGS, maxSessionMemory: 64 });
+    const h2 = http2.createServer({ settings: { maxConcurrentStreams: limits.maxConcurrentStreams }, maxSessionMemory: 64 });
     h2.on("stream", (stream, headers) => {
       const ct = headers["content-type"];
       if (typeof ct === "string" && ct.startsWith("application/grpc")) grpcNode(stream, headers);
@@ -86,20 +110,25 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
       s.on("error", (err) => logger.debug("http2 session error", { error: String(err) }));
       s.on("close", () => sessions.delete(s));
     });
-    const h1 = http.createServer((req, res) => router.handle(fromHttp1(req, res)));
-    // Watches and keepalives over the gateway are long-lived requests.
+    const h1 = http.createServer((req, res) => {
+      h1Sessions.request(req, res);
+      router.handle(fromHttp1(req, res));
+    });
+    // Watches and keepalives over the gateway are long-lived requests; the read-header and
+    // idle timeouts are Http1Sessions' (the runtime's own are not enforced everywhere).
     h1.requestTimeout = 0;
-    h1.headersTimeout = 60_000;
-    h1.on("clientError", (_err, sock) => sock.destroy());
+    h1.headersTimeout = 0;
+    h1.on("clientError", onClientError);
     const onEngineStream = (st: H2Stream) => {
       const ct = st.headers.get("content-type");
       if (ct !== undefined && ct.startsWith("application/grpc")) grpcEngine(st);
       else router.handle(fromH2Engine(st));
     };
     /** Serves an HTTP/2 connection; `head` holds bytes already read while sniffing. */
-    const serve2 = (sock: net.Socket, head?: Buffer) => {
+    const serve2 = (sock: net.Socket, entry: GateEntry, deadline: number, head?: Buffer) => {
       if (!useEngine) {
         if (head !== undefined) sock.unshift(head);
+        gate.set(entry, "busy");
         h2.emit("connection", sock);
         return;
       }
@@ -107,24 +136,61 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
         sock,
         {
           onStream: onEngineStream,
-          maxConcurrentStreams: 1 << 20,
+          maxConcurrentStreams: limits.maxConcurrentStreams,
+          keepalive: limits.keepalive,
+          limits: { handshakeTimeoutMs: Math.max(1, deadline - clock.now()), ...limits.h2 },
+          ...(opts.clock ? { clock: opts.clock } : {}),
           onError: (err) => logger.warn("http2 stream handler failed", { error: String(err) }),
+          onViolation: (code, reason) =>
+            logger.warn("closed a client connection", { remote: peerOf(sock), code: errorName(code), reason }),
+          onBusy: (busy) => gate.set(entry, busy ? "busy" : "idle"),
         },
         head,
       );
       connections.add(conn);
-      sock.on("close", () => connections.delete(conn));
+      const member: BudgetMember = { get queuedBytes() { return conn.queuedBytes; }, abort: (r) => conn.abort(ErrorCode.ENHANCE_YOUR_CALM, r) };
+      budget.add(member);
+      sock.on("close", () => {
+        connections.delete(conn);
+        budget.delete(member);
+      });
     };
-    return { h1, serve2 };
+    const serve1 = (sock: net.Socket, entry: GateEntry, deadline: number) => {
+      h1Sessions.attach(sock, entry, deadline);
+      const member: BudgetMember = { get queuedBytes() { return sock.writableLength; }, abort: () => sock.destroy() };
+      budget.add(member);
+      sock.on("close", () => budget.delete(member));
+      h1.emit("connection", sock);
+    };
+    return { h1, serve2, serve1 };
   };
 
   const plain = makeServers(false);
   const secure = opts.tls ? makeServers(true) : null;
 
-  const sniff = (sock: net.Socket) => {
-    sockets.add(sock);
-    sock.on("close", () => sockets.delete(sock));
+  /** Every accepted socket: a place under the cap, or refused. */
+  const admit = (sock: net.Socket): GateEntry | null => {
     sock.on("error", () => {});
+    const entry = gate.admit(() => sock.destroy());
+    if (entry === null) {
+      // Every connection is in use: this one cannot be served.
+      if (refusedLogged++ % 1000 === 0) logger.warn("refused a client connection: too many open connections", { limit: gate.max });
+      sock.destroy();
+      return null;
+    }
+    sockets.add(sock);
+    sock.on("close", () => {
+      sockets.delete(sock);
+      gate.release(entry);
+    });
+    return entry;
+  };
+
+  const sniff = (sock: net.Socket) => {
+    const entry = admit(sock);
+    if (entry === null) return;
+    const deadline = clock.now() + limits.readHeaderTimeoutMs;
+    const timer = clock.setTimeout(() => sock.destroy(), limits.readHeaderTimeoutMs);
     let head: Buffer = Buffer.alloc(0);
     const onReadable = () => {
       let chunk: Buffer | null;
@@ -132,69 +198,113 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
       // "PRI * HTTP/2.0" vs HTTP/1 methods (POST, PUT, PATCH share the 'P').
       if (head.length < 3 && (head.length === 0 || head[0] === 0x50)) return;
       sock.off("readable", onReadable);
-      if (head.subarray(0, 3).toString("latin1") === "PRI") plain.serve2(sock, head);
+      clock.clearTimeout(timer);
+      if (head.subarray(0, 3).toString("latin1") === "PRI") plain.serve2(sock, entry, deadline, head);
       else {
         sock.unshift(head);
-        plain.h1.emit("connection", sock);
+        plain.serve1(sock, entry, deadline);
       }
     };
     sock.on("readable", onReadable);
+    sock.once("close", () => clock.clearTimeout(timer));
   };
 
   const listeners: net.Server[] = [];
   const addresses: URL[] = [];
-  for (const url of opts.listenUrls) {
-    const isTls = url.protocol === "https:" || url.protocol === "unixs:";
-    if (isTls && !opts.tls) throw new Error(`listen URL ${url.href} needs TLS certificates (--cert-file, --key-file)`);
-    let srv: net.Server;
-    if (isTls) {
-      const t = opts.tls!;
-      const s = secure!;
-      srv = tls.createServer({
-        cert: t.cert,
-        key: t.key,
-        ...(t.ca ? { ca: t.ca } : {}),
-        requestCert: t.clientCertAuth === true,
-        rejectUnauthorized: t.clientCertAuth === true,
-        ALPNProtocols: ["h2", "http/1.1"],
-      });
-      srv.on("secureConnection", (sock: tls.TLSSocket) => {
-        sockets.add(sock);
-        sock.on("close", () => sockets.delete(sock));
-        sock.on("error", () => {});
-        if (sock.alpnProtocol === "h2") s.serve2(sock);
-        else s.h1.emit("connection", sock);
-      });
-      srv.on("tlsClientError", (err) => logger.debug("tls handshake failed", { error: String(err) }));
-    } else {
-      srv = net.createServer(sniff);
+  try {
+    for (const url of opts.listenUrls) {
+      const isTls = url.protocol === "https:" || url.protocol === "unixs:";
+      const isUnix = url.protocol === "unix:" || url.protocol === "unixs:";
+      if (isTls && !opts.tls) throw new Error(`listen URL ${url.href} needs TLS certificates (--cert-file, --key-file)`);
+      let srv: net.Server;
+      if (isTls) {
+        const t = opts.tls!;
+        const s = secure!;
+        srv = tls.createServer({
+          cert: t.cert,
+          key: t.key,
+          ...(t.ca ? { ca: t.ca } : {}),
+          requestCert: t.clientCertAuth === true,
+          rejectUnauthorized: t.clientCertAuth === true,
+          ALPNProtocols: ["h2", "http/1.1"],
+          handshakeTimeout: limits.readHeaderTimeoutMs,
+        });
+        srv.on("secureConnection", (sock: tls.TLSSocket) => {
+          const entry = admit(sock);
+          if (entry === null) return;
+          const deadline = clock.now() + limits.readHeaderTimeoutMs;
+          if (sock.alpnProtocol === "h2") s.serve2(sock, entry, deadline);
+          else s.serve1(sock, entry, deadline);
+        });
+        srv.on("tlsClientError", (err) => logger.debug("tls handshake failed", { error: String(err) }));
+      } else {
+        srv = net.createServer(sniff);
+      }
+      await listen(srv, url, isUnix, isTls);
+      srv.on("error", (err) => logger.error("client listener error", { error: String(err) }));
+      const bound = new URL(url.href);
+      if (!isUnix) bound.port = String((srv.address() as net.AddressInfo).port);
+      listeners.push(srv);
+      addresses.push(bound);
+      logger.info("serving client traffic", { address: isUnix ? bound.href : bound.origin });
     }
-    const host = url.hostname.replace(/^\[|\]$/g, "");
-    const port = url.port === "" ? (isTls ? 443 : 80) : Number(url.port);
-    await new Promise<void>((resolve, reject) => {
-      srv.once("error", reject);
-      srv.listen({ host, port }, () => {
-        srv.off("error", reject);
-        resolve();
-      });
-    });
-    srv.on("error", (err) => logger.error("client listener error", { error: String(err) }));
-    const addr = srv.address() as net.AddressInfo;
-    const bound = new URL(url.href);
-    bound.port = String(addr.port);
-    listeners.push(srv);
-    addresses.push(bound);
-    logger.info("serving client traffic", { address: bound.origin });
+  } catch (err) {
+    budget.stop();
+    for (const l of listeners) l.close();
+    throw err;
   }
+
+  const closeAll = async () => {
+    budget.stop();
+    const closing = listeners.map((l) => new Promise<void>((r) => l.close(() => r())));
+    for (const c of connections) c.close();
+    for (const s of sessions) s.destroy();
+    for (const s of sockets) s.destroy();
+    await Promise.all(closing);
+  };
 
   return {
     addresses,
-    async close() {
-      const closing = listeners.map((l) => new Promise<void>((r) => l.close(() => r())));
-      for (const c of connections) c.close();
-      for (const s of sessions) s.destroy();
-      for (const s of sockets) s.destroy();
-      await Promise.all(closing);
+    close: closeAll,
+    async shutdown(ms) {
+      for (const l of listeners) l.close();
+      for (const c of connections) c.goaway();
+      for (const s of sessions) s.close();
+      const deadline = Date.now() + ms;
+      while (Date.now() < deadline && [...connections].some((c) => c.openStreams > 0)) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await closeAll();
     },
+    stats: () => ({ connections: gate.size, evicted: gate.evicted, refused: gate.refused, budgetAborted: budget.aborted }),
   };
+}
+
+async function listen(srv: net.Server, url: URL, isUnix: boolean, isTls: boolean): Promise<void> {
+  const target = isUnix ? { path: unixPath(url) } : { host: url.hostname.replace(/^\[|\]$/g, ""), port: url.port === "" ? (isTls ? 443 : 80) : Number(url.port) };
+  if (isUnix) {
+    // As etcd does: a socket file left by an earlier run is removed first.
+    rmSync(target.path!, { force: true });
+  }
+  await new Promise<void>((resolve, reject) => {
+    srv.once("error", reject);
+    srv.listen(target, () => {
+      srv.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+/** The socket file of a unix:// or unixs:// URL: its host:port, as etcd takes it (relative to the working directory). */
+export function unixPath(url: URL): string {
+  return decodeURIComponent(url.host);
+}
+
+function peerOf(sock: net.Socket): string {
+  return sock.remoteAddress === undefined ? "unix" : `${sock.remoteAddress}:${sock.remotePort}`;
+}
+
+const ERROR_NAMES = new Map(Object.entries(ErrorCode).map(([k, v]) => [v as number, k]));
+function errorName(code: number): string {
+  return ERROR_NAMES.get(code) ?? String(code);
 }

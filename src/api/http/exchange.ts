@@ -3,7 +3,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { ServerHttp2Stream } from "node:http2";
 import { PassThrough, type Readable } from "node:stream";
-import type { H2Stream } from "../h2/index.ts";
+import { DEFAULT_LIMITS, OutputGuard, realClock, type H2Stream } from "../h2/index.ts";
 
 export interface HttpExchange {
   readonly method: string;
@@ -19,21 +19,60 @@ export interface HttpExchange {
   /** True once the client is gone or the response ended. */
   readonly closed: boolean;
   onClose(fn: () => void): void;
+  /**
+   * False while the response's queued output is over its high-water mark (the client reads
+   * slower than it is written to): a producer should stop writing until `onDrain`.
+   */
+  readonly writable: boolean;
+  /** Registers a callback for every time queued output drains after `writable` was false. */
+  onDrain(fn: () => void): void;
 }
 
+/**
+ * An HTTP/1.1 exchange. A response the client does not read is bounded like an HTTP/2
+ * connection's output (the same OutputGuard and limits): over the bound past the deadline,
+ * or over the hard cap, the connection is closed.
+ */
 export function fromHttp1(req: IncomingMessage, res: ServerResponse): HttpExchange {
+  let guard: OutputGuard | undefined;
+  const watchOutput = () => {
+    if (guard === undefined) {
+      guard = new OutputGuard(
+        {
+          bound: DEFAULT_LIMITS.connectionOutputBound,
+          hardCap: DEFAULT_LIMITS.connectionOutputHardCap,
+          deadlineMs: DEFAULT_LIMITS.outputDeadlineMs,
+          clock: realClock,
+          onExceeded: () => res.destroy(),
+        },
+        () => res.writableLength,
+      );
+      res.once("close", () => guard!.stop());
+      res.on("drain", () => guard!.update());
+    }
+    guard.update();
+  };
   return {
     method: req.method ?? "GET",
     url: req.url ?? "/",
     headers: req.headers,
     body: req,
     writeHead: (status, headers) => void res.writeHead(status, headers),
-    write: (chunk) => res.write(chunk),
+    write: (chunk) => {
+      if (res.destroyed) return false;
+      const ok = res.write(chunk);
+      if (!ok || guard !== undefined) watchOutput();
+      return ok;
+    },
     end: (chunk) => void (chunk === undefined ? res.end() : res.end(chunk)),
     get closed() {
       return res.writableEnded || res.destroyed;
     },
     onClose: (fn) => void res.on("close", fn),
+    get writable() {
+      return !res.destroyed && res.writableLength <= DEFAULT_LIMITS.streamHighWater;
+    },
+    onDrain: (fn) => void res.on("drain", fn),
   };
 }
 
@@ -76,6 +115,10 @@ export function fromHttp2(stream: ServerHttp2Stream, headers: IncomingHttpHeader
       return stream.destroyed || stream.closed || stream.writableEnded;
     },
     onClose: (fn) => void stream.on("close", fn),
+    get writable() {
+      return !stream.destroyed && !stream.writableNeedDrain;
+    },
+    onDrain: (fn) => void stream.on("drain", fn),
   };
 }
 
@@ -111,9 +154,13 @@ export function fromH2Engine(s: H2Stream): HttpExchange {
   s.ondata = (chunk) => void body.write(chunk);
   s.onend = () => void body.end();
   const closers: (() => void)[] = [];
+  const drains: (() => void)[] = [];
   s.onclose = () => {
     body.destroy();
     for (const fn of closers) fn();
+  };
+  s.ondrain = () => {
+    for (const fn of drains) fn();
   };
   const headers: IncomingHttpHeaders = {};
   for (const [k, v] of s.headers) headers[k] = v;
@@ -140,7 +187,7 @@ export function fromH2Engine(s: H2Stream): HttpExchange {
       flush(false);
       if (s.closed) return false;
       s.write(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
-      return true;
+      return s.writable;
     },
     end(chunk) {
       if (s.closed || ended) return;
@@ -157,5 +204,9 @@ export function fromH2Engine(s: H2Stream): HttpExchange {
       return s.closed || ended;
     },
     onClose: (fn) => void closers.push(fn),
+    get writable() {
+      return s.writable;
+    },
+    onDrain: (fn) => void drains.push(fn),
   };
 }
