@@ -8,7 +8,7 @@ import { header, readBody, type HttpExchange } from "../http/exchange.ts";
 import type { BidiHandler, BidiMethod, RpcMethod, ServerStreamMethod, UnaryMethod } from "../rpc/method.ts";
 import { rpcTable } from "../rpc/table.ts";
 import { httpStatusFromCode, statusText } from "./http-status.ts";
-import { binarySize, decodeJson, messageFromJsonValue, toJsonValue } from "./json-codec.ts";
+import { binarySize, decodeJson, parseStreamRequest, toJsonValue } from "./json-codec.ts";
 import { JsonSplitter } from "./json-splitter.ts";
 import { canonicalGatewayPath, gatewayRoutes } from "./routes.ts";
 
@@ -52,6 +52,8 @@ function contextFor(ex: HttpExchange, withSignal: boolean): RequestContext {
     const ac = new AbortController();
     ctx.signal = ac.signal;
     ex.onClose(() => ac.abort());
+    // Streaming calls: the response's backpressure (see StreamFlow).
+    ctx.flow = { get writable() { return ex.writable; }, onWritable: (fn) => ex.onDrain(fn) };
   }
   return ctx;
 }
@@ -166,15 +168,26 @@ export class Gateway {
       finished = true;
       handler.close();
     });
-    const splitter = new JsonSplitter();
+    const max = this.opts.maxRecvBytes;
+    const splitter = new JsonSplitter(max * 2 + 1024, max);
     let sendClosed = false;
-    const deliver = (text: string): void => {
+    const deliver = (text: string | Error): void => {
       if (sendClosed || finished) return;
       let req: Message;
       try {
-        req = messageFromJsonValue(method.input, JSON.parse(text));
+        if (text instanceof Error) throw text;
+        req = parseStreamRequest(method.input, text, max);
       } catch (err) {
         sendClosed = true;
+        if (err instanceof EtcdError && err.code === Code.ResourceExhausted) {
+          // Over the receive limit: etcd answers with the stream's error line (HTTP 429 if first).
+          if (!started) {
+            started = true;
+            ex.writeHead(httpStatusFromCode(err.code), JSON_HEADERS);
+          }
+          sink.end(err);
+          return;
+        }
         // The first request failing to decode fails the call; later ones just end the input.
         if (received === 0 && !started) {
           finished = true;
@@ -187,7 +200,15 @@ export class Gateway {
       handler.message(req);
     };
     ex.body.on("data", (chunk: Buffer) => {
-      for (const text of splitter.push(chunk)) deliver(text);
+      if (sendClosed || finished) return;
+      let texts: string[];
+      try {
+        texts = splitter.push(chunk);
+      } catch (err) {
+        deliver(err as Error);
+        return;
+      }
+      for (const text of texts) deliver(text);
     });
     ex.body.on("end", () => {
       const rest = splitter.rest();

@@ -1,12 +1,12 @@
 // One gRPC call, independent of the HTTP/2 implementation underneath: decodes request
 // frames, dispatches to the RPC table, and writes responses and the status through a
 // GrpcPort. Bindings (node:http2, the h2 engine) feed it data/end/close events.
-import { fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
-import { Code } from "../../server/errors.ts";
-import type { EtcdServer, RequestContext } from "../../server/types.ts";
+import { toBinary, type Message } from "@bufbuild/protobuf";
+import { Code, isEtcdError } from "../../server/errors.ts";
+import type { EtcdServer, RequestContext, StreamFlow } from "../../server/types.ts";
 import type { BidiHandler, RpcMethod, StreamSink } from "../rpc/method.ts";
 import { rpcServices, rpcTable } from "../rpc/table.ts";
-import { encodeFrame, FrameReader } from "./framing.ts";
+import { decodeRequest, encodeFrame, FrameReader } from "./framing.ts";
 import { encodeGrpcMessage, grpcError, toStatus } from "./status.ts";
 
 /** What a call needs from its HTTP/2 stream. */
@@ -26,6 +26,8 @@ export interface GrpcPort {
   finish(code: number, message: string | undefined): void;
   /** Resolves when buffered output has drained (or the stream closed). */
   drained(): Promise<void> | null;
+  /** The stream's output backpressure, handed to streaming methods as ctx.flow. */
+  readonly flow?: StreamFlow;
 }
 
 /** Request metadata the call reads. */
@@ -83,6 +85,7 @@ export class GrpcCall implements StreamSink {
       this.abort = new AbortController();
       ctx.signal = this.abort.signal;
     }
+    if (method.kind !== "unary" && port.flow !== undefined) ctx.flow = port.flow;
     this.ctx = ctx;
   }
 
@@ -170,9 +173,9 @@ export class GrpcCall implements StreamSink {
       for (const bytes of msgs) {
         let req: Message;
         try {
-          req = fromBinary(this.method.input, bytes);
+          req = decodeRequest(this.method.input, bytes);
         } catch (err) {
-          this.end(grpcError(Code.Internal, `grpc: failed to unmarshal the received message: ${(err as Error).message}`));
+          this.end(isEtcdError(err) ? err : grpcError(Code.Internal, `grpc: failed to unmarshal the received message: ${(err as Error).message}`));
           return;
         }
         bidi.message(req);
@@ -201,9 +204,9 @@ export class GrpcCall implements StreamSink {
     }
     let req: Message;
     try {
-      req = fromBinary(this.method.input, bytes);
+      req = decodeRequest(this.method.input, bytes);
     } catch (err) {
-      this.end(grpcError(Code.Internal, `grpc: error unmarshalling request: ${(err as Error).message}`));
+      this.end(isEtcdError(err) ? err : grpcError(Code.Internal, `grpc: error unmarshalling request: ${(err as Error).message}`));
       return;
     }
     const m = this.method;

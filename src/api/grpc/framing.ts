@@ -1,6 +1,7 @@
 // gRPC length-prefixed message framing: 1 byte compressed flag, 4 bytes big-endian length,
 // then the message. Messages may be split across DATA frames or share one.
-import { Code } from "../../server/errors.ts";
+import { fromBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
+import { Code, Errors } from "../../server/errors.ts";
 import { grpcError } from "./status.ts";
 
 export const FRAME_HEADER_BYTES = 5;
@@ -92,5 +93,26 @@ export class FrameReader {
         `grpc: received message larger than max (${len} vs. ${this.maxLen})`,
       );
     }
+  }
+}
+
+/**
+ * Message nesting a request may have. Only a Txn nests (RequestOp → TxnRequest → …), and etcd
+ * refuses one nested deeper than --max-txn-ops (each level spends one operation of the budget)
+ * with "too many operations in txn request"; protobuf-go bounds recursion at 10000 as well.
+ */
+export const MAX_MESSAGE_DEPTH = 10_000;
+
+/**
+ * Decodes a request message. Nesting past MAX_MESSAGE_DEPTH is etcd's answer to a Txn nested
+ * that deep (InvalidArgument), not a decoding failure; other malformed input throws as
+ * fromBinary does.
+ */
+export function decodeRequest(schema: DescMessage, bytes: Uint8Array): Message {
+  try {
+    return fromBinary(schema, bytes, { recursionLimit: MAX_MESSAGE_DEPTH });
+  } catch (err) {
+    if (err instanceof Error && err.message.includes("maximum recursion depth")) throw Errors.tooManyOps;
+    throw err;
   }
 }
