@@ -2,7 +2,9 @@
 // The node request rides along in the env so routes can stream its body themselves.
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
+import { rmSync } from "node:fs";
 import type { AddressInfo, Socket } from "node:net";
+import { isSecureUrl, isUnixUrl, socketPath } from "./unix-url.ts";
 
 /** Takes over a socket whose request asked for an HTTP upgrade (the message streams). */
 export type UpgradeHandler = (req: IncomingMessage, socket: Socket, head: Buffer) => void;
@@ -48,6 +50,15 @@ function listenOne(server: Server, url: URL): Promise<URL> {
   return new Promise((resolve, reject) => {
     const onError = (e: Error) => reject(e);
     server.once("error", onError);
+    if (isUnixUrl(url)) {
+      // As etcd does: a socket file left by an earlier run is removed first.
+      rmSync(socketPath(url), { force: true });
+      server.listen({ path: socketPath(url) }, () => {
+        server.off("error", onError);
+        resolve(url);
+      });
+      return;
+    }
     const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
     server.listen(Number(url.port || (url.protocol === "https:" ? 443 : 80)), host, () => {
       server.off("error", onError);
@@ -72,7 +83,7 @@ export async function listenAll(urls: readonly URL[], fetch: EnvFetch, tls?: Ser
   const bound: URL[] = [];
   try {
     for (const url of urls) {
-      const secure = url.protocol === "https:";
+      const secure = isSecureUrl(url);
       if (secure && tls === undefined) throw new Error(`listen peer URL ${url.href} is https but no peer certificate is set`);
       const onRequest = (req: IncomingMessage, res: ServerResponse) => {
         serve(fetch, secure, req, res).catch(() => res.destroy());

@@ -5,6 +5,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { connect as netConnect, isIP, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import type { ClientTls, PeerResponse } from "./http-client.ts";
+import { isSecureUrl, isUnixUrl, socketPath } from "./unix-url.ts";
 import { Paths, STREAM_PROTOCOL } from "./wire.ts";
 
 export type DialResult =
@@ -24,9 +25,10 @@ export interface Dial {
 const MAX_ANSWER = 64 * 1024;
 
 export function dialStream(url: URL, headers: Record<string, string>, tls: ClientTls | undefined, timeoutMs: number): Dial {
-  const secure = url.protocol === "https:";
+  const secure = isSecureUrl(url);
   const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   const port = Number(url.port || (secure ? 443 : 80));
+  const where = isUnixUrl(url) ? { path: socketPath(url) } : { host, port };
   let socket: Socket;
   let settle: { ok: (r: DialResult) => void; ko: (e: Error) => void };
   const result = new Promise<DialResult>((ok, ko) => {
@@ -49,7 +51,7 @@ export function dialStream(url: URL, headers: Record<string, string>, tls: Clien
   if (secure) {
     socket = tlsConnect(
       {
-        host, port,
+        ...where,
         ...(isIP(host) === 0 ? { servername: host } : {}),
         ...(tls?.cert ? { cert: Buffer.from(tls.cert) } : {}),
         ...(tls?.key ? { key: Buffer.from(tls.key) } : {}),
@@ -58,7 +60,7 @@ export function dialStream(url: URL, headers: Record<string, string>, tls: Clien
       request,
     );
   } else {
-    socket = netConnect({ host, port }, request);
+    socket = netConnect(where, request);
   }
   const timer = setTimeout(() => fail(new Error(`stream to ${url.href} not answered within ${timeoutMs} ms`)), timeoutMs);
 
