@@ -77,9 +77,21 @@ async function main(): Promise<void> {
   // A member removed from the cluster stops itself; etcd then exits with status 0.
   void member.removed.then(() => process.exit(0));
   let stopping = false;
+  // systemd Type=notify: READY=1 once the member serves, STOPPING=1 when it begins to stop.
+  const { createNotifier } = await import("./runtime/sd-notify.ts");
+  const notifier = await createNotifier(process.env).catch((err: unknown) => {
+    member.logger.warn("cannot notify systemd", { error: err instanceof Error ? err.message : String(err) });
+    return undefined;
+  });
+  if (notifier !== undefined) {
+    void member.ready.then(() => {
+      if (!stopping && !notifier.notify("READY=1")) member.logger.warn("failed to notify systemd of readiness", { socket: process.env.NOTIFY_SOCKET });
+    });
+  }
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    notifier?.notify("STOPPING=1");
     member.logger.info("received signal; shutting down", { signal });
     member
       .stop()

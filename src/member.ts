@@ -2,24 +2,41 @@
 // log, state machine, Raft loop and the client port. Real effects (clock, timers, disk,
 // sockets) are created here.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { create } from "@bufbuild/protobuf";
+import { MoveLeaderRequestSchema } from "./gen/rpc_pb.ts";
 import { join } from "node:path";
-import { startClientServer } from "./api/index.ts";
+import { connectionCap, keepaliveFromFlags, startClientServer } from "./api/index.ts";
 import { type ServerConfig, urlString, verifyBootstrap } from "./config/index.ts";
 import { hexId } from "./membership/ids.ts";
 import { assembleMember } from "./server/assemble.ts";
 import { type Identity, planBootstrap } from "./server/bootstrap.ts";
 import { createLogger, type Logger } from "./server/logger.ts";
+import { openFilesLimit } from "./runtime/fd-limit.ts";
 import { lockDir } from "./storage/dir-lock.ts";
 import type { Server } from "./server/server.ts";
-import { createPeerTransport, type PeerHandler, type PeerTransportOptions } from "./transport/index.ts";
+import { createPeerTransport, peerLimitsFor, type PeerHandler, type PeerTransport, type PeerTransportOptions } from "./transport/index.ts";
 
 export interface RunningMember {
   logger: Logger;
   server: Server;
   /** Resolves when the member was removed from the cluster and stopped itself. */
   removed: Promise<void>;
+  /**
+   * Resolves once the member serves: its client port is open, it has a leader and a read
+   * through raft commits (what etcd's ReadyNotify waits for: the member is published).
+   */
+  ready: Promise<void>;
+  /**
+   * Stops as etcd does on SIGTERM: clients are told GOAWAY and given a moment to finish, a
+   * leader hands leadership to the peer connected longest, then everything closes.
+   */
   stop(): Promise<void>;
 }
+
+/** How long in-flight client requests get to finish when the member stops. */
+const CLIENT_GRACE_MS = 1000;
+/** How often readiness is probed until the member serves. */
+const READY_POLL_MS = 50;
 
 interface IdentityJson {
   name: string;
@@ -141,6 +158,7 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
     logger,
     tls: peerTls,
     tmpDir: memberDir,
+    limits: peerLimitsFor(config.maxRequestBytes),
   });
   // memberId is fixed before any raft message flows; the getter below reads the final value.
   const transportRef: { t?: Awaited<ReturnType<typeof createPeerTransport>> } = {};
@@ -237,6 +255,11 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
       : undefined,
     cors: config.corsOrigins,
     logger,
+    limits: {
+      maxConcurrentStreams: config.maxConcurrentStreams,
+      keepalive: keepaliveFromFlags(config.grpcKeepaliveMinTimeMs, config.grpcKeepaliveIntervalMs, config.grpcKeepaliveTimeoutMs),
+      maxConnections: connectionCap(openFilesLimit()),
+    },
   }).catch(async (err: unknown) => {
     await assembled.close().catch(() => {});
     await peerTransport.close().catch(() => {});
@@ -248,12 +271,56 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
     "listen-client-urls": config.listenClientUrls.map(String),
   });
   let stopping: Promise<void> | undefined;
+  let stopped = false;
   stopMember = () =>
     (stopping ??= (async () => {
-      await client.close();
+      stopped = true;
+      await client.shutdown(CLIENT_GRACE_MS);
+      if (!removedOnce) await handOverLeadership(srv, peerTransport, logger, memberId);
       await assembled.close();
       await peerTransport.close();
     })());
   if (removedOnce) void stopMember().finally(resolveRemoved);
-  return { logger, server: srv, removed, stop: stopMember };
+  const ready = (async () => {
+    while (!stopped && !(await srv.health([]).catch(() => ({ health: false }))).health) {
+      await new Promise((r) => setTimeout(r, READY_POLL_MS));
+    }
+  })();
+  return { logger, server: srv, removed, ready, stop: stopMember };
+}
+
+/**
+ * etcd's TransferLeadership on stop: a leader with other voters hands leadership to the voter
+ * connected longest (ours: one whose message stream is open, else the one heard from last) and
+ * waits for it to take over, so the cluster does not sit out an election timeout.
+ */
+async function handOverLeadership(srv: Server, transport: PeerTransport, logger: Logger, self: bigint): Promise<void> {
+  if (!srv.loop.isLeader()) {
+    logger.info("skipped leadership transfer for stopping non-leader member");
+    return;
+  }
+  const voters = srv.members().filter((m) => !m.isLearner && m.id !== self);
+  if (voters.length === 0) {
+    logger.info("skipped leadership transfer for single voting member cluster");
+    return;
+  }
+  let best: { id: bigint; since: number } | undefined;
+  for (const v of voters) {
+    const since = transport.activeSince(v.id);
+    if (since !== undefined && (best === undefined || since < best.since)) best = { id: v.id, since };
+  }
+  if (best === undefined) {
+    logger.warn("failed to transfer leadership", { "local-member-id": hexId(self), error: "etcdserver: unhealthy cluster" });
+    return;
+  }
+  const t0 = Date.now();
+  logger.info("leadership transfer starting", { "local-member-id": hexId(self), "transferee-member-id": hexId(best.id) });
+  try {
+    await srv.moveLeader(create(MoveLeaderRequestSchema, { targetID: best.id }), {});
+    logger.info("leadership transfer finished", {
+      "local-member-id": hexId(self), "transferee-member-id": hexId(best.id), took: `${Date.now() - t0}ms`,
+    });
+  } catch (err) {
+    logger.warn("failed to transfer leadership", { "local-member-id": hexId(self), error: err instanceof Error ? err.message : String(err) });
+  }
 }

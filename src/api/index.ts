@@ -6,6 +6,7 @@ export {
   type ClientServerOptions,
   type ClientTlsOptions,
 } from "./client-server.ts";
+export { connectionCap, keepaliveFromFlags, type ClientPortLimits } from "./port/index.ts";
 export type { HttpRoute } from "./http/router.ts";
 export type { FetchHandler } from "./http/fetch-bridge.ts";
 export { DEFAULT_VERSION } from "./http/router.ts";

@@ -3,6 +3,7 @@
 // makes while starting: compaction retention, initial cluster, auth token, cipher suites).
 
 import { ConfigError } from "./errors.ts";
+import { checkExperimental } from "./experimental.ts";
 import { FLAG_BY_NAME, type FlagValue, defaultValue } from "./flags.ts";
 import { ValueError, goAtoi, goQuote, parseGoDuration } from "./go-values.ts";
 import type {
@@ -96,6 +97,13 @@ class Values {
 
   isSet(name: string): boolean {
     return this.given.has(name);
+  }
+
+  /** True when the flag's value equals its default (set explicitly or not). */
+  isDefault(name: string): boolean {
+    const def = FLAG_BY_NAME.get(name);
+    if (def === undefined) throw new Error(`unknown flag ${name}`);
+    return JSON.stringify(this.get(name)) === JSON.stringify(defaultValue(def));
   }
 
   private get(name: string): FlagValue {
@@ -298,6 +306,7 @@ export function buildServerConfig(
 
   // embed.Config.Validate, in etcd's order.
   const log = logging(v, warnings);
+  checkExperimental((n) => v.isSet(n), (n) => v.isDefault(n), warnings);
   check(() => checkBindUrls(lpUrls));
   check(() => checkBindUrls(lcUrls));
   check(() => checkBindUrls(metricsUrls));
