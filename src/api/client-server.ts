@@ -12,7 +12,9 @@ import type { EtcdServer } from "../server/types.ts";
 import { createEngineGrpcHandler, createNodeGrpcHandler } from "./grpc/index.ts";
 import { ErrorCode, realClock, serveH2, type H2Clock, type H2Connection, type H2Stream } from "./h2/index.ts";
 import { fromH2Engine, fromHttp1, fromHttp2 } from "./http/exchange.ts";
+import { rawExchange } from "./http/raw-exchange.ts";
 import { HttpRouter, type HttpRoute } from "./http/router.ts";
+import { isWebSocketUpgrade, upgradeToExchange } from "./http/websocket-exchange.ts";
 import {
   ConnectionGate, DEFAULT_PORT_LIMITS, Http1Sessions, onClientError, OutputBudget, type BudgetMember, type ClientPortLimits,
   type GateEntry,
@@ -119,6 +121,19 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
     h1.requestTimeout = 0;
     h1.headersTimeout = 0;
     h1.on("clientError", onClientError);
+    // etcd serves the gateway's routes as websockets too (grpc-websocket-proxy); any other
+    // upgrade is served as a plain request.
+    h1.on("upgrade", (req: http.IncomingMessage, sock: net.Socket, head: Buffer) => {
+      h1Sessions.upgraded(sock);
+      const url = req.url ?? "/";
+      const path = url.split("?")[0]!;
+      if (isWebSocketUpgrade(req.headers) && (path.startsWith("/v3/") || path.startsWith("/v3beta/"))) {
+        const ex = upgradeToExchange(req, sock, head, maxRecv * 2 + 1024, !router.isBidiRoute(path));
+        if (ex !== undefined) router.handle(ex);
+      } else {
+        router.handle(rawExchange(req, sock, head));
+      }
+    });
     const onEngineStream = (st: H2Stream) => {
       const ct = st.headers.get("content-type");
       if (ct !== undefined && ct.startsWith("application/grpc")) grpcEngine(st);

@@ -51,6 +51,11 @@ export class HttpRouter {
     this.versionBody = JSON.stringify(opts.version ?? DEFAULT_VERSION);
   }
 
+  /** True when `path` is a gateway route whose request is a stream of messages (watch, keepalive). */
+  isBidiRoute(path: string): boolean {
+    return this.gateway.route(path)?.kind === "bidi_streaming";
+  }
+
   handle(ex: HttpExchange): void {
     this.addCors(ex);
     if (ex.method === "OPTIONS") {

@@ -48,6 +48,15 @@ export class Http1Sessions {
     });
   }
 
+  /** The connection was upgraded (a gateway websocket): it is in use until it closes, no timeouts. */
+  upgraded(sock: Socket): void {
+    const s = this.sessions.get(sock);
+    if (s === undefined) return;
+    s.inFlight++;
+    this.disarm(s);
+    if (s.entry !== null) this.gate.set(s.entry, "busy");
+  }
+
   /** A request's headers arrived (the server's 'request' event). */
   request(req: IncomingMessage, res: ServerResponse): void {
     const sock = req.socket as Socket;
