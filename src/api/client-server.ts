@@ -16,8 +16,8 @@ import { rawExchange } from "./http/raw-exchange.ts";
 import { HttpRouter, type HttpRoute } from "./http/router.ts";
 import { isWebSocketUpgrade, upgradeToExchange } from "./http/websocket-exchange.ts";
 import {
-  ConnectionGate, DEFAULT_PORT_LIMITS, Http1Sessions, onClientError, OutputBudget, type BudgetMember, type ClientPortLimits,
-  type GateEntry,
+  ConnectionGate, DEFAULT_PORT_LIMITS, Http1Sessions, onClientError, OutputBudget, ThrottledLog, type BudgetMember,
+  type ClientPortLimits, type GateEntry,
 } from "./port/index.ts";
 
 export interface ClientTlsOptions {
@@ -85,7 +85,7 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
   const gate = new ConnectionGate(limits.maxConnections);
   const budget = new OutputBudget(limits.outputBudgetBytes, BUDGET_CHECK_MS, clock);
   const h1Sessions = new Http1Sessions(limits, clock, gate);
-  let refusedLogged = 0;
+  const abuseLog = new ThrottledLog(logger);
 
   const makeRouter = (secure: boolean) =>
     new HttpRouter(server, {
@@ -157,7 +157,7 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
           ...(opts.clock ? { clock: opts.clock } : {}),
           onError: (err) => logger.warn("http2 stream handler failed", { error: String(err) }),
           onViolation: (code, reason) =>
-            logger.warn("closed a client connection", { remote: peerOf(sock), code: errorName(code), reason }),
+            abuseLog.warn("closed a client connection", { remote: peerOf(sock), code: errorName(code), reason }),
           onBusy: (busy) => gate.set(entry, busy ? "busy" : "idle"),
         },
         head,
@@ -189,7 +189,7 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
     const entry = gate.admit(() => sock.destroy());
     if (entry === null) {
       // Every connection is in use: this one cannot be served.
-      if (refusedLogged++ % 1000 === 0) logger.warn("refused a client connection: too many open connections", { limit: gate.max });
+      abuseLog.warn("refused a client connection: too many open connections", { limit: gate.max });
       sock.destroy();
       return null;
     }

@@ -29,6 +29,15 @@ const CONNECTION_WINDOW = 16 * 1024 * 1024;
 const STATUS_431: HeaderList = [[":status", "431"]];
 /** How long an ended connection waits for its client to read the last frames. */
 const LINGER_MS = 1000;
+/**
+ * Input is processed in slices, and a connection whose input has taken this long in one
+ * event-loop turn yields until the next turn (reading paused meanwhile). One connection's
+ * flood of cheap frames would otherwise hold the loop for tens of milliseconds per read, and
+ * every other client's request, which takes several turns to go through raft, would wait
+ * that long at each.
+ */
+const TURN_BUDGET_MS = 3;
+const INPUT_SLICE = 32 * 1024;
 
 /**
  * Serves HTTP/2 on a connected socket (cleartext with prior knowledge, or a TLSSocket whose ALPN
@@ -59,8 +68,12 @@ class Connection implements OutputHost, H2Connection {
   private readonly pings: PingPolicy;
   private readonly keepalive: KeepaliveTimer;
   private handshakeTimer: unknown;
-  /** Clock reading taken once per chunk read, used by the per-frame policies. */
+  /** Clock reading taken once per input slice, used by the per-frame policies. */
   private now = 0;
+  /** Input read but not yet processed (this connection yielded its turn), oldest first. */
+  private backlog: Buffer[] = [];
+  /** Why reading is stopped: bit 1 = yielded its turn, bit 2 = the output side holds it. */
+  private holds = 0;
 
   private peerInitialWindow = DEFAULT_WINDOW_SIZE;
   private gotSettings = false;
@@ -161,11 +174,31 @@ class Connection implements OutputHost, H2Connection {
 
   private onData(chunk: Buffer): void {
     if (this.dead) return;
-    const now = this.clock.now();
-    this.now = now;
-    this.keepalive.read(now);
+    this.keepalive.read(this.clock.now());
+    if (this.backlog.length > 0) {
+      this.backlog.push(chunk);
+      return;
+    }
+    this.process(chunk);
+  }
+
+  /** Processes input until it is done (true) or this turn's budget is spent (false: it yielded). */
+  private process(chunk: Buffer): boolean {
+    const t0 = this.clock.now();
+    let off = 0;
     try {
-      this.reader.push(chunk);
+      while (off < chunk.length && !this.dead) {
+        const end = Math.min(chunk.length, off + INPUT_SLICE);
+        this.now = this.clock.now();
+        this.reader.push(off === 0 && end === chunk.length ? chunk : chunk.subarray(off, end));
+        off = end;
+        if (off < chunk.length && this.now - t0 >= TURN_BUDGET_MS) {
+          this.backlog.unshift(chunk.subarray(off));
+          this.hold(1, true);
+          setImmediate(this.resumeBacklog);
+          return false;
+        }
+      }
     } catch (e) {
       if (e instanceof ConnectionError) {
         if (e.code === ErrorCode.ENHANCE_YOUR_CALM) this.violation(e.code, e.message);
@@ -176,6 +209,29 @@ class Connection implements OutputHost, H2Connection {
       }
     }
     // The flush for this chunk's responses is scheduled; pending WINDOW_UPDATEs ride along.
+    return true;
+  }
+
+  private readonly resumeBacklog = (): void => {
+    while (this.backlog.length > 0 && !this.dead) {
+      // A slice that yields again puts its rest back in front and schedules the next turn.
+      if (!this.process(this.backlog.shift()!)) return;
+    }
+    this.backlog = [];
+    this.hold(1, false);
+  };
+
+  /** Sets or clears one reason to stop reading; the socket reads while there is none. */
+  private hold(bit: number, on: boolean): void {
+    const before = this.holds;
+    this.holds = on ? before | bit : before & ~bit;
+    if (this.dead) return;
+    if (before === 0 && this.holds !== 0) this.socket.pause();
+    else if (before !== 0 && this.holds === 0) this.socket.resume();
+  }
+
+  holdReading(hold: boolean): void {
+    this.hold(2, hold);
   }
 
   private onFrame(type: number, flags: number, id: number, buf: Buffer, start: number, end: number): void {
@@ -299,10 +355,11 @@ class Connection implements OutputHost, H2Connection {
     const b = this.block;
     if (b.stream === 0 || id !== b.stream) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "h2: unexpected CONTINUATION");
     const whole = b.add(buf.subarray(start, end), (flags & Flag.END_HEADERS) !== 0);
-    if (whole !== null) this.headerBlock(id, b.endStream, b.selfDependent, whole, 0, whole.length);
+    if (whole !== null) this.headerBlock(id, b.endStream, b.selfDependent, whole, 0, whole.length, b.lastFragmentAt);
   }
 
-  private headerBlock(id: number, endStream: boolean, selfDependent: boolean, buf: Buffer, start: number, end: number): void {
+  /** lastFragmentAt: where in buf the block's last frame began (a block of one frame: start). */
+  private headerBlock(id: number, endStream: boolean, selfDependent: boolean, buf: Buffer, start: number, end: number, lastFragmentAt = start): void {
     const d = this.decoder;
     try {
       // Sizes are checked while decoding: a block past the limit never becomes strings.
@@ -311,6 +368,10 @@ class Connection implements OutputHost, H2Connection {
       if (e instanceof HpackError) throw new ConnectionError(ErrorCode.COMPRESSION_ERROR, e.message);
       throw e;
     }
+    // Go's server decodes each frame as it comes and ends the connection when more of the block
+    // follows a frame that took the list past its limit; only a block that crosses it in its
+    // last frame gets a 431.
+    if (d.truncated && d.truncatedAt <= lastFragmentAt) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "h2: header list too large");
     const existing = this.streams.get(id);
     if (existing !== undefined) {
       // Trailers: must end the stream and carry no pseudo-header fields (RFC 9113 §8.1).
@@ -558,6 +619,8 @@ class Connection implements OutputHost, H2Connection {
     if (this.dead) return;
     this.reader.stopped = true;
     this.dead = true;
+    // Nothing more is read: a client still sending (a flood) costs no more buffers.
+    this.socket.pause();
     this.stopTimers();
     this.out.finalFlush();
     this.socket.end();

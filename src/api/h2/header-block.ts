@@ -13,6 +13,8 @@ export class HeaderBlock {
   private parts: Buffer[] = [];
   private len = 0;
   private frames = 0;
+  /** Offset of the last fragment within the block returned by add() (0 for a single frame). */
+  lastFragmentAt = 0;
 
   /**
    * maxBlock: octets a block may have before the connection ends with PROTOCOL_ERROR (Go's
@@ -42,6 +44,7 @@ export class HeaderBlock {
     }
     this.check(this.len + fragment.length);
     if (fragment.length > 0) this.parts.push(fragment);
+    this.lastFragmentAt = this.len;
     this.len += fragment.length;
     if (!endHeaders) return null;
     const block = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.len);

@@ -61,6 +61,8 @@ export class HpackDecoder {
   badValue = false;
   /** True when the last block's fields exceed the limit given to decode(); fields past it were dropped. */
   truncated = false;
+  /** Where in the block the field that crossed the limit ended (valid when truncated). */
+  truncatedAt = 0;
 
   /** Dynamic table limit in force; changed by size updates, never above maxAllowed. */
   private limit: number;
@@ -106,16 +108,34 @@ export class HpackDecoder {
     this.badName = false;
     this.badValue = false;
     this.truncated = false;
+    this.truncatedAt = 0;
     this.maxList = maxListSize;
     this.pos = start;
     let fieldSeen = false;
     try {
       while (this.pos < end) {
         const b = buf[this.pos];
+        if (this.truncated && (b & 0x80) !== 0 && (b & 0x7f) !== 0x7f) {
+          // A run of one-octet references past the limit (the bulk of an HPACK bomb): only
+          // checked, in a tight loop.
+          const max = STATIC_TABLE_LENGTH + this.len;
+          let p = this.pos;
+          for (; p < end; p++) {
+            const x = buf[p];
+            if ((x & 0x80) === 0 || (x & 0x7f) === 0x7f) break;
+            if ((x & 0x7f) === 0) throw new HpackError("hpack: index 0");
+            if ((x & 0x7f) > max) throw new HpackError("hpack: index out of range");
+          }
+          this.pos = p;
+          fieldSeen = true;
+          continue;
+        }
         if (b & 0x80) {
           const index = this.integer(buf, 0x7f, end);
           if (index === 0) throw new HpackError("hpack: index 0");
-          this.emitIndexed(index);
+          // Past the limit a reference is only checked, never expanded (HPACK bombs).
+          if (this.truncated) this.checkIndex(index);
+          else this.emitIndexed(index);
           fieldSeen = true;
         } else if (b & 0x40) {
           const index = this.integer(buf, 0x3f, end);
@@ -169,6 +189,18 @@ export class HpackDecoder {
     return this.scratch.toString("latin1", 0, len);
   }
 
+  private checkIndex(index: number): void {
+    if (index > STATIC_TABLE_LENGTH && index - STATIC_TABLE_LENGTH - 1 >= this.len) throw new HpackError("hpack: index out of range");
+  }
+
+  private skipString(buf: Buffer, end: number): void {
+    if (this.pos >= end) throw new HpackError("hpack: truncated string");
+    const n = this.integer(buf, 0x7f, end);
+    if (n > end - this.pos) throw new HpackError("hpack: string longer than the block");
+    if (n > this.maxList) throw new HpackError("hpack: string longer than the header list limit");
+    this.pos += n;
+  }
+
   private emitIndexed(index: number): void {
     if (index <= STATIC_TABLE_LENGTH) {
       const e = STATIC_TABLE[index - 1];
@@ -182,6 +214,13 @@ export class HpackDecoder {
   }
 
   private literal(buf: Buffer, nameIndex: number, end: number, index: boolean): void {
+    if (this.truncated && !index) {
+      // Past the limit and not entering the table: its strings are skipped, not decoded.
+      if (nameIndex === 0) this.skipString(buf, end);
+      else this.checkIndex(nameIndex);
+      this.skipString(buf, end);
+      return;
+    }
     let name: string;
     let bad: number;
     if (nameIndex === 0) {
@@ -209,6 +248,7 @@ export class HpackDecoder {
     if (this.truncated) return;
     if (this.listSize > this.maxList) {
       this.truncated = true;
+      this.truncatedAt = this.pos;
       return;
     }
     this.names[this.count] = name;

@@ -36,6 +36,8 @@ export interface OutputHost {
   sentResponse(): void;
   /** A bound was exceeded: the connection must end with GOAWAY(code). */
   outputExceeded(code: number, reason: string): void;
+  /** Stops (true) or restarts (false) reading from the client, for the output side's reason. */
+  holdReading(hold: boolean): void;
 }
 
 export class Output implements StreamHost {
@@ -56,12 +58,15 @@ export class Output implements StreamHost {
   private stopped = false;
   private flushScheduled = false;
   private readonly guard: OutputGuard;
+  /** Runs while reading is paused: a client that stays unread past the deadline is closed. */
+  private pausedTimer: unknown = undefined;
   private readonly flushNow = () => this.flush();
   private readonly onDrain = () => {
     this.congested = false;
     if (this.paused) {
       this.paused = false;
-      this.socket.resume();
+      this.clearPausedTimer();
+      this.host.holdReading(false);
     }
     this.writeOut();
     this.pumpBlocked();
@@ -73,7 +78,7 @@ export class Output implements StreamHost {
     private readonly socket: Socket,
     private readonly host: OutputHost,
     private readonly limits: H2Limits,
-    clock: H2Clock,
+    private readonly clock: H2Clock,
   ) {
     this.guard = new OutputGuard(
       {
@@ -162,9 +167,13 @@ export class Output implements StreamHost {
       return;
     }
     if (this.congested && !this.paused && this.controlQueued >= this.limits.pauseAtQueuedControlFrames) {
-      // Stop reading until the client reads what it asked for.
+      // Stop reading until the client reads what it asked for; one that never does is closed.
       this.paused = true;
-      this.socket.pause();
+      this.host.holdReading(true);
+      this.pausedTimer = this.clock.setTimeout(() => {
+        this.pausedTimer = undefined;
+        if (this.paused) this.host.outputExceeded(ErrorCode.ENHANCE_YOUR_CALM, "too many control frames queued (client not reading)");
+      }, this.limits.outputDeadlineMs);
     }
     this.schedule();
   }
@@ -290,5 +299,11 @@ export class Output implements StreamHost {
   stop(): void {
     this.stopped = true;
     this.guard.stop();
+    this.clearPausedTimer();
+  }
+
+  private clearPausedTimer(): void {
+    if (this.pausedTimer !== undefined) this.clock.clearTimeout(this.pausedTimer);
+    this.pausedTimer = undefined;
   }
 }

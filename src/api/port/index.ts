@@ -5,3 +5,4 @@ export { Http1Sessions, type Http1Timeouts } from "./http1-sessions.ts";
 export { badRequestAnswer, onClientError } from "./bad-request.ts";
 export { OutputBudget, type BudgetMember } from "./output-budget.ts";
 export { connectionCap, DEFAULT_PORT_LIMITS, keepaliveFromFlags, RESERVED_FDS, type ClientPortLimits } from "./limits.ts";
+export { ThrottledLog } from "./throttled-log.ts";
