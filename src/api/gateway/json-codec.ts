@@ -12,7 +12,7 @@ import {
   type Message,
 } from "@bufbuild/protobuf";
 import { Code, Errors, EtcdError } from "../../server/errors.ts";
-import { MAX_MESSAGE_DEPTH } from "../grpc/framing.ts";
+import { isTooDeep, MAX_MESSAGE_DEPTH } from "../grpc/framing.ts";
 import { base64ErrorOffset } from "./base64.ts";
 import { enumValue, markNumbers, numberLiteral, scalarValue } from "./json-numbers.ts";
 
@@ -63,8 +63,10 @@ function kindOf(v: unknown, mark: string): string {
  * texts differ: unknown fields are dropped (etcd's gateway ignores them), numbers are read
  * exactly per field type (json-numbers.ts), bad base64 and non-objects get Go's texts.
  */
-function normalize(schema: DescMessage, json: unknown, mark: string): unknown {
+function normalize(schema: DescMessage, json: unknown, mark: string, depth = 0): unknown {
   if (json === null) return null;
+  // Only a nested Txn goes this deep; etcd refuses it for spending the operation budget.
+  if (depth > MAX_MESSAGE_DEPTH) throw Errors.tooManyOps;
   if (typeof json !== "object" || Array.isArray(json)) {
     throw invalid(`json: cannot unmarshal ${kindOf(json, mark)} into Go value of type map[string]json.RawMessage`);
   }
@@ -87,7 +89,7 @@ function normalize(schema: DescMessage, json: unknown, mark: string): unknown {
         out[key] = enumValue(field.enum, v, mark);
         break;
       case "message":
-        out[key] = normalize(field.message, v, mark);
+        out[key] = normalize(field.message, v, mark, depth + 1);
         break;
       case "list":
         if (!Array.isArray(v)) {
@@ -96,7 +98,7 @@ function normalize(schema: DescMessage, json: unknown, mark: string): unknown {
         }
         out[key] = v.map((item) => {
           if (item === null) return item;
-          if (field.listKind === "message") return normalize(field.message, item, mark);
+          if (field.listKind === "message") return normalize(field.message, item, mark, depth + 1);
           if (field.listKind === "enum") return enumValue(field.enum, item, mark);
           if (field.scalar === ScalarType.BYTES && numberLiteral(item, mark) === undefined) checkBase64(item);
           return scalarValue(field.scalar, item, mark);
@@ -120,7 +122,7 @@ function fromNormalized<T extends Message>(schema: DescMessage, json: unknown): 
     return fromJson(schema, (json ?? {}) as JsonValue, { recursionLimit: MAX_MESSAGE_DEPTH }) as T;
   } catch (err) {
     // Only a nested Txn goes that deep; etcd refuses it for spending the operation budget.
-    if (err instanceof Error && err.message.includes("maximum recursion depth")) throw Errors.tooManyOps;
+    if (isTooDeep(err)) throw Errors.tooManyOps;
     throw invalid((err as Error).message);
   }
 }

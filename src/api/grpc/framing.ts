@@ -97,11 +97,18 @@ export class FrameReader {
 }
 
 /**
- * Message nesting a request may have. Only a Txn nests (RequestOp → TxnRequest → …), and etcd
- * refuses one nested deeper than --max-txn-ops (each level spends one operation of the budget)
- * with "too many operations in txn request"; protobuf-go bounds recursion at 10000 as well.
+ * Message nesting a request may have. Only a Txn nests (RequestOp → TxnRequest → …, two
+ * messages a level), and etcd refuses one nested deeper than --max-txn-ops (each level spends
+ * one operation of the budget) with "too many operations in txn request". 1000 messages is
+ * 500 levels: past the default budget of 128, and shallow enough for the decoder's recursion
+ * on the executable's stack.
  */
-export const MAX_MESSAGE_DEPTH = 10_000;
+export const MAX_MESSAGE_DEPTH = 1000;
+
+/** True for the decoder's refusal of deeper nesting (or the stack running out on it). */
+export function isTooDeep(err: unknown): boolean {
+  return err instanceof Error && (err.message.includes("maximum recursion depth") || (err instanceof RangeError && /call stack/i.test(err.message)));
+}
 
 /**
  * Decodes a request message. Nesting past MAX_MESSAGE_DEPTH is etcd's answer to a Txn nested
@@ -112,7 +119,7 @@ export function decodeRequest(schema: DescMessage, bytes: Uint8Array): Message {
   try {
     return fromBinary(schema, bytes, { recursionLimit: MAX_MESSAGE_DEPTH });
   } catch (err) {
-    if (err instanceof Error && err.message.includes("maximum recursion depth")) throw Errors.tooManyOps;
+    if (isTooDeep(err)) throw Errors.tooManyOps;
     throw err;
   }
 }
