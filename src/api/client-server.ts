@@ -2,11 +2,11 @@
 // plain endpoints (HTTP/1.1 or HTTP/2). Cleartext connections are told apart by sniffing
 // the HTTP/2 preface; TLS connections by ALPN. Every connection passes the port's policy
 // (src/api/port): the connection cap, the read-header and idle timeouts, the output budget.
-import { rmSync } from "node:fs";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
+import { freeSocketPath, removeSocketFile } from "../runtime/unix-listen.ts";
 import type { Logger } from "../server/logger.ts";
 import type { EtcdServer } from "../server/types.ts";
 import { createEngineGrpcHandler, createNodeGrpcHandler } from "./grpc/index.ts";
@@ -260,6 +260,7 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
       const bound = new URL(url.href);
       if (!isUnix) bound.port = String((srv.address() as net.AddressInfo).port);
       listeners.push(srv);
+      if (isUnix) srv.once("close", () => removeSocketFile(unixPath(url)));
       addresses.push(bound);
       logger.info("serving client traffic", { address: isUnix ? bound.href : bound.origin });
     }
@@ -297,10 +298,7 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
 
 async function listen(srv: net.Server, url: URL, isUnix: boolean, isTls: boolean): Promise<void> {
   const target = isUnix ? { path: unixPath(url) } : { host: url.hostname.replace(/^\[|\]$/g, ""), port: url.port === "" ? (isTls ? 443 : 80) : Number(url.port) };
-  if (isUnix) {
-    // As etcd does: a socket file left by an earlier run is removed first.
-    rmSync(target.path!, { force: true });
-  }
+  if (isUnix) await freeSocketPath(target.path!);
   await new Promise<void>((resolve, reject) => {
     srv.once("error", reject);
     srv.listen(target, () => {

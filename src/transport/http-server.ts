@@ -2,7 +2,7 @@
 // The node request rides along in the env so routes can stream its body themselves.
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import { rmSync } from "node:fs";
+import { freeSocketPath, removeSocketFile } from "../runtime/unix-listen.ts";
 import type { AddressInfo, Socket } from "node:net";
 import { isSecureUrl, isUnixUrl, socketPath } from "./unix-url.ts";
 
@@ -46,15 +46,15 @@ async function serve(fetch: EnvFetch, secure: boolean, req: IncomingMessage, res
   res.end(body);
 }
 
-function listenOne(server: Server, url: URL): Promise<URL> {
+async function listenOne(server: Server, url: URL): Promise<URL> {
+  if (isUnixUrl(url)) await freeSocketPath(socketPath(url));
   return new Promise((resolve, reject) => {
     const onError = (e: Error) => reject(e);
     server.once("error", onError);
     if (isUnixUrl(url)) {
-      // As etcd does: a socket file left by an earlier run is removed first.
-      rmSync(socketPath(url), { force: true });
       server.listen({ path: socketPath(url) }, () => {
         server.off("error", onError);
+        server.once("close", () => removeSocketFile(socketPath(url)));
         resolve(url);
       });
       return;
