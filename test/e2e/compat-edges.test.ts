@@ -2,6 +2,7 @@
 // gateway, unknown JSON fields, nested Txns past the operation budget, --max-concurrent-streams.
 // Every expectation here holds for etcd 3.4.23 too (E2E_TARGET=etcd).
 import { describe, expect, test } from "bun:test";
+import { connect } from "node:net";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { PutRequestSchema, RequestOpSchema, TxnRequestSchema, TxnResponseSchema } from "../../src/gen/rpc_pb.ts";
 import { grpcUnary } from "../helpers/grpc.ts";
@@ -140,4 +141,28 @@ test("--max-concurrent-streams: streams past the limit get RST_STREAM(REFUSED_ST
   } finally {
     await m.cleanup();
   }
+});
+
+describe("HTTP/1.1 requests with invalid header bytes get Go's 400 answers", () => {
+  /** Sends raw bytes and resolves with everything the server answers before closing. */
+  const raw = (bytes: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const s = connect(get().member.clientPort, "127.0.0.1", () => s.write(Buffer.from(bytes, "latin1")));
+      let got = "";
+      s.on("data", (d) => (got += d.toString("latin1")));
+      s.on("close", () => resolve(got));
+      s.on("error", reject);
+      setTimeout(() => s.destroy(), 3000);
+    });
+  for (const [what, value] of [["CR", "a\rb"], ["NUL", "a\x00b"], ["a control character", "a\x01b"]] as const) {
+    test(`${what} in a header value`, async () => {
+      const r = await raw(`GET /version HTTP/1.1\r\nHost: x\r\nX-A: ${value}\r\n\r\n`);
+      expect(r.split("\r\n")[0]).toBe("HTTP/1.1 400 Bad Request: invalid header value");
+      expect(r.endsWith("\r\n\r\n400 Bad Request: invalid header value")).toBe(true);
+    });
+  }
+  test("a space in a header name", async () => {
+    const r = await raw("GET /version HTTP/1.1\r\nHost: x\r\nX A: b\r\n\r\n");
+    expect(r.split("\r\n")[0]).toBe("HTTP/1.1 400 Bad Request: invalid header name");
+  });
 });

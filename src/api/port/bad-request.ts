@@ -10,10 +10,11 @@ function answer(status: string): string {
 /** The answer to a parser error code (llhttp's HPE_* names, which Node and Bun both use). */
 export function badRequestAnswer(code: string | undefined, message: string): string {
   if (code === "HPE_HEADER_OVERFLOW") return answer("431 Request Header Fields Too Large");
-  if (code === "HPE_INVALID_HEADER_TOKEN") return answer("400 Bad Request: invalid header name");
-  if (code === "HPE_LF_EXPECTED" || code === "HPE_INVALID_HEADER_VALUE" || /header value|expected LF after header/i.test(message)) {
+  // llhttp reports a bad value byte with the token code: the message tells them apart.
+  if (code === "HPE_LF_EXPECTED" || code === "HPE_INVALID_HEADER_VALUE" || /header value/i.test(message)) {
     return answer("400 Bad Request: invalid header value");
   }
+  if (code === "HPE_INVALID_HEADER_TOKEN") return answer("400 Bad Request: invalid header name");
   return answer("400 Bad Request");
 }
 
