@@ -60,7 +60,7 @@ export interface ClientServer {
    */
   shutdown(ms: number): Promise<void>;
   /** Counters of the connection policy, for tests and metrics. */
-  stats(): { connections: number; evicted: number; refused: number; budgetAborted: number };
+  stats(): { connections: number; streams: number; evicted: number; refused: number; budgetAborted: number };
 }
 
 /** etcd's gRPC receive limit: max-request-bytes plus 512 KiB of headroom. */
@@ -292,7 +292,13 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
       }
       await closeAll();
     },
-    stats: () => ({ connections: gate.size, evicted: gate.evicted, refused: gate.refused, budgetAborted: budget.aborted }),
+    stats: () => ({
+      connections: gate.size,
+      streams: [...connections].reduce((n, c) => n + c.openStreams, 0),
+      evicted: gate.evicted,
+      refused: gate.refused,
+      budgetAborted: budget.aborted,
+    }),
   };
 }
 
