@@ -104,4 +104,30 @@ describe.if(!isEtcd())("connection defences of the compiled member", () => {
       await m.cleanup();
     }
   }, 60_000);
+
+  test("a 64 MiB streamed gateway request is refused once a value passes twice the limit; it is never buffered", async () => {
+    const m = await Member.start();
+    try {
+      const pid = m.process.pid!;
+      const before = rssMiB(pid);
+      const rss = new RssSampler(pid);
+      const s = connect(m.clientPort, "127.0.0.1");
+      s.on("error", () => {});
+      let answer = "";
+      s.on("data", (d) => (answer += d.toString("latin1")));
+      const total = 64 * 1024 * 1024;
+      s.write(`POST /v3/watch HTTP/1.1\r\nHost: x\r\nContent-Length: ${total}\r\n\r\n{"create_request":{"key":"`);
+      const chunk = Buffer.alloc(1 << 20, 0x41);
+      for (let sent = 0; sent < total - (1 << 20) && !s.destroyed; sent += chunk.length) {
+        if (!s.write(chunk)) await Promise.race([new Promise((r) => s.once("drain", r)), sleep(2000)]);
+      }
+      await pollUntil(() => (answer.includes("received message larger than max") ? true : undefined), 10_000, "the refusal");
+      s.destroy();
+      const peak = rss.stop();
+      expect(answer.split("\r\n")[0]).toBe("HTTP/1.1 429 Too Many Requests");
+      expect(peak - before, JSON.stringify({ before, peak })).toBeLessThan(64);
+    } finally {
+      await m.cleanup();
+    }
+  }, 60_000);
 });

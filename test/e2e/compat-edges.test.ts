@@ -166,3 +166,15 @@ describe("HTTP/1.1 requests with invalid header bytes get Go's 400 answers", () 
     expect(r.split("\r\n")[0]).toBe("HTTP/1.1 400 Bad Request: invalid header name");
   });
 });
+
+test("a streamed gateway request over the receive limit: HTTP 429 and the stream's error line", async () => {
+  const { gw } = get();
+  // A 3 MiB key: over --max-request-bytes + 512 KiB (2 MiB) once decoded.
+  const key = Buffer.alloc(3 * 1024 * 1024, 0x61).toString("base64");
+  const r = await gw.post("/v3/watch", `{"create_request":{"key":"${key}"}}`, 20_000);
+  expect(r.status).toBe(429);
+  const line = JSON.parse(r.text.trim().split("\n")[0]!);
+  expect(line.error.grpc_code).toBe(8);
+  expect(line.error.http_code).toBe(429);
+  expect(line.error.message).toMatch(/^grpc: received message larger than max \([0-9]+ vs\. 2097152\)$/);
+}, 30_000);
