@@ -10,7 +10,7 @@ import { LatencyProbe, RssSampler, rssMiB, runAttacker, type LatencyStats } from
 import { isEtcd, Member } from "../helpers/index.ts";
 
 /** How long each attack runs. */
-const ATTACK_MS = 1500;
+const ATTACK_MS = 1000;
 /**
  * Latency bounds for the normal client (sequential puts; 2-20 ms p99 on an idle member here).
  * The attacker, the member and the client share two cores, so the attacker's own CPU costs the
@@ -36,9 +36,9 @@ async function prepared(): Promise<{ member: Member; probe: LatencyProbe; baseli
   const member = await Member.start();
   const probe = new LatencyProbe(member.clientPort);
   probe.phase("warmup");
-  await sleep(500);
+  await sleep(400);
   probe.phase("baseline");
-  await sleep(500);
+  await sleep(400);
   return { member, probe, baseline: probe.stats("baseline") };
 }
 
@@ -76,7 +76,7 @@ describe.if(!isEtcd())("HTTP/2 attacks on the compiled member", () => {
       probe.phase(`${kind}:during`);
       const r = await runAttacker(kind, member.clientPort, ATTACK_MS);
       probe.phase(`${kind}:after`);
-      await sleep(400);
+      await sleep(300);
       const peak = rss.stop();
       const during = probe.stats(`${kind}:during`);
       const after = probe.stats(`${kind}:after`);
