@@ -90,19 +90,40 @@ describe("header blocks", () => {
     expect(goawayText(fs)).toBe("h2: too many CONTINUATION frames");
   });
 
-  test("a header block over twice SETTINGS_MAX_HEADER_LIST_SIZE ends the connection before it is decoded", async () => {
+  test("as Go's server: a block that goes on after its list passed the limit, or a piece over twice what is left, ends the connection", async () => {
     const h = holder({ maxHeaderListSize: 4096 });
     const p = new Peer(h.opts);
     await p.frames();
     p.send(frame(T.HEADERS, 0, 1, block(GET)));
-    // 2 x 4096 octets allowed: the third 4000-octet fragment crosses it.
-    for (let i = 0; i < 2; i++) p.send(frame(T.CONTINUATION, 0, 1, Buffer.alloc(4000, 0x82)));
-    expect(goawayCode(await p.frames())).toBeUndefined();
+    // 4000 references to ":method: GET" (42 octets each) take the list past 4096 in this piece...
     p.send(frame(T.CONTINUATION, 0, 1, Buffer.alloc(4000, 0x82)));
+    expect(goawayCode(await p.frames())).toBeUndefined();
+    // ...so any more of the block ends the connection.
+    p.send(frame(T.CONTINUATION, F.END_HEADERS, 1, Buffer.from([0x82])));
     const fs = await p.frames();
     expect(goawayCode(fs)).toBe(ErrorCode.PROTOCOL_ERROR);
     expect(goawayText(fs)).toBe("h2: header list too large");
     expect(h.streams.length).toBe(0);
+    // A first piece longer than twice the limit ends it at once.
+    const q = new Peer(holder({ maxHeaderListSize: 4096 }).opts);
+    await q.frames();
+    q.send(frame(T.HEADERS, 0, 1, Buffer.concat([block(GET), Buffer.alloc(8200, 0x82)])));
+    expect(goawayCode(await q.frames())).toBe(ErrorCode.PROTOCOL_ERROR);
+  });
+
+  test("a field split across CONTINUATION frames is decoded whole; only the split part is kept between them", async () => {
+    const h = holder();
+    const p = new Peer(h.opts);
+    await p.frames();
+    const b = block([...GET, ["x-long", "z".repeat(5000)], ["x-after", "1"]]);
+    // Cut inside the long value, and then one octet at a time for a while.
+    p.send(frame(T.HEADERS, F.END_STREAM, 1, b.subarray(0, 100)));
+    for (let o = 100; o < 140; o++) p.send(frame(T.CONTINUATION, 0, 1, b.subarray(o, o + 1)));
+    p.send(frame(T.CONTINUATION, F.END_HEADERS, 1, b.subarray(140)));
+    await p.frames();
+    expect(h.streams.length).toBe(1);
+    expect(h.streams[0]!.headers.get("x-long")).toBe("z".repeat(5000));
+    expect(h.streams[0]!.headers.get("x-after")).toBe("1");
   });
 
   test("HPACK bomb in one frame: references stop being expanded at the list limit; 431, table in sync", async () => {
@@ -410,5 +431,35 @@ describe("output bounds (slow consumers)", () => {
     p.sock.drain();
     await p.settle();
     expect(s.bufferedAmount).toBe(0);
+  });
+});
+
+describe("fair reading", () => {
+  test("input that takes more than 3 ms of a turn yields the event loop; reading pauses until it is done", async () => {
+    const { InputPacer } = await import("../../src/api/h2/input-pacer.ts");
+    const sock = new (await import("./fake-peer.ts")).FakeSocket();
+    // A clock where every slice costs 1 ms.
+    let t = 0;
+    const clock = { now: () => (t += 1), setTimeout: () => 0, clearTimeout: () => {} };
+    const seen: number[] = [];
+    const pacer = new InputPacer(sock as never, clock, (slice) => {
+      seen.push(slice.length);
+      return true;
+    });
+    const turns: number[] = [];
+    pacer.push(Buffer.alloc(10 * 32 * 1024));
+    turns.push(seen.length);
+    expect(sock.paused).toBe(true);
+    // More input while yielded waits behind the rest, in order.
+    pacer.push(Buffer.alloc(100));
+    while (sock.paused) {
+      await new Promise((r) => setImmediate(r));
+      turns.push(seen.length);
+    }
+    expect(seen.reduce((a, b) => a + b, 0)).toBe(10 * 32 * 1024 + 100);
+    expect(seen.at(-1)).toBe(100);
+    // Several turns, each a few slices.
+    expect(turns.length).toBeGreaterThan(2);
+    expect(turns[0]).toBeLessThan(10);
   });
 });

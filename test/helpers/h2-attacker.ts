@@ -29,6 +29,8 @@ const drained = (c: RawH2): Promise<unknown> =>
   c.socket.writableLength > 1 << 20 && !c.closedFlag ? Promise.race([new Promise((r) => c.socket.once("drain", r)), c.closed]) : Promise.resolve();
 const alive = (c: RawH2, deadline: number) => !c.closedFlag && Date.now() < deadline;
 const tick = () => new Promise((r) => setImmediate(r));
+/** Waits for the server to close the connection, or the attack's deadline. */
+const untilClosed = (c: RawH2, deadline: number) => Promise.race([c.closed, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
 
 const ATTACKS: Record<string, Attack> = {
   /** HEADERS + a Put request + RST_STREAM, as fast as the socket takes them (CVE-2023-44487). */
@@ -86,21 +88,21 @@ const ATTACKS: Record<string, Attack> = {
    * A bomb spread over HEADERS and CONTINUATION frames: the list crosses its limit and more of
    * the block follows, which ends the connection (as Go's server does).
    */
-  async "hpack-bomb-frames"(c) {
+  async "hpack-bomb-frames"(c, deadline) {
     const insert = Buffer.concat([Buffer.from([0x40, 5]), Buffer.from("x-big"), Buffer.from([0x7f, 0xa1, 0x1e]), Buffer.alloc(4000, 0x76)]);
     const b = Buffer.concat([block(grpcHeaders("/etcdserverpb.KV/Range")), insert, Buffer.alloc(64_000, 0xbe)]);
     const parts = [frame(T.HEADERS, F.END_STREAM, 1, b.subarray(0, 16384))];
     for (let o = 16384; o < b.length; o += 16384) parts.push(frame(T.CONTINUATION, o + 16384 >= b.length ? F.END_HEADERS : 0, 1, b.subarray(o, o + 16384)));
     c.send(...parts);
-    await c.closed;
+    await untilClosed(c, deadline);
   },
   /** A header block over twice SETTINGS_MAX_HEADER_LIST_SIZE (2 MiB + 640) of small indexed fields. */
-  async "hpack-bomb-huge"(c) {
+  async "hpack-bomb-huge"(c, deadline) {
     const b = Buffer.concat([block(grpcHeaders("/etcdserverpb.KV/Range")), Buffer.alloc(3 * 1024 * 1024, 0x82)]);
     const parts = [frame(T.HEADERS, F.END_STREAM, 1, b.subarray(0, 16384))];
     for (let o = 16384; o < b.length; o += 16384) parts.push(frame(T.CONTINUATION, o + 16384 >= b.length ? F.END_HEADERS : 0, 1, b.subarray(o, o + 16384)));
     c.send(...parts);
-    await c.closed;
+    await untilClosed(c, deadline);
   },
   /** Header lists over the limit made of plain literals: 431 each. */
   async "header-list"(c, deadline) {
@@ -149,7 +151,7 @@ const ATTACKS: Record<string, Attack> = {
     c.send(c.headers(5, grpcHeaders("/etcdserverpb.KV/Put"), false), frame(T.DATA, F.END_STREAM, 5, put));
     await new Promise((r) => setTimeout(r, 20));
     c.send(c.headers(3, grpcHeaders("/etcdserverpb.KV/Put"), false), frame(T.DATA, F.END_STREAM, 3, put));
-    await Promise.race([c.closed, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
+    await untilClosed(c, deadline);
   },
   /** CR, LF and NUL in header values: each stream is refused, the connection lives on. */
   async "bad-values"(c, deadline) {

@@ -11,6 +11,7 @@ import { ConnectionError, StreamError } from "./errors.ts";
 import { FrameReader } from "./frame-reader.ts";
 import { HeaderBlock } from "./header-block.ts";
 import { HpackDecoder, HpackError } from "./hpack-decoder.ts";
+import { Hold, InputPacer } from "./input-pacer.ts";
 import type { HeaderList } from "./hpack-encoder.ts";
 import { KeepaliveTimer } from "./keepalive.ts";
 import {
@@ -29,15 +30,6 @@ const CONNECTION_WINDOW = 16 * 1024 * 1024;
 const STATUS_431: HeaderList = [[":status", "431"]];
 /** How long an ended connection waits for its client to read the last frames. */
 const LINGER_MS = 1000;
-/**
- * Input is processed in slices, and a connection whose input has taken this long in one
- * event-loop turn yields until the next turn (reading paused meanwhile). One connection's
- * flood of cheap frames would otherwise hold the loop for tens of milliseconds per read, and
- * every other client's request, which takes several turns to go through raft, would wait
- * that long at each.
- */
-const TURN_BUDGET_MS = 3;
-const INPUT_SLICE = 32 * 1024;
 
 /**
  * Serves HTTP/2 on a connected socket (cleartext with prior knowledge, or a TLSSocket whose ALPN
@@ -70,10 +62,7 @@ class Connection implements OutputHost, H2Connection {
   private handshakeTimer: unknown;
   /** Clock reading taken once per input slice, used by the per-frame policies. */
   private now = 0;
-  /** Input read but not yet processed (this connection yielded its turn), oldest first. */
-  private backlog: Buffer[] = [];
-  /** Why reading is stopped: bit 1 = yielded its turn, bit 2 = the output side holds it. */
-  private holds = 0;
+  private readonly input: InputPacer;
 
   private peerInitialWindow = DEFAULT_WINDOW_SIZE;
   private gotSettings = false;
@@ -100,7 +89,7 @@ class Connection implements OutputHost, H2Connection {
     const maxFrame = opts.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     if (maxFrame < DEFAULT_MAX_FRAME_SIZE || maxFrame > MAX_ALLOWED_FRAME_SIZE) throw new RangeError("h2: maxFrameSize out of range");
     if (this.initialWindow > MAX_WINDOW_SIZE) throw new RangeError("h2: initialWindowSize out of range");
-    this.block = new HeaderBlock(2 * this.maxHeaderList, this.limits.maxContinuationFrames || continuationLimit(this.maxHeaderList));
+    this.block = new HeaderBlock(this.limits.maxContinuationFrames || continuationLimit(this.maxHeaderList));
     this.resets = new RateCounter(this.limits.maxResetsPerSecond);
     this.cancels = new RateCounter(this.limits.maxCanceledPerSecond);
     const ka = { ...DEFAULT_KEEPALIVE, ...opts.keepalive };
@@ -111,6 +100,7 @@ class Connection implements OutputHost, H2Connection {
       expire: () => this.violation(ErrorCode.NO_ERROR, "keepalive ping not answered"),
     });
     this.reader = new FrameReader(maxFrame, (t, f, id, b, s, e) => this.onFrame(t, f, id, b, s, e));
+    this.input = new InputPacer(socket, this.clock, (slice, now) => this.slice(slice, now));
   }
 
   start(alreadyRead: Uint8Array | undefined): void {
@@ -175,30 +165,14 @@ class Connection implements OutputHost, H2Connection {
   private onData(chunk: Buffer): void {
     if (this.dead) return;
     this.keepalive.read(this.clock.now());
-    if (this.backlog.length > 0) {
-      this.backlog.push(chunk);
-      return;
-    }
-    this.process(chunk);
+    this.input.push(chunk);
   }
 
-  /** Processes input until it is done (true) or this turn's budget is spent (false: it yielded). */
-  private process(chunk: Buffer): boolean {
-    const t0 = this.clock.now();
-    let off = 0;
+  /** One slice of input; false once the connection has ended. */
+  private slice(slice: Buffer, now: number): boolean {
+    this.now = now;
     try {
-      while (off < chunk.length && !this.dead) {
-        const end = Math.min(chunk.length, off + INPUT_SLICE);
-        this.now = this.clock.now();
-        this.reader.push(off === 0 && end === chunk.length ? chunk : chunk.subarray(off, end));
-        off = end;
-        if (off < chunk.length && this.now - t0 >= TURN_BUDGET_MS) {
-          this.backlog.unshift(chunk.subarray(off));
-          this.hold(1, true);
-          setImmediate(this.resumeBacklog);
-          return false;
-        }
-      }
+      this.reader.push(slice);
     } catch (e) {
       if (e instanceof ConnectionError) {
         if (e.code === ErrorCode.ENHANCE_YOUR_CALM) this.violation(e.code, e.message);
@@ -208,30 +182,12 @@ class Connection implements OutputHost, H2Connection {
         this.fail(ErrorCode.INTERNAL_ERROR, "internal error");
       }
     }
-    // The flush for this chunk's responses is scheduled; pending WINDOW_UPDATEs ride along.
-    return true;
-  }
-
-  private readonly resumeBacklog = (): void => {
-    while (this.backlog.length > 0 && !this.dead) {
-      // A slice that yields again puts its rest back in front and schedules the next turn.
-      if (!this.process(this.backlog.shift()!)) return;
-    }
-    this.backlog = [];
-    this.hold(1, false);
-  };
-
-  /** Sets or clears one reason to stop reading; the socket reads while there is none. */
-  private hold(bit: number, on: boolean): void {
-    const before = this.holds;
-    this.holds = on ? before | bit : before & ~bit;
-    if (this.dead) return;
-    if (before === 0 && this.holds !== 0) this.socket.pause();
-    else if (before !== 0 && this.holds === 0) this.socket.resume();
+    // The flush for this slice's responses is scheduled; pending WINDOW_UPDATEs ride along.
+    return !this.dead;
   }
 
   holdReading(hold: boolean): void {
-    this.hold(2, hold);
+    this.input.hold(Hold.OUTPUT, hold);
   }
 
   private onFrame(type: number, flags: number, id: number, buf: Buffer, start: number, end: number): void {
@@ -344,34 +300,47 @@ class Connection implements OutputHost, H2Connection {
       start += 5;
     }
     const endStream = (flags & Flag.END_STREAM) !== 0;
-    if (flags & Flag.END_HEADERS) {
-      this.headerBlock(id, endStream, selfDependent, buf, start, end);
-      return;
-    }
-    this.block.begin(id, endStream, selfDependent, buf.subarray(start, end));
+    const last = (flags & Flag.END_HEADERS) !== 0;
+    this.decoder.begin(this.maxHeaderList);
+    this.block.begin(id, endStream, selfDependent);
+    this.fragment(buf.subarray(start, end), last);
+    if (last) this.headersDone(id, endStream, selfDependent);
   }
 
   private onContinuation(flags: number, id: number, buf: Buffer, start: number, end: number): void {
     const b = this.block;
     if (b.stream === 0 || id !== b.stream) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "h2: unexpected CONTINUATION");
-    const whole = b.add(buf.subarray(start, end), (flags & Flag.END_HEADERS) !== 0);
-    if (whole !== null) this.headerBlock(id, b.endStream, b.selfDependent, whole, 0, whole.length, b.lastFragmentAt);
+    b.continued();
+    const last = (flags & Flag.END_HEADERS) !== 0;
+    this.fragment(buf.subarray(start, end), last);
+    if (last) this.headersDone(id, b.endStream, b.selfDependent);
   }
 
-  /** lastFragmentAt: where in buf the block's last frame began (a block of one frame: start). */
-  private headerBlock(id: number, endStream: boolean, selfDependent: boolean, buf: Buffer, start: number, end: number, lastFragmentAt = start): void {
+  /**
+   * Decodes one piece of a header block. As Go's server: a piece longer than twice what the
+   * list may still grow by (once the list is past its limit: any more of it) ends the
+   * connection; sizes are checked while decoding, so a block past the limit never becomes
+   * strings.
+   */
+  private fragment(frag: Buffer, last: boolean): void {
     const d = this.decoder;
+    const remaining = d.truncated ? 0 : Math.max(0, this.maxHeaderList - d.listSize);
+    if (frag.length > 2 * remaining) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "h2: header list too large");
+    const data = this.block.join(frag);
+    let at: number;
     try {
-      // Sizes are checked while decoding: a block past the limit never becomes strings.
-      d.decode(buf, start, end, this.maxHeaderList);
+      at = d.feed(data, 0, data.length, last);
     } catch (e) {
       if (e instanceof HpackError) throw new ConnectionError(ErrorCode.COMPRESSION_ERROR, e.message);
       throw e;
     }
-    // Go's server decodes each frame as it comes and ends the connection when more of the block
-    // follows a frame that took the list past its limit; only a block that crosses it in its
-    // last frame gets a 431.
-    if (d.truncated && d.truncatedAt <= lastFragmentAt) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "h2: header list too large");
+    if (last) this.block.done();
+    else this.block.keep(data, at);
+  }
+
+  /** A request's (or trailers') header block is complete and decoded. */
+  private headersDone(id: number, endStream: boolean, selfDependent: boolean): void {
+    const d = this.decoder;
     const existing = this.streams.get(id);
     if (existing !== undefined) {
       // Trailers: must end the stream and carry no pseudo-header fields (RFC 9113 §8.1).
@@ -618,6 +587,7 @@ class Connection implements OutputHost, H2Connection {
   private shutdown(): void {
     if (this.dead) return;
     this.reader.stopped = true;
+    this.input.stopped = true;
     this.dead = true;
     // Nothing more is read: a client still sending (a flood) costs no more buffers.
     this.socket.pause();
@@ -634,6 +604,7 @@ class Connection implements OutputHost, H2Connection {
   }
 
   private teardown(): void {
+    this.input.stopped = true;
     if (!this.dead) {
       this.dead = true;
       this.reader.stopped = true;

@@ -14,6 +14,9 @@ import { STATIC_TABLE, STATIC_TABLE_LENGTH } from "./hpack-static-table.ts";
 /** A COMPRESSION_ERROR: the connection cannot continue after it (RFC 9113 §4.3). */
 export class HpackError extends Error {}
 
+/** Thrown inside feed() when a representation runs past the piece it was given. */
+const NEED_MORE = Symbol("need more");
+
 /** Per octet: 1 when it may appear in an HTTP/2 field name (lower-case token characters). */
 const NAME_CHAR: Uint8Array = (() => {
   const t = new Uint8Array(256);
@@ -61,8 +64,7 @@ export class HpackDecoder {
   badValue = false;
   /** True when the last block's fields exceed the limit given to decode(); fields past it were dropped. */
   truncated = false;
-  /** Where in the block the field that crossed the limit ended (valid when truncated). */
-  truncatedAt = 0;
+
 
   /** Dynamic table limit in force; changed by size updates, never above maxAllowed. */
   private limit: number;
@@ -79,6 +81,10 @@ export class HpackDecoder {
   private scratch = Buffer.allocUnsafe(256);
   /** Header list size allowed for the block being decoded. */
   private maxList = Infinity;
+  /** A field was decoded in this block (size updates must come before any). */
+  private fieldSeen = false;
+  /** Decoding a piece that is not the block's last: running short is not an error. */
+  private partial = false;
 
   /** maxAllowed: the SETTINGS_HEADER_TABLE_SIZE this side advertised (default 4096). */
   constructor(private readonly maxAllowed = 4096) {
@@ -97,23 +103,41 @@ export class HpackDecoder {
   }
 
   /**
-   * Decodes block[start, end). Throws HpackError on any malformed input, and on a single
-   * string longer than `maxListSize` (Go's decoder limits string length the same way).
-   * Fields beyond `maxListSize` (RFC 9113 §6.5.2 sizes) are not kept: see `truncated`.
+   * Decodes block[start, end) as one whole header block. Throws HpackError on any malformed
+   * input, and on a single string longer than `maxListSize` (Go's decoder limits string length
+   * the same way). Fields beyond `maxListSize` (RFC 9113 §6.5.2 sizes) are not kept: see
+   * `truncated`.
    */
   decode(block: Uint8Array, start = 0, end = block.length, maxListSize = Infinity): void {
-    const buf = asBuffer(block);
+    this.begin(maxListSize);
+    this.feed(block, start, end, true);
+  }
+
+  /** Starts a header block that arrives in pieces (HEADERS, then CONTINUATION frames). */
+  begin(maxListSize = Infinity): void {
     this.count = 0;
     this.listSize = 0;
     this.badName = false;
     this.badValue = false;
     this.truncated = false;
-    this.truncatedAt = 0;
     this.maxList = maxListSize;
+    this.fieldSeen = false;
+  }
+
+  /**
+   * Decodes the field representations complete in block[start, end) and returns where the
+   * first incomplete one starts (end when none is). With `final` the block ends here and an
+   * incomplete representation is an HpackError. A representation is applied whole or not at
+   * all, so the rest can be fed again with the next piece in front of it.
+   */
+  feed(block: Uint8Array, start: number, end: number, final: boolean): number {
+    const buf = asBuffer(block);
     this.pos = start;
-    let fieldSeen = false;
+    this.partial = !final;
+    let rep = start;
     try {
       while (this.pos < end) {
+        rep = this.pos;
         const b = buf[this.pos];
         if (this.truncated && (b & 0x80) !== 0 && (b & 0x7f) !== 0x7f) {
           // A run of one-octet references past the limit (the bulk of an HPACK bomb): only
@@ -127,7 +151,7 @@ export class HpackDecoder {
             if ((x & 0x7f) > max) throw new HpackError("hpack: index out of range");
           }
           this.pos = p;
-          fieldSeen = true;
+          this.fieldSeen = true;
           continue;
         }
         if (b & 0x80) {
@@ -136,14 +160,14 @@ export class HpackDecoder {
           // Past the limit a reference is only checked, never expanded (HPACK bombs).
           if (this.truncated) this.checkIndex(index);
           else this.emitIndexed(index);
-          fieldSeen = true;
+          this.fieldSeen = true;
         } else if (b & 0x40) {
           const index = this.integer(buf, 0x3f, end);
           this.literal(buf, index, end, true);
-          fieldSeen = true;
+          this.fieldSeen = true;
         } else if (b & 0x20) {
           // Size updates are allowed only at the start of a block (RFC 7541 §4.2).
-          if (fieldSeen) throw new HpackError("hpack: table size update after a field");
+          if (this.fieldSeen) throw new HpackError("hpack: table size update after a field");
           const size = this.integer(buf, 0x1f, end);
           if (size > this.maxAllowed) throw new HpackError("hpack: table size update above the limit");
           this.limit = size;
@@ -151,13 +175,21 @@ export class HpackDecoder {
         } else {
           const index = this.integer(buf, 0x0f, end);
           this.literal(buf, index, end, false);
-          fieldSeen = true;
+          this.fieldSeen = true;
         }
       }
     } catch (e) {
+      if (e === NEED_MORE) return rep;
       if (e instanceof HuffmanError) throw new HpackError(e.message);
       throw e;
     }
+    return end;
+  }
+
+  /** An incomplete representation: more of the block is needed, or (final) it is malformed. */
+  private short(what: string): never {
+    if (this.partial) throw NEED_MORE;
+    throw new HpackError(what);
   }
 
   private integer(buf: Buffer, mask: number, end: number): number {
@@ -165,7 +197,7 @@ export class HpackDecoder {
     if (v < mask) return v;
     let shift = 1;
     for (;;) {
-      if (this.pos >= end) throw new HpackError("hpack: truncated integer");
+      if (this.pos >= end) this.short("hpack: truncated integer");
       const b = buf[this.pos++];
       v += (b & 0x7f) * shift;
       if ((b & 0x80) === 0) return v;
@@ -175,12 +207,12 @@ export class HpackDecoder {
   }
 
   private string(buf: Buffer, end: number): string {
-    if (this.pos >= end) throw new HpackError("hpack: truncated string");
+    if (this.pos >= end) this.short("hpack: truncated string");
     const huffman = buf[this.pos] & 0x80;
     const n = this.integer(buf, 0x7f, end);
     const s = this.pos;
-    if (n > end - s) throw new HpackError("hpack: string longer than the block");
     if (n > this.maxList) throw new HpackError("hpack: string longer than the header list limit");
+    if (n > end - s) this.short("hpack: string longer than the block");
     this.pos = s + n;
     if (!huffman) return buf.toString("latin1", s, s + n);
     const need = huffmanDecodedMaxLength(n);
@@ -194,10 +226,10 @@ export class HpackDecoder {
   }
 
   private skipString(buf: Buffer, end: number): void {
-    if (this.pos >= end) throw new HpackError("hpack: truncated string");
+    if (this.pos >= end) this.short("hpack: truncated string");
     const n = this.integer(buf, 0x7f, end);
-    if (n > end - this.pos) throw new HpackError("hpack: string longer than the block");
     if (n > this.maxList) throw new HpackError("hpack: string longer than the header list limit");
+    if (n > end - this.pos) this.short("hpack: string longer than the block");
     this.pos += n;
   }
 
@@ -248,7 +280,6 @@ export class HpackDecoder {
     if (this.truncated) return;
     if (this.listSize > this.maxList) {
       this.truncated = true;
-      this.truncatedAt = this.pos;
       return;
     }
     this.names[this.count] = name;
