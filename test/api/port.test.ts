@@ -120,3 +120,54 @@ test("systemd's NOTIFY_SOCKET as a sockaddr_un: a path with its terminator, or a
   expect(socketAddress("x".repeat(108))).toBeUndefined();
   expect(socketAddress("")).toBeUndefined();
 });
+
+describe("HTTP/1.1 timeouts", () => {
+  test("headers due within the read-header timeout; an idle kept-alive connection closed after the idle timeout; none while a request is served", async () => {
+    const { Http1Sessions } = await import("../../src/api/port/index.ts");
+    const { EventEmitter } = await import("node:events");
+    const clock = new FakeClock();
+    const gate = new ConnectionGate(10);
+    const sessions = new Http1Sessions({ readHeaderTimeoutMs: 10_000, idleTimeoutMs: 60_000 }, clock, gate);
+    class FakeSock extends EventEmitter {
+      destroyed = false;
+      destroy(): void {
+        this.destroyed = true;
+        this.emit("close");
+      }
+    }
+    const sock = () => new FakeSock();
+    // Headers never complete: closed at the deadline (which counts time already spent).
+    const slow = sock();
+    sessions.attach(slow as never, gate.admit(() => {}), clock.now() + 8_000);
+    clock.advance(7_999);
+    expect(slow.destroyed).toBe(false);
+    clock.advance(1);
+    expect(slow.destroyed).toBe(true);
+    // A request arrives in time; while it is served nothing times out; then the idle timeout runs.
+    const s = sock();
+    const entry = gate.admit(() => {})!;
+    sessions.attach(s as never, entry, clock.now() + 10_000);
+    clock.advance(5_000);
+    const res = new EventEmitter();
+    sessions.request({ socket: s } as never, res as never);
+    expect(entry.state).toBe("busy");
+    clock.advance(600_000);
+    expect(s.destroyed).toBe(false);
+    res.emit("finish");
+    expect(entry.state).toBe("idle");
+    clock.advance(59_999);
+    expect(s.destroyed).toBe(false);
+    // The next request starts: its headers are due in 10 s, no longer the idle timeout.
+    s.emit("data", Buffer.from("GET"));
+    clock.advance(9_999);
+    expect(s.destroyed).toBe(false);
+    clock.advance(1);
+    expect(s.destroyed).toBe(true);
+    // An upgraded connection (a websocket) is never timed out.
+    const u = sock();
+    sessions.attach(u as never, gate.admit(() => {}), clock.now() + 10_000);
+    sessions.upgraded(u as never);
+    clock.advance(3_600_000);
+    expect(u.destroyed).toBe(false);
+  });
+});
