@@ -39,6 +39,11 @@ mkdirSync(resolve(root, "dist"), { recursive: true });
 const result = await Bun.build({
   entrypoints: [resolve(root, "src/main.ts")],
   compile: { outfile: resolve(root, "dist/conclave") },
+  // Each subcommand's code in its own chunk, loaded only when that subcommand runs: without
+  // splitting, every module's imports (node:net, node:http2, the SQLite addon) were evaluated at
+  // start, and `conclave --version` took 190-270 ms instead of 40-70 ms.
+  splitting: true,
+  outdir: resolve(root, "dist"),
   minify: { syntax: true, whitespace: true },
   sourcemap: "none",
   plugins: [staticRequire],
