@@ -162,7 +162,7 @@ export class Channel {
       ["te", "trailers"],
       ["user-agent", USER_AGENT],
     ];
-    if (deadline !== undefined) h.push(["grpc-timeout", `${Math.max(1, deadline - Date.now())}m`]);
+    if (deadline !== undefined) h.push(["grpc-timeout", grpcTimeout(deadline - Date.now())]);
     for (const [k, v] of Object.entries(md)) h.push([k, v]);
     return h;
   }
@@ -182,7 +182,7 @@ export class Channel {
       });
       const timer = setTimeout(() => {
         call.cancelWith(new ClientError(GrpcCode.DeadlineExceeded, "context deadline exceeded", "context"));
-      }, Math.max(0, deadline - Date.now()));
+      }, timerDelay(deadline));
       call.send(req, true);
     });
   }
@@ -309,6 +309,19 @@ class CallHandle {
     e.notSent = err.refused;
     this.onend(e);
   }
+}
+
+/** grpc-timeout: at most 8 digits, so long deadlines go in seconds or hours. */
+function grpcTimeout(ms: number): string {
+  const v = Math.max(1, Math.ceil(ms));
+  if (v < 1e8) return `${v}m`;
+  if (v / 1000 < 1e8) return `${Math.ceil(v / 1000)}S`;
+  return `${Math.min(99_999_999, Math.ceil(v / 3_600_000))}H`;
+}
+
+/** setTimeout's delay for a deadline (capped at its 32-bit limit). */
+export function timerDelay(deadline: number): number {
+  return Math.min(2_147_483_647, Math.max(0, deadline - Date.now()));
 }
 
 function httpStatusError(status: number): ClientError {

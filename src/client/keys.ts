@@ -2,8 +2,8 @@
 
 const enc = new TextEncoder();
 
-export function bytes(s: string | Uint8Array): Uint8Array {
-  return typeof s === "string" ? enc.encode(s) : s;
+export function bytes(s: string | Uint8Array): Uint8Array<ArrayBuffer> {
+  return typeof s === "string" ? enc.encode(s) : new Uint8Array(s);
 }
 
 /** The range end that covers every key starting with `prefix` (all 0xff or empty → "\0"). */

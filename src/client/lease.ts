@@ -9,7 +9,7 @@ const LEASE_NOT_FOUND = "etcdserver: requested lease not found";
 /** One renewal; a lease that is gone is reported as "requested lease not found". */
 export async function keepAliveOnce(client: Client, id: bigint, deadline: number): Promise<LeaseKeepAliveResponse> {
   const s = await client.openStream(Lease.method.leaseKeepAlive, { deadline, requireLeader: true });
-  const timer = setTimeout(() => s.cancel(), Math.max(0, deadline - Date.now()));
+  const timer = setTimeout(() => s.cancel(), Math.min(2_147_483_647, Math.max(0, deadline - Date.now())));
   try {
     s.send({ ID: id });
     const r = await s.next();
