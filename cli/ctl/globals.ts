@@ -107,6 +107,7 @@ export class Globals {
   /** clientv3.New: exits 2 when the client cannot be created (bad credentials, no endpoint). */
   async client(endpoints = this.endpoints(), withAuth = true): Promise<Client> {
     const tls = this.tls();
+    this.display();
     const creds = withAuth ? this.credentials() : undefined;
     const c = new Client({
       endpoints,

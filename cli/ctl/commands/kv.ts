@@ -373,24 +373,23 @@ export const txnCommand: Command = {
     const tlsAndDisplay = g.tls();
     void tlsAndDisplay;
     const reader = new LineReader();
-    const readBlock = async (): Promise<string[]> => {
-      const lines: string[] = [];
+    // Each line is parsed as soon as it is read, so a bad line fails before EOF is reached.
+    const readBlock = async <T>(parse: (line: string) => T | Promise<T>): Promise<T[]> => {
+      const items: T[] = [];
       for (;;) {
         const l = await reader.line();
         if (l === undefined || l.eof) fail(Exit.InvalidInput, "EOF");
         const t = l.text.trim();
-        if (t === "") return lines;
-        lines.push(t);
+        if (t === "") return items;
+        items.push(await parse(t));
       }
     };
     if (interactive) outln("compares:");
-    const compare = (await readBlock()).map(parseCompare);
+    const compare = await readBlock(parseCompare);
     if (interactive) outln("success requests (get, put, del):");
-    const success: RequestOp[] = [];
-    for (const l of await readBlock()) success.push(await parseRequestOp(l));
+    const success = await readBlock(parseRequestOp);
     if (interactive) outln("failure requests (get, put, del):");
-    const failure: RequestOp[] = [];
-    for (const l of await readBlock()) failure.push(await parseRequestOp(l));
+    const failure = await readBlock(parseRequestOp);
     reader.close();
     const c = await g.client();
     const resp = await callOrFail(g, () => c.call(KV.method.txn, { compare, success, failure }, { deadline: g.deadline() }));
