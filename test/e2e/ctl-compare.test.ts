@@ -4,7 +4,7 @@
 import { expect, test } from "bun:test";
 import { useMember } from "../helpers/index.ts";
 import { CONCLAVE_CTL_BIN, lastError, normalize, runConclaveCtl, runEtcdctlRaw, type RunOpts, spawnProgram } from "../helpers/conclave-ctl.ts";
-import { ETCDCTL_BIN } from "../helpers/index.ts";
+import { ETCDCTL_BIN, pollUntil } from "../helpers/index.ts";
 
 const env = useMember();
 const ep = () => `--endpoints=${env().member.endpoint}`;
@@ -19,7 +19,7 @@ async function setup(cmds: string[][]): Promise<void> {
 }
 
 /** Runs setup + etcdctl, then setup + conclave ctl, and compares everything. */
-async function same(args: string[], opts: { setup?: string[][]; stdin?: string; errorOnly?: boolean } = {}): Promise<void> {
+async function same(args: string[], opts: { setup?: string[][]; stdin?: string; errorOnly?: boolean; loose?: boolean } = {}): Promise<void> {
   await setup(opts.setup ?? []);
   const a = await etcdctl(args, { stdin: opts.stdin });
   await setup(opts.setup ?? []);
@@ -29,9 +29,11 @@ async function same(args: string[], opts: { setup?: string[][]; stdin?: string; 
     expect({ label, error: lastError(b), code: b.code }).toEqual({ label, error: lastError(a), code: a.code });
     return;
   }
-  expect({ label, stdout: normalize(b.stdout), stderr: normalize(b.stderr), code: b.code }).toEqual({
+  // loose: a table whose column widths follow a duration's length.
+  const n = (x: string) => (opts.loose ? normalize(x).replace(/-+/g, "-").replace(/ +/g, " ") : normalize(x));
+  expect({ label, stdout: n(b.stdout), stderr: normalize(b.stderr), code: b.code }).toEqual({
     label,
-    stdout: normalize(a.stdout),
+    stdout: n(a.stdout),
     stderr: normalize(a.stderr),
     code: a.code,
   });
@@ -41,10 +43,11 @@ test("put, get and del in every output format", async () => {
   await same(["put", "cmp/a", "1"]);
   await same(["put", "cmp/a", "2", "--prev-kv"], { setup: [["put", "cmp/a", "1"]] });
   for (const w of ["simple", "json", "fields", "protobuf"]) {
-    await same(["put", "cmp/w", "v", "-w", w], { setup: [["put", "cmp/w", "old"]] });
+    // protobuf output is binary: revisions cannot be normalized, so it is compared on reads.
+    if (w !== "protobuf") await same(["put", "cmp/w", "v", "-w", w], { setup: [["put", "cmp/w", "old"]] });
     await same(["get", "cmp/a", "-w", w]);
     await same(["get", "cmp/", "--prefix", "-w", w]);
-    await same(["del", "cmp/d", "--prev-kv", "-w", w], { setup: [["put", "cmp/d", "x"]] });
+    if (w !== "protobuf") await same(["del", "cmp/d", "--prev-kv", "-w", w], { setup: [["put", "cmp/d", "x"]] });
   }
   await same(["get", "cmp/a", "-w", "table"]);
   await same(["get", "cmp/", "--prefix", "--keys-only"]);
@@ -170,7 +173,7 @@ test("member, endpoint, alarm, defrag, version in every format", async () => {
     await same(["member", "list", "-w", w]);
     await same(["endpoint", "status", "-w", w]);
     await same(["endpoint", "hashkv", "-w", w]);
-    await same(["endpoint", "health", "-w", w]);
+    await same(["endpoint", "health", "-w", w], { loose: w === "table" });
     // (etcdctl's fields printer dereferences the missing header of an empty alarm list and panics)
     if (w !== "fields") await same(["alarm", "list", "-w", w]);
   }
@@ -193,8 +196,9 @@ test("watch prints events as etcdctl does, exec form gets the event in its envir
     const args = [ep(), "watch", "wt/", "--prefix", "--prev-kv", "--rev", String(start + 1), "-w", w];
     const a = spawnProgram(ETCDCTL_BIN, args);
     const b = spawnProgram(CONCLAVE_CTL_BIN, ["ctl", ...args]);
-    // Both print the history; stop them once it is out.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Both print the history; stop them once the delete is out.
+    const deleted = (o: string) => /DELETE|"type":1/.test(o);
+    await pollUntil(() => (deleted(a.stdout()) && deleted(b.stdout())) || undefined, 15_000, "both watches printed the history");
     a.child.kill("SIGINT");
     b.child.kill("SIGINT");
     const [ra, rb] = await Promise.all([a.done, b.done]);
@@ -204,7 +208,7 @@ test("watch prints events as etcdctl does, exec form gets the event in its envir
   // Exec form: one run of the command per event with ETCD_WATCH_* set.
   const proc = spawnProgram(CONCLAVE_CTL_BIN, ["ctl", ep(), "watch", "wt/x", "--rev", String(start + 1), "--", "sh", "-c", 'echo "$ETCD_WATCH_EVENT_TYPE $ETCD_WATCH_KEY $ETCD_WATCH_VALUE"']);
   await ctl.ok("put", "wt/x", "exec-value");
-  await new Promise((r) => setTimeout(r, 1500));
+  await pollUntil(() => proc.stdout().includes("exec-value") || undefined, 15_000, "the exec command ran");
   proc.child.kill("SIGINT");
   const r = await proc.done;
   expect(r.stdout).toContain('"PUT" "wt/x" "exec-value"');

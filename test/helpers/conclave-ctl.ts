@@ -20,7 +20,7 @@ export function runProgram(cmd: string, args: string[], opts: RunOpts = {}): Pro
 }
 
 /** Starts a program; `done` resolves with its output once it exits; `child` to signal it. */
-export function spawnProgram(cmd: string, args: string[], opts: RunOpts = {}): { child: ReturnType<typeof spawn>; done: Promise<CtlResult> } {
+export function spawnProgram(cmd: string, args: string[], opts: RunOpts = {}): { child: ReturnType<typeof spawn>; done: Promise<CtlResult>; stdout: () => string } {
   const child = spawn(cmd, args, { env: { ...ctlEnv(), ...(opts.env ?? {}) }, stdio: ["pipe", "pipe", "pipe"] });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
@@ -38,7 +38,7 @@ export function spawnProgram(cmd: string, args: string[], opts: RunOpts = {}): {
     child.kill("SIGKILL");
     throw e;
   });
-  return { child, done: bounded };
+  return { child, done: bounded, stdout: () => Buffer.concat(out).toString("latin1") };
 }
 
 export const runEtcdctlRaw = (args: string[], opts?: RunOpts) => runProgram(ETCDCTL_BIN, args, opts);
