@@ -104,6 +104,49 @@ test("argument and option errors keep etcdctl's messages and exit codes", async 
   await same(["bogus"], { errorOnly: true });
 }, 120_000);
 
+test("bad TLS files: etcdctl's error line and exit code", async () => {
+  await same(["--cacert=/nonexistent/ca.pem", "get", "k"]);
+  const { writeFileSync, mkdtempSync } = await import("node:fs");
+  const dir = mkdtempSync("/tmp/ctl-bad-");
+  writeFileSync(`${dir}/bad.pem`, "not a certificate\n");
+  await same([`--cert=${dir}/bad.pem`, `--key=${dir}/bad.pem`, "get", "k"]);
+  await same(["--cert=", "get", "k"]);
+}, 60_000);
+
+test("an unreachable endpoint: etcdctl's error line and exit code, after the command timeout", async () => {
+  const args = ["--endpoints=127.0.0.1:1", "--command-timeout=800ms", "--dial-timeout=300ms", "put", "k", "v"];
+  const a = await runEtcdctlRaw(args);
+  const b = await runConclaveCtl(args);
+  expect({ err: lastError(b), code: b.code }).toEqual({ err: lastError(a), code: a.code });
+  // One line for scripts (no hint: stderr is not a terminal).
+  expect(b.stderr).toBe("Error: context deadline exceeded\n");
+}, 30_000);
+
+test("snapshot status of a truncated file: a clear line and a non-zero exit, like etcdctl", async () => {
+  const { writeFileSync, mkdtempSync, existsSync } = await import("node:fs");
+  const dir = mkdtempSync("/tmp/ctl-snap-");
+  writeFileSync(`${dir}/trunc.db`, Buffer.alloc(1000, 7));
+  const a = await runEtcdctlRaw(["snapshot", "status", `${dir}/trunc.db`]);
+  const b = await runConclaveCtl(["snapshot", "status", `${dir}/trunc.db`]);
+  expect(b.code).toBe(a.code);
+  // Reading etcd's snapshot format lands with the snapshot library; until then it says so.
+  expect(b.stderr).toBe("Error: reading and restoring etcd snapshot files (bbolt format) is not built into this conclave yet\n");
+  const r = await runConclaveCtl(["snapshot", "restore", `${dir}/trunc.db`, "--data-dir", `${dir}/out`]);
+  expect(r.code).toBe(1);
+  expect(existsSync(`${dir}/out`)).toBe(false);
+}, 30_000);
+
+test("snapshot save writes the member's snapshot with its checksum, as etcdctl does", async () => {
+  const { mkdtempSync, statSync } = await import("node:fs");
+  const dir = mkdtempSync("/tmp/ctl-save-");
+  const a = await etcdctl(["snapshot", "save", `${dir}/a.db`]);
+  const b = await ours(["snapshot", "save", `${dir}/b.db`]);
+  expect(a.code).toBe(0);
+  expect(b.code).toBe(0);
+  expect(b.stdout).toBe(`Snapshot saved at ${dir}/b.db\n`);
+  expect(statSync(`${dir}/b.db`).size % 512).toBe(32);
+}, 30_000);
+
 test("txn from stdin: success, failure, json, interactive prompts, malformed input", async () => {
   await setup([["put", "tx/k", "v"]]);
   const txn = 'value("tx/k") = "v"\nmod("tx/k") > "0"\n\nput tx/out yes\nget tx/k\n\ndel tx/none\n\n';
