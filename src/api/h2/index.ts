@@ -7,3 +7,4 @@ export { ErrorCode, CLIENT_PREFACE } from "./constants.ts";
 export { HpackDecoder, HpackError } from "./hpack-decoder.ts";
 export { encodeHeaderBlock, maxEncodedLength, type HeaderList } from "./hpack-encoder.ts";
 export { huffmanDecode, huffmanEncode, huffmanEncodedLength, HuffmanError } from "./huffman.ts";
+export { connectH2, H2StreamError, type H2ClientConnection, type H2ClientStream } from "./client-connection.ts";
