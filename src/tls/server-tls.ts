@@ -1,0 +1,122 @@
+// The accepting side of TLS, shared by the client port and the peer port. Each raw TCP
+// connection is wrapped in a TLSSocket with the material current at that moment (so a rotated
+// certificate is served to the next connection), the chain is verified by the TLS library, then
+// etcd's own checks run (allowed CN / hostname, SAN against the remote address on the peer port,
+// CRL). A refused connection is closed and logged as etcd logs it: "rejected connection".
+// The socket handed on stays a tls.TLSSocket, so getPeerCertificate() works further up.
+import type { Socket } from "node:net";
+import { TLSSocket } from "node:tls";
+import { checkAllowed, checkRevoked, checkSan, type CertPolicy, type LookupHost, type PresentedChain, sans } from "./checks.ts";
+import type { Material } from "./material.ts";
+import { X509Certificate } from "node:crypto";
+import { normalizeSerialHex } from "./serial.ts";
+
+export interface ServerTlsOptions {
+  readonly material: { current(): Material };
+  /** Require and verify a client certificate (etcd: --client-cert-auth or a trusted CA file). */
+  readonly requestCert: boolean;
+  readonly policy: CertPolicy;
+  /** ALPN protocols offered, in preference order. */
+  readonly alpn: readonly string[];
+  readonly logger: { warn(msg: string, fields?: Record<string, unknown>): void };
+  /** DNS resolution for the SAN check (node:dns lookup by default, injected by the caller). */
+  readonly lookup: LookupHost;
+  /** A handshake not finished within this many milliseconds is dropped. Default 20 s. */
+  readonly handshakeTimeoutMs?: number;
+}
+
+/** Go's texts for the handshake failures a client most often causes. */
+const HANDSHAKE_TEXTS: ReadonlyArray<[RegExp, string]> = [
+  [/PEER_DID_NOT_RETURN_A_CERTIFICATE|peer did not return a certificate/i, "tls: client didn't provide a certificate"],
+  [/WRONG_VERSION_NUMBER|HTTP_REQUEST|wrong version number|http request/i, "tls: first record does not look like a TLS handshake"],
+  [/NO_SHARED_CIPHER|no shared cipher/i, "tls: no cipher suite supported by both client and server"],
+  [/UNKNOWN_CA|unknown ca/i, "remote error: tls: unknown certificate authority"],
+  [/ALERT_BAD_CERTIFICATE|bad certificate/i, "remote error: tls: bad certificate"],
+  [/CERTIFICATE_VERIFY_FAILED|certificate verify failed/i, "tls: failed to verify client's certificate"],
+];
+
+export function handshakeErrorText(err: Error): string {
+  for (const [re, text] of HANDSHAKE_TEXTS) if (re.test(err.message)) return text;
+  return err.message;
+}
+
+/** The chain the client presented, leaf first, from the TLS socket. */
+export function presentedChain(sock: TLSSocket): PresentedChain | undefined {
+  const leaf = sock.getPeerCertificate(true);
+  if (leaf === null || leaf === undefined || leaf.raw === undefined) return undefined;
+  const raw: Uint8Array[] = [];
+  const serials: string[] = [];
+  const seen = new Set<string>();
+  let c: typeof leaf | undefined = leaf;
+  while (c !== undefined && c !== null && c.raw !== undefined && !seen.has(c.fingerprint256)) {
+    seen.add(c.fingerprint256);
+    raw.push(c.raw);
+    serials.push(normalizeSerialHex(c.serialNumber));
+    c = c.issuerCertificate as typeof leaf | undefined;
+  }
+  const cn = leaf.subject?.CN;
+  return { raw, serials, commonName: Array.isArray(cn) ? (cn[0] ?? "") : (cn ?? "") };
+}
+
+export class ServerTls {
+  constructor(private readonly opts: ServerTlsOptions) {}
+
+  /**
+   * Takes over a raw connection. `onSecure` receives the verified TLS socket; a connection that
+   * fails the handshake or a check is destroyed (and logged) without reaching it.
+   */
+  accept(raw: Socket, onSecure: (sock: TLSSocket) => void): void {
+    const { opts } = this;
+    const remote = `${raw.remoteAddress ?? ""}:${raw.remotePort ?? ""}`;
+    const remoteIp = raw.remoteAddress ?? "";
+    const m = opts.material.current();
+    const sock = new TLSSocket(raw, {
+      isServer: true,
+      secureContext: m.context,
+      requestCert: opts.requestCert,
+      rejectUnauthorized: opts.requestCert,
+      ALPNProtocols: [...opts.alpn],
+    } as ConstructorParameters<typeof TLSSocket>[1]);
+    let secured = false;
+    const timer = setTimeout(() => sock.destroy(), opts.handshakeTimeoutMs ?? 20_000);
+    const reject = (error: string, chain?: PresentedChain) => {
+      const fields: Record<string, unknown> = { "remote-addr": remote, "server-name": serverName(sock) };
+      if (chain !== undefined && chain.raw[0] !== undefined) {
+        const s = sans(new X509Certificate(chain.raw[0]));
+        fields["ip-addresses"] = s.ips;
+        fields["dns-names"] = s.dns;
+      }
+      fields.error = error;
+      opts.logger.warn("rejected connection", fields);
+      sock.destroy();
+    };
+    sock.on("error", (err: Error) => {
+      clearTimeout(timer);
+      if (!secured) reject(handshakeErrorText(err));
+    });
+    sock.once("secure", () => {
+      secured = true;
+      clearTimeout(timer);
+      const chain = opts.requestCert ? presentedChain(sock) : undefined;
+      if (chain === undefined) {
+        onSecure(sock);
+        return;
+      }
+      const refused = checkAllowed(opts.policy, chain);
+      if (refused !== undefined) return reject(refused, chain);
+      const finish = (sanError: string | undefined) => {
+        if (sock.destroyed) return;
+        const why = sanError ?? checkRevoked(m.revoked, chain);
+        if (why !== undefined) return reject(why, chain);
+        onSecure(sock);
+      };
+      if (!opts.policy.checkSan) return finish(undefined);
+      checkSan(chain.raw[0]!, remoteIp, opts.lookup).then(finish, (e: unknown) => reject(String(e), chain));
+    });
+  }
+}
+
+function serverName(sock: TLSSocket): string {
+  const name = (sock as TLSSocket & { servername?: string | false }).servername;
+  return typeof name === "string" ? name : "";
+}
