@@ -3,7 +3,7 @@
 // configuration etcd's documentation gives (server: server auth; client: client auth; peer:
 // both; each with "signing" and "key encipherment"); keys are written as cfssl writes them
 // (SEC1 "EC PRIVATE KEY", PKCS#1 "RSA PRIVATE KEY").
-import "reflect-metadata"; // @peculiar/x509's dependency injection needs it loaded first
+import "./reflect-polyfill.ts"; // first: @peculiar/x509 needs the Reflect metadata API as it loads
 import * as x509 from "@peculiar/x509";
 import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import { isIP } from "node:net";
