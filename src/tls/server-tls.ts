@@ -25,18 +25,24 @@ export interface ServerTlsOptions {
   readonly handshakeTimeoutMs?: number;
 }
 
+const VERIFY = "tls: failed to verify client certificate: x509: ";
+
 /** Go's texts for the handshake failures a client most often causes. */
 const HANDSHAKE_TEXTS: ReadonlyArray<[RegExp, string]> = [
+  [/UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|SELF_SIGNED_CERT|unable to verify the first certificate|unable to get (local )?issuer certificate|self.signed certificate/i, `${VERIFY}certificate signed by unknown authority`],
+  [/CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|certificate has expired|certificate is not yet valid/i, `${VERIFY}certificate has expired or is not yet valid`],
+  [/INVALID_PURPOSE|unsupported certificate purpose/i, `${VERIFY}certificate specifies an incompatible key usage`],
   [/PEER_DID_NOT_RETURN_A_CERTIFICATE|peer did not return a certificate/i, "tls: client didn't provide a certificate"],
   [/WRONG_VERSION_NUMBER|HTTP_REQUEST|wrong version number|http request/i, "tls: first record does not look like a TLS handshake"],
   [/NO_SHARED_CIPHER|no shared cipher/i, "tls: no cipher suite supported by both client and server"],
   [/UNKNOWN_CA|unknown ca/i, "remote error: tls: unknown certificate authority"],
   [/ALERT_BAD_CERTIFICATE|bad certificate/i, "remote error: tls: bad certificate"],
-  [/CERTIFICATE_VERIFY_FAILED|certificate verify failed/i, "tls: failed to verify client's certificate"],
+  [/CERTIFICATE_VERIFY_FAILED|certificate verify failed/i, "tls: failed to verify client certificate"],
 ];
 
-export function handshakeErrorText(err: Error): string {
-  for (const [re, text] of HANDSHAKE_TEXTS) if (re.test(err.message)) return text;
+export function handshakeErrorText(err: Error & { code?: string }): string {
+  const said = `${err.code ?? ""} ${err.message}`;
+  for (const [re, text] of HANDSHAKE_TEXTS) if (re.test(said)) return text;
   return err.message;
 }
 

@@ -76,7 +76,6 @@ export function httpsGet(url: string, c: ClientCreds, timeoutMs = 3000): Promise
         ...(c.key ? { key: readFileSync(c.key) } : {}),
         rejectUnauthorized: c.insecureSkipVerify !== true,
         agent: false,
-        timeout: timeoutMs,
       },
       (r) => {
         let body = "";
@@ -86,7 +85,8 @@ export function httpsGet(url: string, c: ClientCreds, timeoutMs = 3000): Promise
         r.on("error", rej);
       },
     );
-    q.on("timeout", () => q.destroy(new Error("timed out")));
+    const timer = setTimeout(() => q.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    q.on("close", () => clearTimeout(timer));
     q.on("error", rej);
     q.end();
   });
