@@ -34,7 +34,8 @@ Flags:
   --expiry DURATION  validity, hours/minutes/seconds as in cfssl (default 43800h, 5 years)
 ${KEY_FLAGS}
 `,
-  server: leafHelp("server", "server auth: the certificate of the client port (--cert-file, --key-file)", "server"),
+  server: leafHelp("server", "server auth: the certificate of the client port (--cert-file, --key-file)", "server") +
+    "\nNote: etcd 3.4 members with --client-cert-auth also present this certificate to themselves\n(their JSON gateway dials the gRPC server); give such etcd members a peer certificate instead.\n",
   peer: leafHelp("peer", "server auth and client auth: the certificate of the peer port (--peer-cert-file, --peer-key-file)", "peer"),
   client: `Usage: conclave pki client --cn USER [flags]
 

@@ -33,10 +33,11 @@ export interface Material {
 }
 
 export interface MaterialOptions {
-  /** OpenSSL cipher list; "" = the library's defaults. */
+  /**
+   * OpenSSL cipher list for TLS 1.2; "" = the library's defaults. TLS 1.3 stays available with
+   * its fixed suites, as in etcd 3.4 (Go does not let them be configured).
+   */
   readonly ciphers: string;
-  /** Highest protocol version: TLS 1.2 when a cipher list is set (TLS 1.3 suites are not configurable). */
-  readonly maxVersion: "TLSv1.2" | "TLSv1.3";
   readonly onReloadError: (err: Error) => void;
   /**
    * Parses a CRL into revoked serials; required when a CRL file is given. Injected so that the
@@ -103,7 +104,6 @@ export class TlsMaterial {
         ...(ca ? { ca: Buffer.from(ca) } : {}),
         ...(this.opts.ciphers !== "" ? { ciphers: this.opts.ciphers } : {}),
         minVersion: "TLSv1.2",
-        maxVersion: this.opts.maxVersion,
       });
     } catch (e) {
       throw new Error(`cannot load certificate ${p.certFile} with key ${p.keyFile}: ${e instanceof Error ? e.message : String(e)}`);

@@ -37,7 +37,6 @@ export interface DialOptions {
   readonly rejectUnauthorized: boolean;
   readonly ciphers: string | undefined;
   readonly minVersion: "TLSv1.2";
-  readonly maxVersion: "TLSv1.2" | "TLSv1.3";
   /** Moves when the files were re-read: connection pools keyed on the old material are dropped. */
   readonly generation: number;
 }
@@ -79,15 +78,12 @@ export async function createTls(
     throw new Error(`AllowedCN and AllowedHostname are mutually exclusive (cn="${info.allowedCn}", hostname="${info.allowedHostname}")`);
   }
   const ciphers = info.cipherSuites.length > 0 ? opensslCipherList(info.cipherSuites) : "";
-  // TLS 1.3 suites are not configurable (in Go or here): a cipher list caps the version at 1.2.
-  const maxVersion = ciphers === "" ? "TLSv1.3" : "TLSv1.2";
   const parseCrl = info.crlFile !== "" ? (await import("./x509.ts")).crlSerials : undefined;
   const fs = deps.fs ?? nodeTlsFs;
   const material = new TlsMaterial(
     { certFile: info.certFile, keyFile: info.keyFile, trustedCaFile: info.trustedCaFile, crlFile: info.crlFile },
     {
       ciphers,
-      maxVersion,
       ...(parseCrl ? { parseCrl } : {}),
       onReloadError: (err) => deps.logger.warn("failed to reload certificate files; keeping the previous ones", { error: err.message }),
     },
@@ -109,7 +105,6 @@ export async function createTls(
         rejectUnauthorized: !info.selfCert,
         ciphers: ciphers === "" ? undefined : ciphers,
         minVersion: "TLSv1.2",
-        maxVersion,
         generation: m.generation,
       };
     },

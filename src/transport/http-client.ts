@@ -19,7 +19,6 @@ export function tlsConnectOptions(d: DialOptions) {
     rejectUnauthorized: d.rejectUnauthorized,
     ...(d.ciphers ? { ciphers: d.ciphers } : {}),
     minVersion: d.minVersion,
-    maxVersion: d.maxVersion,
   };
 }
 

@@ -49,6 +49,8 @@ export interface ClientCreds {
   cert?: string;
   key?: string;
   insecureSkipVerify?: boolean;
+  /** etcdctl --insecure-transport=false: TLS even without any file (verified against the system roots). */
+  tls?: boolean;
 }
 
 export function ctlTlsFlags(c: ClientCreds): string[] {
@@ -56,6 +58,8 @@ export function ctlTlsFlags(c: ClientCreds): string[] {
   if (c.cacert) f.push(`--cacert=${c.cacert}`);
   if (c.cert) f.push(`--cert=${c.cert}`);
   if (c.key) f.push(`--key=${c.key}`);
+  // etcdctl 3.4 speaks TLS without files only with --insecure-transport=false.
+  if (c.insecureSkipVerify || c.tls) f.push("--insecure-transport=false");
   if (c.insecureSkipVerify) f.push("--insecure-skip-tls-verify");
   return f;
 }
@@ -92,14 +96,34 @@ export function httpsGet(url: string, c: ClientCreds, timeoutMs = 3000): Promise
   });
 }
 
-/** The certificate a server presents on a new TLS connection (serial, upper-case hex). */
-export function servedSerial(host: string, port: number): Promise<string> {
+/** Lower-case hex without leading zeros: one spelling for serials from openssl, node and Go. */
+export const serialHex = (s: string) => s.toLowerCase().replace(/^serial=/, "").replace(/[^0-9a-f]/g, "").replace(/^0+/, "");
+
+/**
+ * A new TLS connection: the serial (serialHex) of the certificate the server presents, and the
+ * protocol and cipher agreed. Rejects when the handshake fails.
+ */
+export function tlsProbe(
+  port: number,
+  c: ClientCreds,
+  opts: { ciphers?: string; maxVersion?: "TLSv1.2" | "TLSv1.3"; minVersion?: "TLSv1.2" | "TLSv1.3" } = {},
+): Promise<{ serial: string; protocol: string; cipher: string }> {
   return new Promise((res, rej) => {
-    const s = connect({ host, port, rejectUnauthorized: false }, () => {
-      const serial = s.getPeerCertificate().serialNumber;
-      s.destroy();
-      res(serial.toUpperCase().replace(/^0+/, ""));
-    });
+    const s = connect(
+      {
+        host: "127.0.0.1",
+        port,
+        rejectUnauthorized: false,
+        ...(c.cert ? { cert: readFileSync(c.cert) } : {}),
+        ...(c.key ? { key: readFileSync(c.key) } : {}),
+        ...opts,
+      },
+      () => {
+        const out = { serial: serialHex(s.getPeerCertificate().serialNumber), protocol: s.getProtocol() ?? "", cipher: s.getCipher().name };
+        s.destroy();
+        res(out);
+      },
+    );
     s.on("error", rej);
   });
 }
@@ -159,11 +183,11 @@ export class TlsCluster {
     private readonly root: string,
   ) {}
 
-  static async start(specs: readonly TlsMemberSpec[], extraArgs: readonly string[] = []): Promise<TlsCluster> {
+  static async start(specs: readonly TlsMemberSpec[], extraArgs: readonly string[] = [], peerScheme: "http" | "https" = "https"): Promise<TlsCluster> {
     const ports = await freePorts(specs.length * 2);
     const root = makeTempDir("e2e-tls");
     const token = `tls-${process.pid}-${Date.now()}`;
-    const initial = specs.map((s, i) => `${s.name}=https://127.0.0.1:${ports[2 * i + 1]}`).join(",");
+    const initial = specs.map((s, i) => `${s.name}=${peerScheme}://127.0.0.1:${ports[2 * i + 1]}`).join(",");
     const members = specs.map((s, i) => {
       const cp = ports[2 * i]!;
       const pp = ports[2 * i + 1]!;
@@ -171,7 +195,7 @@ export class TlsCluster {
       const args = [
         "--name", s.name, "--data-dir", dataDir,
         "--listen-client-urls", `https://127.0.0.1:${cp}`, "--advertise-client-urls", `https://127.0.0.1:${cp}`,
-        "--listen-peer-urls", `https://127.0.0.1:${pp}`, "--initial-advertise-peer-urls", `https://127.0.0.1:${pp}`,
+        "--listen-peer-urls", `${peerScheme}://127.0.0.1:${pp}`, "--initial-advertise-peer-urls", `${peerScheme}://127.0.0.1:${pp}`,
         "--initial-cluster", initial, "--initial-cluster-token", token, "--initial-cluster-state", "new",
         "--logger", "zap", ...FAST_RAFT_FLAGS, ...s.flags, ...extraArgs,
       ];
