@@ -1,18 +1,18 @@
 // `conclave pki`: the certificate maker. main(args) returns the exit status: 0 done, 1 the work
 // failed, 2 a bad command line. Errors are one line on stderr, "conclave pki: <reason>".
-import { PkiError, UsageError } from "./args.ts";
-import { caCommand, clusterCommand, crlCommand, type Io, leafCommand } from "./commands.ts";
+import type { Io } from "./commands.ts";
 import { HELP } from "./help.ts";
-import { inspectCommand } from "./inspect.ts";
 
+// The commands (and the X.509 library under them) load only when one runs: --help stays fast.
+const commands = () => import("./commands.ts");
 const COMMANDS: Record<string, (args: string[], io: Io) => Promise<number>> = {
-  ca: caCommand,
-  server: (a, io) => leafCommand("server", a, io),
-  peer: (a, io) => leafCommand("peer", a, io),
-  client: (a, io) => leafCommand("client", a, io),
-  cluster: clusterCommand,
-  crl: crlCommand,
-  inspect: inspectCommand,
+  ca: async (a, io) => (await commands()).caCommand(a, io),
+  server: async (a, io) => (await commands()).leafCommand("server", a, io),
+  peer: async (a, io) => (await commands()).leafCommand("peer", a, io),
+  client: async (a, io) => (await commands()).leafCommand("client", a, io),
+  cluster: async (a, io) => (await commands()).clusterCommand(a, io),
+  crl: async (a, io) => (await commands()).crlCommand(a, io),
+  inspect: async (a, io) => (await import("./inspect.ts")).inspectCommand(a, io),
 };
 
 const wantsHelp = (args: readonly string[]) => args.includes("--help") || args.includes("-h");
@@ -35,6 +35,7 @@ export async function run(args: string[], io: Io, err: (text: string) => void): 
   try {
     return await command(rest, io);
   } catch (e) {
+    const { PkiError, UsageError } = await import("./args.ts");
     if (e instanceof UsageError) {
       err(`conclave pki ${cmd}: ${e.message}\n`);
       return 2;
