@@ -3,7 +3,7 @@
 // already there are reused as they are. Subject O=etcd, key usages digital signature and key
 // encipherment, server auth (and client auth for the peer certificate, which also dials out).
 // etcd uses a P-521 key; this uses P-256, which every TLS library here signs with.
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export interface SelfCertOptions {
@@ -40,11 +40,19 @@ export async function selfCert(o: SelfCertOptions): Promise<SelfCertFiles> {
     notBefore: now,
     notAfter,
   });
-  writeFileSync(certFile, x.certificatePem(cert), { mode: 0o644 });
-  o.logger.info("created cert file", { path: certFile });
-  writeFileSync(keyFile, await x.privateKeyPem(key), { mode: 0o600 });
+  // Key first, then certificate, each renamed into place whole: a member killed half-way leaves
+  // at most a key without a certificate, which the next start replaces (both must exist to reuse).
+  writeWhole(keyFile, await x.privateKeyPem(key), 0o600);
   o.logger.info("created key file", { path: keyFile });
+  writeWhole(certFile, x.certificatePem(cert), 0o644);
+  o.logger.info("created cert file", { path: certFile });
   return { certFile, keyFile };
+}
+
+function writeWhole(path: string, content: string, mode: number): void {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, content, { mode });
+  renameSync(tmp, path);
 }
 
 /** The host of "host:port" or "[v6]:port". */
