@@ -85,6 +85,7 @@ export class ServerTls {
     } as ConstructorParameters<typeof TLSSocket>[1]);
     let secured = false;
     const timer = setTimeout(() => sock.destroy(), opts.handshakeTimeoutMs ?? 20_000);
+    sock.once("close", () => clearTimeout(timer));
     const reject = (error: string, chain?: PresentedChain) => {
       const fields: Record<string, unknown> = { "remote-addr": remote, "server-name": serverName(sock) };
       if (chain !== undefined && chain.raw[0] !== undefined) {

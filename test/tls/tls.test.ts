@@ -186,3 +186,18 @@ test("options that contradict each other are refused as etcd refuses them", asyn
     `KeyFile and CertFile must both be present[key: , cert: ${made.server!.certFile}]`,
   );
 });
+
+// etcd 3.4's ServerConfig: a trusted CA alone makes the client certificate required (observed:
+// etcd with --trusted-ca-file and no --client-cert-auth refuses curl without a certificate).
+test("a trusted CA file without --client-cert-auth still requires a client certificate, as in etcd", async () => {
+  const logs: Array<Record<string, unknown>> = [];
+  const secured: TLSSocket[] = [];
+  const { server, port } = await listen({ clientCertAuth: false }, logs, secured);
+  try {
+    expect(await dial(port, undefined)).toBe("closed");
+    expect(await dial(port, made.alice)).toBe("hello");
+    expect(logs.map((l) => l.error)).toEqual(["tls: client didn't provide a certificate"]);
+  } finally {
+    server.close();
+  }
+});
