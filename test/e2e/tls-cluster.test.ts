@@ -7,7 +7,9 @@ import { execFileSync } from "node:child_process";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { errorLine, makeTempDir, removeDir } from "../helpers/index.ts";
-import { type ClientCreds, pkiOk, printedMemberFlags, TlsCluster, tlsCtl } from "../helpers/tls.ts";
+import { type ClientCreds, pkiOk, printedMemberFlags, serialHex, TlsCluster, tlsCtl, tlsProbe } from "../helpers/tls.ts";
+
+const serialOf = (file: string) => serialHex(execFileSync("openssl", ["x509", "-in", file, "-noout", "-serial"], { encoding: "utf8" }).trim());
 
 const NAMES = ["m1", "m2", "m3"];
 let dir: string;
@@ -78,3 +80,20 @@ test("a client with another user's certificate from the same CA is served; one w
   const noCa = await tlsCtl(cluster.member("m2").endpoint, { cert: root.cert, key: root.key }, ["--command-timeout=2s", "get", "tls-key"]);
   expect(noCa.code).not.toBe(0);
 }, 40_000);
+
+test("a member's rotated peer certificate is served to the next peer connection; the cluster keeps replicating", async () => {
+  const pk = join(dir, "pki");
+  const m1 = cluster.member("m1");
+  const asM2 = { cert: join(pk, "m2", "peer.pem"), key: join(pk, "m2", "peer-key.pem") };
+  const before = await tlsProbe(m1.peerPort, asM2);
+  expect(before.serial).toBe(serialOf(join(pk, "m1", "peer.pem")));
+  pkiOk([
+    "peer", "--dir", join(pk, "m1"), "--name", "peer", "--cn", "m1", "--hosts", "127.0.0.1,localhost",
+    "--ca", join(pk, "ca.pem"), "--ca-key", join(pk, "ca-key.pem"), "--force",
+  ]);
+  const after = await tlsProbe(m1.peerPort, asM2);
+  expect(after.serial).toBe(serialOf(join(pk, "m1", "peer.pem")));
+  expect(after.serial).not.toBe(before.serial);
+  expect((await tlsCtl(cluster.member("m2").endpoint, root, ["put", "after-rotation", "1"])).stdout).toBe("OK\n");
+  expect((await tlsCtl(m1.endpoint, root, ["get", "after-rotation", "--print-value-only", "--consistency=s"])).stdout).toBe("1\n");
+});
