@@ -4,11 +4,11 @@
 // etcd's own checks run (allowed CN / hostname, SAN against the remote address on the peer port,
 // CRL). A refused connection is closed and logged as etcd logs it: "rejected connection".
 // The socket handed on stays a tls.TLSSocket, so getPeerCertificate() works further up.
+import { X509Certificate } from "node:crypto";
 import type { Socket } from "node:net";
 import { TLSSocket } from "node:tls";
 import { checkAllowed, checkRevoked, checkSan, type CertPolicy, type LookupHost, type PresentedChain, sans } from "./checks.ts";
 import type { Material } from "./material.ts";
-import { X509Certificate } from "node:crypto";
 import { normalizeSerialHex } from "./serial.ts";
 
 export interface ServerTlsOptions {
