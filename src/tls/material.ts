@@ -3,7 +3,7 @@
 // connection compares the files' stat signatures (a few microseconds); only a change re-reads
 // and re-parses them. A rotation caught half-way (new certificate, old key) fails to load: the
 // previous material stays in use, with a warning, until the files are consistent again.
-import { createSecureContext, type SecureContext } from "node:tls";
+import { createSecureContext, type SecureContext, type SecureContextOptions } from "node:tls";
 
 /** The file effects the material needs (node:fs by default; tests inject others). */
 export interface TlsFs {
@@ -26,7 +26,9 @@ export interface Material {
   readonly ca: Uint8Array | undefined;
   /** Revoked serial numbers (normalized hex); undefined = no CRL file. */
   readonly revoked: ReadonlySet<string> | undefined;
-  /** A server context built from the above with the listener's options. */
+  /** The context options (certificate, key, CA, ciphers, versions), as tls.Server takes them. */
+  readonly options: SecureContextOptions;
+  /** A context built from them: loading it is how a broken rotation is told apart. */
   readonly context: SecureContext;
   /** Increments on each successful reload; dialers rebuild their agents when it moves. */
   readonly generation: number;
@@ -96,18 +98,19 @@ export class TlsMaterial {
         throw new Error(`cannot parse CRL file ${p.crlFile}: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
+    const options: SecureContextOptions = {
+      cert: Buffer.from(cert),
+      key: Buffer.from(key),
+      ...(ca ? { ca: Buffer.from(ca) } : {}),
+      ...(this.opts.ciphers !== "" ? { ciphers: this.opts.ciphers } : {}),
+      minVersion: "TLSv1.2",
+    };
     let context: SecureContext;
     try {
-      context = createSecureContext({
-        cert: Buffer.from(cert),
-        key: Buffer.from(key),
-        ...(ca ? { ca: Buffer.from(ca) } : {}),
-        ...(this.opts.ciphers !== "" ? { ciphers: this.opts.ciphers } : {}),
-        minVersion: "TLSv1.2",
-      });
+      context = createSecureContext(options);
     } catch (e) {
       throw new Error(`cannot load certificate ${p.certFile} with key ${p.keyFile}: ${e instanceof Error ? e.message : String(e)}`);
     }
-    return { cert, key, ca, revoked, context, generation };
+    return { cert, key, ca, revoked, options, context, generation };
   }
 }

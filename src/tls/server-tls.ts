@@ -1,12 +1,13 @@
 // The accepting side of TLS, shared by the client port and the peer port. Each raw TCP
-// connection is wrapped in a TLSSocket with the material current at that moment (so a rotated
-// certificate is served to the next connection), the chain is verified by the TLS library, then
+// connection is handed to a tls.Server whose context was first brought up to date with the
+// material (so a rotated certificate is served to the next connection), the chain is verified
+// by the TLS library, then
 // etcd's own checks run (allowed CN / hostname, SAN against the remote address on the peer port,
 // CRL). A refused connection is closed and logged as etcd logs it: "rejected connection".
 // The socket handed on stays a tls.TLSSocket, so getPeerCertificate() works further up.
 import { X509Certificate } from "node:crypto";
 import type { Socket } from "node:net";
-import { TLSSocket } from "node:tls";
+import { createServer, type Server, type TLSSocket } from "node:tls";
 import { checkAllowed, checkRevoked, checkSan, type CertPolicy, type LookupHost, type PresentedChain, sans } from "./checks.ts";
 import type { Material } from "./material.ts";
 import { normalizeSerialHex } from "./serial.ts";
@@ -65,61 +66,77 @@ export function presentedChain(sock: TLSSocket): PresentedChain | undefined {
 }
 
 export class ServerTls {
-  constructor(private readonly opts: ServerTlsOptions) {}
+  private readonly server: Server;
+  /** The material generation the server's context was made from. */
+  private generation: number;
+  private material: Material;
+  private onSecure: ((sock: TLSSocket) => void) | undefined;
 
-  /**
-   * Takes over a raw connection. `onSecure` receives the verified TLS socket; a connection that
-   * fails the handshake or a check is destroyed (and logged) without reaching it.
-   */
-  accept(raw: Socket, onSecure: (sock: TLSSocket) => void): void {
-    const { opts } = this;
-    const remote = `${raw.remoteAddress ?? ""}:${raw.remotePort ?? ""}`;
-    const remoteIp = raw.remoteAddress ?? "";
-    const m = opts.material.current();
-    const sock = new TLSSocket(raw, {
-      isServer: true,
-      secureContext: m.context,
+  constructor(private readonly opts: ServerTlsOptions) {
+    this.material = opts.material.current();
+    this.generation = this.material.generation;
+    this.server = createServer({
+      ...this.material.options,
       requestCert: opts.requestCert,
       rejectUnauthorized: opts.requestCert,
       ALPNProtocols: [...opts.alpn],
-    } as ConstructorParameters<typeof TLSSocket>[1]);
-    let secured = false;
-    const timer = setTimeout(() => sock.destroy(), opts.handshakeTimeoutMs ?? 20_000);
-    sock.once("close", () => clearTimeout(timer));
-    const reject = (error: string, chain?: PresentedChain) => {
-      const fields: Record<string, unknown> = { "remote-addr": remote, "server-name": serverName(sock) };
-      if (chain !== undefined && chain.raw[0] !== undefined) {
-        const s = sans(new X509Certificate(chain.raw[0]));
-        fields["ip-addresses"] = s.ips;
-        fields["dns-names"] = s.dns;
-      }
-      fields.error = error;
-      opts.logger.warn("rejected connection", fields);
-      sock.destroy();
+      handshakeTimeout: opts.handshakeTimeoutMs ?? 20_000,
+    });
+    this.server.on("secureConnection", (sock: TLSSocket) => this.verify(sock));
+    this.server.on("tlsClientError", (err: Error, sock: TLSSocket) => this.reject(sock, handshakeErrorText(err)));
+  }
+
+  /**
+   * Takes over a raw connection. `onSecure` receives the verified TLS socket; a connection that
+   * fails the handshake or a check is destroyed (and logged) without reaching it. The context is
+   * swapped before the connection is handed to the TLS server, so it takes effect for this very
+   * connection (a tls.Server's own "connection" listeners run too late for that on Bun).
+   */
+  accept(raw: Socket, onSecure: (sock: TLSSocket) => void): void {
+    this.onSecure = onSecure;
+    const m = this.opts.material.current();
+    if (m.generation !== this.generation) {
+      this.server.setSecureContext(m.options);
+      this.generation = m.generation;
+    }
+    this.material = m;
+    this.server.emit("connection", raw);
+  }
+
+  private reject(sock: TLSSocket, error: string, chain?: PresentedChain): void {
+    const fields: Record<string, unknown> = { "remote-addr": `${sock.remoteAddress ?? ""}:${sock.remotePort ?? ""}`, "server-name": serverName(sock) };
+    if (chain !== undefined && chain.raw[0] !== undefined) {
+      const s = sans(new X509Certificate(chain.raw[0]));
+      fields["ip-addresses"] = s.ips;
+      fields["dns-names"] = s.dns;
+    }
+    fields.error = error;
+    this.opts.logger.warn("rejected connection", fields);
+    sock.destroy();
+  }
+
+  private verify(sock: TLSSocket): void {
+    const { opts } = this;
+    const onSecure = this.onSecure!;
+    if (!opts.requestCert) return onSecure(sock);
+    const chain = presentedChain(sock);
+    // Only a chain the TLS library verified passes (fail closed should a runtime complete a
+    // handshake without verifying it).
+    if (chain === undefined || !sock.authorized) {
+      const why = sock.authorizationError;
+      return this.reject(sock, why === undefined || why === null ? "tls: client didn't provide a certificate" : handshakeErrorText(new Error(String(why))), chain);
+    }
+    const refused = checkAllowed(opts.policy, chain);
+    if (refused !== undefined) return this.reject(sock, refused, chain);
+    const revoked = this.material.revoked;
+    const finish = (sanError: string | undefined) => {
+      if (sock.destroyed) return;
+      const why = sanError ?? checkRevoked(revoked, chain);
+      if (why !== undefined) return this.reject(sock, why, chain);
+      onSecure(sock);
     };
-    sock.on("error", (err: Error) => {
-      clearTimeout(timer);
-      if (!secured) reject(handshakeErrorText(err));
-    });
-    sock.once("secure", () => {
-      secured = true;
-      clearTimeout(timer);
-      const chain = opts.requestCert ? presentedChain(sock) : undefined;
-      if (chain === undefined) {
-        onSecure(sock);
-        return;
-      }
-      const refused = checkAllowed(opts.policy, chain);
-      if (refused !== undefined) return reject(refused, chain);
-      const finish = (sanError: string | undefined) => {
-        if (sock.destroyed) return;
-        const why = sanError ?? checkRevoked(m.revoked, chain);
-        if (why !== undefined) return reject(why, chain);
-        onSecure(sock);
-      };
-      if (!opts.policy.checkSan) return finish(undefined);
-      checkSan(chain.raw[0]!, remoteIp, opts.lookup).then(finish, (e: unknown) => reject(String(e), chain));
-    });
+    if (!opts.policy.checkSan) return finish(undefined);
+    checkSan(chain.raw[0]!, sock.remoteAddress ?? "", opts.lookup).then(finish, (e: unknown) => this.reject(sock, String(e), chain));
   }
 }
 
