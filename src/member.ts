@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { join } from "node:path";
 import { startClientServer } from "./api/index.ts";
 import { type ServerConfig, urlString, verifyBootstrap } from "./config/index.ts";
+import { setupMemberTls } from "./member-tls.ts";
 import { hexId } from "./membership/ids.ts";
 import { assembleMember } from "./server/assemble.ts";
 import { type Identity, planBootstrap } from "./server/bootstrap.ts";
@@ -120,14 +121,8 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
       void (stopMember?.() ?? Promise.resolve()).catch(() => {}).finally(resolveRemoved);
     }, 0);
   };
-  const peerTls = config.peerCertFile
-    ? {
-        cert: readFileSync(config.peerCertFile),
-        key: readFileSync(config.peerKeyFile),
-        ca: config.peerTrustedCaFile ? readFileSync(config.peerTrustedCaFile) : undefined,
-        clientCertAuth: config.peerClientCertAuth,
-      }
-    : undefined;
+  const memberTls = await setupMemberTls(config, logger, () => new Date());
+  const peerTls = memberTls.peer;
   // The transport is built once with the configured identity and again if the cluster
   // assigned this member another ID (join after `member add`).
   const peerOptions = (id: bigint): PeerTransportOptions => ({
@@ -227,14 +222,7 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
   const client = await startClientServer({
     server: srv,
     listenUrls: [...config.listenClientUrls],
-    tls: config.certFile
-      ? {
-          cert: readFileSync(config.certFile),
-          key: readFileSync(config.keyFile),
-          ca: config.trustedCaFile ? readFileSync(config.trustedCaFile) : undefined,
-          clientCertAuth: config.clientCertAuth,
-        }
-      : undefined,
+    tls: memberTls.client,
     cors: config.corsOrigins,
     logger,
   }).catch(async (err: unknown) => {

@@ -4,28 +4,25 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import * as tls from "node:tls";
+import type * as tls from "node:tls";
 import type { Logger } from "../server/logger.ts";
 import type { EtcdServer } from "../server/types.ts";
+import type { Tls } from "../tls/index.ts";
 import { createEngineGrpcHandler, createNodeGrpcHandler } from "./grpc/index.ts";
 import { serveH2, type H2Connection, type H2Stream } from "./h2/index.ts";
 import { fromH2Engine, fromHttp1, fromHttp2 } from "./http/exchange.ts";
 import { HttpRouter, type HttpRoute } from "./http/router.ts";
 
-export interface ClientTlsOptions {
-  readonly cert: string | Buffer;
-  readonly key: string | Buffer;
-  /** CA bundle for verifying client certificates. */
-  readonly ca?: string | Buffer;
-  /** etcd --client-cert-auth: require and verify a client certificate. */
-  readonly clientCertAuth?: boolean;
-}
-
 export interface ClientServerOptions {
   readonly server: EtcdServer;
   /** e.g. http://127.0.0.1:2379; port 0 picks a free port. https URLs need `tls`. */
   readonly listenUrls: readonly URL[];
-  readonly tls?: ClientTlsOptions;
+  /**
+   * The accepting side of TLS (src/tls: current certificate, client-certificate checks). Sockets
+   * handed to the HTTP/2 engine and the HTTP/1 server stay tls.TLSSocket, so a handler can read
+   * getPeerCertificate() (the client-certificate identity of --client-cert-auth).
+   */
+  readonly tls?: Pick<Tls, "server">;
   readonly logger: Logger;
   /** Allowed CORS origins (etcd --cors); default ["*"]. */
   readonly cors?: readonly string[];
@@ -148,24 +145,22 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
     if (isTls && !opts.tls) throw new Error(`listen URL ${url.href} needs TLS certificates (--cert-file, --key-file)`);
     let srv: net.Server;
     if (isTls) {
-      const t = opts.tls!;
+      const t = opts.tls!.server(["h2", "http/1.1"]);
       const s = secure!;
-      srv = tls.createServer({
-        cert: t.cert,
-        key: t.key,
-        ...(t.ca ? { ca: t.ca } : {}),
-        requestCert: t.clientCertAuth === true,
-        rejectUnauthorized: t.clientCertAuth === true,
-        ALPNProtocols: ["h2", "http/1.1"],
-      });
-      srv.on("secureConnection", (sock: tls.TLSSocket) => {
+      const onSecure = (sock: tls.TLSSocket) => {
         sockets.add(sock);
         sock.on("close", () => sockets.delete(sock));
         sock.on("error", () => {});
         if (sock.alpnProtocol === "h2") s.serve2(sock);
         else s.h1.emit("connection", sock);
+      };
+      srv = net.createServer((raw) => {
+        // Tracked from the first byte so close() also ends handshakes in progress.
+        sockets.add(raw);
+        raw.on("close", () => sockets.delete(raw));
+        raw.on("error", () => {});
+        t.accept(raw, onSecure);
       });
-      srv.on("tlsClientError", (err) => logger.debug("tls handshake failed", { error: String(err) }));
     } else {
       srv = net.createServer(sniff);
     }

@@ -4,7 +4,6 @@ export {
   maxRecvBytes,
   type ClientServer,
   type ClientServerOptions,
-  type ClientTlsOptions,
 } from "./client-server.ts";
 export type { HttpRoute } from "./http/router.ts";
 export type { FetchHandler } from "./http/fetch-bridge.ts";

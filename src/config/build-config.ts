@@ -425,6 +425,7 @@ export function buildServerConfig(
     peerCertAllowedHostname: v.str("peer-cert-allowed-hostname"),
     peerAutoTls: v.bool("peer-auto-tls"),
     peerCrlFile: v.str("peer-crl-file"),
+    selfSignedCertValidity: v.num("self-signed-cert-validity") || 1,
     cipherSuites,
     corsOrigins: v.list("cors").filter((s) => s !== ""),
     hostWhitelist: v.list("host-whitelist").filter((s) => s !== ""),

@@ -89,6 +89,8 @@ export interface ServerConfig {
   readonly peerCertAllowedHostname: string;
   readonly peerAutoTls: boolean;
   readonly peerCrlFile: string;
+  /** Years the --auto-tls / --peer-auto-tls certificates are valid (0 given = 1, as etcd 3.5). */
+  readonly selfSignedCertValidity: number;
   /** Go cipher suite names, validated; empty = runtime defaults. */
   readonly cipherSuites: readonly string[];
   /** Allowed CORS origins; empty or containing "*" allows all. */

@@ -44,7 +44,8 @@ export async function createPeerTransport(opts: PeerTransportOptions): Promise<P
   const listening = await listenAll(
     opts.listenUrls, (req, env) => routes.fetch(req, env), opts.tls, streams ? streamServer.onUpgrade : undefined,
   );
-  const http = new PeerHttpClient(opts.tls);
+  const dialTls = opts.tls ? () => opts.tls!.dial() : undefined;
+  const http = new PeerHttpClient(dialTls);
   const senders = new Map<bigint, PeerSender>();
   let removedReported = false;
   let closed = false;
@@ -79,7 +80,7 @@ export async function createPeerTransport(opts: PeerTransportOptions): Promise<P
 
   const ctx: SenderContext = {
     http,
-    tls: opts.tls,
+    tls: dialTls,
     streams,
     logger: log,
     limits,

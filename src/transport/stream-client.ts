@@ -4,7 +4,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { connect as netConnect, isIP, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
-import type { ClientTls, PeerResponse } from "./http-client.ts";
+import { type ClientTls, type PeerResponse, tlsConnectOptions } from "./http-client.ts";
 import { Paths, STREAM_PROTOCOL } from "./wire.ts";
 
 export type DialResult =
@@ -47,16 +47,8 @@ export function dialStream(url: URL, headers: Record<string, string>, tls: Clien
     socket.write(`${lines.join("\r\n")}\r\n\r\n`);
   };
   if (secure) {
-    socket = tlsConnect(
-      {
-        host, port,
-        ...(isIP(host) === 0 ? { servername: host } : {}),
-        ...(tls?.cert ? { cert: Buffer.from(tls.cert) } : {}),
-        ...(tls?.key ? { key: Buffer.from(tls.key) } : {}),
-        ...(tls?.ca ? { ca: Buffer.from(tls.ca) } : {}),
-      },
-      request,
-    );
+    const d = tls?.();
+    socket = tlsConnect({ host, port, ...(isIP(host) === 0 ? { servername: host } : {}), ...(d ? tlsConnectOptions(d) : {}) }, request);
   } else {
     socket = netConnect({ host, port }, request);
   }
