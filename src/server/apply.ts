@@ -26,7 +26,7 @@ import {
   txnHasPut,
   txnReadsHistory,
 } from "./apply-kv.ts";
-import { Errors, isEtcdError } from "./errors.ts";
+import { Errors, isEtcdError } from "../rpctypes/index.ts";
 
 export interface ApplyContext extends KvContext {
   readonly alarms: AlarmSet;

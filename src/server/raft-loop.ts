@@ -15,7 +15,7 @@ import type { Ready, RawNode } from "../raft/raw-node.ts";
 import { EntryType, type ConfState, type Entry, type HardState, type Snapshot, type SnapshotMeta } from "../raft/types.ts";
 import type { MemberTable, MembershipEvent } from "../membership/members.ts";
 import type { PeerTransport } from "../transport/types.ts";
-import { Errors } from "./errors.ts";
+import { Errors } from "../rpctypes/index.ts";
 import type { Logger } from "./logger.ts";
 import { peekRequestId } from "./request-codec.ts";
 import type { AppliedEntry, StateMachine } from "./state-machine.ts";

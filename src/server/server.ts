@@ -63,7 +63,7 @@ import type { Message } from "../raft/message.ts";
 import { Role } from "../raft/raft.ts";
 import type { PeerHandler, PeerMember } from "../transport/types.ts";
 import { ClusterOps, toMember } from "./cluster-ops.ts";
-import { Errors } from "./errors.ts";
+import { Errors } from "../rpctypes/index.ts";
 import { IdGenerator } from "./id-generator.ts";
 import { RaftLoop, type RaftLoopOptions } from "./raft-loop.ts";
 import { buildRequest, type RequestInit } from "./request-codec.ts";

@@ -29,7 +29,7 @@ import { stateDdl, statePragmas, SYNC_TOUCH } from "../storage/schema.ts";
 import { AlarmSet } from "./apply-alarm.ts";
 import { type ApplyContext, applyRequest, needsHistory } from "./apply.ts";
 import { runAsync, runSync, txnHasPut } from "./apply-kv.ts";
-import { Errors, type EtcdError } from "./errors.ts";
+import { Errors, type EtcdError } from "../rpctypes/index.ts";
 import type { WatchStream } from "./types.ts";
 import { type Timers, WatchHub } from "./watch.ts";
 

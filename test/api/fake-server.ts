@@ -3,7 +3,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Event_EventType, EventSchema, KeyValueSchema, type Event, type KeyValue } from "../../src/gen/kv_pb.ts";
 import * as pb from "../../src/gen/rpc_pb.ts";
-import { Errors, EtcdError } from "../../src/server/errors.ts";
+import { Errors, EtcdError } from "../../src/rpctypes/index.ts";
 import type { EtcdServer, RequestContext, WatchStream } from "../../src/server/types.ts";
 
 const cmp = (a: Uint8Array, b: Uint8Array) => Buffer.compare(Buffer.from(a), Buffer.from(b));

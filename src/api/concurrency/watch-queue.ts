@@ -3,7 +3,7 @@
 // ends the queue with an error.
 import { create } from "@bufbuild/protobuf";
 import { WatchCreateRequestSchema, type WatchResponse } from "../../gen/rpc_pb.ts";
-import { Code, EtcdError, Errors } from "../../server/errors.ts";
+import { Code, EtcdError, Errors } from "../../rpctypes/index.ts";
 import type { EtcdServer, RequestContext, WatchStream } from "../../server/types.ts";
 import type { Rev } from "./keys.ts";
 

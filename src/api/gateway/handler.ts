@@ -1,13 +1,13 @@
 // The v3 JSON gateway: POST /v3/<route> with a JSON request, answered from the same RPC
 // table as gRPC. Streaming routes answer with one `{"result":…}` line per message.
 import type { Message } from "@bufbuild/protobuf";
-import { Code, EtcdError } from "../../server/errors.ts";
+import { Code, EtcdError } from "../../rpctypes/index.ts";
 import type { EtcdServer, RequestContext } from "../../server/types.ts";
 import { toStatus } from "../grpc/status.ts";
 import { header, readBody, type HttpExchange } from "../http/exchange.ts";
 import type { BidiHandler, BidiMethod, RpcMethod, ServerStreamMethod, UnaryMethod } from "../rpc/method.ts";
 import { rpcTable } from "../rpc/table.ts";
-import { httpStatusFromCode, statusText } from "./http-status.ts";
+import { httpStatusFromCode, statusText } from "../../rpctypes/index.ts";
 import { binarySize, decodeJson, messageFromJsonValue, toJsonValue } from "./json-codec.ts";
 import { JsonSplitter } from "./json-splitter.ts";
 import { canonicalGatewayPath, gatewayRoutes } from "./routes.ts";

@@ -2,7 +2,7 @@
 // frames, dispatches to the RPC table, and writes responses and the status through a
 // GrpcPort. Bindings (node:http2, the h2 engine) feed it data/end/close events.
 import { fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
-import { Code } from "../../server/errors.ts";
+import { Code } from "../../rpctypes/index.ts";
 import type { EtcdServer, RequestContext } from "../../server/types.ts";
 import type { BidiHandler, RpcMethod, StreamSink } from "../rpc/method.ts";
 import { rpcServices, rpcTable } from "../rpc/table.ts";

@@ -5,7 +5,7 @@ import { Health, HealthCheckResponse_ServingStatus, HealthCheckResponseSchema } 
 import { Auth, Cluster, KV, Lease, Maintenance } from "../../gen/rpc_pb.ts";
 import { Election } from "../../gen/v3election_pb.ts";
 import { Lock } from "../../gen/v3lock_pb.ts";
-import { Code, EtcdError, Errors } from "../../server/errors.ts";
+import { Code, EtcdError, Errors } from "../../rpctypes/index.ts";
 import { campaign, leader, lock, observe, proclaim, resign, unlock } from "../concurrency/index.ts";
 import { serverStream, unary, type RpcMethod, type UnaryMethod } from "./method.ts";
 import { leaseKeepAliveMethod, watchMethod } from "./watch-methods.ts";
