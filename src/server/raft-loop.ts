@@ -54,6 +54,8 @@ export interface RaftLoopOptions {
   onRemoved: () => void;
   /** A member left or joined: peers to add/remove are handled here, callers may refresh caches. */
   onMembership?: (ev: MembershipEvent) => void;
+  /** Entries up to `index` are applied (waits for an index, e.g. a simple token's, end here). */
+  onApplied?: (index: number) => void;
   /** Reads a received snapshot image from disk. */
   readImage: (path: string) => AsyncIterable<Uint8Array>;
   removeFile: (path: string) => Promise<void>;
@@ -418,6 +420,7 @@ export class RaftLoop {
       } else w.resolve(r);
     }
     for (const f of after) f();
+    this.o.onApplied?.(this.smRef.appliedIndex);
   }
 
   private confChangeApplied(cc: ConfChange, ev: MembershipEvent): void {

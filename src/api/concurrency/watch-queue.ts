@@ -31,7 +31,8 @@ export class WatchQueue {
     ctx.signal?.addEventListener("abort", this.onAbort);
     const stream = server.openWatchStream(
       (r) => this.push(r),
-      { token: ctx.token, requireLeader: ctx.requireLeader },
+      // The caller's identity and hasleader; not its abort signal (handled above).
+      { token: ctx.token, commonName: ctx.commonName, auth: ctx.auth, requireLeader: ctx.requireLeader },
       (err) => this.fail(err),
     );
     this.stream = stream;

@@ -3,6 +3,7 @@
 import type { Logger } from "../../server/logger.ts";
 import type { EtcdServer } from "../../server/types.ts";
 import { Gateway } from "../gateway/handler.ts";
+import type { Pipeline } from "../pipeline/index.ts";
 import type { HttpExchange } from "./exchange.ts";
 import { serveFetch, type FetchHandler } from "./fetch-bridge.ts";
 
@@ -40,11 +41,14 @@ export class HttpRouter {
   private readonly corsOrigins: ReadonlySet<string>;
   private readonly versionBody: string;
 
+  private readonly server: EtcdServer;
+
   constructor(
-    private readonly server: EtcdServer,
+    pipeline: Pipeline,
     private readonly opts: HttpRouterOptions,
   ) {
-    this.gateway = new Gateway(server, { maxRecvBytes: opts.maxRecvBytes });
+    this.server = pipeline.server;
+    this.gateway = new Gateway(pipeline, { maxRecvBytes: opts.maxRecvBytes });
     const cors = opts.cors ?? ["*"];
     this.corsAll = cors.includes("*");
     this.corsOrigins = new Set(cors);
