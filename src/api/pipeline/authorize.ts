@@ -12,9 +12,12 @@ export type AfterCall = (() => void) | undefined;
  * Checks `rule` for `req` with the identity in ctx. Throws etcd's error; returns a check to
  * run once the call has its answer (etcd's doSerialize revision check), if the rule has one.
  */
-export function authorize(server: EtcdServer, rule: AnyRule, req: unknown, ctx: RequestContext): AfterCall {
+export function authorize(server: EtcdServer, rule: AnyRule, req: unknown, ctx: RequestContext, identityError: unknown): AfterCall {
   const gate = server.auth;
   if (!gate.enabled()) return undefined;
+  if (identityError !== undefined && rule.kind !== "open" && rule.kind !== "watch" && rule.kind !== "keepalive") {
+    throw rule.kind === "admin" && rule.raw === true && isEtcdError(identityError) ? rawAuthError(identityError) : identityError;
+  }
   const ai = ctx.auth;
   switch (rule.kind) {
     case "open":
@@ -37,7 +40,7 @@ export function authorize(server: EtcdServer, rule: AnyRule, req: unknown, ctx: 
       } else gate.checkAdmin(ai);
       return undefined;
     case "choose":
-      return authorize(server, rule.pick(req), req, ctx);
+      return authorize(server, rule.pick(req), req, ctx, identityError);
     case "keys": {
       const [key, end] = rule.keys(req);
       // etcd's doSerialize: no identity checks as the empty one (user name is empty).
@@ -108,10 +111,12 @@ export function authorizeRenew(server: EtcdServer, id: bigint, ctx: RequestConte
 export function watchPermission(
   server: EtcdServer,
   ctx: RequestContext,
+  identityError: unknown,
 ): (key: Uint8Array, end: Uint8Array, recheck: boolean) => EtcdError | undefined {
   return (key, end, recheck) => {
     const gate = server.auth;
     if (!gate.enabled()) return undefined;
+    if (identityError !== undefined) return isEtcdError(identityError) ? identityError : Errors.permissionDenied;
     try {
       let ai = ctx.auth ?? NO_ONE;
       if (recheck && ai.revision !== 0) ai = { username: ai.username, revision: gate.revision() };

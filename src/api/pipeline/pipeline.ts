@@ -30,13 +30,8 @@ export class Pipeline {
   /** A unary call from a transport. */
   unary(method: UnaryMethod, req: Message, meta: CallMeta): Promise<Message> {
     const ctx = buildContext(meta);
-    let pending: Promise<void> | undefined;
-    try {
-      pending = this.identify(method.policy.auth, ctx);
-    } catch (err) {
-      return Promise.reject(this.mapError(err));
-    }
-    if (pending !== undefined) return pending.then(() => this.invoke(method, req, ctx), (err: unknown) => Promise.reject(this.mapError(err)));
+    const pending = this.identify(method.policy.auth, ctx);
+    if (pending !== undefined) return pending.then(() => this.invoke(method, req, ctx));
     return this.invoke(method, req, ctx);
   }
 
@@ -48,7 +43,7 @@ export class Pipeline {
     try {
       this.gate(method, req, ctx);
       this.limits(method, req);
-      const after = authorize(this.server, method.policy.auth, req, ctx);
+      const after = authorize(this.server, method.policy.auth, req, ctx, this.identityErrors.get(ctx));
       const p = method.call(this.scope, req, ctx);
       if (after === undefined) return p.catch((err: unknown) => Promise.reject(this.mapError(err)));
       return p.then(
@@ -72,7 +67,7 @@ export class Pipeline {
       await this.identify(method.policy.auth, ctx);
       this.gate(method, req, ctx);
       this.limits(method, req);
-      authorize(this.server, method.policy.auth, req, ctx);
+      authorize(this.server, method.policy.auth, req, ctx, this.identityErrors.get(ctx));
       if (ctx.requireLeader) unsubscribe = this.server.onLeaderLost(() => (lost = Errors.noLeader));
       for await (const msg of method.call(this.scope, req, ctx)) {
         if (lost !== undefined) throw lost;
@@ -121,11 +116,14 @@ export class Pipeline {
     const start = (): void => {
       if (done) return;
       this.gate(method, undefined, ctx);
-      authorize(this.server, rule, undefined, ctx);
-      if (rule.kind === "watch") ctx.watchPermission = watchPermission(this.server, ctx);
+      const idErr = this.identityErrors.get(ctx);
+      authorize(this.server, rule, undefined, ctx, idErr);
+      // etcd reports a bad token per watch create (cancel_reason) and per keepalive (the
+      // stream's status), not when the stream opens.
+      if (rule.kind === "watch") ctx.watchPermission = watchPermission(this.server, ctx, idErr);
       if (ctx.requireLeader) unsubscribe = this.server.onLeaderLost(() => safe.end(Errors.noLeader));
       let h = method.open(this.server, ctx, safe);
-      if (rule.kind === "keepalive") h = this.renewChecked(h, ctx, safe);
+      if (rule.kind === "keepalive") h = this.renewChecked(h, ctx, safe, idErr);
       handler = h;
       const q = queued ?? [];
       queued = null;
@@ -133,21 +131,17 @@ export class Pipeline {
       if (halfClosed && !done) h.end();
     };
     const fail = (err: unknown) => safe.end(err);
-    try {
-      const pending = this.identify(rule, ctx);
-      if (pending === undefined) start();
-      else
-        pending.then(() => {
-          try {
-            start();
-          } catch (err) {
-            fail(err);
-          }
-        }, fail);
-    } catch (err) {
-      // Reported after open returns, so the transport has the handler when it ends.
-      queueMicrotask(() => fail(err));
-    }
+    const startSafely = () => {
+      try {
+        start();
+      } catch (err) {
+        fail(err);
+      }
+    };
+    const pending = this.identify(rule, ctx);
+    // A failure is reported after open returns, so the transport has the handler when it ends.
+    if (pending === undefined) queueMicrotask(startSafely);
+    else void pending.then(startSafely);
     return {
       message(req) {
         if (done) return;
@@ -175,30 +169,44 @@ export class Pipeline {
     // HTTP Basic credentials belong to the v2 API's own auth; they are not a v3 token.
     const meta: CallMeta = { authorization: auth !== undefined && /^basic /i.test(auth) ? undefined : auth, signal };
     const ctx = buildContext(meta);
-    try {
-      await this.identify({ kind: "user" }, ctx);
-    } catch (err) {
-      throw this.mapError(err);
-    }
+    await this.identify({ kind: "user" }, ctx);
+    const err = this.identityErrors.get(ctx);
+    if (err !== undefined) throw this.mapError(err);
     return ctx;
   }
 
   // ---- interceptors -------------------------------------------------------------------------
 
-  /** Identity: who the credentials name. Only waits (a promise) when a token must. */
+  /**
+   * Identity: who the credentials name. Only waits (a promise) when a token must; never
+   * fails: a bad token is kept and reported by the authorization step, after the request
+   * checks, as etcd reports it (and in the auth store's raw words where etcd does).
+   */
   private identify(rule: AnyRule, ctx: RequestContext): Promise<void> | undefined {
     const gate = this.server.auth;
     if (!gate.enabled() || !needsIdentity(rule)) return undefined;
     if (ctx.auth !== undefined || (ctx.token === undefined && ctx.commonName === undefined)) return undefined;
-    const r = gate.identify(ctx.token, ctx.commonName, ctx.signal);
+    let r: ReturnType<typeof gate.identify>;
+    try {
+      r = gate.identify(ctx.token, ctx.commonName, ctx.signal);
+    } catch (err) {
+      this.identityErrors.set(ctx, err);
+      return undefined;
+    }
     if (r instanceof Promise) {
-      return r.then((ai) => {
-        if (ai !== undefined) ctx.auth = ai;
-      });
+      return r.then(
+        (ai) => {
+          if (ai !== undefined) ctx.auth = ai;
+        },
+        (err: unknown) => void this.identityErrors.set(ctx, err),
+      );
     }
     if (r !== undefined) ctx.auth = r;
     return undefined;
   }
+
+  /** Identity failures by context, reported by authorization (see identify). */
+  private readonly identityErrors = new WeakMap<RequestContext, unknown>();
 
   /** etcd's interceptors: learners serve few RPCs; hasleader needs a leader. */
   private gate(method: RpcMethod, req: Message | undefined, ctx: RequestContext): void {
@@ -225,11 +233,12 @@ export class Pipeline {
     return new EtcdError(Code.Unknown, String(err));
   }
 
-  private renewChecked(h: BidiHandler, ctx: RequestContext, sink: StreamSink): BidiHandler {
+  private renewChecked(h: BidiHandler, ctx: RequestContext, sink: StreamSink, identityError: unknown): BidiHandler {
     const server = this.server;
     return {
       message(req) {
         try {
+          if (identityError !== undefined && server.auth.enabled()) throw identityError;
           authorizeRenew(server, (req as unknown as { ID: bigint }).ID, ctx);
         } catch (err) {
           sink.end(err);
@@ -265,8 +274,8 @@ function guardedServer(p: Pipeline): EtcdServer {
     openWatchStream(send, ctx, close): WatchStream {
       const c: RequestContext = { ...ctx };
       if (s.auth.enabled()) {
-        authorize(s, watch.policy.auth, undefined, c);
-        c.watchPermission = watchPermission(s, c);
+        authorize(s, watch.policy.auth, undefined, c, undefined);
+        c.watchPermission = watchPermission(s, c, undefined);
       }
       let unsubscribe: (() => void) | undefined;
       if (c.requireLeader === true) {
