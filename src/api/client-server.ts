@@ -90,7 +90,7 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
       if (typeof ct === "string" && ct.startsWith("application/grpc")) grpcNode(stream, headers);
       else {
         stream.on("error", () => {});
-        router.handle(fromHttp2(stream, headers));
+        router.handle(fromHttp2(stream, headers), certAuth ? commonNameOf(stream.session?.socket) : undefined);
       }
     });
     h2.on("session", (s) => {
@@ -98,7 +98,7 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
       s.on("error", (err) => logger.debug("http2 session error", { error: String(err) }));
       s.on("close", () => sessions.delete(s));
     });
-    const h1 = http.createServer((req, res) => router.handle(fromHttp1(req, res)));
+    const h1 = http.createServer((req, res) => router.handle(fromHttp1(req, res), certAuth ? commonNameOf(req.socket) : undefined));
     // Watches and keepalives over the gateway are long-lived requests.
     h1.requestTimeout = 0;
     h1.headersTimeout = 60_000;
@@ -112,7 +112,7 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
       const onEngineStream = (st: H2Stream) => {
         const ct = st.headers.get("content-type");
         if (ct !== undefined && ct.startsWith("application/grpc")) grpcEngine(st);
-        else router.handle(fromH2Engine(st));
+        else router.handle(fromH2Engine(st), commonName?.());
       };
       if (!useEngine) {
         if (head !== undefined) sock.unshift(head);

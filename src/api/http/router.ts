@@ -55,7 +55,16 @@ export class HttpRouter {
     this.versionBody = JSON.stringify(opts.version ?? DEFAULT_VERSION);
   }
 
-  handle(ex: HttpExchange): void {
+  /**
+   * `commonName`: the CN of the client's verified certificate, when the port requires client
+   * certificates (--client-cert-auth).
+   */
+  handle(ex: HttpExchange, commonName?: string): void {
+    // etcd (embed/serve.go): with auth on, a gateway request must not come with a named client
+    // certificate, whose CN the gateway would silently not use as the user.
+    if (commonName !== undefined && commonName !== "" && (ex.url.startsWith("/v3/") || ex.url.startsWith("/v3beta/")) && this.server.auth.enabled()) {
+      return text(ex, 400, "CommonName of client sending a request against gateway will be ignored and not used as expected\n");
+    }
     this.addCors(ex);
     if (ex.method === "OPTIONS") {
       ex.writeHead(200, {});
