@@ -7,7 +7,10 @@ import { startClientServer } from "./api/index.ts";
 import { type ServerConfig, urlString, verifyBootstrap } from "./config/index.ts";
 import { setupMemberTls } from "./member-tls.ts";
 import { hexId } from "./membership/ids.ts";
+import { JwtTokens, SimpleTokens } from "./auth/index.ts";
+import { runtimeHasher } from "./runtime/bcrypt.ts";
 import { assembleMember } from "./server/assemble.ts";
+import type { Tokens } from "./server/member-auth.ts";
 import { type Identity, planBootstrap } from "./server/bootstrap.ts";
 import { createLogger, type Logger } from "./server/logger.ts";
 import { lockDir } from "./storage/dir-lock.ts";
@@ -43,6 +46,30 @@ function writeIdentity(file: string, id: Identity): void {
   const tmp = `${file}.tmp`;
   writeFileSync(tmp, JSON.stringify({ name: id.name, memberId: hexId(id.memberId), clusterId: hexId(id.clusterId) }));
   renameSync(tmp, file);
+}
+
+/** The --auth-token provider; JWT key files are read here (a bad one stops the start). */
+function makeTokens(config: ServerConfig, logger: Logger): Tokens {
+  const spec = config.authTokenSpec;
+  if (spec.type === "none") return { kind: "none" };
+  if (spec.type === "simple") {
+    logger.warn("simple token is not cryptographically signed");
+    const timers = { setInterval: (fn: () => void, ms: number) => setInterval(fn, ms), clearInterval: (h: unknown) => clearInterval(h as ReturnType<typeof setInterval>) };
+    return { kind: "simple", simple: new SimpleTokens(config.authTokenTtl * 1000, () => Date.now(), timers) };
+  }
+  const read = (path: string | undefined) => {
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(`auth: cannot read ${path}: ${(err as Error).message}`);
+    }
+  };
+  const jwt = JwtTokens.create(
+    { signMethod: spec.signMethod, publicKey: read(spec.pubKey), privateKey: read(spec.privKey), ttlMs: spec.ttlMs },
+    () => Date.now(),
+  );
+  return { kind: "jwt", jwt };
 }
 
 export async function startMember(config: ServerConfig): Promise<RunningMember> {
@@ -205,6 +232,7 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
       autoCompaction:
         config.autoCompactionRetention > 0 ? { mode: config.autoCompactionMode, retention: config.autoCompactionRetention } : undefined,
       onRemoved,
+      auth: { tokens: makeTokens(config, logger), hasher: runtimeHasher(), bcryptCost: config.bcryptCost },
     });
   } catch (err) {
     await peerTransport.close().catch(() => {});

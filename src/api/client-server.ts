@@ -4,7 +4,7 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import type * as tls from "node:tls";
+import * as tls from "node:tls";
 import type { Logger } from "../server/logger.ts";
 import type { EtcdServer } from "../server/types.ts";
 import type { Tls } from "../tls/index.ts";
@@ -12,9 +12,12 @@ import { createEngineGrpcHandler, createNodeGrpcHandler } from "./grpc/index.ts"
 import { serveH2, type H2Connection, type H2Stream } from "./h2/index.ts";
 import { fromH2Engine, fromHttp1, fromHttp2 } from "./http/exchange.ts";
 import { HttpRouter, type HttpRoute } from "./http/router.ts";
+import { Pipeline } from "./pipeline/index.ts";
 
 export interface ClientServerOptions {
   readonly server: EtcdServer;
+  /** The request pipeline; default one over `server` (pass it to share it with HTTP routes). */
+  readonly pipeline?: Pipeline;
   /** e.g. http://127.0.0.1:2379; port 0 picks a free port. https URLs need `tls`. */
   readonly listenUrls: readonly URL[];
   /**
@@ -22,7 +25,7 @@ export interface ClientServerOptions {
    * handed to the HTTP/2 engine and the HTTP/1 server stay tls.TLSSocket, so a handler can read
    * getPeerCertificate() (the client-certificate identity of --client-cert-auth).
    */
-  readonly tls?: Pick<Tls, "server">;
+  readonly tls?: Pick<Tls, "server" | "info">;
   readonly logger: Logger;
   /** Allowed CORS origins (etcd --cors); default ["*"]. */
   readonly cors?: readonly string[];
@@ -48,18 +51,27 @@ export function maxRecvBytes(server: EtcdServer): number {
 
 const H2_SETTINGS: http2.Settings = { maxConcurrentStreams: 4294967295 };
 
+/** The CN of a TLS socket's verified client certificate (undefined without one). */
+function commonNameOf(sock: net.Socket | undefined): string | undefined {
+  if (!(sock instanceof tls.TLSSocket) || !sock.authorized) return undefined;
+  const cn = sock.getPeerCertificate()?.subject?.CN;
+  return typeof cn === "string" ? cn : Array.isArray(cn) ? cn[0] : undefined;
+}
+
 export async function startClientServer(opts: ClientServerOptions): Promise<ClientServer> {
   const { server, logger } = opts;
   const maxRecv = maxRecvBytes(server);
   const useEngine = (opts.http2 ?? "engine") === "engine";
-  const grpcNode = createNodeGrpcHandler(server, { maxRecvBytes: maxRecv });
-  const grpcEngine = createEngineGrpcHandler(server, { maxRecvBytes: maxRecv });
+  const pipeline = opts.pipeline ?? new Pipeline(server, logger);
+  // A verified client certificate names the user on gRPC requests (--client-cert-auth).
+  const certAuth = opts.tls?.info.clientCertAuth === true;
+  const grpcNode = createNodeGrpcHandler(pipeline, { maxRecvBytes: maxRecv }, certAuth ? (st) => commonNameOf(st.session?.socket) : undefined);
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.Http2Session>();
   const connections = new Set<H2Connection>();
 
   const makeRouter = (secure: boolean) =>
-    new HttpRouter(server, {
+    new HttpRouter(pipeline, {
       maxRecvBytes: maxRecv,
       logger,
       ...(opts.cors ? { cors: opts.cors } : {}),
@@ -75,7 +87,7 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
       if (typeof ct === "string" && ct.startsWith("application/grpc")) grpcNode(stream, headers);
       else {
         stream.on("error", () => {});
-        router.handle(fromHttp2(stream, headers));
+        router.handle(fromHttp2(stream, headers), certAuth ? commonNameOf(stream.session?.socket) : undefined);
       }
     });
     h2.on("session", (s) => {
@@ -83,18 +95,22 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
       s.on("error", (err) => logger.debug("http2 session error", { error: String(err) }));
       s.on("close", () => sessions.delete(s));
     });
-    const h1 = http.createServer((req, res) => router.handle(fromHttp1(req, res)));
+    const h1 = http.createServer((req, res) => router.handle(fromHttp1(req, res), certAuth ? commonNameOf(req.socket) : undefined));
     // Watches and keepalives over the gateway are long-lived requests.
     h1.requestTimeout = 0;
     h1.headersTimeout = 60_000;
     h1.on("clientError", (_err, sock) => sock.destroy());
-    const onEngineStream = (st: H2Stream) => {
-      const ct = st.headers.get("content-type");
-      if (ct !== undefined && ct.startsWith("application/grpc")) grpcEngine(st);
-      else router.handle(fromH2Engine(st));
-    };
     /** Serves an HTTP/2 connection; `head` holds bytes already read while sniffing. */
     const serve2 = (sock: net.Socket, head?: Buffer) => {
+      // One gRPC handler per connection: its certificate CN is read once, when first needed.
+      let cn: string | undefined | null = null;
+      const commonName = certAuth ? () => (cn === null ? (cn = commonNameOf(sock)) : cn) : undefined;
+      const grpcEngine = createEngineGrpcHandler(pipeline, { maxRecvBytes: maxRecv }, commonName);
+      const onEngineStream = (st: H2Stream) => {
+        const ct = st.headers.get("content-type");
+        if (ct !== undefined && ct.startsWith("application/grpc")) grpcEngine(st);
+        else router.handle(fromH2Engine(st), commonName?.());
+      };
       if (!useEngine) {
         if (head !== undefined) sock.unshift(head);
         h2.emit("connection", sock);

@@ -8,5 +8,5 @@ export {
 export type { HttpRoute } from "./http/router.ts";
 export type { FetchHandler } from "./http/fetch-bridge.ts";
 export { DEFAULT_VERSION } from "./http/router.ts";
-export { httpStatusFromCode } from "./gateway/http-status.ts";
+export { httpStatusFromCode } from "../rpctypes/index.ts";
 export { rpcTable } from "./rpc/index.ts";

@@ -222,6 +222,8 @@ export function parseAuthToken(spec: string): AuthTokenSpec {
     opts.set(k, val);
   }
   if (type === "simple") return { type: "simple" };
+  // etcd's nop provider: no tokens at all (certificate CNs only).
+  if (type === "") return { type: "none" };
   if (type !== "jwt") fail(ErrInvalidAuthOpts);
   let ttlMs = 5 * 60_000;
   const ttl = opts.get("ttl");

@@ -13,6 +13,7 @@ export type ProxyMode = "off" | "readonly" | "on";
 /** --auth-token parsed: `simple`, `jwt,sign-method=RS256,pub-key=...,priv-key=...,ttl=5m`. */
 export type AuthTokenSpec =
   | { readonly type: "simple" }
+  | { readonly type: "none" }
   | {
       readonly type: "jwt";
       readonly signMethod: string;

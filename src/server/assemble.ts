@@ -10,7 +10,7 @@ import { openRaftLog, type RaftLog } from "../storage/raft-log.ts";
 import type { PeerMember, PeerTransport } from "../transport/types.ts";
 import type { BootstrapPlan } from "./bootstrap.ts";
 import type { Logger } from "./logger.ts";
-import { SERVER_VERSION, Server } from "./server.ts";
+import { SERVER_VERSION, Server, type ServerOptions } from "./server.ts";
 import { installStateImage, openStateMachine, type StateMachine, type StateMachineOptions } from "./state-machine.ts";
 
 export interface MemberParts {
@@ -43,6 +43,8 @@ export interface MemberParts {
   unsafeNoFsync?: boolean;
   autoCompaction?: { mode: "periodic" | "revision"; retention: number };
   onRemoved?: () => void;
+  /** v3 auth: token provider, bcrypt, cost (ServerOptions.auth). */
+  auth?: ServerOptions["auth"];
 }
 
 export interface AssembledMember {
@@ -98,6 +100,12 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
     compactionBatchLimit: p.compactionBatchLimit,
     unsafeNoFsync: p.unsafeNoFsync,
     onMemberAttrs: (m, out) => server!.loop.members.applyAttributes(m.ID, m.name, m.clientURLs, out),
+    // Token bookkeeping follows the applied auth changes on every member.
+    authEvents: {
+      userInvalidated: (name) => server?.auth.userInvalidated(name),
+      enabledChanged: (on) => server?.auth.enabledChanged(on),
+      tokenIssued: (token, user) => server?.auth.tokenIssued(token, user),
+    },
   };
   let sm: StateMachine = await openStateMachine(smOpts);
   const members = MemberTable.fromRows(await sm.members());
@@ -164,6 +172,7 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
     readImage: (path) => createReadStream(path) as AsyncIterable<Uint8Array>,
     removeFile: (path) => rm(path, { force: true }),
     onRemoved: p.onRemoved,
+    auth: p.auth,
   });
   const s = server;
   return {

@@ -23,7 +23,7 @@ import { computeMemberId } from "../membership/ids.ts";
 import { encodeMemberContext, type MemberRecord } from "../membership/members.ts";
 import { ConfChangeType } from "../raft/conf-change.ts";
 import { Role } from "../raft/raft.ts";
-import { Code, Errors, EtcdError } from "./errors.ts";
+import { Code, Errors, EtcdError } from "../rpctypes/index.ts";
 import type { RaftLoop } from "./raft-loop.ts";
 import { PeerRequestError } from "../transport/errors.ts";
 import type { PeerMember, PeerTransport } from "../transport/types.ts";

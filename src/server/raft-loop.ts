@@ -15,7 +15,7 @@ import type { Ready, RawNode } from "../raft/raw-node.ts";
 import { EntryType, type ConfState, type Entry, type HardState, type Snapshot, type SnapshotMeta } from "../raft/types.ts";
 import type { MemberTable, MembershipEvent } from "../membership/members.ts";
 import type { PeerTransport } from "../transport/types.ts";
-import { Errors } from "./errors.ts";
+import { Errors } from "../rpctypes/index.ts";
 import type { Logger } from "./logger.ts";
 import { peekRequestId } from "./request-codec.ts";
 import { ALREADY_APPLIED, type AppliedEntry, type StateMachine } from "./state-machine.ts";
@@ -54,6 +54,8 @@ export interface RaftLoopOptions {
   onRemoved: () => void;
   /** A member left or joined: peers to add/remove are handled here, callers may refresh caches. */
   onMembership?: (ev: MembershipEvent) => void;
+  /** Entries up to `index` are applied (waits for an index, e.g. a simple token's, end here). */
+  onApplied?: (index: number) => void;
   /** Reads a received snapshot image from disk. */
   readImage: (path: string) => AsyncIterable<Uint8Array>;
   removeFile: (path: string) => Promise<void>;
@@ -422,6 +424,7 @@ export class RaftLoop {
       } else w.resolve(r);
     }
     for (const f of after) f();
+    this.o.onApplied?.(this.smRef.appliedIndex);
   }
 
   private confChangeApplied(cc: ConfChange, ev: MembershipEvent): void {

@@ -27,11 +27,13 @@ import { Crc32, fromKey, keyRange, MvccStore, selectRange } from "../mvcc/index.
 import type { MemberRow } from "../membership/members.ts";
 import { stateDdl, statePragmas, SYNC_TOUCH } from "../storage/schema.ts";
 import { AlarmSet } from "./apply-alarm.ts";
+import { AuthStore } from "../auth/index.ts";
 import { type ApplyContext, applyRequest, needsHistory } from "./apply.ts";
+import { authStage } from "./apply-auth.ts";
 import { runAsync, runSync, txnHasPut } from "./apply-kv.ts";
-import { Errors, type EtcdError } from "./errors.ts";
+import { Errors, type EtcdError } from "../rpctypes/index.ts";
 import type { WatchStream } from "./types.ts";
-import { type Timers, WatchHub } from "./watch.ts";
+import { type Timers, WatchHub, type WatchPermission } from "./watch.ts";
 
 /** The apply result of an entry at or below the applied index: it was skipped. */
 export const ALREADY_APPLIED: unique symbol = Symbol("already applied");
@@ -56,6 +58,15 @@ export interface StateMachineOptions {
   timers?: Timers;
   /** A member published its attributes (InternalRaftRequest.member_attrs): write them into the batch. */
   onMemberAttrs?: (m: Member, out: InStatement[]) => void;
+  /** What the member learns from auth changes applied here (tokens to drop or register). */
+  authEvents?: StateAuthEvents;
+}
+
+/** Auth changes as the member outside the state machine must learn them. */
+export interface StateAuthEvents {
+  userInvalidated(name: string): void;
+  enabledChanged(enabled: boolean): void;
+  tokenIssued(token: string, user: string): void;
 }
 
 export interface AppliedEntry {
@@ -69,6 +80,8 @@ export interface AppliedEntry {
 
 export interface StateMachine {
   readonly appliedIndex: number;
+  /** The v3 auth store (users, roles, permissions), as applied so far. */
+  readonly auth: AuthStore;
   /**
    * The applied index the state file holds durably. Applied batches are committed to it in
    * groups (`groupCommitMs`), so it trails appliedIndex by a few ms; a restart resumes from it
@@ -83,7 +96,10 @@ export interface StateMachine {
   readonly compactRevision: number;
   apply(entries: AppliedEntry[]): Promise<Array<unknown | EtcdError>>;
   range(req: RangeRequest): Promise<RangeResponse>;
-  openWatchStream(send: (r: WatchResponse) => void): WatchStream;
+  /** A client watch stream; `permission` is asked at create and on every auth change. */
+  openWatchStream(send: (r: WatchResponse) => void, permission?: WatchPermission): WatchStream;
+  /** Keys attached to a lease (empty for an unknown one). */
+  leaseKeys(id: bigint): Uint8Array[];
   leaseRenew(id: bigint): number;
   leaseTimeToLive(req: LeaseTimeToLiveRequest): LeaseTimeToLiveResponse;
   leaseLeases(): LeaseLeasesResponse;
@@ -155,11 +171,17 @@ export async function openStateMachine(o: StateMachineOptions): Promise<StateMac
   const m = (await db.execute("SELECT applied_index, revision, compact_revision, scheduled_compact FROM meta WHERE id = 1")).rows[0];
   if (m === undefined) throw new Error("state: meta row missing");
   db.resetMark(Number(m[0]));
+  const am = (await db.execute("SELECT enabled, revision FROM auth_meta WHERE id = 1")).rows[0];
+  const auth = AuthStore.load({
+    meta: am === undefined ? undefined : { enabled: Number(am[0]) === 1, revision: Number(am[1]) },
+    users: (await db.execute("SELECT data FROM auth_users")).rows.map((r) => r[0] as Uint8Array),
+    roles: (await db.execute("SELECT data FROM auth_roles")).rows.map((r) => r[0] as Uint8Array),
+  });
   const sm = new Sm(db, o, Number(m[0]), await MvccStore.open(db, {
     revision: Number(m[1]),
     compactRevision: Number(m[2]),
     scheduledCompact: Number(m[3]),
-  }));
+  }), auth);
   await sm.load();
   return sm;
 }
@@ -183,14 +205,25 @@ class Sm implements StateMachine {
   private snapSeq = 0;
   private commitTimer: ReturnType<typeof setTimeout> | undefined;
   private uncommitted = 0;
-  private readonly ctx: ApplyContext;
+  private readonly ctx: ApplyContext & { index: number };
+  /** An auth change was applied in this batch: open watchers are checked again after it. */
+  private authChanged = false;
 
   constructor(
     private readonly db: SqlDb,
     private readonly o: StateMachineOptions,
     private applied: number,
     private readonly store: MvccStore,
+    readonly auth: AuthStore,
   ) {
+    const ev = o.authEvents;
+    auth.events = {
+      userInvalidated: (name) => ev?.userInvalidated(name),
+      enabledChanged: (on) => ev?.enabledChanged(on),
+      changed: () => {
+        this.authChanged = true;
+      },
+    };
     this.lessor = new Lessor(o.clock, o.minLeaseTtl);
     this.committedRev = store.revision;
     this.hub = new WatchHub(
@@ -217,6 +250,11 @@ class Sm implements StateMachine {
         return self.stmts;
       },
       memberAttrs: o.onMemberAttrs,
+      overQuota: (r) => this.quotaExceeded(r),
+      authStore: auth,
+      authStage,
+      index: 0,
+      tokenIssued: ev === undefined ? undefined : (token, user) => ev.tokenIssued(token, user),
       scheduleCompaction: (rev) => {
         store.compactRevision = rev;
         store.scheduledCompact = rev;
@@ -288,6 +326,7 @@ class Sm implements StateMachine {
           continue;
         }
         const req = e.req ?? fromBinary(InternalRaftRequestSchema, e.data);
+        this.ctx.index = e.index;
         if (needsHistory(req)) {
           // History reads must see this batch's earlier writes: commit them first.
           if (last > this.applied) this.flush(last);
@@ -296,6 +335,13 @@ class Sm implements StateMachine {
           results.push(runSync(applyRequest(this.ctx, req)));
         }
         last = e.index;
+        if (this.authChanged) {
+          // Watchers that lost their permission are canceled before any later event of this
+          // batch reaches them: deliver what came before, then check them again.
+          this.authChanged = false;
+          this.flush(last);
+          this.hub.authChanged();
+        }
       }
       if (last > this.applied) this.flush(last);
     } catch (e) {
@@ -444,8 +490,13 @@ class Sm implements StateMachine {
     };
   }
 
-  openWatchStream(send: (r: WatchResponse) => void): WatchStream {
-    return this.hub.open(send);
+  openWatchStream(send: (r: WatchResponse) => void, permission?: WatchPermission): WatchStream {
+    return this.hub.open(send, permission);
+  }
+
+  leaseKeys(id: bigint): Uint8Array[] {
+    const l = this.lessor.get(id);
+    return l === undefined ? [] : [...l.keys].sort().map(fromKey);
   }
 
   progressTick(): void {
@@ -606,6 +657,8 @@ class Sm implements StateMachine {
     own.close();
     this.hub = hub;
     hub.rebind(own.src);
+    // The installed state may hold other users and permissions.
+    hub.authChanged();
   }
 
   async close(): Promise<void> {

@@ -67,6 +67,25 @@ export const members = sqliteTable("members", {
   removed: integer("removed").notNull().default(0),
 });
 
+/** v3 auth's one row (id = 1): etcd's `auth` bucket (authEnabled, authRevision). */
+export const authMeta = sqliteTable("auth_meta", {
+  id: integer("id").primaryKey(),
+  enabled: integer("enabled").notNull(),
+  revision: integer("revision").notNull(),
+});
+
+/** v3 auth users (etcd's `authUsers` bucket): name → authpb.User, the same bytes as etcd's. */
+export const authUsers = sqliteTable("auth_users", {
+  name: text("name").primaryKey(),
+  data: blob("data", { mode: "buffer" }).notNull(),
+});
+
+/** v3 auth roles (etcd's `authRoles` bucket): name → authpb.Role. */
+export const authRoles = sqliteTable("auth_roles", {
+  name: text("name").primaryKey(),
+  data: blob("data", { mode: "buffer" }).notNull(),
+});
+
 /**
  * DDL matching the tables above, run in order at open. auto_vacuum must be set before the
  * first table exists or it has no effect.
@@ -118,6 +137,9 @@ export const stateDdl: readonly string[] = [
     removed INTEGER NOT NULL DEFAULT 0
   )`,
   "CREATE TABLE IF NOT EXISTS sync_mark (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)",
+  "CREATE TABLE IF NOT EXISTS auth_meta (id INTEGER PRIMARY KEY, enabled INTEGER NOT NULL, revision INTEGER NOT NULL)",
+  "CREATE TABLE IF NOT EXISTS auth_users (name TEXT PRIMARY KEY, data BLOB NOT NULL)",
+  "CREATE TABLE IF NOT EXISTS auth_roles (name TEXT PRIMARY KEY, data BLOB NOT NULL)",
 ];
 
 /** The write syncToDisk commits under synchronous=FULL (sql-db.ts). */

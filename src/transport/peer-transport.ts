@@ -1,6 +1,6 @@
 // The peer transport: the peer API served on the listen peer URLs, one sender per peer, snapshot
 // uploads, lease forwarding to the leader and the bootstrap probe of remote members.
-import { Code, Errors, EtcdError } from "../server/errors.ts";
+import { Code, Errors, EtcdError } from "../rpctypes/index.ts";
 import { MessageType, type Message } from "../raft/message.ts";
 import { PeerRequestError } from "./errors.ts";
 import { PeerHttpClient, type PeerResponse } from "./http-client.ts";

@@ -21,6 +21,11 @@ export interface MemberOptions {
   healthTimeoutMs?: number;
   /** Environment of the process; default this one's. */
   env?: Record<string, string>;
+  /**
+   * Serve the client port over TLS (the server's own --cert-file flags go in extraArgs): the
+   * client URL is https and /health is polled with these files (PEM contents).
+   */
+  clientTls?: { ca: string; cert?: string; key?: string };
 }
 
 export class Member {
@@ -66,7 +71,7 @@ export class Member {
   }
 
   get clientURL(): string {
-    return `http://127.0.0.1:${this.clientPort}`;
+    return `${this.opts.clientTls ? "https" : "http"}://127.0.0.1:${this.clientPort}`;
   }
 
   get peerURL(): string {
@@ -120,7 +125,8 @@ export class Member {
         throw new Error(`member exited before becoming healthy\n${this.proc.describe()}`);
       }
       try {
-        const res = await fetch(`${this.clientURL}/health`, { signal: AbortSignal.timeout(1000) });
+        const t = this.opts.clientTls;
+        const res = await fetch(`${this.clientURL}/health`, { signal: AbortSignal.timeout(1000), ...(t ? { tls: t } : {}) } as RequestInit);
         const body = await res.text();
         last = `${res.status} ${body}`;
         if (res.status === 200) {

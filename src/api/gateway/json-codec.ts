@@ -10,7 +10,7 @@ import {
   type JsonValue,
   type Message,
 } from "@bufbuild/protobuf";
-import { Code, EtcdError } from "../../server/errors.ts";
+import { Code, EtcdError } from "../../rpctypes/index.ts";
 import { base64ErrorOffset } from "./base64.ts";
 
 const invalid = (msg: string) => new EtcdError(Code.InvalidArgument, msg);

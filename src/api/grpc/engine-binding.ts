@@ -1,6 +1,6 @@
 // GrpcCall on the h2 engine's streams (src/api/h2): plain callback fields, no emitters.
 import type { H2Stream } from "../h2/index.ts";
-import type { EtcdServer } from "../../server/types.ts";
+import type { Pipeline } from "../pipeline/index.ts";
 import { GrpcCall, type GrpcCallOptions, type GrpcPort } from "./call.ts";
 
 type Header = readonly [string, string];
@@ -45,7 +45,7 @@ class EnginePort implements GrpcPort {
 }
 
 /** The stream handler for gRPC requests on the h2 engine. */
-export function createEngineGrpcHandler(server: EtcdServer, opts: GrpcCallOptions): (s: H2Stream) => void {
+export function createEngineGrpcHandler(pipeline: Pipeline, opts: GrpcCallOptions, commonName?: () => string | undefined): (s: H2Stream) => void {
   return (s: H2Stream) => {
     const h = s.headers;
     const call = GrpcCall.start(
@@ -53,10 +53,12 @@ export function createEngineGrpcHandler(server: EtcdServer, opts: GrpcCallOption
       {
         path: h.get(":path") ?? "",
         token: h.get("token"),
+        authorization: h.get("authorization"),
+        commonName,
         hasLeader: h.get("hasleader"),
         encoding: h.get("grpc-encoding"),
       },
-      server,
+      pipeline,
       opts,
     );
     if (call === null) return;

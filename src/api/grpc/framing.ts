@@ -1,6 +1,6 @@
 // gRPC length-prefixed message framing: 1 byte compressed flag, 4 bytes big-endian length,
 // then the message. Messages may be split across DATA frames or share one.
-import { Code } from "../../server/errors.ts";
+import { Code } from "../../rpctypes/index.ts";
 import { grpcError } from "./status.ts";
 
 export const FRAME_HEADER_BYTES = 5;

@@ -3,6 +3,7 @@
 import type { Logger } from "../../server/logger.ts";
 import type { EtcdServer } from "../../server/types.ts";
 import { Gateway } from "../gateway/handler.ts";
+import type { Pipeline } from "../pipeline/index.ts";
 import type { HttpExchange } from "./exchange.ts";
 import { serveFetch, type FetchHandler } from "./fetch-bridge.ts";
 
@@ -40,18 +41,30 @@ export class HttpRouter {
   private readonly corsOrigins: ReadonlySet<string>;
   private readonly versionBody: string;
 
+  private readonly server: EtcdServer;
+
   constructor(
-    private readonly server: EtcdServer,
+    pipeline: Pipeline,
     private readonly opts: HttpRouterOptions,
   ) {
-    this.gateway = new Gateway(server, { maxRecvBytes: opts.maxRecvBytes });
+    this.server = pipeline.server;
+    this.gateway = new Gateway(pipeline, { maxRecvBytes: opts.maxRecvBytes });
     const cors = opts.cors ?? ["*"];
     this.corsAll = cors.includes("*");
     this.corsOrigins = new Set(cors);
     this.versionBody = JSON.stringify(opts.version ?? DEFAULT_VERSION);
   }
 
-  handle(ex: HttpExchange): void {
+  /**
+   * `commonName`: the CN of the client's verified certificate, when the port requires client
+   * certificates (--client-cert-auth).
+   */
+  handle(ex: HttpExchange, commonName?: string): void {
+    // etcd (embed/serve.go): with auth on, a gateway request must not come with a named client
+    // certificate, whose CN the gateway would silently not use as the user.
+    if (commonName !== undefined && commonName !== "" && (ex.url.startsWith("/v3/") || ex.url.startsWith("/v3beta/")) && this.server.auth.enabled()) {
+      return text(ex, 400, "CommonName of client sending a request against gateway will be ignored and not used as expected\n");
+    }
     this.addCors(ex);
     if (ex.method === "OPTIONS") {
       ex.writeHead(200, {});
