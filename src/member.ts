@@ -4,8 +4,17 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startClientServer } from "./api/index.ts";
-import { type ServerConfig, urlString, verifyBootstrap } from "./config/index.ts";
-import { hexId } from "./membership/ids.ts";
+import {
+  bootstrapSource,
+  DiscoveryError,
+  discoveryFailure,
+  type ResolvedBootstrap,
+  resolveInitialCluster,
+  systemResolver,
+  verifyInitialCluster,
+} from "./bootstrap/index.ts";
+import { type ServerConfig, urlString } from "./config/index.ts";
+import { computeClusterId, computeMemberId, hexId } from "./membership/ids.ts";
 import { assembleMember } from "./server/assemble.ts";
 import { type Identity, planBootstrap } from "./server/bootstrap.ts";
 import { createLogger, type Logger } from "./server/logger.ts";
@@ -43,6 +52,27 @@ function writeIdentity(file: string, id: Identity): void {
   renameSync(tmp, file);
 }
 
+/**
+ * The InitialCluster of a member without data, from whichever source the flags name, checked
+ * the same way for all. A failed discovery join logs etcd's advice and throws its exit error.
+ */
+async function bootstrapInitialCluster(config: ServerConfig, logger: Logger): Promise<ResolvedBootstrap> {
+  try {
+    const ic = await resolveInitialCluster(config, {
+      resolver: systemResolver,
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      logger,
+      readFile: (p) => readFileSync(p),
+      memberId: computeMemberId,
+    });
+    await verifyInitialCluster(ic, config, systemResolver);
+    return ic;
+  } catch (e) {
+    if (e instanceof DiscoveryError) throw discoveryFailure(e, config, logger);
+    throw e;
+  }
+}
+
 export async function startMember(config: ServerConfig): Promise<RunningMember> {
   const logger = createLogger({
     level: config.logLevel,
@@ -54,18 +84,17 @@ export async function startMember(config: ServerConfig): Promise<RunningMember> 
   mkdirSync(memberDir, { recursive: true });
   const identityFile = join(memberDir, "identity.json");
   const existing = readIdentity(identityFile);
+  // Static flags, discovery (v2, v3) and DNS SRV all end in one InitialCluster; everything
+  // after this block is the same whichever produced it. A data dir overrides all of them.
+  let bootstrap: ResolvedBootstrap | undefined;
   if (existing) {
-    if (config.initialCluster.length > 0) logger.info("data dir exists; ignoring --initial-cluster flags", { "data-dir": config.dataDir });
+    if (bootstrapSource(config) !== "static") {
+      logger.warn(`discovery token ignored since a cluster has already been initialized. Valid log found at ${JSON.stringify(memberDir)}`);
+    } else if (config.initialCluster.length > 0) {
+      logger.info("data dir exists; ignoring --initial-cluster flags", { "data-dir": config.dataDir });
+    }
   } else {
-    if (config.initialCluster.length === 0) {
-      throw new Error("no initial cluster given: discovery and DNS SRV bootstrap are not available in this build; use --initial-cluster");
-    }
-    verifyBootstrap(config);
-    const self = config.initialAdvertisePeerUrls.map((u) => urlString(u));
-    const mine = config.initialCluster.filter((e) => e.name === config.name).map((e) => urlString(e.url));
-    if ([...mine].sort().join(",") !== [...self].sort().join(",")) {
-      throw new Error(`--initial-cluster has ${config.name}=${mine.join(",")} but missing from --initial-advertise-peer-urls=${self.join(",")}`);
-    }
+    bootstrap = await bootstrapInitialCluster(config, logger);
   }
 
   // The transport starts before the server (bootstrap probes use it); requests that arrive
@@ -120,24 +149,23 @@ export async function startMember(config: ServerConfig): Promise<RunningMember> 
   });
   // memberId is fixed before any raft message flows; the getter below reads the final value.
   const transportRef: { t?: Awaited<ReturnType<typeof createPeerTransport>> } = {};
-  const initial = new Map<string, string[]>();
-  for (const e of config.initialCluster) initial.set(e.name, [...(initial.get(e.name) ?? []), urlString(e.url)]);
+  const initial = new Map<string, string[]>([...(bootstrap?.members ?? new Map<string, readonly string[]>())].map(([n, u]) => [n, [...u]]));
+  const clusterToken = bootstrap?.token ?? config.initialClusterToken;
   const plan = await (async () => {
     // Probing needs a transport; identity (and the transport's member ID) may come from the probe,
     // so a short-lived probe transport is not needed: fetchMembers carries no member ID of ours.
-    const { computeClusterId, computeMemberId } = await import("./membership/ids.ts");
     const mine = initial.get(config.name);
-    if (!existing && mine) memberId = computeMemberId(mine, config.initialClusterToken);
+    if (!existing && mine) memberId = computeMemberId(mine, clusterToken);
     if (!existing && config.initialClusterState !== "existing") {
       // Peers probing this one during a simultaneous start see the cluster ID at once.
-      clusterId = computeClusterId([...initial.values()].map((urls) => computeMemberId(urls, config.initialClusterToken)));
+      clusterId = computeClusterId([...initial.values()].map((urls) => computeMemberId(urls, clusterToken)));
     }
     transportRef.t = await createPeerTransport(peerOptions(memberId));
     return planBootstrap({
       name: config.name,
       initialCluster: initial,
       initialClusterState: config.initialClusterState === "existing" ? "existing" : "new",
-      token: config.initialClusterToken,
+      token: clusterToken,
       existing,
       fetchMembers: (urls) => transportRef.t!.fetchMembers(urls),
     });
@@ -165,7 +193,7 @@ export async function startMember(config: ServerConfig): Promise<RunningMember> 
       clientURLs: config.advertiseClientUrls.map((u) => urlString(u)),
       plan,
       transport: peerTransport,
-      clusterToken: config.initialClusterToken,
+      clusterToken,
       logger,
       clock: () => Date.now(),
       rng: Math.random,

@@ -33,7 +33,7 @@ export function verifyBootstrap(config: ServerConfig): void {
 
 /** etcd's check when neither --initial-cluster nor a discovery method is given. */
 export function verifyClusterSource(config: ServerConfig): void {
-  if (config.initialCluster.length === 0 && config.discovery === "" && config.discoverySrv === "") {
+  if (config.initialCluster.length === 0 && config.discovery === "" && config.discoverySrv === "" && config.v3Discovery.token === "") {
     throw new ConfigError("initial cluster unset and no discovery URL found");
   }
 }
