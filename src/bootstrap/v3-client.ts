@@ -259,10 +259,12 @@ export class V3Client {
     this.token = r.output.token;
   }
 
-  async range(key: string, o: { prefix?: boolean; limit?: number; serializable?: boolean } = {}): Promise<RangeResult> {
+  /** A key, a prefix, or [key, end) when `end` is given. */
+  async range(key: string, o: { prefix?: boolean; end?: string; limit?: number; serializable?: boolean; countOnly?: boolean } = {}): Promise<RangeResult> {
     const json = await this.post("/v3/kv/range", {
       key: b64(key),
-      ...(o.prefix ? { range_end: prefixEnd(key) } : {}),
+      ...(o.prefix ? { range_end: prefixEnd(key) } : o.end !== undefined ? { range_end: b64(o.end) } : {}),
+      ...(o.countOnly ? { count_only: true } : {}),
       ...(o.limit ? { limit: o.limit } : {}),
       ...(o.serializable ? { serializable: true } : {}),
     });
