@@ -107,7 +107,8 @@ export function parseDiscoveryArgs(args: readonly string[], env: Readonly<Record
     }
     given.set(def.name, inline);
   }
-  const value = (name: string): string => given.get(name) ?? env[envName(name)] ?? byName.get(name)!.def;
+  // An empty variable counts as unset.
+  const value = (name: string): string => given.get(name) ?? (env[envName(name)] || undefined) ?? byName.get(name)!.def;
   return { kind: "run", config: buildConfig(value) };
 }
 
