@@ -102,7 +102,9 @@ export interface BootMemberSpec {
   advertisePeerHost?: string;
   /** Command prefix, e.g. ["ip", "netns", "exec", ns]. */
   wrap?: string[];
+  /** Scheme of the client URLs; peer URLs use `peerScheme` (default: the same). */
   scheme?: "http" | "https";
+  peerScheme?: "http" | "https";
   extraArgs?: string[];
   ports?: { client: number; peer: number };
 }
@@ -139,11 +141,14 @@ export class BootMember {
   get clientURL(): string {
     return `${this.scheme}://${this.endpoint}`;
   }
+  get peerScheme(): string {
+    return this.spec.peerScheme ?? this.scheme;
+  }
   get listenPeerURL(): string {
-    return `${this.scheme}://${this.spec.peerHost ?? "127.0.0.1"}:${this.peerPort}`;
+    return `${this.peerScheme}://${this.spec.peerHost ?? "127.0.0.1"}:${this.peerPort}`;
   }
   get peerURL(): string {
-    return `${this.scheme}://${this.spec.advertisePeerHost ?? this.spec.peerHost ?? "127.0.0.1"}:${this.peerPort}`;
+    return `${this.peerScheme}://${this.spec.advertisePeerHost ?? this.spec.peerHost ?? "127.0.0.1"}:${this.peerPort}`;
   }
   get process(): LineProcess {
     if (!this.proc) throw new Error(`member ${this.name} not started`);
