@@ -294,7 +294,11 @@ export function buildServerConfig(
   let initialCluster = v.str("initial-cluster");
   if (!v.isSet("initial-cluster")) {
     initialCluster =
-      discovery !== "" || discoverySrv !== "" || v.str("discovery-token") !== "" || (source === "flags" && discoverySrvName !== "")
+      discovery !== "" ||
+      discoverySrv !== "" ||
+      v.str("discovery-token") !== "" ||
+      v.list("discovery-endpoints").some((e) => e !== "") ||
+      (source === "flags" && discoverySrvName !== "")
         ? ""
         : apUrls.map((u) => `${name}=${u.text}`).join(",");
   }

@@ -96,6 +96,18 @@ test("three members bootstrap from a token; a fourth exits: cluster full, or (ou
     expect(r2.output).toMatch(/conclave: discovery cluster is full and --discovery-fallback=proxy asks for a v2 proxy, which this member does not provide/);
   }
 
+  // A member with a data dir ignores discovery altogether, even a dead discovery URL.
+  await ms[0]!.kill();
+  const again = await BootMember.create({
+    ...ms[0]!.spec,
+    bootstrap: ["--discovery", `http://127.0.0.1:1/${"f".repeat(32)}`],
+    ports: { client: ms[0]!.clientPort, peer: ms[0]!.peerPort },
+  });
+  started.push(again);
+  again.spawn();
+  await again.waitHealthy(20_000);
+  expect(await again.process.lineMatching(/discovery token ignored since a cluster has already been initialized/, 5000)).toBeDefined();
+
   // A member wiped and started again finds its own registration: etcd's duplicate-ID exit.
   await ms[2]!.kill();
   removeDir(ms[2]!.spec.dataDir);
