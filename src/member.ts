@@ -131,6 +131,8 @@ export async function startMember(config: ServerConfig): Promise<RunningMember> 
         key: readFileSync(config.peerKeyFile),
         ca: config.peerTrustedCaFile ? readFileSync(config.peerTrustedCaFile) : undefined,
         clientCertAuth: config.peerClientCertAuth,
+        // DNS SRV with https peers and no peer CA: certificates must name the SRV domain (etcd).
+        ...(bootstrap?.peerServerName !== undefined ? { serverName: bootstrap.peerServerName } : {}),
       }
     : undefined;
   // The transport is built once with the configured identity and again if the cluster

@@ -10,6 +10,8 @@ export interface ClientTls {
   readonly cert?: Uint8Array;
   readonly key?: Uint8Array;
   readonly ca?: Uint8Array;
+  /** Name peers' certificates are checked against instead of the URL host (DNS SRV bootstrap). */
+  readonly serverName?: string;
 }
 
 export interface PeerResponse {
@@ -46,6 +48,7 @@ export class PeerHttpClient {
       ...(tls?.cert ? { cert: Buffer.from(tls.cert) } : {}),
       ...(tls?.key ? { key: Buffer.from(tls.key) } : {}),
       ...(tls?.ca ? { ca: Buffer.from(tls.ca) } : {}),
+      ...(tls?.serverName ? { servername: tls.serverName } : {}),
     });
   }
 

@@ -50,7 +50,7 @@ export function dialStream(url: URL, headers: Record<string, string>, tls: Clien
     socket = tlsConnect(
       {
         host, port,
-        ...(isIP(host) === 0 ? { servername: host } : {}),
+        ...(tls?.serverName ? { servername: tls.serverName } : isIP(host) === 0 ? { servername: host } : {}),
         ...(tls?.cert ? { cert: Buffer.from(tls.cert) } : {}),
         ...(tls?.key ? { key: Buffer.from(tls.key) } : {}),
         ...(tls?.ca ? { ca: Buffer.from(tls.ca) } : {}),

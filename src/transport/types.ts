@@ -125,7 +125,7 @@ export interface PeerTransportOptions {
     /** Used for a cluster ID mismatch when present; warn otherwise. */
     error?(m: string, f?: Record<string, unknown>): void;
   };
-  readonly tls?: { cert: Uint8Array; key: Uint8Array; ca?: Uint8Array; clientCertAuth?: boolean };
+  readonly tls?: { cert: Uint8Array; key: Uint8Array; ca?: Uint8Array; clientCertAuth?: boolean; serverName?: string };
   /** Directory for received snapshot images. */
   readonly tmpDir: string;
   /** Monotonic milliseconds for activeSince (default performance.now). */

@@ -124,8 +124,16 @@ export class SrvLab {
   }
 }
 
-/** A CA and one key + certificate per host (SANs: the host name, `domain`, the IP), by openssl. */
-export function makeCertificates(dir: string, domain: string, hosts: { name: string; ip: string }[]): { ca: string; cert: (h: string) => string; key: (h: string) => string } {
+/**
+ * A CA and one key + certificate per host (SANs: the host name unless `domainOnly`, `domain`,
+ * the IP), by openssl.
+ */
+export function makeCertificates(
+  dir: string,
+  domain: string,
+  hosts: { name: string; ip: string }[],
+  domainOnly = false,
+): { ca: string; cert: (h: string) => string; key: (h: string) => string } {
   mkdirSync(dir, { recursive: true });
   const run = (args: string[]) => {
     const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8", timeout: 30_000 });
@@ -135,7 +143,7 @@ export function makeCertificates(dir: string, domain: string, hosts: { name: str
   for (const h of hosts) {
     writeFileSync(
       `${dir}/${h.name}.ext`,
-      `subjectAltName=DNS:${h.name},DNS:${domain},IP:${h.ip}\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n`,
+      `subjectAltName=${domainOnly ? "" : `DNS:${h.name},`}DNS:${domain},IP:${h.ip}\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n`,
     );
     run(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${h.name}-key.pem`, "-out", `${h.name}.csr`, "-subj", `/CN=${h.name}`]);
     run(["x509", "-req", "-in", `${h.name}.csr`, "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial", "-out", `${h.name}.pem`, "-days", "2", "-extfile", `${h.name}.ext`]);
