@@ -89,29 +89,53 @@ export class EtcdStore implements TokenStore {
     return this.state(token, r.kvs, r.revision, now);
   }
 
+  /** Token sizes and creation times, which never change while a token lives. */
+  private readonly meta = new Map<string, { size: number; createdAt: number; sizeMod: number; sizeCreate: number }>();
+
+  private async tokenMeta(token: string, now: number) {
+    let m = this.meta.get(token);
+    if (m === undefined) {
+      const t = await this.getToken(token, now);
+      if (t === undefined) return undefined;
+      m = { size: t.size, createdAt: t.createdAt, sizeMod: t.sizeNode.modifiedIndex, sizeCreate: t.sizeNode.createdIndex };
+      if (this.meta.size >= 10_000) this.meta.delete(this.meta.keys().next().value!);
+      this.meta.set(token, m);
+    }
+    return expired(m.createdAt, now, this.minAgeMs) ? undefined : m;
+  }
+
   async putMachine(token: string, name: string, value: string, mode: "create" | "update" | "set", now: number, maxNodes: number): Promise<PutResult> {
-    const t = await this.getToken(token, now);
-    const index = t?.index ?? (await this.index());
-    if (t === undefined) return { ok: false, reason: "no-token", index };
-    const prev = t.nodes.find((n) => n.name === name);
-    if (prev === undefined && t.nodes.length >= maxNodes) return { ok: false, reason: "too-many", index };
+    const m = await this.tokenMeta(token, now);
+    if (m === undefined) return { ok: false, reason: "no-token", index: await this.index() };
     const key = `${this.dir(token)}${name}`;
-    const guard = [{ key: this.sizeKey(token), target: "MOD" as const, result: "EQUAL" as const, value: t.sizeNode.modifiedIndex }];
+    // One round trip: the size key unchanged (the token still lives), the node's state as the mode asks.
+    const guard = [{ key: this.sizeKey(token), target: "MOD" as const, result: "EQUAL" as const, value: m.sizeMod }];
     const cond =
       mode === "create"
         ? [{ key, target: "CREATE" as const, result: "EQUAL" as const, value: 0 }]
         : mode === "update"
           ? [{ key, target: "CREATE" as const, result: "GREATER" as const, value: 0 }]
           : [];
-    const r = await this.client.txn([...guard, ...cond], [{ put: { key, value, prevKv: true } }, { range: { key } }], [{ range: { key } }]);
+    const r = await this.client.txn(
+      [...guard, ...cond],
+      [{ put: { key, value, prevKv: true } }, { range: { key } }, { range: { key: this.dir(token), prefix: true, countOnly: true } }],
+      [{ range: { key: this.sizeKey(token) } }, { range: { key } }],
+    );
     if (!r.succeeded) {
-      const exists = (r.responses[0]?.kvs.length ?? 0) > 0;
-      const again = await this.getToken(token, now);
-      if (again === undefined) return { ok: false, reason: "no-token", index: r.revision };
+      if ((r.responses[0]?.kvs.length ?? 0) === 0 || r.responses[0]!.kvs[0]!.modRevision !== m.sizeMod) {
+        this.meta.delete(token);
+        return { ok: false, reason: "no-token", index: r.revision };
+      }
+      const exists = (r.responses[1]?.kvs.length ?? 0) > 0;
       return { ok: false, reason: mode === "create" && exists ? "exists" : "missing", index: r.revision };
     }
     const kv = r.responses[1]?.kvs[0];
     const before = r.responses[0]?.prevKvs[0];
+    // The two _config keys are not registrations. Over the limit: take this one back.
+    if (before === undefined && (r.responses[2]?.count ?? 0) - 2 > maxNodes) {
+      await this.client.txn([{ key, target: "MOD", result: "EQUAL", value: r.revision }], [{ deleteRange: { key } }]);
+      return { ok: false, reason: "too-many", index: r.revision };
+    }
     const node: StoredNode = { name, value, createdIndex: kv?.createRevision ?? r.revision, modifiedIndex: r.revision };
     const prevNode: StoredNode | undefined = before ? { name, value: before.value, createdIndex: before.createRevision, modifiedIndex: before.modRevision } : undefined;
     const action: StoreEvent["action"] = before === undefined && mode === "create" ? "create" : "set";
@@ -139,6 +163,7 @@ export class EtcdStore implements TokenStore {
       [{ key: this.sizeKey(token), target: "MOD", result: "EQUAL", value: t.sizeNode.modifiedIndex }],
       [{ deleteRange: { key: this.dir(token), prefix: true } }, { deleteRange: { key: this.gcKey(token, t.createdAt) } }],
     );
+    this.meta.delete(token);
     if (!r.succeeded) return { ok: false, index: r.revision };
     const created = t.sizeNode.createdIndex;
     return {

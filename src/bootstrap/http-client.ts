@@ -90,8 +90,12 @@ export function createHttpClient(o: HttpClientOptions = {}): HttpClient {
     ...(tls?.serverName ? { servername: tls.serverName } : {}),
     rejectUnauthorized: tls?.insecureSkipVerify !== true,
   };
-  const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 8 });
-  const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 8, ...tlsOptions });
+  const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 64 });
+  const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 64, ...tlsOptions });
+  // Streams (watches) hold their connection for as long as they run: their own agents, no
+  // cap, so that many open watches never queue ordinary requests behind them.
+  const streamHttpAgent = new HttpAgent({ keepAlive: false });
+  const streamHttpsAgent = new HttpsAgent({ keepAlive: false, ...tlsOptions });
   const open = new Set<{ destroy(): void }>();
 
   /** Through a proxy, https goes in a CONNECT tunnel; http as an absolute-URI request. */
@@ -123,7 +127,7 @@ export function createHttpClient(o: HttpClientOptions = {}): HttpClient {
     });
   }
 
-  async function begin(r: HttpRequest): Promise<IncomingMessage> {
+  async function begin(r: HttpRequest, streaming = false): Promise<IncomingMessage> {
     const secure = r.url.protocol === "https:";
     const body = r.body === undefined ? undefined : typeof r.body === "string" ? Buffer.from(r.body) : Buffer.from(r.body);
     const headers: Record<string, string> = { ...(r.headers ?? {}) };
@@ -139,7 +143,7 @@ export function createHttpClient(o: HttpClientOptions = {}): HttpClient {
       opts = { createConnection: () => socket, path: `${r.url.pathname}${r.url.search}`, headers: { ...headers, host: r.url.host }, agent: false };
       useHttps = false;
     } else {
-      opts = { agent: secure ? httpsAgent : httpAgent, headers };
+      opts = { agent: streaming ? (secure ? streamHttpsAgent : streamHttpAgent) : secure ? httpsAgent : httpAgent, headers };
     }
     return new Promise((resolve, reject) => {
       let settled = false;
@@ -221,7 +225,7 @@ export function createHttpClient(o: HttpClientOptions = {}): HttpClient {
       return { status: res.statusCode ?? 0, headers: flatHeaders(res), body: new Uint8Array(Buffer.concat(parts)) };
     },
     async stream(r) {
-      const res = await begin(r);
+      const res = await begin(r, true);
       open.add(res);
       res.once("close", () => open.delete(res));
       async function* chunks(): AsyncIterable<Uint8Array> {
@@ -237,8 +241,7 @@ export function createHttpClient(o: HttpClientOptions = {}): HttpClient {
     close() {
       for (const x of open) x.destroy();
       open.clear();
-      httpAgent.destroy();
-      httpsAgent.destroy();
+      for (const a of [httpAgent, httpsAgent, streamHttpAgent, streamHttpsAgent]) a.destroy();
     },
   };
 }

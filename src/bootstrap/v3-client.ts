@@ -42,14 +42,14 @@ export type Compare =
 
 export type Op =
   | { readonly put: { key: string; value: string; prevKv?: boolean } }
-  | { readonly range: { key: string; prefix?: boolean; limit?: number } }
+  | { readonly range: { key: string; prefix?: boolean; limit?: number; countOnly?: boolean } }
   | { readonly deleteRange: { key: string; prefix?: boolean; prevKv?: boolean } };
 
 export interface TxnResult {
   readonly succeeded: boolean;
   readonly revision: number;
   /** Per op: the kvs of a range, the prev kv of a put/delete (when asked for). */
-  readonly responses: { kvs: KeyValue[]; prevKvs: KeyValue[]; deleted: number }[];
+  readonly responses: { kvs: KeyValue[]; count: number; prevKvs: KeyValue[]; deleted: number }[];
 }
 
 export interface WatchEvent {
@@ -117,7 +117,7 @@ const TxnSchema = v.object({
   responses: v.optional(
     v.array(
       v.object({
-        response_range: v.optional(v.object({ kvs: v.optional(v.array(KvSchema), []) })),
+        response_range: v.optional(v.object({ kvs: v.optional(v.array(KvSchema), []), count: Int64 })),
         response_put: v.optional(v.object({ prev_kv: v.optional(KvSchema) })),
         response_delete_range: v.optional(v.object({ deleted: Int64, prev_kvs: v.optional(v.array(KvSchema), []) })),
       }),
@@ -162,6 +162,7 @@ function opJson(op: Op): Record<string, unknown> {
         key: b64(op.range.key),
         ...(op.range.prefix ? { range_end: prefixEnd(op.range.key) } : {}),
         ...(op.range.limit ? { limit: op.range.limit } : {}),
+        ...(op.range.countOnly ? { count_only: true } : {}),
       },
     };
   }
@@ -306,6 +307,7 @@ export class V3Client {
       revision: Number(r.header.revision),
       responses: r.responses.map((x) => ({
         kvs: (x.response_range?.kvs ?? []).map(kv),
+        count: Number(x.response_range?.count ?? 0),
         prevKvs: [
           ...(x.response_put?.prev_kv ? [kv(x.response_put.prev_kv)] : []),
           ...(x.response_delete_range?.prev_kvs ?? []).map(kv),

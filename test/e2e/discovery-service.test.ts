@@ -289,3 +289,39 @@ test("the executable alone in an empty directory serves tokens from its default 
     removeDir(dir);
   }
 }, 30_000);
+
+test("SIGKILL during a stream of concurrent registrations: every acknowledged one is there after restart", async () => {
+  const s = await DiscoveryService.start(dataDirIn(root, "crash-load"), ["--new-rate", "0"]);
+  try {
+    const tokens = await Promise.all(Array.from({ length: 20 }, () => s.newToken(50)));
+    const acked = new Map<string, string[]>();
+    let stop = false;
+    let n = 0;
+    const writers = Array.from({ length: 16 }, async (_, w) => {
+      while (!stop) {
+        const i = n++;
+        const token = tokens[i % tokens.length]!;
+        const name = `w${w}x${i}`;
+        try {
+          const r = await fetch(`${token}/${name}?prevExist=false`, form({ value: `${name}=http://10.1.${w}.${i % 250}:2380` }));
+          if (r.status === 201) acked.set(token, [...(acked.get(token) ?? []), name]);
+        } catch {
+          return; // the service is gone
+        }
+      }
+    });
+    await pollUntil(() => (n > 300 ? true : undefined), 20_000, "300 registrations sent", 5);
+    await s.kill();
+    stop = true;
+    await Promise.all(writers);
+    expect([...acked.values()].flat().length).toBeGreaterThan(50);
+    await s.launch();
+    for (const [token, names] of acked) {
+      const listing = (await (await fetch(token)).json()) as { node: { nodes?: { key: string }[] } };
+      const present = new Set((listing.node.nodes ?? []).map((x) => x.key.split("/").pop()));
+      for (const name of names) expect(present.has(name)).toBe(true);
+    }
+  } finally {
+    await s.kill();
+  }
+}, 60_000);
