@@ -21,18 +21,15 @@ import {
   ErrInvalidJSON,
   ErrInvalidURL,
   ErrSizeNotFound,
-  ErrTooManyRetries,
 } from "./errors.ts";
 import { type HttpClient, type HttpResponse, NetworkError } from "./http-client.ts";
 import { parseUrlsMap } from "./initial-cluster.ts";
+import { backoffSeconds } from "./backoff.ts";
 import type { BootstrapLogger } from "./logger.ts";
 import { formatV2Error, type V2ErrorBody, V2ErrorSchema, type V2Event, V2EventSchema, type V2Node } from "./v2-protocol.ts";
 
 /** client.DefaultRequestTimeout. */
 const REQUEST_TIMEOUT_MS = 5000;
-/** nRetries and maxExpoentialRetries: 2^n s backoff, n capped at 8, retried "forever". */
-const MAX_RETRIES = 0xffffffff;
-const MAX_EXPONENTIAL_RETRIES = 8;
 
 export interface V2DiscoveryOptions {
   /** --discovery: the token URL. */
@@ -232,10 +229,7 @@ class Discovery {
 
   /** logAndBackoffForRetry: one line naming the step, the service and the cause. */
   private async retry<T>(step: string, detail: string, again: () => Promise<T>): Promise<T> {
-    if (this.retries >= MAX_RETRIES) throw new DiscoveryError(ErrTooManyRetries);
-    this.retries++;
-    const n = Math.min(this.retries, MAX_EXPONENTIAL_RETRIES);
-    const seconds = 2 ** n;
+    const seconds = backoffSeconds(++this.retries);
     this.o.logger.warn(`${step}: error connecting to ${this.base.origin}, retrying in ${seconds}s (${detail})`);
     await this.o.sleep(seconds * 1000);
     return again();

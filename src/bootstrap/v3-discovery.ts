@@ -3,15 +3,14 @@
 //   /_etcd/registry/<token>/_config/size          decimal size, put by the operator
 //   /_etcd/registry/<token>/members/<member id>   `name=url,...` of each member
 // Registrations are ordered by create revision; the first `size` make the cluster.
-import { DiscoveryError, ErrBadSizeKey, ErrFullCluster, ErrInvalidPeerURL, ErrSizeNotFound, ErrTooManyRetries } from "./errors.ts";
+import { DiscoveryError, ErrBadSizeKey, ErrFullCluster, ErrInvalidPeerURL, ErrSizeNotFound } from "./errors.ts";
 import { NetworkError, TimeoutError } from "./http-client.ts";
 import { parseUrlsMap } from "./initial-cluster.ts";
+import { backoffSeconds } from "./backoff.ts";
 import type { BootstrapLogger } from "./logger.ts";
 import { type V3Client, V3Error } from "./v3-client.ts";
 
 const PREFIX = "/_etcd/registry";
-const MAX_RETRIES = 0xffffffff;
-const MAX_EXPONENTIAL_RETRIES = 8;
 
 export interface V3DiscoveryOptions {
   readonly token: string;
@@ -49,10 +48,7 @@ class Discovery {
   }
 
   private async backoff(step: string, e: unknown): Promise<void> {
-    if (this.retries >= MAX_RETRIES) throw new DiscoveryError(ErrTooManyRetries);
-    this.retries++;
-    const n = Math.min(this.retries, MAX_EXPONENTIAL_RETRIES);
-    const seconds = 2 ** n;
+    const seconds = backoffSeconds(++this.retries);
     this.o.logger.warn(`retry connecting to discovery service: ${step}, retrying in ${seconds}s (${(e as Error).message})`);
     await this.o.sleep(seconds * 1000);
   }
