@@ -325,3 +325,62 @@ test("SIGKILL during a stream of concurrent registrations: every acknowledged on
     await s.kill();
   }
 }, 60_000);
+
+test("--host sets the base of the token URLs (DISC_HOST alike); the home page explains /new", async () => {
+  const s = await DiscoveryService.start(dataDirIn(root, "hosted"), ["--host", "https://discovery.example.com:8443"]);
+  try {
+    const t = await (await fetch(`${s.url}/new?size=2`)).text();
+    expect(t).toMatch(/^https:\/\/discovery\.example\.com:8443\/[a-f0-9]{32}$/);
+    // The token itself is served here whatever base it was handed out with.
+    const size = await fetch(`${s.url}${new URL(t).pathname}/_config/size`);
+    expect(((await size.json()) as any).node.value).toBe("2");
+    const home = await fetch(`${s.url}/`);
+    expect(home.headers.get("content-type")).toStartWith("text/html");
+    expect(await home.text()).toContain("curl 'https://discovery.example.com:8443/new?size=3'");
+  } finally {
+    await s.kill();
+  }
+});
+
+test("--cert-file/--key-file serve https; etcd members bootstrap through it with the CA trusted", async () => {
+  const { makeCertificates } = await import("../helpers/srv-lab.ts");
+  const { freePort, LineProcess } = await import("../helpers/index.ts");
+  const { BootMember, ETCD_BIN } = await import("../helpers/bootstrap.ts");
+  const certs = makeCertificates(`${root}/disc-certs`, "localhost", [{ name: "localhost", ip: "127.0.0.1" }]);
+  const port = await freePort();
+  const p = new LineProcess(CONCLAVE_BIN, [
+    "discovery", "--addr", `127.0.0.1:${port}`, "--data-dir", dataDirIn(root, "tls"),
+    "--cert-file", certs.cert("localhost"), "--key-file", certs.key("localhost"),
+  ]);
+  const url = `https://127.0.0.1:${port}`;
+  const ca = require("node:fs").readFileSync(certs.ca, "utf8");
+  try {
+    const token = await pollUntil(
+      async () => {
+        if (p.hasExited) throw new Error(p.describe());
+        try {
+          const r = await fetch(`${url}/new?size=1`, { tls: { ca } } as RequestInit);
+          return r.status === 200 ? await r.text() : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+      15_000,
+      "https /new",
+    );
+    expect(token).toMatch(new RegExp(`^${url}/[a-f0-9]{32}$`));
+    // Plain http on the https port gets nothing useful.
+    const plain = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status, () => "refused");
+    expect(plain).not.toBe(200);
+    // Debian's etcd trusts the CA through SSL_CERT_FILE and joins over https.
+    const m = await BootMember.create({ name: "tls1", bootstrap: ["--discovery", token], dataDir: dataDirIn(root, "tls1"), bin: ETCD_BIN, wrap: ["env", `SSL_CERT_FILE=${certs.ca}`] });
+    m.spawn();
+    try {
+      await m.waitHealthy(20_000);
+    } finally {
+      await m.kill();
+    }
+  } finally {
+    await p.kill();
+  }
+}, 60_000);
