@@ -13,7 +13,7 @@ import {
   listPublished,
   startTogether,
 } from "../helpers/bootstrap.ts";
-import { computeClusterId, computeMemberId, Gateway, hexId, isEtcd, makeTempDir, Member, memberBinary, removeDir } from "../helpers/index.ts";
+import { computeClusterId, computeMemberId, Gateway, hexId, isEtcd, makeTempDir, Member, memberBinary, pollUntil, removeDir } from "../helpers/index.ts";
 
 let root: string;
 let disc: DiscoveryService;
@@ -256,3 +256,22 @@ test("two discovery processes behind a load balancer, tokens kept in a Conclave 
   const r = await gw.ok("/v3/kv/range", { key: b64(`/conclave-discovery/tokens${new URL(made).pathname}/_config/size`) });
   expect(Buffer.from(r.kvs[0].value, "base64").toString()).toBe("3");
 }, 90_000);
+
+test("with --etcd, expired tokens are collected from the cluster too", async () => {
+  if (isEtcd()) return; // the backing cluster is ours here
+  const backing = await Member.start({ bin: CONCLAVE_BIN });
+  cleanups.push(() => backing.cleanup());
+  const svc = await DiscoveryService.start(dataDirIn(root, "gc"), ["--etcd", backing.clientURL, "--minage", "2s", "--gcfreq", "200ms"]);
+  cleanups.push(() => svc.kill());
+  const token = await svc.newToken(3);
+  expect((await fetch(`${token}/abc?prevExist=false`, { method: "PUT", body: new URLSearchParams({ value: "a=http://10.0.0.1:2380" }) })).status).toBe(201);
+  const gw = new Gateway(backing.clientURL);
+  const b64 = (s: string) => Buffer.from(s).toString("base64");
+  const count = async () => {
+    const r = await gw.ok("/v3/kv/range", { key: b64("/conclave-discovery/"), range_end: b64("/conclave-discovery0"), count_only: true });
+    return Number(r.count ?? 0);
+  };
+  expect(await count()).toBe(4); // size, created, one registration, the age index
+  await pollUntil(async () => ((await fetch(token)).status === 404 ? true : undefined), 10_000, "token expired", 100);
+  await pollUntil(async () => ((await count()) === 0 ? true : undefined), 10_000, "token keys collected from the cluster", 100);
+}, 60_000);
