@@ -88,8 +88,11 @@ export async function startMember(config: ServerConfig): Promise<RunningMember> 
   // after this block is the same whichever produced it. A data dir overrides all of them.
   let bootstrap: ResolvedBootstrap | undefined;
   if (existing) {
-    if (bootstrapSource(config) !== "static") {
+    const source = bootstrapSource(config);
+    if (source === "discovery" || source === "v3-discovery") {
       logger.warn(`discovery token ignored since a cluster has already been initialized. Valid log found at ${JSON.stringify(memberDir)}`);
+    } else if (source === "srv") {
+      logger.info("data dir exists; ignoring --discovery-srv", { "data-dir": config.dataDir });
     } else if (config.initialCluster.length > 0) {
       logger.info("data dir exists; ignoring --initial-cluster flags", { "data-dir": config.dataDir });
     }
