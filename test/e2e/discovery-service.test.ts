@@ -145,6 +145,7 @@ test("10k /new calls from one address: the first burst succeeds, the rest get 42
     let retryAfter = "";
     const N = 10_000;
     let next = 0;
+    const started = performance.now();
     await Promise.all(
       Array.from({ length: 32 }, async () => {
         while (next < N) {
@@ -161,8 +162,9 @@ test("10k /new calls from one address: the first burst succeeds, the rest get 42
     );
     expect(ok + limited).toBe(N);
     // 30 at once, then 5 per second for however long the flood took.
+    const seconds = (performance.now() - started) / 1000;
     expect(ok).toBeGreaterThanOrEqual(30);
-    expect(ok).toBeLessThan(200);
+    expect(ok).toBeLessThanOrEqual(30 + Math.ceil(5 * seconds) + 1);
     expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
     // The service still answers everything else; the limit is per address ([::1] is another client).
     expect(await (await fetch(`${limitedSvc.url}/health`)).text()).toBe("OK");
