@@ -4,9 +4,18 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startClientServer } from "./api/index.ts";
-import { type ServerConfig, urlString, verifyBootstrap } from "./config/index.ts";
+import {
+  bootstrapSource,
+  DiscoveryError,
+  discoveryFailure,
+  type ResolvedBootstrap,
+  resolveInitialCluster,
+  systemResolver,
+  verifyInitialCluster,
+} from "./bootstrap/index.ts";
+import { type ServerConfig, urlString } from "./config/index.ts";
+import { computeClusterId, computeMemberId, hexId } from "./membership/ids.ts";
 import { setupMemberTls } from "./member-tls.ts";
-import { hexId } from "./membership/ids.ts";
 import { JwtTokens, SimpleTokens } from "./auth/index.ts";
 import { runtimeHasher } from "./runtime/bcrypt.ts";
 import { assembleMember } from "./server/assemble.ts";
@@ -72,6 +81,27 @@ function makeTokens(config: ServerConfig, logger: Logger): Tokens {
   return { kind: "jwt", jwt };
 }
 
+/**
+ * The InitialCluster of a member without data, from whichever source the flags name, checked
+ * the same way for all. A failed discovery join logs etcd's advice and throws its exit error.
+ */
+async function bootstrapInitialCluster(config: ServerConfig, logger: Logger): Promise<ResolvedBootstrap> {
+  try {
+    const ic = await resolveInitialCluster(config, {
+      resolver: systemResolver,
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      logger,
+      readFile: (p) => readFileSync(p),
+      memberId: computeMemberId,
+    });
+    await verifyInitialCluster(ic, config, systemResolver);
+    return ic;
+  } catch (e) {
+    if (e instanceof DiscoveryError) throw discoveryFailure(e, config, logger);
+    throw e;
+  }
+}
+
 export async function startMember(config: ServerConfig): Promise<RunningMember> {
   const logger = createLogger({
     level: config.logLevel,
@@ -106,18 +136,20 @@ export async function startMember(config: ServerConfig): Promise<RunningMember> 
 async function startLocked(config: ServerConfig, logger: Logger, memberDir: string): Promise<RunningMember> {
   const identityFile = join(memberDir, "identity.json");
   const existing = readIdentity(identityFile);
+  // Static flags, discovery (v2, v3) and DNS SRV all end in one InitialCluster; everything
+  // after this block is the same whichever produced it. A data dir overrides all of them.
+  let bootstrap: ResolvedBootstrap | undefined;
   if (existing) {
-    if (config.initialCluster.length > 0) logger.info("data dir exists; ignoring --initial-cluster flags", { "data-dir": config.dataDir });
+    const source = bootstrapSource(config);
+    if (source === "discovery" || source === "v3-discovery") {
+      logger.warn(`discovery token ignored since a cluster has already been initialized. Valid log found at ${JSON.stringify(memberDir)}`);
+    } else if (source === "srv") {
+      logger.info("data dir exists; ignoring --discovery-srv", { "data-dir": config.dataDir });
+    } else if (config.initialCluster.length > 0) {
+      logger.info("data dir exists; ignoring --initial-cluster flags", { "data-dir": config.dataDir });
+    }
   } else {
-    if (config.initialCluster.length === 0) {
-      throw new Error("no initial cluster given: discovery and DNS SRV bootstrap are not available in this build; use --initial-cluster");
-    }
-    verifyBootstrap(config);
-    const self = config.initialAdvertisePeerUrls.map((u) => urlString(u));
-    const mine = config.initialCluster.filter((e) => e.name === config.name).map((e) => urlString(e.url));
-    if ([...mine].sort().join(",") !== [...self].sort().join(",")) {
-      throw new Error(`--initial-cluster has ${config.name}=${mine.join(",")} but missing from --initial-advertise-peer-urls=${self.join(",")}`);
-    }
+    bootstrap = await bootstrapInitialCluster(config, logger);
   }
 
   // The transport starts before the server (bootstrap probes use it); requests that arrive
@@ -149,7 +181,13 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
     }, 0);
   };
   const memberTls = await setupMemberTls(config, logger, () => new Date());
-  const peerTls = memberTls.peer;
+  // DNS SRV with https peers and no peer CA: peers' certificates must name the SRV domain (etcd).
+  const srvName = bootstrap?.peerServerName;
+  const basePeerTls = memberTls.peer;
+  const peerTls =
+    basePeerTls !== undefined && srvName !== undefined
+      ? { server: basePeerTls.server.bind(basePeerTls), dial: () => ({ ...basePeerTls.dial(), serverName: srvName }) }
+      : basePeerTls;
   // The transport is built once with the configured identity and again if the cluster
   // assigned this member another ID (join after `member add`).
   const peerOptions = (id: bigint): PeerTransportOptions => ({
@@ -166,24 +204,23 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
   });
   // memberId is fixed before any raft message flows; the getter below reads the final value.
   const transportRef: { t?: Awaited<ReturnType<typeof createPeerTransport>> } = {};
-  const initial = new Map<string, string[]>();
-  for (const e of config.initialCluster) initial.set(e.name, [...(initial.get(e.name) ?? []), urlString(e.url)]);
+  const initial = new Map<string, string[]>([...(bootstrap?.members ?? new Map<string, readonly string[]>())].map(([n, u]) => [n, [...u]]));
+  const clusterToken = bootstrap?.token ?? config.initialClusterToken;
   const plan = await (async () => {
     // Probing needs a transport; identity (and the transport's member ID) may come from the probe,
     // so a short-lived probe transport is not needed: fetchMembers carries no member ID of ours.
-    const { computeClusterId, computeMemberId } = await import("./membership/ids.ts");
     const mine = initial.get(config.name);
-    if (!existing && mine) memberId = computeMemberId(mine, config.initialClusterToken);
+    if (!existing && mine) memberId = computeMemberId(mine, clusterToken);
     if (!existing && config.initialClusterState !== "existing") {
       // Peers probing this one during a simultaneous start see the cluster ID at once.
-      clusterId = computeClusterId([...initial.values()].map((urls) => computeMemberId(urls, config.initialClusterToken)));
+      clusterId = computeClusterId([...initial.values()].map((urls) => computeMemberId(urls, clusterToken)));
     }
     transportRef.t = await createPeerTransport(peerOptions(memberId));
     return planBootstrap({
       name: config.name,
       initialCluster: initial,
       initialClusterState: config.initialClusterState === "existing" ? "existing" : "new",
-      token: config.initialClusterToken,
+      token: clusterToken,
       existing,
       fetchMembers: (urls) => transportRef.t!.fetchMembers(urls),
     });
@@ -211,7 +248,7 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
       clientURLs: config.advertiseClientUrls.map((u) => urlString(u)),
       plan,
       transport: peerTransport,
-      clusterToken: config.initialClusterToken,
+      clusterToken,
       logger,
       clock: () => Date.now(),
       rng: Math.random,

@@ -39,6 +39,8 @@ export interface DialOptions {
   readonly minVersion: "TLSv1.2";
   /** Moves when the files were re-read: connection pools keyed on the old material are dropped. */
   readonly generation: number;
+  /** Name peers' certificates are checked against instead of the URL host (DNS SRV bootstrap). */
+  readonly serverName?: string;
 }
 
 export interface Tls {

@@ -19,6 +19,7 @@ export function tlsConnectOptions(d: DialOptions) {
     rejectUnauthorized: d.rejectUnauthorized,
     ...(d.ciphers ? { ciphers: d.ciphers } : {}),
     minVersion: d.minVersion,
+    ...(d.serverName !== undefined ? { servername: d.serverName } : {}),
   };
 }
 
