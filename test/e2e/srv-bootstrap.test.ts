@@ -154,6 +154,11 @@ test("https with --discovery-srv-name: _etcd-server-ssl-<name>._tcp records, pee
     "--peer-trusted-ca-file",
     certs.ca,
     "--peer-client-cert-auth",
+    // The lab's three addresses share one network namespace, so a member's outgoing peer
+    // connections leave from the first address, not its own: etcd's check that a client
+    // certificate names the connecting address would refuse them (it does, on etcd and here).
+    // Hosts of a real cluster each have their own address; the chain and the CA still count.
+    "--experimental-peer-skip-client-san-verification",
   ]);
   const r = await compareMethods("https", ["--discovery-srv-name", "blue"], "https", tls);
   expect(r.viaSrv).toEqual(expected("https", TOKEN));
