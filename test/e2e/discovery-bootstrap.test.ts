@@ -156,8 +156,8 @@ test("three members bootstrap through a real etcd's v2 keys path (--enable-v2), 
   expect(got).toEqual(want);
 }, 60_000);
 
-test("three Conclave members bootstrap with v3 discovery against a running Conclave member", async () => {
-  if (isEtcd()) return; // etcd 3.4 has no v3 discovery (3.6 has); the discovery cluster here is ours
+test.skipIf(isEtcd())("three Conclave members bootstrap with v3 discovery against a running Conclave member", async () => {
+  // etcd 3.4 has no v3 discovery (3.6 has); the discovery cluster here is ours
   const backing = await Member.start({ bin: CONCLAVE_BIN });
   cleanups.push(() => backing.cleanup());
   const gw = new Gateway(backing.clientURL);
@@ -229,8 +229,8 @@ async function metric(url: string, name: string): Promise<number> {
   return sum;
 }
 
-test("two discovery processes behind a load balancer, tokens kept in a Conclave member (--etcd), bootstrap one cluster", async () => {
-  if (isEtcd()) return; // the backing cluster is ours; against etcd the store uses the same v3 API
+test.skipIf(isEtcd())("two discovery processes behind a load balancer, tokens kept in a Conclave member (--etcd), bootstrap one cluster", async () => {
+  // the backing cluster is ours; against etcd the store uses the same v3 API
   const backing = await Member.start({ bin: CONCLAVE_BIN });
   cleanups.push(() => backing.cleanup());
   const a = await DiscoveryService.start(dataDirIn(root, "da"), ["--etcd", backing.clientURL]);
@@ -257,8 +257,8 @@ test("two discovery processes behind a load balancer, tokens kept in a Conclave 
   expect(Buffer.from(r.kvs[0].value, "base64").toString()).toBe("3");
 }, 90_000);
 
-test("with --etcd, expired tokens are collected from the cluster too", async () => {
-  if (isEtcd()) return; // the backing cluster is ours here
+test.skipIf(isEtcd())("with --etcd, expired tokens are collected from the cluster too", async () => {
+  // the backing cluster is ours here
   const backing = await Member.start({ bin: CONCLAVE_BIN });
   cleanups.push(() => backing.cleanup());
   const svc = await DiscoveryService.start(dataDirIn(root, "gc"), ["--etcd", backing.clientURL, "--minage", "2s", "--gcfreq", "200ms"]);

@@ -54,8 +54,8 @@ async function single(name: string, bootstrap: string[], bin = memberBinary()): 
   return m;
 }
 
-test("conclave discovery keeps its tokens in an etcd cluster over TLS with auth (--etcd-cacert, --etcd-user)", async () => {
-  if (isEtcd()) return; // the service is ours; the backing cluster is etcd on both targets
+test.skipIf(isEtcd())("conclave discovery keeps its tokens in an etcd cluster over TLS with auth (--etcd-cacert, --etcd-user)", async () => {
+  // the service is ours; the backing cluster is etcd on both targets
   const noAuth = await DiscoveryService.start(dataDirIn(root, "noauth"), ["--etcd", endpoint, "--etcd-cacert", certs.ca]).catch((e: Error) => e);
   // Without credentials the store is refused at start: one clear line, not a crash later.
   expect(noAuth).toBeInstanceOf(Error);
@@ -82,8 +82,8 @@ test("conclave discovery keeps its tokens in an etcd cluster over TLS with auth 
   }
 }, 60_000);
 
-test("v3 discovery against an etcd cluster over TLS with auth (--discovery-cacert, --discovery-user)", async () => {
-  if (isEtcd()) return; // etcd 3.4 members have no v3 discovery
+test.skipIf(isEtcd())("v3 discovery against an etcd cluster over TLS with auth (--discovery-cacert, --discovery-user)", async () => {
+  // etcd 3.4 members have no v3 discovery
   const token = "secure-v3-token";
   expect((await ctl("put", `/_etcd/registry/${token}/_config/size`, "1")).code).toBe(0);
   const flags = ["--discovery-endpoints", endpoint, "--discovery-token", token, "--discovery-cacert", certs.ca, "--discovery-insecure-transport=false"];
