@@ -594,7 +594,7 @@ export class Server implements EtcdServer, PeerHandler {
   }
 
   snapshot(_ctx: RequestContext): AsyncIterable<SnapshotResponse> {
-    return this.sm.snapshot();
+    return this.sm.etcdSnapshot();
   }
 
   async moveLeader(req: MoveLeaderRequest, ctx: RequestContext): Promise<MoveLeaderResponse> {

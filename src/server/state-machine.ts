@@ -26,6 +26,8 @@ import { Lessor } from "../lease/index.ts";
 import { Crc32, fromKey, keyRange, MvccStore, selectRange } from "../mvcc/index.ts";
 import type { MemberRow } from "../membership/members.ts";
 import { stateDdl, statePragmas, SYNC_TOUCH } from "../storage/schema.ts";
+import { StateReader } from "../storage/state-reader.ts";
+import { exportEtcdImage } from "../snapshot/index.ts";
 import { AlarmSet } from "./apply-alarm.ts";
 import { type ApplyContext, applyRequest, needsHistory } from "./apply.ts";
 import { runAsync, runSync, txnHasPut } from "./apply-kv.ts";
@@ -92,7 +94,13 @@ export interface StateMachine {
   quotaExceeded(req: InternalRaftRequest): boolean;
   hash(): Promise<number>;
   hashKV(rev: number): Promise<{ hash: number; compactRevision: number; revision: number }>;
+  /** The internal image (a SQLite copy) that lagging followers install; ends with its SHA-256. */
   snapshot(): AsyncIterable<SnapshotResponse>;
+  /**
+   * Maintenance.Snapshot: etcd's format (a bbolt image of the state at this moment, then its
+   * SHA-256), streamed from a consistent read view while applying goes on.
+   */
+  etcdSnapshot(): AsyncIterable<SnapshotResponse>;
   dbSize(): number;
   dbSizeInUse(): number;
   /** Resolves once the physical deletion of the latest compaction is done (`physical`). */
@@ -564,6 +572,23 @@ class Sm implements StateMachine {
     } finally {
       await fh.close();
       await rm(tmp, { force: true });
+    }
+  }
+
+  async *etcdSnapshot(): AsyncIterable<SnapshotResponse> {
+    // Between two apply batches, with every applied batch committed: the view then holds the
+    // state at exactly appliedIndex, and keeps it while applying goes on.
+    const view = await this.serial(() => {
+      this.commitGroup();
+      return StateReader.open(this.o.path);
+    });
+    try {
+      const image = await exportEtcdImage(view);
+      for await (const c of image.chunks()) {
+        yield { $typeName: "etcdserverpb.SnapshotResponse", header: undefined, remainingBytes: BigInt(c.remaining), blob: c.blob };
+      }
+    } finally {
+      view.close();
     }
   }
 
