@@ -12,7 +12,7 @@ export type {
   ProxyMode,
   ServerConfig,
 } from "./server-config.ts";
-export { type InitialClusterEntry, formatInitialCluster, urlString } from "./urls.ts";
+export { type InitialClusterEntry, formatInitialCluster, parseInitialCluster, parseUrlList, toWebUrl, urlString } from "./urls.ts";
 export { helpText, versionText, VERSION, API_VERSION } from "./help.ts";
 export { FLAGS, flagToEnv, type FlagDef } from "./flags.ts";
 export { DEFAULT_QUOTA_BYTES, MAX_ELECTION_MS } from "./build-config.ts";

@@ -12,7 +12,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { type BucketSource, type KeyValuePair, planBolt } from "../bbolt/index.ts";
 import { LeaseSchema } from "../gen/lease_pb.ts";
 import { AlarmMemberSchema } from "../gen/rpc_pb.ts";
-import type { KvCursor, KvRow, StateReader } from "../storage/state-reader.ts";
+import type { KvCursor, KvRow, StateReader } from "../storage/index.ts";
 import { authBucketSources, type EtcdAuthState, FRESH_AUTH_STATE } from "./auth-buckets.ts";
 import {
   Buckets,
