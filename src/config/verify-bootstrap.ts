@@ -26,7 +26,7 @@ export function verifyBootstrap(config: Pick<ServerConfig, "name" | "initialClus
   const seen = new Set<string>();
   for (const e of config.initialCluster) {
     const u = urlString(e.url);
-    if (seen.has(u)) throw new ConfigError(`initial cluster ${urlsMapString(config)} has duplicated url`);
+    if (seen.has(u)) throw new ConfigError(`initial cluster ${urlsMapString(config)} has duplicate url`);
     seen.add(u);
   }
 }

@@ -25,7 +25,7 @@ test("the local name must be in the initial cluster", () => {
 test("a URL may not be listed twice", () => {
   const c = run(["--name=a", "--initial-cluster=b=http://10.0.0.1:2380,a=http://10.0.0.1:2380"]).config;
   expect(err(() => verifyBootstrap(c))).toBe(
-    "initial cluster a=http://10.0.0.1:2380,b=http://10.0.0.1:2380 has duplicated url",
+    "initial cluster a=http://10.0.0.1:2380,b=http://10.0.0.1:2380 has duplicate url",
   );
 });
 
