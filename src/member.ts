@@ -43,7 +43,13 @@ function writeIdentity(file: string, id: Identity): void {
   renameSync(tmp, file);
 }
 
-export async function startMember(config: ServerConfig): Promise<RunningMember> {
+/** Effects of the runtime the member may use (src/runtime builds them). */
+export interface MemberEffects {
+  /** A full garbage collection: streaming a snapshot asks for one every few MiB sent. */
+  collectGarbage?: () => void;
+}
+
+export async function startMember(config: ServerConfig, effects: MemberEffects = {}): Promise<RunningMember> {
   const logger = createLogger({
     level: config.logLevel,
     format: config.logger === "zap" ? "zap" : "capnslog",
@@ -186,6 +192,7 @@ export async function startMember(config: ServerConfig): Promise<RunningMember> 
       autoCompaction:
         config.autoCompactionRetention > 0 ? { mode: config.autoCompactionMode, retention: config.autoCompactionRetention } : undefined,
       onRemoved,
+      collectGarbage: effects.collectGarbage,
     });
   } catch (err) {
     await peerTransport.close().catch(() => {});

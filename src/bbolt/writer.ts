@@ -84,7 +84,7 @@ async function* writeImage(buckets: readonly BucketSource[], plan: Plan, pageSiz
   yield* out.take();
 
   const counter: PageCounter = { next: 2 };
-  const sink = (p: Uint8Array) => out.push(p);
+  const sink = (bytes: number, fill: (buf: Uint8Array, off: number) => void) => out.page(bytes, fill);
   const roots: TreeRoot[] = [];
   for (let i = 0; i < buckets.length; i++) {
     const t = new TreeBuilder(pageSize, counter, sink, pageSize / 4);
@@ -144,6 +144,19 @@ class Chunker {
     this.buf = new Uint8Array(size);
   }
 
+  /** A page written in place when it fits the current chunk (the usual case). */
+  page(bytes: number, fill: (buf: Uint8Array, off: number) => void): void {
+    if (this.used + bytes <= this.size) {
+      fill(this.buf, this.used);
+      this.used += bytes;
+      if (this.used === this.size) this.rotate();
+      return;
+    }
+    const tmp = new Uint8Array(bytes);
+    fill(tmp, 0);
+    this.push(tmp);
+  }
+
   push(p: Uint8Array): void {
     let off = 0;
     while (off < p.length) {
@@ -151,12 +164,14 @@ class Chunker {
       this.buf.set(p.subarray(off, off + n), this.used);
       this.used += n;
       off += n;
-      if (this.used === this.size) {
-        this.ready.push(this.buf);
-        this.buf = new Uint8Array(this.size);
-        this.used = 0;
-      }
+      if (this.used === this.size) this.rotate();
     }
+  }
+
+  private rotate(): void {
+    this.ready.push(this.buf);
+    this.buf = new Uint8Array(this.size);
+    this.used = 0;
   }
 
   *take(): Generator<Uint8Array> {

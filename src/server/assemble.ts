@@ -43,6 +43,8 @@ export interface MemberParts {
   unsafeNoFsync?: boolean;
   autoCompaction?: { mode: "periodic" | "revision"; retention: number };
   onRemoved?: () => void;
+  /** A full garbage collection (see StateMachineOptions.collectGarbage). */
+  collectGarbage?: () => void;
 }
 
 export interface AssembledMember {
@@ -74,6 +76,7 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
     compactionBatchLimit: p.compactionBatchLimit,
     unsafeNoFsync: p.unsafeNoFsync,
     onMemberAttrs: (m, out) => server!.loop.members.applyAttributes(m.ID, m.name, m.clientURLs, out),
+    collectGarbage: p.collectGarbage,
   };
   let sm: StateMachine = await openStateMachine(smOpts);
   const members = MemberTable.fromRows(await sm.members());

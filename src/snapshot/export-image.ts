@@ -135,8 +135,10 @@ function historySource(view: StateReader, opts: ExportOptions): BucketSource {
     },
     async *entries() {
       let after: KvCursor | undefined;
+      const scratch = { buf: new Uint8Array(0) };
       for (const through of cuts) {
-        yield encodeRows(view.kvRows(after, through));
+        // The writer copies each batch before asking for the next: one buffer serves them all.
+        yield encodeRows(view.kvRows(after, through), scratch);
         after = through;
         await turn();
       }
@@ -144,8 +146,8 @@ function historySource(view: StateReader, opts: ExportOptions): BucketSource {
   };
 }
 
-/** Revision keys and KeyValue values of a batch, in one buffer. */
-function encodeRows(rows: readonly KvRow[]): KeyValuePair[] {
+/** Revision keys and KeyValue values of a batch, in scratch.buf (grown when too small). */
+function encodeRows(rows: readonly KvRow[], scratch: { buf: Uint8Array }): KeyValuePair[] {
   let total = 0;
   const sizes = new Array<number>(rows.length);
   for (let i = 0; i < rows.length; i++) {
@@ -154,7 +156,8 @@ function encodeRows(rows: readonly KvRow[]): KeyValuePair[] {
     sizes[i] = v;
     total += REVISION_KEY_SIZE + 1 + v;
   }
-  const buf = new Uint8Array(total);
+  if (scratch.buf.length < total) scratch.buf = new Uint8Array(Math.max(total, 2 * scratch.buf.length));
+  const buf = scratch.buf;
   const out = new Array<KeyValuePair>(rows.length);
   let off = 0;
   for (let i = 0; i < rows.length; i++) {

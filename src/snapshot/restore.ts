@@ -10,9 +10,11 @@
 //     leases (TTLs restart when the member starts, as etcd's do) and alarms.
 //
 // Nothing is written unless the whole snapshot is good: the hash and bbolt's consistency check
-// come first, and the data dir is built under a temporary name and renamed into place last.
+// come first, and the data dir is built under a temporary name and renamed into place last. A
+// restore killed midway leaves only that temporary dir, which the next restore of the same dir
+// removes.
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { parseInitialCluster, parseUrlList, toWebUrl, urlString, verifyBootstrap } from "../config/index.ts";
 import { computeClusterId, computeMemberId, hexId } from "../membership/ids.ts";
@@ -87,6 +89,8 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
   o.log?.("restoring snapshot", { path: o.snapshotPath, "wal-dir": logDir, "data-dir": dataDir });
 
   const file = SnapshotFile.open(o.snapshotPath, "open");
+  removeStaleTemps(dataDir);
+  if (o.walDir) removeStaleTemps(o.walDir);
   const tmpData = tempSibling(dataDir);
   const tmpWal = o.walDir ? tempSibling(o.walDir) : undefined;
   let writer: StateWriter | undefined;
@@ -165,5 +169,19 @@ function refuseAuth(auth: EtcdAuthState): void {
 /** A fresh name beside `path` (same file system, so the final rename is atomic). */
 function tempSibling(path: string): string {
   const abs = resolve(path);
-  return join(dirname(abs), `.${basename(abs)}.restore-${randomBytes(4).toString("hex")}`);
+  return join(dirname(abs), `${tempPrefix(abs)}${randomBytes(4).toString("hex")}`);
+}
+
+const tempPrefix = (abs: string) => `.${basename(abs)}.restore-`;
+
+/** What a restore of the same dir killed midway left behind (it never became the dir). */
+function removeStaleTemps(path: string): void {
+  const abs = resolve(path);
+  let names: string[];
+  try {
+    names = readdirSync(dirname(abs));
+  } catch {
+    return; // no parent yet: nothing left behind
+  }
+  for (const n of names) if (n.startsWith(tempPrefix(abs))) rmSync(join(dirname(abs), n), { recursive: true, force: true });
 }

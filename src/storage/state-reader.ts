@@ -65,7 +65,8 @@ interface Stmt {
   raw(on?: boolean): Stmt;
 }
 
-const KV_COLS = "revision, sub, create_revision, version, lease, tombstone";
+// NULLIF: most rows have no lease, and a NULL costs less to hand to JavaScript than a string.
+const KV_COLS = "revision, sub, create_revision, version, NULLIF(lease, '0'), tombstone";
 /**
  * History that survives the compaction at ?c: every row above it, and below or at it the latest
  * row of each key unless that is a tombstone (etcd's compaction keeps exactly these). Only
@@ -109,11 +110,12 @@ export class StateReader {
   /** The history rows in (after, through], in (revision, sub) order. */
   kvRows(after: KvCursor | undefined, through: KvCursor): KvRow[] {
     const [where, args] = this.kvWhere(after, through);
-    const rows = this.stmt(`SELECT ${KV_COLS}, key, value FROM kv WHERE ${where} ORDER BY revision, sub`).all(args) as Row[];
+    // Key and value in one blob: one buffer per row instead of two (|| alone would make text).
+    const rows = this.stmt(`SELECT ${KV_COLS}, length(key), CAST(key || value AS BLOB) FROM kv WHERE ${where} ORDER BY revision, sub`).all(args) as Row[];
     return rows.map((r) => {
-      const key = bytes(r[6]);
-      const value = bytes(r[7]);
-      return { ...kvMeta(r), key, value, keyLength: key.length, valueLength: value.length };
+      const kl = Number(r[6]);
+      const both = bytes(r[7]);
+      return { ...kvMeta(r), key: both.subarray(0, kl), value: both.subarray(kl), keyLength: kl, valueLength: both.length - kl };
     });
   }
 
@@ -182,7 +184,7 @@ function kvMeta(r: Row): KvCursor & Omit<KvSizeRow, "keyLength" | "valueLength">
     sub: Number(r[1]),
     createRevision: Number(r[2]),
     version: Number(r[3]),
-    lease: BigInt(r[4] as string),
+    lease: r[4] === null ? 0n : BigInt(r[4] as string),
     tombstone: Number(r[5]) === 1,
   };
 }

@@ -1,0 +1,8 @@
+// Runs one restore in a process of its own and prints {"ms":…,"maxRssBytes":…} on success:
+// the memory and crash tests measure or kill it. Argument: RestoreOptions as JSON.
+import { restoreSnapshot, type RestoreOptions } from "../../src/snapshot/index.ts";
+
+const opts = JSON.parse(process.argv[2]!) as RestoreOptions;
+const t0 = performance.now();
+await restoreSnapshot(opts);
+console.log(JSON.stringify({ ms: Math.round(performance.now() - t0), maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
