@@ -214,7 +214,7 @@ export class BoltReader {
         }
         if ((page.flags & PAGE_TYPES) === 0) add(`page ${page.id}: invalid type: ${pageType(page.flags)}`);
         else if ((page.flags & PageFlag.branch) !== 0) checkBranchOrder(page, add);
-        else for (const e of leafEntries(page, order)) if (e.isBucket) visit(this.bucketOf(e.value, `bucket ${latin1(e.key)}`), depth + 1);
+        else checkLeaf(page, order, (key, value) => visit(this.bucketOf(value, `bucket ${latin1(key)}`), depth + 1));
       }
     };
     try {
@@ -249,6 +249,42 @@ function* leafEntries(p: Page, order: { prev?: Uint8Array }): Generator<BoltEntr
     order.prev = key;
     yield { key, value: buf.subarray(start + ksize, start + ksize + vsize), isBucket: (flags & BUCKET_LEAF_FLAG) !== 0 };
   }
+}
+
+/** leafEntries' checks without an object per entry; calls onBucket for nested buckets. */
+function checkLeaf(p: Page, order: { prev?: Uint8Array }, onBucket: (key: Uint8Array, value: Uint8Array) => void): void {
+  const where = `page ${p.id}`;
+  const n = elementCount(p, LEAF_ELEMENT_SIZE, where);
+  const buf = p.buf;
+  let prevStart = -1;
+  let prevLen = 0;
+  for (let i = 0; i < n; i++) {
+    const off = PAGE_HEADER_SIZE + i * LEAF_ELEMENT_SIZE;
+    const flags = readU32(buf, off);
+    const start = off + readU32(buf, off + 4);
+    const ksize = readU32(buf, off + 8);
+    const vsize = readU32(buf, off + 12);
+    if (start + ksize + vsize > buf.length) throw new BoltError(`${where}: element ${i} runs past the page`);
+    if (i === 0) {
+      if (order.prev !== undefined && compare(order.prev, buf.subarray(start, start + ksize)) >= 0) throw new BoltError(`${where}: key order violated at element 0`);
+    } else if (compareIn(buf, prevStart, prevLen, start, ksize) >= 0) {
+      throw new BoltError(`${where}: key order violated at element ${i}`);
+    }
+    prevStart = start;
+    prevLen = ksize;
+    if ((flags & BUCKET_LEAF_FLAG) !== 0) onBucket(buf.subarray(start, start + ksize), buf.subarray(start + ksize, start + ksize + vsize));
+  }
+  if (n > 0) order.prev = buf.subarray(prevStart, prevStart + prevLen);
+}
+
+/** compare() of two ranges of one buffer. */
+function compareIn(b: Uint8Array, a0: number, alen: number, b0: number, blen: number): number {
+  const n = Math.min(alen, blen);
+  for (let i = 0; i < n; i++) {
+    const d = b[a0 + i]! - b[b0 + i]!;
+    if (d !== 0) return d;
+  }
+  return alen - blen;
 }
 
 function elementCount(p: Page, elementSize: number, where: string): number {

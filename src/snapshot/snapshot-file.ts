@@ -49,14 +49,14 @@ export class SnapshotFile {
 
   /**
    * etcd's restore check: without a trailer the file is refused unless skipHashCheck; with one,
-   * the SHA-256 of the image must match it (skipped with skipHashCheck).
+   * the SHA-256 of the image must match it (skipped with skipHashCheck). Says whether it did.
    */
-  verifyHash(skipHashCheck: boolean): void {
+  verifyHash(skipHashCheck: boolean): boolean {
     if (!this.hasHash) {
       if (!skipHashCheck) throw SnapshotErrors.missingHash();
-      return;
+      return false;
     }
-    if (skipHashCheck) return;
+    if (skipHashCheck) return false;
     const expected = this.read(this.imageSize, SHA_SIZE);
     const h = createHash("sha256");
     const buf = new Uint8Array(HASH_CHUNK);
@@ -68,6 +68,7 @@ export class SnapshotFile {
     }
     const got = new Uint8Array(h.digest());
     if (!bytesEqual(expected, got)) throw SnapshotErrors.hashMismatch(expected, got);
+    return true;
   }
 
   /** The bbolt image: `whole` reads the file as bbolt would (trailer and all, as etcd's status). */
