@@ -6,7 +6,8 @@
 // their results:
 //
 //   snapshot status <file> [-w simple|json|table]
-//     const st = await snapshotStatus(file);       // { hash, revision, totalKey, totalSize }
+//     const st = await snapshotStatus(file, await fullCollector());  // src/runtime/heap-governor.ts
+//     // st = { hash, revision, totalKey, totalSize }
 //     simple: `${st.hash.toString(16)}, ${st.revision}, ${st.totalKey}, ${humanize(st.totalSize)}`
 //             (humanize = go-humanize Bytes: SI units, "20 kB", "1.1 GB")
 //     json:   {"hash":…,"revision":…,"totalKey":…,"totalSize":…} (numbers, in that order)
@@ -17,6 +18,7 @@
 //                           [--skip-hash-check]
 //     await restoreSnapshot({ snapshotPath: file, name, dataDir, walDir, initialCluster,
 //       initialClusterToken, initialAdvertisePeerUrls, skipHashCheck,
+//       collectGarbage: await fullCollector(),  // keeps a large restore's memory flat
 //       log: (msg, fields) => … });   // etcdctl logs "restoring snapshot" / "restored snapshot"
 //     Pass flags only when given: the defaults are etcdctl's (name "default", initial cluster
 //     "default=http://localhost:2380", token "etcd-cluster", peer URL "http://localhost:2380"),

@@ -8,19 +8,27 @@ import { SnapshotError, SnapshotErrors } from "./errors.ts";
 
 const SHA_SIZE = 32;
 const HASH_CHUNK = 1 << 20;
+/** Bytes of pages read between two collections (collectGarbage). */
+const GC_BYTES = 16 << 20;
 
 export class SnapshotFile {
   private closed = false;
+  private sinceGc = 0;
 
   private constructor(
     readonly path: string,
     private readonly fd: number,
     /** Size of the whole file. */
     readonly size: number,
+    private readonly collectGarbage: (() => void) | undefined,
   ) {}
 
-  /** Opens path; failures read as Go's ("stat s.db: no such file or directory"). */
-  static open(path: string, op: "stat" | "open"): SnapshotFile {
+  /**
+   * Opens path; failures read as Go's ("stat s.db: no such file or directory"). Each page read
+   * is a fresh buffer that dies young; `collectGarbage` (a full collection, from src/runtime)
+   * is called every few MiB read so that memory stays flat whatever the file's size.
+   */
+  static open(path: string, op: "stat" | "open", collectGarbage?: () => void): SnapshotFile {
     let fd: number;
     try {
       fd = openSync(path, "r");
@@ -30,7 +38,7 @@ export class SnapshotFile {
     try {
       const st = fstatSync(fd);
       if (st.isDirectory()) throw new SnapshotError(`read ${path}: is a directory`);
-      return new SnapshotFile(path, fd, st.size);
+      return new SnapshotFile(path, fd, st.size, collectGarbage);
     } catch (e) {
       closeSync(fd);
       throw e;
@@ -84,6 +92,11 @@ export class SnapshotFile {
   }
 
   read(pos: number, len: number): Uint8Array {
+    this.sinceGc += len;
+    if (this.sinceGc >= GC_BYTES && this.collectGarbage) {
+      this.sinceGc = 0;
+      this.collectGarbage();
+    }
     const b = new Uint8Array(len);
     let got = 0;
     while (got < len) {

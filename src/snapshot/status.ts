@@ -17,8 +17,9 @@ export interface SnapshotStatus {
   readonly totalSize: number;
 }
 
-export async function snapshotStatus(path: string): Promise<SnapshotStatus> {
-  const f = SnapshotFile.open(path, "stat");
+/** collectGarbage: as RestoreOptions.collectGarbage (a status reads every page of the file). */
+export async function snapshotStatus(path: string, collectGarbage?: () => void): Promise<SnapshotStatus> {
+  const f = SnapshotFile.open(path, "stat", collectGarbage);
   try {
     const r = f.bolt(true);
     const errors = r.check();
