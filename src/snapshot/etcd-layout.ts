@@ -12,6 +12,7 @@
 //   authUsers       name → authpb.User;  authRoles: name → authpb.Role
 //
 // A revision key is 8-byte big-endian main revision, '_', 8-byte big-endian sub revision.
+import type { MemberRecord } from "../membership/index.ts";
 import { SnapshotError } from "./errors.ts";
 
 const enc = new TextEncoder();
@@ -90,20 +91,11 @@ export function parseRevisionKey(b: Uint8Array, where: string): RevisionKey {
   return { main, sub, tombstone: tomb };
 }
 
-/** etcd's membership.Member as stored in the members bucket. */
-export interface MemberJson {
-  readonly id: bigint;
-  readonly name: string;
-  readonly peerURLs: readonly string[];
-  readonly clientURLs: readonly string[];
-  readonly isLearner: boolean;
-}
-
 /**
  * Go's encoding/json of membership.Member: {"id":<uint64>,"peerURLs":[…],"isLearner":true,
  * "name":…,"clientURLs":[…]} with isLearner, name and clientURLs left out when empty.
  */
-export function encodeMemberJson(m: MemberJson): Uint8Array {
+export function encodeMemberJson(m: MemberRecord): Uint8Array {
   const list = (xs: readonly string[]) => `[${xs.map(goJsonString).join(",")}]`;
   let s = `{"id":${m.id.toString()},"peerURLs":${list(m.peerURLs)}`;
   if (m.isLearner) s += `,"isLearner":true`;

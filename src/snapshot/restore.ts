@@ -17,7 +17,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { parseInitialCluster, parseUrlList, toWebUrl, urlString, verifyBootstrap } from "../config/index.ts";
-import { computeClusterId, computeMemberId, hexId } from "../membership/ids.ts";
+import { computeClusterId, computeMemberId, hexId } from "../membership/index.ts";
 import { openRaftLog, StateWriter } from "../storage/index.ts";
 import type { EtcdAuthState } from "./auth-buckets.ts";
 import { SnapshotError, SnapshotErrors } from "./errors.ts";
