@@ -27,7 +27,7 @@ import { Crc32, fromKey, keyRange, MvccStore, selectRange } from "../mvcc/index.
 import type { MemberRow } from "../membership/members.ts";
 import { stateDdl, statePragmas, SYNC_TOUCH } from "../storage/schema.ts";
 import { StateReader } from "../storage/state-reader.ts";
-import { exportEtcdImage } from "../snapshot/index.ts";
+import { snapshotResponses } from "../snapshot/index.ts";
 import { AlarmSet } from "./apply-alarm.ts";
 import { type ApplyContext, applyRequest, needsHistory } from "./apply.ts";
 import { runAsync, runSync, txnHasPut } from "./apply-kv.ts";
@@ -55,12 +55,7 @@ export interface StateMachineOptions {
   timers?: Timers;
   /** A member published its attributes (InternalRaftRequest.member_attrs): write them into the batch. */
   onMemberAttrs?: (m: Member, out: InStatement[]) => void;
-  /**
-   * A full garbage collection. Streaming a snapshot leaves several short-lived copies of every
-   * chunk (message encoding, gRPC and HTTP/2 framing) outside the JS heap, where the heap
-   * governor does not see them: a collection every SNAPSHOT_GC_BYTES keeps the member's memory
-   * flat (measured: docs/benchmarks.md).
-   */
+  /** A full garbage collection, asked for while streaming a snapshot (snapshot-responses.ts). */
   collectGarbage?: () => void;
 }
 
@@ -128,8 +123,6 @@ export interface StateMachine {
 }
 
 const SNAPSHOT_CHUNK = 32 * 1024;
-/** Bytes of an etcd-format snapshot sent between two collections (collectGarbage). */
-const SNAPSHOT_GC_BYTES = 4 << 20;
 /** Applied batches are committed to the state file together, at most this late (ms) ... */
 const GROUP_COMMIT_MS = 25;
 /** ... or once this many statements wait. */
@@ -584,27 +577,15 @@ class Sm implements StateMachine {
     }
   }
 
-  async *etcdSnapshot(): AsyncIterable<SnapshotResponse> {
-    // Between two apply batches, with every applied batch committed: the view then holds the
+  etcdSnapshot(): AsyncIterable<SnapshotResponse> {
+    // Opened between two apply batches, with every applied batch committed: the view holds the
     // state at exactly appliedIndex, and keeps it while applying goes on.
-    const view = await this.serial(() => {
-      this.commitGroup();
-      return StateReader.open(this.o.path);
-    });
-    try {
-      const image = await exportEtcdImage(view);
-      let sinceGc = 0;
-      for await (const c of image.chunks()) {
-        yield { $typeName: "etcdserverpb.SnapshotResponse", header: undefined, remainingBytes: BigInt(c.remaining), blob: c.blob };
-        sinceGc += c.blob.length;
-        if (sinceGc >= SNAPSHOT_GC_BYTES && this.o.collectGarbage) {
-          sinceGc = 0;
-          this.o.collectGarbage();
-        }
-      }
-    } finally {
-      view.close();
-    }
+    const open = () =>
+      this.serial(() => {
+        this.commitGroup();
+        return StateReader.open(this.o.path);
+      });
+    return snapshotResponses(open, this.o.collectGarbage);
   }
 
   defragment(): Promise<void> {

@@ -37,5 +37,6 @@ export {
   parseAuthBuckets,
 } from "./auth-buckets.ts";
 export { SnapshotError } from "./errors.ts";
+export { snapshotResponses } from "./snapshot-responses.ts";
 export { restoreSnapshot, type RestoreOptions, type RestoreResult } from "./restore.ts";
 export { snapshotStatus, type SnapshotStatus } from "./status.ts";
