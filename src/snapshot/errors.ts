@@ -1,8 +1,14 @@
 // The messages snapshot status and restore fail with: one line each, etcdctl 3.4.23's text
 // where etcdctl has one (observed with Debian's etcdctl against the same damaged files).
+import { BoltError } from "../bbolt/index.ts";
 
 export class SnapshotError extends Error {
   override readonly name = "SnapshotError";
+}
+
+/** A damaged page found while reading (BoltError) reads as a snapshot error; others pass. */
+export function asSnapshotError(e: unknown): unknown {
+  return e instanceof BoltError ? new SnapshotError(e.message) : e;
 }
 
 /** Go's %v of a []byte: "[1 2 3]". */
@@ -19,9 +25,13 @@ export const SnapshotErrors = {
   unreadable: (op: "stat" | "open", path: string, why: string) => new SnapshotError(`${op} ${path}: ${why}`),
   dataDirExists: (dir: string) => new SnapshotError(`data-dir ${JSON.stringify(dir)} exists`),
   walDirExists: (dir: string) => new SnapshotError(`wal-dir ${JSON.stringify(dir)} exists`),
-  /** bbolt's tx.Check found problems (etcdctl prints the count, then one problem per line). */
+  /**
+   * bbolt's tx.Check found problems. etcdctl prints the count, then one problem per line; here
+   * the same text on one line, with the first few problems.
+   */
   integrity: (errors: readonly string[]) =>
-    new SnapshotError(`snapshot file integrity check failed. ${errors.length} errors found.\n${errors.join("\n")}`),
-  notSnapshot: (why: string) => new SnapshotError(why),
+    new SnapshotError(
+      `snapshot file integrity check failed. ${errors.length} errors found. ${errors.slice(0, 3).join("; ")}${errors.length > 3 ? "; …" : ""}`,
+    ),
   missingBucket: (name: string) => new SnapshotError(`snapshot has no ${JSON.stringify(name)} bucket: not an etcd snapshot`),
 } as const;

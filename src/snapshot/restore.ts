@@ -20,7 +20,7 @@ import { parseInitialCluster, parseUrlList, toWebUrl, urlString, verifyBootstrap
 import { computeClusterId, computeMemberId, hexId } from "../membership/index.ts";
 import { openRaftLog, StateWriter } from "../storage/index.ts";
 import type { EtcdAuthState } from "./auth-buckets.ts";
-import { SnapshotError, SnapshotErrors } from "./errors.ts";
+import { asSnapshotError, SnapshotError, SnapshotErrors } from "./errors.ts";
 import { importEtcdImage } from "./import-image.ts";
 import { SnapshotFile } from "./snapshot-file.ts";
 
@@ -156,6 +156,8 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
       historyRows: imported.historyRows,
       leases: imported.leases,
     };
+  } catch (e) {
+    throw asSnapshotError(e);
   } finally {
     writer?.abort();
     file.close();

@@ -3,8 +3,8 @@
 // Reads are positional and synchronous: status and restore run outside the member's event loop.
 import { createHash } from "node:crypto";
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { BoltError, BoltReader, type RandomAccess } from "../bbolt/index.ts";
-import { SnapshotError, SnapshotErrors } from "./errors.ts";
+import { BoltReader, type RandomAccess } from "../bbolt/index.ts";
+import { asSnapshotError, SnapshotError, SnapshotErrors } from "./errors.ts";
 
 const SHA_SIZE = 32;
 const HASH_CHUNK = 1 << 20;
@@ -86,8 +86,7 @@ export class SnapshotFile {
     try {
       return BoltReader.open(access);
     } catch (e) {
-      if (e instanceof BoltError) throw SnapshotErrors.notSnapshot(e.message);
-      throw e;
+      throw asSnapshotError(e);
     }
   }
 

@@ -4,7 +4,7 @@
 // the main revision of the last entry of the `key` bucket, the number of entries of all
 // buckets, and the database size (high water mark × page size). The trailer is not checked.
 import { crc32c } from "../storage/index.ts";
-import { SnapshotError, SnapshotErrors } from "./errors.ts";
+import { asSnapshotError, SnapshotError, SnapshotErrors } from "./errors.ts";
 import { Buckets } from "./etcd-layout.ts";
 import { compare } from "../bbolt/index.ts";
 import { SnapshotFile } from "./snapshot-file.ts";
@@ -41,6 +41,8 @@ export async function snapshotStatus(path: string, collectGarbage?: () => void):
       }
     }
     return { hash, revision, totalKey, totalSize: r.size };
+  } catch (e) {
+    throw asSnapshotError(e);
   } finally {
     f.close();
   }
