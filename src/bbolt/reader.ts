@@ -151,7 +151,14 @@ export class BoltReader {
   /** Pre-order walk of a tree's pages with their depth; branch keys are checked against their child. */
   private *walk(root: number): Generator<{ page: Page; depth: number }> {
     const stack: { page: Page; next: number; depth: number }[] = [];
+    // A page reached twice would make a damaged (or hostile) file loop for ever.
+    const visited = new Uint8Array(this.meta.pgid);
+    const visit = (id: number) => {
+      if (visited[id] === 1) throw new BoltError(`page ${id}: multiple references`);
+      visited[id] = 1;
+    };
     const rootPage = this.page(root);
+    visit(root);
     yield { page: rootPage, depth: 0 };
     if ((rootPage.flags & PageFlag.branch) !== 0) stack.push({ page: rootPage, next: 0, depth: 0 });
     while (stack.length > 0) {
@@ -166,6 +173,7 @@ export class BoltReader {
       const child = readU64(top.page.buf, off + 8);
       if (top.depth + 1 >= MAX_DEPTH) throw new BoltError(`page ${top.page.id}: tree deeper than ${MAX_DEPTH} levels`);
       const page = this.page(child);
+      visit(child);
       yield { page, depth: top.depth + 1 };
       if ((page.flags & PageFlag.branch) !== 0) stack.push({ page, next: 0, depth: top.depth + 1 });
     }
@@ -201,6 +209,8 @@ export class BoltReader {
     }
     const visit = (b: BucketRef, depth: number): void => {
       if (depth > MAX_DEPTH) throw new BoltError(`buckets nested deeper than ${MAX_DEPTH}`);
+      // A bucket whose root was already walked would be walked again and again.
+      if (b.inline === undefined && b.root < total && seen[b.root] === 1) return add(`page ${b.root}: multiple references`);
       const order: { prev?: Uint8Array } = {};
       const pages = b.inline !== undefined ? [{ page: b.inline }] : this.walk(b.root);
       for (const { page } of pages) {

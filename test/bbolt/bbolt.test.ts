@@ -147,3 +147,15 @@ test("check() finds unreachable and doubly referenced pages", async () => {
   const child = Number(Buffer.from(image.slice(elems + 8, elems + 16)).readBigUInt64LE(0));
   expect(readerOf(twice).check()).toContain(`page ${child}: multiple references`);
 });
+
+test("a branch pointing back at itself ends in an error, not an endless walk", async () => {
+  const image = await imageOf([bucket("k", randomPairs(9, 1000, 20, 100))]);
+  const r = readerOf(image);
+  const root = r.bucketOf(r.find(r.root(), te.encode("k"))!.value, "k").root;
+  const loop = image.slice();
+  const elems = root * 4096 + 16;
+  for (let i = 0; i < 4; i++) loop.set(Buffer.from(BigUint64Array.of(BigInt(root)).buffer), elems + i * 16 + 8);
+  const lr = readerOf(loop);
+  expect(() => [...lr.entries(lr.bucketOf(lr.find(lr.root(), te.encode("k"))!.value, "k"))]).toThrow(`page ${root}: multiple references`);
+  expect(lr.check()).toContain(`page ${root}: multiple references`);
+});
