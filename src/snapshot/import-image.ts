@@ -4,7 +4,7 @@
 // batch at a time. Members, cluster version and consistent index are not taken over: a restore
 // starts a new cluster (restore.ts), as etcd's does.
 import { fromBinary } from "@bufbuild/protobuf";
-import type { BoltReader, BucketRef } from "../bbolt/index.ts";
+import { type BoltReader, type BucketRef, compare, latin1 } from "../bbolt/index.ts";
 import { LeaseSchema } from "../gen/lease_pb.ts";
 import { AlarmMemberSchema } from "../gen/rpc_pb.ts";
 import type { StateWriter } from "../storage/index.ts";
@@ -12,7 +12,6 @@ import { type EtcdAuthState, parseAuthBuckets } from "./auth-buckets.ts";
 import { SnapshotError, SnapshotErrors } from "./errors.ts";
 import { Buckets, MetaKeys, parseRevisionKey, readU64be } from "./etcd-layout.ts";
 import { decodeKeyValue } from "./kv-codec.ts";
-import { compare } from "../bbolt/index.ts";
 
 export interface ImportedState {
   /** The store's revision: the last revision in the image, or the compaction revision if above. */
@@ -119,10 +118,4 @@ export function importEtcdImage(r: BoltReader, w: StateWriter): ImportedState & 
     leases: leaseIds.size,
     auth: parseAuthBuckets(r, root),
   };
-}
-
-function latin1(b: Uint8Array): string {
-  let s = "";
-  for (const c of b) s += String.fromCharCode(c);
-  return s;
 }
