@@ -9,8 +9,9 @@
 //   - the keyspace keeps every revision, version, create/mod revision, the compaction revision,
 //     leases (TTLs restart when the member starts, as etcd's do) and alarms.
 //
-// Nothing is written unless the whole snapshot is good: the hash and bbolt's consistency check
-// come first, and the data dir is built under a temporary name and renamed into place last. A
+// Nothing is written unless the whole snapshot is good: the SHA-256 (or, when it is not checked,
+// bbolt's consistency check) comes first, every page is checked as it is read, and the data dir
+// is built under a temporary name and renamed into place last. A
 // restore killed midway leaves only that temporary dir, which the next restore of the same dir
 // removes.
 import { randomBytes } from "node:crypto";
@@ -45,9 +46,9 @@ export interface RestoreOptions {
   /** Progress lines (etcdctl logs "restoring snapshot" and "restored snapshot"). */
   log?: (msg: string, fields: Record<string, string | number>) => void;
   /**
-   * A full garbage collection (src/runtime's fullCollector()), called every few MiB read: keeps
-   * the peak memory of a large restore flat (without it the engine lets dead page buffers pile
-   * up to hundreds of MB on a machine with RAM to spare).
+   * A full garbage collection (src/runtime's fullCollector()), called every 16 MiB read: the
+   * page buffers read die young, and collecting them on this schedule keeps the peak lower
+   * (496 MB snapshot: 120–122 MiB peak with it, 135–140 without).
    */
   collectGarbage?: () => void;
 }

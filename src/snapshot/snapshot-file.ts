@@ -26,7 +26,7 @@ export class SnapshotFile {
   /**
    * Opens path; failures read as Go's ("stat s.db: no such file or directory"). Each page read
    * is a fresh buffer that dies young; `collectGarbage` (a full collection, from src/runtime)
-   * is called every few MiB read so that memory stays flat whatever the file's size.
+   * is called every GC_BYTES read to keep the peak down (RestoreOptions.collectGarbage).
    */
   static open(path: string, op: "stat" | "open", collectGarbage?: () => void): SnapshotFile {
     let fd: number;
