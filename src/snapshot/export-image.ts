@@ -38,7 +38,7 @@ export interface ExportOptions {
   yieldTurn?: () => Promise<void>;
   /** Bytes per writing-pass batch (default 1 MiB). */
   batchBytes?: number;
-  /** Rows per planning-pass query (default 2000). */
+  /** Rows per planning-pass query (default 10 000: a few hundred KB of small rows). */
   planRows?: number;
 }
 
@@ -102,7 +102,7 @@ export async function exportEtcdImage(view: StateReader, opts: ExportOptions = {
 function historySource(view: StateReader, opts: ExportOptions): BucketSource {
   const turn = opts.yieldTurn ?? defaultTurn;
   const batchBytes = opts.batchBytes ?? 1 << 20;
-  const planRows = opts.planRows ?? 2000;
+  const planRows = opts.planRows ?? 10_000;
   /** Where each writing-pass batch ends, found by the planning pass. */
   const cuts: KvCursor[] = [];
   return {

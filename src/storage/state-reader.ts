@@ -59,6 +59,8 @@ export interface MemberStateRow {
 
 type Row = unknown[];
 
+const EMPTY = new Uint8Array(0);
+
 interface Stmt {
   all(...args: unknown[]): unknown[];
   iterate(...args: unknown[]): IterableIterator<unknown>;
@@ -104,7 +106,7 @@ export class StateReader {
   kvSizes(after: KvCursor | undefined, limit: number): KvSizeRow[] {
     const [where, args] = this.kvWhere(after, undefined);
     const rows = this.stmt(`SELECT ${KV_COLS}, length(key), length(value) FROM kv WHERE ${where} ORDER BY revision, sub LIMIT ?`).all([...args, limit]) as Row[];
-    return rows.map((r) => ({ ...kvMeta(r), keyLength: Number(r[6]), valueLength: Number(r[7]) }));
+    return rows.map((r) => kvRow(r, Number(r[6]), Number(r[7]), EMPTY, EMPTY));
   }
 
   /** The history rows in (after, through], in (revision, sub) order. */
@@ -115,7 +117,7 @@ export class StateReader {
     return rows.map((r) => {
       const kl = Number(r[6]);
       const both = bytes(r[7]);
-      return { ...kvMeta(r), key: both.subarray(0, kl), value: both.subarray(kl), keyLength: kl, valueLength: both.length - kl };
+      return kvRow(r, kl, both.length - kl, both.subarray(0, kl), both.subarray(kl));
     });
   }
 
@@ -178,14 +180,19 @@ export class StateReader {
   }
 }
 
-function kvMeta(r: Row): KvCursor & Omit<KvSizeRow, "keyLength" | "valueLength"> {
+/** One object per row (the columns are KV_COLS, then the lengths). */
+function kvRow(r: Row, keyLength: number, valueLength: number, key: Uint8Array, value: Uint8Array): KvRow {
   return {
-    revision: Number(r[0]),
-    sub: Number(r[1]),
-    createRevision: Number(r[2]),
-    version: Number(r[3]),
+    revision: r[0] as number,
+    sub: r[1] as number,
+    createRevision: r[2] as number,
+    version: r[3] as number,
     lease: r[4] === null ? 0n : BigInt(r[4] as string),
-    tombstone: Number(r[5]) === 1,
+    tombstone: r[5] === 1,
+    keyLength,
+    valueLength,
+    key,
+    value,
   };
 }
 
