@@ -102,7 +102,13 @@ async function bootstrapInitialCluster(config: ServerConfig, logger: Logger): Pr
   }
 }
 
-export async function startMember(config: ServerConfig): Promise<RunningMember> {
+/** Effects of the runtime the member may use (src/runtime builds them). */
+export interface MemberEffects {
+  /** A full garbage collection: streaming a snapshot asks for one every few MiB sent. */
+  collectGarbage?: () => void;
+}
+
+export async function startMember(config: ServerConfig, effects: MemberEffects = {}): Promise<RunningMember> {
   const logger = createLogger({
     level: config.logLevel,
     format: config.logger === "zap" ? "zap" : "capnslog",
@@ -118,7 +124,7 @@ export async function startMember(config: ServerConfig): Promise<RunningMember> 
       mkdirSync(config.walDir, { recursive: true, mode: 0o700 });
       locks.push(lockDir(config.walDir));
     }
-    const running = await startLocked(config, logger, memberDir);
+    const running = await startLocked(config, logger, memberDir, effects);
     const stop = running.stop;
     return {
       ...running,
@@ -133,7 +139,7 @@ export async function startMember(config: ServerConfig): Promise<RunningMember> 
   }
 }
 
-async function startLocked(config: ServerConfig, logger: Logger, memberDir: string): Promise<RunningMember> {
+async function startLocked(config: ServerConfig, logger: Logger, memberDir: string, effects: MemberEffects): Promise<RunningMember> {
   const identityFile = join(memberDir, "identity.json");
   const existing = readIdentity(identityFile);
   // Static flags, discovery (v2, v3) and DNS SRV all end in one InitialCluster; everything
@@ -270,6 +276,7 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
         config.autoCompactionRetention > 0 ? { mode: config.autoCompactionMode, retention: config.autoCompactionRetention } : undefined,
       onRemoved,
       auth: { tokens: makeTokens(config, logger), hasher: runtimeHasher(), bcryptCost: config.bcryptCost },
+      collectGarbage: effects.collectGarbage,
     });
   } catch (err) {
     await peerTransport.close().catch(() => {});

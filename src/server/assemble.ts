@@ -45,6 +45,8 @@ export interface MemberParts {
   onRemoved?: () => void;
   /** v3 auth: token provider, bcrypt, cost (ServerOptions.auth). */
   auth?: ServerOptions["auth"];
+  /** A full garbage collection (see StateMachineOptions.collectGarbage). */
+  collectGarbage?: () => void;
 }
 
 export interface AssembledMember {
@@ -106,6 +108,7 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
       enabledChanged: (on) => server?.auth.enabledChanged(on),
       tokenIssued: (token, user) => server?.auth.tokenIssued(token, user),
     },
+    collectGarbage: p.collectGarbage,
   };
   let sm: StateMachine = await openStateMachine(smOpts);
   const members = MemberTable.fromRows(await sm.members());

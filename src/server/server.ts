@@ -656,7 +656,7 @@ export class Server implements EtcdServer, PeerHandler {
   }
 
   snapshot(_ctx: RequestContext): AsyncIterable<SnapshotResponse> {
-    return this.sm.snapshot();
+    return this.sm.etcdSnapshot();
   }
 
   async moveLeader(req: MoveLeaderRequest, _ctx: RequestContext): Promise<MoveLeaderResponse> {

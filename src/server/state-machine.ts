@@ -26,6 +26,8 @@ import { Lessor } from "../lease/index.ts";
 import { Crc32, fromKey, keyRange, MvccStore, selectRange } from "../mvcc/index.ts";
 import type { MemberRow } from "../membership/members.ts";
 import { stateDdl, statePragmas, SYNC_TOUCH } from "../storage/schema.ts";
+import { StateReader } from "../storage/state-reader.ts";
+import { snapshotResponses } from "../snapshot/index.ts";
 import { AlarmSet } from "./apply-alarm.ts";
 import { AuthStore } from "../auth/index.ts";
 import { type ApplyContext, applyRequest, needsHistory } from "./apply.ts";
@@ -58,6 +60,8 @@ export interface StateMachineOptions {
   timers?: Timers;
   /** A member published its attributes (InternalRaftRequest.member_attrs): write them into the batch. */
   onMemberAttrs?: (m: Member, out: InStatement[]) => void;
+  /** A full garbage collection, asked for while streaming a snapshot (snapshot-responses.ts). */
+  collectGarbage?: () => void;
   /** What the member learns from auth changes applied here (tokens to drop or register). */
   authEvents?: StateAuthEvents;
 }
@@ -111,7 +115,13 @@ export interface StateMachine {
   quotaExceeded(req: InternalRaftRequest): boolean;
   hash(): Promise<number>;
   hashKV(rev: number): Promise<{ hash: number; compactRevision: number; revision: number }>;
+  /** The internal image (a SQLite copy) that lagging followers install; ends with its SHA-256. */
   snapshot(): AsyncIterable<SnapshotResponse>;
+  /**
+   * Maintenance.Snapshot: etcd's format (a bbolt image of the state at this moment, then its
+   * SHA-256), streamed from a consistent read view while applying goes on.
+   */
+  etcdSnapshot(): AsyncIterable<SnapshotResponse>;
   dbSize(): number;
   dbSizeInUse(): number;
   /** Resolves once the physical deletion of the latest compaction is done (`physical`). */
@@ -621,6 +631,17 @@ class Sm implements StateMachine {
       await fh.close();
       await rm(tmp, { force: true });
     }
+  }
+
+  etcdSnapshot(): AsyncIterable<SnapshotResponse> {
+    // Opened between two apply batches, with every applied batch committed: the view holds the
+    // state at exactly appliedIndex, and keeps it while applying goes on.
+    const open = () =>
+      this.serial(() => {
+        this.commitGroup();
+        return StateReader.open(this.o.path);
+      });
+    return snapshotResponses(open, this.o.collectGarbage);
   }
 
   defragment(): Promise<void> {

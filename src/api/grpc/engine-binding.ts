@@ -38,9 +38,8 @@ class EnginePort implements GrpcPort {
     }
     this.s.end(code === 0 && message === undefined ? OK_TRAILERS : status);
   }
-  drained(): null {
-    // The engine queues output under flow control; it has no drain signal.
-    return null;
+  drained(): Promise<void> | null {
+    return this.s.drained();
   }
 }
 

@@ -452,6 +452,19 @@ class Connection implements StreamHost, H2Connection {
     this.pump(s);
   }
 
+  drained(s: ServerStream): Promise<void> | null {
+    if (s.queue.length === 0 && !this.congested) return null;
+    return new Promise((resolve) => s.drainWaiters.push(resolve));
+  }
+
+  /** Resolves the stream's drained() promises once nothing of it waits any more. */
+  private notifyDrained(s: ServerStream): void {
+    if (s.drainWaiters.length === 0 || (!s.closed && (s.queue.length > 0 || this.congested))) return;
+    const ws = s.drainWaiters;
+    s.drainWaiters = [];
+    for (const w of ws) w();
+  }
+
   sendEnd(s: ServerStream, trailers: HeaderList | undefined): void {
     if (s.queue.length > 0) {
       s.pendingTrailers = trailers;
@@ -510,6 +523,7 @@ class Connection implements StreamHost, H2Connection {
     }
     this.blocked.delete(s);
     if (s.ending && !s.localEnded) this.finish(s, s.pendingTrailers);
+    this.notifyDrained(s);
   }
 
   private pumpBlocked(): void {
@@ -525,6 +539,7 @@ class Connection implements StreamHost, H2Connection {
     this.streams.delete(s.id);
     this.blocked.delete(s);
     s.queue.length = 0;
+    this.notifyDrained(s);
     const cb = s.onclose;
     if (cb !== null) {
       try {
@@ -577,6 +592,7 @@ class Connection implements StreamHost, H2Connection {
         this.congested = false;
         this.pumpBlocked();
         this.schedule();
+        for (const st of this.streams.values()) this.notifyDrained(st);
       });
     }
   }

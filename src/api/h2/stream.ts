@@ -10,6 +10,7 @@ export interface StreamHost {
   sendData(s: ServerStream, data: Uint8Array): void;
   sendEnd(s: ServerStream, trailers: HeaderList | undefined): void;
   sendReset(s: ServerStream, code: number): void;
+  drained(s: ServerStream): Promise<void> | null;
 }
 
 export class ServerStream implements H2Stream {
@@ -37,6 +38,8 @@ export class ServerStream implements H2Stream {
   /** DATA waiting for flow-control window; queue[0] is partly sent up to queueOffset. */
   queue: Uint8Array[] = [];
   queueOffset = 0;
+  /** Resolvers of drained() promises, called when the queue has gone out or the stream closed. */
+  drainWaiters: (() => void)[] = [];
   /** Trailers of an end() issued while DATA was still queued. */
   pendingTrailers: HeaderList | undefined = undefined;
 
@@ -68,6 +71,10 @@ export class ServerStream implements H2Stream {
     if (!this.responded) throw new Error("h2: write before respond");
     if (this.ending) throw new Error("h2: write after end");
     if (data.length > 0) this.host.sendData(this, data);
+  }
+
+  drained(): Promise<void> | null {
+    return this.closed ? null : this.host.drained(this);
   }
 
   end(trailers?: HeaderList): void {

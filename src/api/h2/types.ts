@@ -19,6 +19,12 @@ export interface H2Stream {
   end(trailers?: ReadonlyArray<readonly [string, string]>): void;
   /** Sends RST_STREAM(code) and closes the stream. No-op once closed. */
   reset(code: number): void;
+  /**
+   * null when nothing written to this stream waits (for flow-control window or a congested
+   * socket); else a promise that resolves once it has all gone to the socket (or the stream
+   * closed). A producer that awaits it keeps at most about one write in memory.
+   */
+  drained(): Promise<void> | null;
   readonly closed: boolean;
 }
 
