@@ -11,3 +11,4 @@ export type { FetchHandler } from "./http/fetch-bridge.ts";
 export { DEFAULT_VERSION } from "./http/router.ts";
 export { httpStatusFromCode } from "./gateway/http-status.ts";
 export { rpcTable } from "./rpc/index.ts";
+export { v2Route, type V2ApiOptions } from "./v2/index.ts";

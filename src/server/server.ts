@@ -647,6 +647,13 @@ export class Server implements EtcdServer, PeerHandler {
     return out;
   }
 
+  // ---- v2 store (src/server/v2-service.ts serves it) --------------------------------------------
+
+  /** Proposes a v2 store request; resolves with its apply result (a V2Error rejects). */
+  proposeV2(v2: NonNullable<RequestInit["v2"]>): Promise<unknown> {
+    return this.propose({ v2 });
+  }
+
   // ---- auto compaction ----------------------------------------------------------------------
 
   private startAutoCompaction(ac: { mode: "periodic" | "revision"; retention: number }): void {

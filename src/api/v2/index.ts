@@ -1,0 +1,112 @@
+// etcd 3.4's v2 API on the client port (served with --enable-v2): /v2/keys, /v2/members,
+// /v2/machines, /v2/stats/*, /v2/auth/*. A hono app behind the client port's router; every
+// other /v2/ path answers Go's "404 page not found", paths that are not clean are redirected as
+// Go's ServeMux does.
+import { Hono } from "hono";
+import type { Logger } from "../../server/logger.ts";
+import type { EtcdServer } from "../../server/types.ts";
+import type { V2Service } from "../../server/v2-service.ts";
+import type { HttpRoute } from "../http/router.ts";
+import { Access, type Caller } from "./access.ts";
+import { AUTH_PREFIX, serveAuth } from "./auth-routes.ts";
+import { goError, messageError, methodNotAllowed, notFound, pathUnescape, uncleanPath } from "./http.ts";
+import { KEYS_PREFIX, serveKeys } from "./keys.ts";
+import { machines, MEMBERS_PREFIX, serveMembers } from "./members.ts";
+import { Security } from "./security.ts";
+
+export interface V2ApiOptions {
+  readonly server: EtcdServer;
+  readonly svc: V2Service;
+  readonly logger: Logger;
+  /** Unix ms: turns TTLs into expiry times. */
+  readonly clock: () => number;
+  /** --client-cert-auth: a client certificate's common name may name a v2 user. */
+  readonly clientCertAuth?: boolean;
+}
+
+const KEY_METHODS = ["HEAD", "GET", "PUT", "POST", "DELETE"];
+
+function caller(req: Request): Caller {
+  return { method: req.method, authorization: req.headers.get("authorization") ?? "" };
+}
+
+/** The decoded path (Go's r.URL.Path) and the raw query of a request. */
+function decodedPath(req: Request): string | undefined {
+  const url = new URL(req.url);
+  return pathUnescape(url.pathname);
+}
+
+/** The hono app that serves /v2/*. */
+export function createV2App(o: V2ApiOptions): Hono {
+  const sec = new Security(o.svc);
+  const access = new Access(sec, o.logger, o.clientCertAuth === true);
+  const cluster = (): Record<string, string> => ({ "x-etcd-cluster-id": o.svc.clusterId.toString(16) });
+  const app = new Hono();
+
+  // Go's ServeMux: a malformed escape is a bad request; an unclean path is redirected.
+  app.use("*", async (c, next) => {
+    const p = decodedPath(c.req.raw);
+    if (p === undefined) return goError(400, "400 Bad Request");
+    const clean = uncleanPath(p);
+    if (clean !== undefined) {
+      const q = new URL(c.req.url).search;
+      return new Response(c.req.method === "GET" ? `<a href="${clean}${q}">Moved Permanently</a>.\n\n` : null, {
+        status: 301,
+        headers: { location: clean + q, "content-type": "text/html; charset=utf-8" },
+      });
+    }
+    await next();
+  });
+
+  const keys = async (req: Request): Promise<Response> => {
+    if (!KEY_METHODS.includes(req.method)) return methodNotAllowed(KEY_METHODS);
+    const path = decodedPath(req)!;
+    return serveKeys({ svc: o.svc, access, logger: o.logger, clock: o.clock }, req, path.slice(KEYS_PREFIX.length), caller(req), cluster());
+  };
+  app.all(KEYS_PREFIX, (c) => keys(c.req.raw));
+  app.all(`${KEYS_PREFIX}/*`, (c) => keys(c.req.raw));
+
+  const members = async (req: Request): Promise<Response> => {
+    if (!["GET", "POST", "DELETE", "PUT"].includes(req.method)) return methodNotAllowed(["GET", "POST", "DELETE", "PUT"]);
+    const c = caller(req);
+    if (!(await access.writeRoot(c))) return messageError(401, "Insufficient credentials");
+    const sub = decodedPath(req)!.slice(MEMBERS_PREFIX.length).replace(/^\//, "");
+    return serveMembers(o.svc, o.server, o.logger, req, sub, cluster());
+  };
+  app.all(MEMBERS_PREFIX, (c) => members(c.req.raw));
+  app.all(`${MEMBERS_PREFIX}/*`, (c) => members(c.req.raw));
+
+  app.all("/v2/machines", (c) => {
+    if (c.req.method !== "GET" && c.req.method !== "HEAD") return methodNotAllowed(["GET", "HEAD"]);
+    return machines(o.svc);
+  });
+
+  const stats = (method: string, body: () => string | undefined): Response => {
+    if (method !== "GET") return methodNotAllowed(["GET"]);
+    const b = body();
+    if (b === undefined) return messageError(403, "not current leader");
+    return new Response(b, { status: 200, headers: { "content-type": "application/json" } });
+  };
+  app.all("/v2/stats/store", (c) => stats(c.req.method, () => o.svc.storeStats()));
+  app.all("/v2/stats/self", (c) => stats(c.req.method, () => o.svc.selfStats()));
+  app.all("/v2/stats/leader", (c) => stats(c.req.method, () => o.svc.leaderStats()));
+
+  app.all(`${AUTH_PREFIX}/*`, (c) => {
+    const req = c.req.raw;
+    const sub = decodedPath(req)!.slice(AUTH_PREFIX.length);
+    return serveAuth({ sec, access, logger: o.logger }, req, sub, caller(req), cluster());
+  });
+
+  app.notFound(() => notFound());
+  app.onError((err) => {
+    o.logger.warn("v2 handler failed", { error: err instanceof Error ? err.message : String(err) });
+    return messageError(500, "Internal Server Error");
+  });
+  return app;
+}
+
+/** The client port route that serves /v2/ with the app. */
+export function v2Route(o: V2ApiOptions): HttpRoute {
+  const app = createV2App(o);
+  return { prefix: "/v2/", fetch: (req) => app.fetch(req) };
+}
