@@ -26,3 +26,15 @@ export {
 } from "./cluster.ts";
 export { type Ack, measureFirstWrite, missingAcks, WriteLoad, type WriteLoadOptions, writeKeys } from "./cluster-load.ts";
 export { NetnsLab, netnsAvailable } from "./cluster-netns.ts";
+export {
+  type HttpAnswer,
+  type HttpOptions,
+  normalizer,
+  runV2ctl,
+  spawnV2ctl,
+  V2_FLAGS,
+  v2CtlEnv,
+  v2Http,
+  v2Ids,
+  waitV2Ready,
+} from "./v2.ts";
