@@ -3,9 +3,11 @@
 // once the servers' own IDs, ports and clocks are replaced by placeholders: exit codes, stdout
 // and stderr of etcdctl; status, X-Etcd-Index, content type and body of each request.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import {
   type HttpOptions,
+  LineProcess,
   Member,
   normalizer,
   pollUntil,
@@ -16,6 +18,7 @@ import {
   v2Http,
   v2Ids,
   waitV2Ready,
+  withTimeout,
 } from "../helpers/index.ts";
 
 const ETCD = process.env.ETCD_BIN ?? "/usr/bin/etcd";
@@ -275,6 +278,88 @@ test("watch, watch --forever --after-index -r, exec-watch: the same lines on bot
   expect(a).toContain("once 1");
   expect(a.filter((l) => l.startsWith("exec ")).length).toBe(4);
 }, 60_000);
+
+/** A stream=true watch: the JSON lines it has delivered so far. */
+function openStream(base: string, path: string): { lines: string[]; close: () => void; done: Promise<void> } {
+  const ac = new AbortController();
+  const lines: string[] = [];
+  const done = (async () => {
+    const res = await fetch(base + path, { signal: ac.signal });
+    const reader = res.body!.getReader();
+    const dec = new TextDecoder();
+    let buf = "";
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      buf += dec.decode(value, { stream: true });
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        lines.push(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+      }
+    }
+  })().catch((e: unknown) => {
+    if (!ac.signal.aborted) throw e;
+  });
+  return { lines, close: () => ac.abort(), done };
+}
+
+test("TTLs: expiry by the leader's SYNC (files, directories with children), refresh without an event, stream=true", async () => {
+  const transcript = async (side: Side): Promise<string[]> => {
+    const u = side.m.clientURL;
+    const st = openStream(u, "/v2/keys/ttl?wait=true&recursive=true&stream=true");
+    try {
+      // The stream is registered once the store counts a watcher.
+      await pollUntil(
+        async () => ((JSON.parse((await v2Http(u, "GET", "/v2/stats/store")).body) as { watchers: number }).watchers >= 1 ? true : undefined),
+        10_000,
+        `${side.name}: stream registered`,
+      );
+      const out: string[] = [];
+      const req = async (method: string, path: string, form?: string) => {
+        const r = await v2Http(u, method, path, form === undefined ? {} : { form });
+        out.push(side.norm(`${method} ${path} ${r.status} ${r.body.trim()}`));
+      };
+      await req("PUT", "/v2/keys/ttl/k?ttl=1", "value=short");
+      await req("PUT", "/v2/keys/ttl/r?ttl=100", "value=long");
+      await req("PUT", "/v2/keys/ttl/d?dir=true&ttl=1");
+      await req("PUT", "/v2/keys/ttl/d/child", "value=c");
+      await req("PUT", "/v2/keys/ttl/r?refresh=true&ttl=1");
+      await req("PUT", "/v2/keys/ttl/p?ttl=100", "value=made-permanent");
+      await req("PUT", "/v2/keys/ttl/p?prevExist=true&ttl=", "value=made-permanent");
+      // Five sets and an update, then three expiries (soonest first); the refresh is no event.
+      await pollUntil(() => (st.lines.length >= 9 ? true : undefined), 10_000, `${side.name}: 9 stream events (got ${st.lines.length})`);
+      await req("GET", "/v2/keys/ttl?recursive=true&sorted=true");
+      const ctl = await runV2ctl(u, ["ls", "-r", "/ttl"]);
+      out.push(`ls: ${ctl.code} ${ctl.stdout}`);
+      return [...out, ...st.lines.map((l) => `stream ${side.norm(l)}`)];
+    } finally {
+      st.close();
+      await st.done;
+    }
+  };
+  const [a, b] = await Promise.all([transcript(etcd), transcript(ours)]);
+  if (process.env.V2_TRANSCRIPT === "1") console.log(a.join("\n"));
+  expect(b).toEqual(a);
+  expect(a.filter((l) => l.includes('"action":"expire"')).length).toBe(3);
+}, 60_000);
+
+/** Debian's python3 (python3-etcd lives in its dist-packages), else the one on PATH. */
+const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+
+test("python3-etcd: the same client script prints the same lines against both servers", async () => {
+  const script = resolve(import.meta.dir, "fixtures", "v2-python-client.py");
+  const run = async (side: Side): Promise<string[]> => {
+    const p = new LineProcess(PYTHON, [script, "127.0.0.1", String(side.m.clientPort)], {});
+    const { code } = await withTimeout(p.exited, 60_000, `python3-etcd script against ${side.name}`);
+    if (code !== 0) throw new Error(`python3-etcd script failed against ${side.name}\n${p.describe()}`);
+    return p.stdoutLines.map(side.norm);
+  };
+  const [a, b] = await Promise.all([run(etcd), run(ours)]);
+  if (process.env.V2_TRANSCRIPT === "1") console.log(a.join("\n"));
+  expect(b).toEqual(a);
+  expect(a).toContain("eternal ['first', 'second']");
+}, 120_000);
 
 const basic = (user: string, pw: string): Record<string, string> => ({ authorization: `Basic ${Buffer.from(`${user}:${pw}`).toString("base64")}` });
 const json = (body: string, headers: Record<string, string> = {}): HttpOptions => ({ body, contentType: "application/json", headers });
