@@ -137,15 +137,19 @@ export function parseKeyRequest(
   return { req, noValueOnSuccess };
 }
 
-/** path.Join of the store prefix and the client's key: rooted and cleaned. */
+/**
+ * path.Join of the store prefix and the client's key, cleaned. The key is cleaned as a rooted
+ * path first, so ".." can never leave the keys namespace (Go's ServeMux redirects such paths
+ * before etcd's handler sees them; ours does too, this is the second line).
+ */
 function joinPath(prefix: string, key: string): string {
   const parts: string[] = [];
-  for (const seg of (prefix + "/" + key).split("/")) {
+  for (const seg of key.split("/")) {
     if (seg === "" || seg === ".") continue;
     if (seg === "..") parts.pop();
     else parts.push(seg);
   }
-  return "/" + parts.join("/");
+  return parts.length === 0 ? prefix : `${prefix}/${parts.join("/")}`;
 }
 
 /** Removes the keys namespace from a path in an error's cause (etcd's trimErrorPrefix). */
