@@ -132,6 +132,11 @@ export class V2Service {
     return this.do({ ...EMPTY_REQUEST, method: "GET", path, quorum });
   }
 
+  /** A file's value from the local store (counted as a get), undefined when absent. */
+  peekValue(path: string): string | undefined {
+    return this.store.peekValue(path);
+  }
+
   /** A replicated write of a store path (v2 auth records). */
   put(path: string, val: string, opts: { dir?: boolean; prevExist?: boolean } = {}): Promise<V2Answer> {
     return this.do({ ...EMPTY_REQUEST, method: "PUT", path, val, dir: opts.dir ?? false, prevExist: opts.prevExist });

@@ -7,6 +7,7 @@
  */
 export function clean(p: string): string {
   if (p === "") return ".";
+  if (isClean(p)) return p;
   const rooted = p.startsWith("/");
   const out: string[] = [];
   for (const part of p.split("/")) {
@@ -21,6 +22,27 @@ export function clean(p: string): string {
   const s = out.join("/");
   if (rooted) return "/" + s;
   return s === "" ? "." : s;
+}
+
+/** A rooted path that clean() would return unchanged ("/" or "/a/b": no empty, "." or ".." names). */
+function isClean(p: string): boolean {
+  if (p === "/") return true;
+  if (p.charCodeAt(0) !== 0x2f || p.charCodeAt(p.length - 1) === 0x2f) return false;
+  for (let i = 0; i < p.length; i++) {
+    if (p.charCodeAt(i) !== 0x2f) continue;
+    // After a slash: another slash, or a "." / ".." name, makes the path unclean.
+    const c1 = p.charCodeAt(i + 1);
+    if (c1 === 0x2f) return false;
+    if (c1 === 0x2e) {
+      const c2 = p.charCodeAt(i + 2);
+      if (Number.isNaN(c2) || c2 === 0x2f) return false;
+      if (c2 === 0x2e) {
+        const c3 = p.charCodeAt(i + 3);
+        if (Number.isNaN(c3) || c3 === 0x2f) return false;
+      }
+    }
+  }
+  return true;
 }
 
 /** Go's path.Join: the non-empty parts joined by "/" and cleaned ("" when all are empty). */

@@ -15,6 +15,15 @@ const INSERT_EVENT = "INSERT OR REPLACE INTO v2_events (idx, record) VALUES (?, 
 const PRUNE_EVENTS = "DELETE FROM v2_events WHERE idx <= ?";
 const SET_INDEX = "UPDATE v2_meta SET current_index = ? WHERE id = 1";
 
+/** Old event rows are deleted whenever the index passes a multiple of this. */
+const PRUNE_EVERY = 64;
+
+/** The index before the first event among the changes (the batch's starting point). */
+function first(changes: readonly Change[], fallback: number): number {
+  for (const c of changes) if (c.kind === "event") return c.event.node.modifiedIndex - 1;
+  return fallback;
+}
+
 /** Appends the statements that record `changes` (and the store's index) to `out`. */
 export function changeStatements(store: V2Store, changes: readonly Change[], out: InStatement[]): void {
   if (changes.length === 0) return;
@@ -36,8 +45,11 @@ export function changeStatements(store: V2Store, changes: readonly Change[], out
         break;
     }
   }
+  // Rows past the window are dropped now and then (a reload keeps only the window's worth).
   const oldest = store.index - store.history.capacity;
-  if (oldest > 0) out.push({ sql: PRUNE_EVENTS, args: [oldest] });
+  if (oldest > 0 && Math.floor(store.index / PRUNE_EVERY) !== Math.floor(first(changes, store.index) / PRUNE_EVERY)) {
+    out.push({ sql: PRUNE_EVENTS, args: [oldest] });
+  }
   out.push({ sql: SET_INDEX, args: [store.index] });
 }
 

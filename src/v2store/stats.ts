@@ -46,6 +46,34 @@ export class StoreStats {
 export type StatOp = "gets" | "sets" | "delete" | "update" | "create" | "compareAndSwap" | "compareAndDelete";
 
 export function count(s: StoreStats, op: StatOp, ok: boolean): void {
-  const k = `${op}${ok ? "Success" : "Fail"}` as const;
-  s[k]++;
+  switch (op) {
+    case "gets":
+      if (ok) s.getsSuccess++;
+      else s.getsFail++;
+      return;
+    case "sets":
+      if (ok) s.setsSuccess++;
+      else s.setsFail++;
+      return;
+    case "delete":
+      if (ok) s.deleteSuccess++;
+      else s.deleteFail++;
+      return;
+    case "update":
+      if (ok) s.updateSuccess++;
+      else s.updateFail++;
+      return;
+    case "create":
+      if (ok) s.createSuccess++;
+      else s.createFail++;
+      return;
+    case "compareAndSwap":
+      if (ok) s.compareAndSwapSuccess++;
+      else s.compareAndSwapFail++;
+      return;
+    case "compareAndDelete":
+      if (ok) s.compareAndDeleteSuccess++;
+      else s.compareAndDeleteFail++;
+      return;
+  }
 }

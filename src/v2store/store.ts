@@ -98,14 +98,33 @@ export class V2Store {
     });
   }
 
+  /**
+   * A file's value, counted as a get like etcd's internal reads (its v2 auth reads its flag on
+   * every request), without building an event or an error: undefined when there is no file.
+   */
+  peekValue(nodePath: string): string | undefined {
+    const n = this.lookup(storePath(nodePath));
+    count(this.stats, "gets", n !== undefined);
+    return n === undefined || n.isDir ? undefined : n.value;
+  }
+
+  /** The node at a clean store path, if any (no stats, no errors). */
+  private lookup(p: string): V2Node | undefined {
+    let cur: V2Node | undefined = this.root;
+    for (let start = 1; start < p.length && cur !== undefined; ) {
+      let end = p.indexOf("/", start);
+      if (end < 0) end = p.length;
+      if (end === start) break;
+      if (!cur.isDir) return undefined;
+      cur = cur.children!.get(p.slice(start, end));
+      start = end + 1;
+    }
+    return cur;
+  }
+
   /** Whether a node exists at the path (no stats). */
   exists(nodePath: string): boolean {
-    try {
-      this.internalGet(storePath(nodePath));
-      return true;
-    } catch {
-      return false;
-    }
+    return this.lookup(storePath(nodePath)) !== undefined;
   }
 
   /**
@@ -325,15 +344,17 @@ export class V2Store {
 
   private internalGet(p: string): V2Node {
     let cur = this.root;
-    if (p === "/") return cur;
-    const parts = p.split("/");
-    for (let i = 1; i < parts.length; i++) {
-      const name = parts[i]!;
+    // Name by name along the clean path ("/a/b"), without splitting it.
+    for (let start = 1; start < p.length; ) {
+      let end = p.indexOf("/", start);
+      if (end < 0) end = p.length;
+      const name = p.slice(start, end);
       if (name === "") return cur;
       if (!cur.isDir) throw new V2Error(V2Code.NotDir, cur.path, this.index);
       const child = cur.children!.get(name);
       if (child === undefined) throw new V2Error(V2Code.KeyNotFound, join(cur.path, name), this.index);
       cur = child;
+      start = end + 1;
     }
     return cur;
   }

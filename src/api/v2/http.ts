@@ -4,9 +4,20 @@ import { goString, V2Error } from "../../server/v2-service.ts";
 
 const TEXT_HEADERS = { "content-type": "text/plain; charset=utf-8", "x-content-type-options": "nosniff" };
 
+/**
+ * A complete body with its Content-Length (the client port's bridge then writes head and body in
+ * one go instead of streaming).
+ */
+export function fixed(status: number, body: string, headers: Record<string, string>): Response {
+  const bytes = encoder.encode(body);
+  return new Response(bytes, { status, headers: { ...headers, "content-length": String(bytes.length) } });
+}
+
+const encoder = new TextEncoder();
+
 /** Go's http.Error: the text and a newline. */
 export function goError(status: number, text: string, headers: Record<string, string> = {}): Response {
-  return new Response(text + "\n", { status, headers: { ...headers, ...TEXT_HEADERS } });
+  return fixed(status, text + "\n", { ...headers, ...TEXT_HEADERS });
 }
 
 /** Go's http.NotFound. */
@@ -21,7 +32,7 @@ export function methodNotAllowed(allowed: readonly string[], headers: Record<str
 
 /** etcd's httptypes.HTTPError: {"message":…} without a trailing newline. */
 export function messageError(status: number, message: string, headers: Record<string, string> = {}): Response {
-  return new Response(`{"message":${goString(message)}}`, { status, headers: { ...headers, "content-type": "application/json" } });
+  return fixed(status, `{"message":${goString(message)}}`, { ...headers, "content-type": "application/json" });
 }
 
 /** A v2 error body ({"errorCode","message","cause","index"} and a newline) with X-Etcd-Index. */
@@ -29,15 +40,12 @@ export function v2Error(e: V2Error, headers: Record<string, string> = {}): Respo
   let body = `{"errorCode":${e.errorCode},"message":${goString(e.message)}`;
   if (e.cause !== "") body += `,"cause":${goString(e.cause)}`;
   body += `,"index":${e.index}}\n`;
-  return new Response(body, {
-    status: e.status,
-    headers: { ...headers, "content-type": "application/json", "x-etcd-index": String(e.index) },
-  });
+  return fixed(e.status, body, { ...headers, "content-type": "application/json", "x-etcd-index": String(e.index) });
 }
 
 /** A JSON body as Go's json.Encoder writes it (with the trailing newline). */
 export function jsonLine(status: number, json: string, headers: Record<string, string> = {}): Response {
-  return new Response(json + "\n", { status, headers: { ...headers, "content-type": "application/json" } });
+  return fixed(status, json + "\n", { ...headers, "content-type": "application/json" });
 }
 
 export type GoJson = string | number | boolean | null | readonly GoJson[] | { readonly [k: string]: GoJson | undefined };

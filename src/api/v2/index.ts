@@ -9,7 +9,7 @@ import type { V2Service } from "../../server/v2-service.ts";
 import type { HttpRoute } from "../http/router.ts";
 import { Access, type Caller } from "./access.ts";
 import { AUTH_PREFIX, serveAuth } from "./auth-routes.ts";
-import { goError, messageError, methodNotAllowed, notFound, pathUnescape, uncleanPath } from "./http.ts";
+import { fixed, goError, messageError, methodNotAllowed, notFound, pathUnescape, uncleanPath } from "./http.ts";
 import { KEYS_PREFIX, serveKeys } from "./keys.ts";
 import { machines, MEMBERS_PREFIX, serveMembers } from "./members.ts";
 import { Security } from "./security.ts";
@@ -30,51 +30,55 @@ function caller(req: Request): Caller {
   return { method: req.method, authorization: req.headers.get("authorization") ?? "" };
 }
 
-/** The decoded path (Go's r.URL.Path) and the raw query of a request. */
-function decodedPath(req: Request): string | undefined {
-  const url = new URL(req.url);
-  return pathUnescape(url.pathname);
-}
+/** What the first middleware reads from the URL once: Go's r.URL.Path and r.URL.RawQuery. */
+type Env = { Variables: { path: string; query: string } };
 
 /** The hono app that serves /v2/*. */
-export function createV2App(o: V2ApiOptions): Hono {
+export function createV2App(o: V2ApiOptions): Hono<Env> {
   const sec = new Security(o.svc);
   const access = new Access(sec, o.logger, o.clientCertAuth === true);
   const cluster = (): Record<string, string> => ({ "x-etcd-cluster-id": o.svc.clusterId.toString(16) });
-  const app = new Hono();
+  const app = new Hono<Env>();
+  const keysDeps = { svc: o.svc, access, logger: o.logger, clock: o.clock };
 
   // Go's ServeMux: a malformed escape is a bad request; an unclean path is redirected.
   app.use("*", async (c, next) => {
-    const p = decodedPath(c.req.raw);
+    const raw = c.req.url;
+    const start = raw.indexOf("/", raw.indexOf("//") + 2);
+    const q = raw.indexOf("?", start);
+    const p = pathUnescape(q < 0 ? raw.slice(start) : raw.slice(start, q));
     if (p === undefined) return goError(400, "400 Bad Request");
+    const query = q < 0 ? "" : raw.slice(q + 1);
     const clean = uncleanPath(p);
     if (clean !== undefined) {
-      const q = new URL(c.req.url).search;
-      return new Response(c.req.method === "GET" ? `<a href="${clean}${q}">Moved Permanently</a>.\n\n` : null, {
+      // The location is escaped again (a decoded path may hold anything, CR and LF included).
+      const loc = encodeURI(clean) + (q < 0 ? "" : `?${query}`);
+      return new Response(c.req.method === "GET" ? `<a href="${loc}">Moved Permanently</a>.\n\n` : null, {
         status: 301,
-        headers: { location: clean + q, "content-type": "text/html; charset=utf-8" },
+        headers: { location: loc, "content-type": "text/html; charset=utf-8" },
       });
     }
+    c.set("path", p);
+    c.set("query", query);
     await next();
   });
 
-  const keys = async (req: Request): Promise<Response> => {
+  const keys = async (req: Request, path: string, query: string): Promise<Response> => {
     if (!KEY_METHODS.includes(req.method)) return methodNotAllowed(KEY_METHODS);
-    const path = decodedPath(req)!;
-    return serveKeys({ svc: o.svc, access, logger: o.logger, clock: o.clock }, req, path.slice(KEYS_PREFIX.length), caller(req), cluster());
+    return serveKeys(keysDeps, req, path.slice(KEYS_PREFIX.length), query, caller(req), cluster());
   };
-  app.all(KEYS_PREFIX, (c) => keys(c.req.raw));
-  app.all(`${KEYS_PREFIX}/*`, (c) => keys(c.req.raw));
+  app.all(KEYS_PREFIX, (c) => keys(c.req.raw, c.get("path"), c.get("query")));
+  app.all(`${KEYS_PREFIX}/*`, (c) => keys(c.req.raw, c.get("path"), c.get("query")));
 
-  const members = async (req: Request): Promise<Response> => {
+  const members = async (req: Request, path: string): Promise<Response> => {
     if (!["GET", "POST", "DELETE", "PUT"].includes(req.method)) return methodNotAllowed(["GET", "POST", "DELETE", "PUT"]);
     const c = caller(req);
     if (!(await access.writeRoot(c))) return messageError(401, "Insufficient credentials");
-    const sub = decodedPath(req)!.slice(MEMBERS_PREFIX.length).replace(/^\//, "");
+    const sub = path.slice(MEMBERS_PREFIX.length).replace(/^\//, "");
     return serveMembers(o.svc, o.server, o.logger, req, sub, cluster());
   };
-  app.all(MEMBERS_PREFIX, (c) => members(c.req.raw));
-  app.all(`${MEMBERS_PREFIX}/*`, (c) => members(c.req.raw));
+  app.all(MEMBERS_PREFIX, (c) => members(c.req.raw, c.get("path")));
+  app.all(`${MEMBERS_PREFIX}/*`, (c) => members(c.req.raw, c.get("path")));
 
   app.all("/v2/machines", (c) => {
     if (c.req.method !== "GET" && c.req.method !== "HEAD") return methodNotAllowed(["GET", "HEAD"]);
@@ -85,7 +89,7 @@ export function createV2App(o: V2ApiOptions): Hono {
     if (method !== "GET") return methodNotAllowed(["GET"]);
     const b = body();
     if (b === undefined) return messageError(403, "not current leader");
-    return new Response(b, { status: 200, headers: { "content-type": "application/json" } });
+    return fixed(200, b, { "content-type": "application/json" });
   };
   app.all("/v2/stats/store", (c) => stats(c.req.method, () => o.svc.storeStats()));
   app.all("/v2/stats/self", (c) => stats(c.req.method, () => o.svc.selfStats()));
@@ -93,7 +97,7 @@ export function createV2App(o: V2ApiOptions): Hono {
 
   app.all(`${AUTH_PREFIX}/*`, (c) => {
     const req = c.req.raw;
-    const sub = decodedPath(req)!.slice(AUTH_PREFIX.length);
+    const sub = c.get("path").slice(AUTH_PREFIX.length);
     return serveAuth({ sec, access, logger: o.logger }, req, sub, caller(req), cluster());
   });
 

@@ -16,7 +16,7 @@ import {
 import type { Logger } from "../../server/logger.ts";
 import type { Access, Caller } from "./access.ts";
 import { type Form, FormError, formValue, parseForm } from "./form.ts";
-import { v2Error } from "./http.ts";
+import { fixed, v2Error } from "./http.ts";
 
 export const KEYS_PREFIX = "/v2/keys";
 /** Where the keys API lives in the store (etcd's StoreKeysPrefix). */
@@ -165,13 +165,22 @@ export interface KeysDeps {
   readonly clock: () => number;
 }
 
-/** Serves one /v2/keys request (method already checked). `keyPath` is the decoded path after /v2/keys. */
-export async function serveKeys(d: KeysDeps, req: Request, keyPath: string, caller: Caller, cluster: Record<string, string>): Promise<Response> {
-  const url = new URL(req.url);
+/**
+ * Serves one /v2/keys request (method already checked). `keyPath` is the decoded path after
+ * /v2/keys, `rawQuery` the query string as sent.
+ */
+export async function serveKeys(
+  d: KeysDeps,
+  req: Request,
+  keyPath: string,
+  rawQuery: string,
+  caller: Caller,
+  cluster: Record<string, string>,
+): Promise<Response> {
   const body = req.method === "POST" || req.method === "PUT" || req.method === "PATCH" ? await req.text() : null;
   let parsed: ParsedKeyRequest;
   try {
-    parsed = parseKeyRequest(req.method, keyPath, req.headers.get("content-type"), body, url.search.slice(1), d.clock());
+    parsed = parseKeyRequest(req.method, keyPath, req.headers.get("content-type"), body, rawQuery, d.clock());
   } catch (e) {
     if (e instanceof V2Error) return v2Error(e, cluster);
     throw e;
@@ -203,7 +212,7 @@ export async function serveKeys(d: KeysDeps, req: Request, keyPath: string, call
     "x-raft-index": String(ans.index),
     "x-raft-term": String(ans.term),
   };
-  return new Response(eventJson(ev, STORE_KEYS, omit) + "\n", { status: isCreated(ev) ? 201 : 200, headers });
+  return fixed(isCreated(ev) ? 201 : 200, eventJson(ev, STORE_KEYS, omit) + "\n", headers);
 }
 
 const encoder = new TextEncoder();

@@ -9,7 +9,7 @@ import type { Logger } from "../../server/logger.ts";
 import type { EtcdServer } from "../../server/types.ts";
 import type { V2Service } from "../../server/v2-service.ts";
 import type { PeerMember } from "../../transport/types.ts";
-import { goError, goJson, jsonLine, messageError, methodNotAllowed } from "./http.ts";
+import { fixed, goError, goJson, jsonLine, messageError, methodNotAllowed } from "./http.ts";
 
 export const MEMBERS_PREFIX = "/v2/members";
 
@@ -22,7 +22,7 @@ function memberJson(m: PeerMember): string {
 /** GET /v2/machines: every member's client URLs, sorted, joined by ", ". */
 export function machines(svc: V2Service): Response {
   const urls = svc.members().flatMap((m) => m.clientURLs).sort();
-  return new Response(urls.join(", "), { status: 200, headers: { "content-type": "text/plain; charset=utf-8" } });
+  return fixed(200, urls.join(", "), { "content-type": "text/plain; charset=utf-8" });
 }
 
 /** {"peerURLs":[…]} (etcd's MemberCreateRequest / MemberUpdateRequest). */

@@ -141,12 +141,7 @@ export class Security {
 
   /** Whether v2 auth is on (a local read of /2/enabled, as etcd does on every request). */
   async authEnabled(): Promise<boolean> {
-    try {
-      const a = await this.svc.get(`${PREFIX}/enabled`, false);
-      return a.event?.node.value === "true";
-    } catch {
-      return false;
-    }
+    return this.svc.peekValue(`${PREFIX}/enabled`) === "true";
   }
 
   async enableAuth(): Promise<void> {
