@@ -69,6 +69,7 @@ import { RaftLoop, type RaftLoopOptions } from "./raft-loop.ts";
 import { buildRequest, type RequestInit } from "./request-codec.ts";
 import type { StateMachine } from "./state-machine.ts";
 import type { EtcdServer, RequestContext, WatchStream } from "./types.ts";
+import { buildV2Entry, type V2RequestFields } from "./v2-codec.ts";
 import * as validate from "./validate.ts";
 
 /** What the server hands straight to its raft loop (documented on RaftLoopOptions). */
@@ -650,8 +651,12 @@ export class Server implements EtcdServer, PeerHandler {
   // ---- v2 store (src/server/v2-service.ts serves it) --------------------------------------------
 
   /** Proposes a v2 store request; resolves with its apply result (a V2Error rejects). */
-  proposeV2(v2: NonNullable<RequestInit["v2"]>): Promise<unknown> {
-    return this.propose({ v2 });
+  proposeV2(v2: V2RequestFields): Promise<unknown> {
+    if (this.stopped) return Promise.reject(Errors.stopped);
+    const id = this.ids.next();
+    const { req, data } = buildV2Entry(id, v2);
+    if (data.length > this.maxRequestBytes) return Promise.reject(Errors.requestTooLarge);
+    return this.loop.propose(id, data, req);
   }
 
   // ---- auto compaction ----------------------------------------------------------------------

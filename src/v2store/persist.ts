@@ -5,15 +5,29 @@
 import * as v from "valibot";
 import type { InStatement, SqlValue } from "../storage/sql-db.ts";
 import { Action, eventFromRecord, eventRecord, type NodeExtern } from "./event.ts";
+import type { V2Node } from "./node.ts";
 import type { Change, V2Store } from "./store.ts";
 
-const UPSERT_NODE =
-  "INSERT OR REPLACE INTO v2_nodes (path, dir, value, created_index, modified_index, expire_time) VALUES (?, ?, ?, ?, ?, ?)";
+const NODE_COLS = "(path, dir, value, created_index, modified_index, expire_time)";
 const DELETE_NODE = "DELETE FROM v2_nodes WHERE path = ?";
 const DELETE_SUBTREE = "DELETE FROM v2_nodes WHERE path >= ? AND path < ?";
-const INSERT_EVENT = "INSERT OR REPLACE INTO v2_events (idx, record) VALUES (?, ?)";
 const PRUNE_EVENTS = "DELETE FROM v2_events WHERE idx <= ?";
 const SET_INDEX = "UPDATE v2_meta SET current_index = ? WHERE id = 1";
+
+/** Rows per multi-row statement: a few shapes only, so the prepared statements stay few. */
+const ROW_SHAPES = [64, 16, 4, 1] as const;
+const placeholders = (cols: number, rows: number) => Array.from({ length: rows }, () => `(${Array(cols).fill("?").join(", ")})`).join(", ");
+const UPSERT_SQL = new Map<number, string>(ROW_SHAPES.map((n) => [n, `INSERT OR REPLACE INTO v2_nodes ${NODE_COLS} VALUES ${placeholders(6, n)}`]));
+const EVENT_SQL = new Map<number, string>(ROW_SHAPES.map((n) => [n, `INSERT OR REPLACE INTO v2_events (idx, record) VALUES ${placeholders(2, n)}`]));
+
+/** Appends statements inserting `rows` (each `cols` args, flattened) in the few shapes. */
+function insertRows(sql: Map<number, string>, cols: number, args: SqlValue[], out: InStatement[]): void {
+  const rows = args.length / cols;
+  let first = 0;
+  for (const n of ROW_SHAPES) {
+    for (; rows - first >= n; first += n) out.push({ sql: sql.get(n)!, args: args.slice(first * cols, (first + n) * cols) });
+  }
+}
 
 /** Old event rows are deleted whenever the index passes a multiple of this. */
 const PRUNE_EVERY = 64;
@@ -24,27 +38,41 @@ function first(changes: readonly Change[], fallback: number): number {
   return fallback;
 }
 
-/** Appends the statements that record `changes` (and the store's index) to `out`. */
+/**
+ * Appends the statements that record `changes` (and the store's index) to `out`. Node writes
+ * are grouped into multi-row statements (the last state of a node written twice wins); a
+ * delete ends a group so that it lands after the writes before it and before those after it.
+ */
 export function changeStatements(store: V2Store, changes: readonly Change[], out: InStatement[]): void {
   if (changes.length === 0) return;
+  const pending = new Map<string, V2Node>();
+  const flushNodes = () => {
+    if (pending.size === 0) return;
+    const args: SqlValue[] = [];
+    for (const n of pending.values()) args.push(n.path, n.isDir ? 1 : 0, n.value, n.createdIndex, n.modifiedIndex, n.expireTime);
+    insertRows(UPSERT_SQL, 6, args, out);
+    pending.clear();
+  };
+  const events: SqlValue[] = [];
   for (const c of changes) {
     switch (c.kind) {
-      case "put": {
-        const n = c.node;
-        const args: SqlValue[] = [n.path, n.isDir ? 1 : 0, n.value, n.createdIndex, n.modifiedIndex, n.expireTime];
-        out.push({ sql: UPSERT_NODE, args });
+      case "put":
+        pending.delete(c.node.path);
+        pending.set(c.node.path, c.node);
         break;
-      }
       case "delete":
+        flushNodes();
         out.push({ sql: DELETE_NODE, args: [c.path] });
         // Children sort between "<dir>/" and "<dir>0" ("0" follows "/").
         if (c.dir) out.push({ sql: DELETE_SUBTREE, args: [c.path + "/", c.path + "0"] });
         break;
       case "event":
-        out.push({ sql: INSERT_EVENT, args: [c.event.node.modifiedIndex, eventRecord(c.event)] });
+        events.push(c.event.node.modifiedIndex, eventRecord(c.event));
         break;
     }
   }
+  flushNodes();
+  insertRows(EVENT_SQL, 2, events, out);
   // Rows past the window are dropped now and then (a reload keeps only the window's worth).
   const oldest = store.index - store.history.capacity;
   if (oldest > 0 && Math.floor(store.index / PRUNE_EVERY) !== Math.floor(first(changes, store.index) / PRUNE_EVERY)) {

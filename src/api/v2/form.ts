@@ -9,6 +9,10 @@ export const MAX_FORM_BYTES = 10 << 20;
 
 export class FormError extends Error {}
 
+/** A urlencoded body over MAX_FORM_BYTES that was not read into memory. */
+export const TOO_LARGE: unique symbol = Symbol("form body too large");
+export type FormBody = string | null | typeof TOO_LARGE;
+
 const HEX = /^[0-9a-fA-F]{2}$/;
 const utf8 = new TextDecoder("utf-8");
 
@@ -72,14 +76,14 @@ export function parseQueryInto(q: string, into: Map<string, string[]>): FormErro
  * Request.ParseForm: body values (urlencoded POST/PUT/PATCH bodies only), then the query's.
  * Throws FormError with Go's first error.
  */
-export function parseForm(method: string, contentType: string | null, body: string | null, rawQuery: string): Form {
+export function parseForm(method: string, contentType: string | null, body: FormBody, rawQuery: string): Form {
   const form = new Map<string, string[]>();
   let err: FormError | undefined;
   if ((method === "POST" || method === "PUT" || method === "PATCH") && body !== null) {
     const mediaType = (contentType ?? "application/octet-stream").split(";")[0]!.trim().toLowerCase();
     if (mediaType === "") err = new FormError("mime: no media type");
     else if (mediaType === "application/x-www-form-urlencoded") {
-      if (body.length > MAX_FORM_BYTES) err = new FormError("http: POST too large");
+      if (body === TOO_LARGE || body.length > MAX_FORM_BYTES) err = new FormError("http: POST too large");
       else err = parseQueryInto(body, form);
     }
   }

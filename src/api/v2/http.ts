@@ -35,12 +35,20 @@ export function messageError(status: number, message: string, headers: Record<st
   return fixed(status, `{"message":${goString(message)}}`, { ...headers, "content-type": "application/json" });
 }
 
-/** A v2 error body ({"errorCode","message","cause","index"} and a newline) with X-Etcd-Index. */
-export function v2Error(e: V2Error, headers: Record<string, string> = {}): Response {
+/** A v2 error body: {"errorCode","message","cause","index"} and a newline. */
+export function v2ErrorBody(e: V2Error): string {
   let body = `{"errorCode":${e.errorCode},"message":${goString(e.message)}`;
   if (e.cause !== "") body += `,"cause":${goString(e.cause)}`;
-  body += `,"index":${e.index}}\n`;
-  return fixed(e.status, body, { ...headers, "content-type": "application/json", "x-etcd-index": String(e.index) });
+  return body + `,"index":${e.index}}\n`;
+}
+
+export function v2ErrorHeaders(e: V2Error): Record<string, string> {
+  return { "content-type": "application/json", "x-etcd-index": String(e.index) };
+}
+
+/** A v2 error answer with X-Etcd-Index. */
+export function v2Error(e: V2Error, headers: Record<string, string> = {}): Response {
+  return fixed(e.status, v2ErrorBody(e), { ...headers, ...v2ErrorHeaders(e) });
 }
 
 /** A JSON body as Go's json.Encoder writes it (with the trailing newline). */

@@ -15,8 +15,9 @@ import {
 } from "../../server/v2-service.ts";
 import type { Logger } from "../../server/logger.ts";
 import type { Access, Caller } from "./access.ts";
-import { type Form, FormError, formValue, parseForm } from "./form.ts";
-import { fixed, v2Error } from "./http.ts";
+import { type Form, type FormBody, FormError, formValue, parseForm } from "./form.ts";
+import type { HttpExchange } from "../http/exchange.ts";
+import { fixed, v2ErrorBody, v2ErrorHeaders } from "./http.ts";
 
 export const KEYS_PREFIX = "/v2/keys";
 /** Where the keys API lives in the store (etcd's StoreKeysPrefix). */
@@ -71,7 +72,7 @@ export function parseKeyRequest(
   method: string,
   keyPath: string,
   contentType: string | null,
-  body: string | null,
+  body: FormBody,
   rawQuery: string,
   nowMs: number,
 ): ParsedKeyRequest {
@@ -165,41 +166,60 @@ export interface KeysDeps {
   readonly clock: () => number;
 }
 
+/** A keys answer: a complete body, or a watcher whose events follow the head. */
+export type KeysAnswer =
+  | { readonly kind: "body"; readonly status: number; readonly headers: Record<string, string>; readonly body: string }
+  | { readonly kind: "watch"; readonly headers: Record<string, string>; readonly watcher: V2Watcher; readonly stream: boolean };
+
+function errorAnswer(e: V2Error, cluster: Record<string, string>): KeysAnswer {
+  return { kind: "body", status: e.status, headers: { ...cluster, ...v2ErrorHeaders(e) }, body: v2ErrorBody(e) };
+}
+
 /**
- * Serves one /v2/keys request (method already checked). `keyPath` is the decoded path after
- * /v2/keys, `rawQuery` the query string as sent.
+ * One /v2/keys request, transport aside (method already checked): `keyPath` is the decoded path
+ * after /v2/keys, `rawQuery` the query string as sent, `body` the request body (PUT/POST).
  */
-export async function serveKeys(
+export async function answerKeys(
   d: KeysDeps,
-  req: Request,
+  method: string,
   keyPath: string,
   rawQuery: string,
+  contentType: string | null,
+  body: FormBody,
   caller: Caller,
   cluster: Record<string, string>,
-): Promise<Response> {
-  const body = req.method === "POST" || req.method === "PUT" || req.method === "PATCH" ? await req.text() : null;
+): Promise<KeysAnswer> {
   let parsed: ParsedKeyRequest;
   try {
-    parsed = parseKeyRequest(req.method, keyPath, req.headers.get("content-type"), body, rawQuery, d.clock());
+    parsed = parseKeyRequest(method, keyPath, contentType, body, rawQuery, d.clock());
   } catch (e) {
-    if (e instanceof V2Error) return v2Error(e, cluster);
+    if (e instanceof V2Error) return errorAnswer(e, cluster);
     throw e;
   }
   if (!(await d.access.key(caller, keyPath, parsed.req.recursive))) {
-    return v2Error(new V2Error(V2Code.Unauthorized, "Insufficient credentials", 0), cluster);
+    return errorAnswer(new V2Error(V2Code.Unauthorized, "Insufficient credentials", 0), cluster);
   }
   let ans: V2Answer;
   try {
     ans = await d.svc.do(parsed.req);
   } catch (e) {
-    if (e instanceof V2Error) return v2Error(trimCause(e), cluster);
+    if (e instanceof V2Error) return errorAnswer(trimCause(e), cluster);
     const text = e instanceof Error ? e.message : String(e);
     d.logger.warn("unexpected v2 response error", { "internal-server-error": text });
-    return v2Error(new V2Error(V2Code.RaftInternal, text, 0), cluster);
+    return errorAnswer(new V2Error(V2Code.RaftInternal, text, 0), cluster);
   }
-  if (ans.watcher !== undefined) return watchResponse(ans, ans.watcher, parsed.req.stream, cluster, req.signal);
+  if (ans.watcher !== undefined) {
+    const headers = {
+      ...cluster,
+      "content-type": "application/json",
+      "x-etcd-index": String(ans.watcher.startIndex),
+      "x-raft-index": String(ans.index),
+      "x-raft-term": String(ans.term),
+    };
+    return { kind: "watch", headers, watcher: ans.watcher, stream: parsed.req.stream };
+  }
   if (ans.event === undefined) {
-    return v2Error(new V2Error(V2Code.RaftInternal, "received response with no Event/Watcher", 0), cluster);
+    return errorAnswer(new V2Error(V2Code.RaftInternal, "received response with no Event/Watcher", 0), cluster);
   }
   const ev = ans.event;
   const omit =
@@ -212,45 +232,65 @@ export async function serveKeys(
     "x-raft-index": String(ans.index),
     "x-raft-term": String(ans.term),
   };
-  return fixed(isCreated(ev) ? 201 : 200, eventJson(ev, STORE_KEYS, omit) + "\n", headers);
+  return { kind: "body", status: isCreated(ev) ? 201 : 200, headers, body: eventJson(ev, STORE_KEYS, omit) + "\n" };
+}
+
+/** The event lines a watch answer writes after its head: one (a long poll) or all (stream). */
+async function* watchLines(w: V2Watcher, stream: boolean): AsyncGenerator<string> {
+  for (;;) {
+    const e = await w.next();
+    if (e === undefined) return;
+    yield eventJson(e, STORE_KEYS) + "\n";
+    if (!stream) {
+      w.end();
+      return;
+    }
+  }
 }
 
 const encoder = new TextEncoder();
 
-/**
- * A watch answer: headers at once (X-Etcd-Index = where the watch started), then one event (a
- * long poll) or every event as it happens (stream=true) until the client goes away.
- */
-function watchResponse(ans: V2Answer, w: V2Watcher, stream: boolean, cluster: Record<string, string>, signal: AbortSignal): Response {
-  const headers = {
-    ...cluster,
-    "content-type": "application/json",
-    "x-etcd-index": String(w.startIndex),
-    "x-raft-index": String(ans.index),
-    "x-raft-term": String(ans.term),
-  };
+/** The answer as a Web Response (the hono routes). */
+export function keysResponse(a: KeysAnswer, signal: AbortSignal): Response {
+  if (a.kind === "body") return fixed(a.status, a.body, a.headers);
+  const w = a.watcher;
   if (signal.aborted) w.end();
   else signal.addEventListener("abort", () => w.end(), { once: true });
+  const lines = watchLines(w, a.stream);
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       // An empty first chunk sends the headers now, as etcd flushes them before waiting.
       controller.enqueue(new Uint8Array(0));
     },
     async pull(controller) {
-      const e = await w.next();
-      if (e === undefined) {
-        controller.close();
-        return;
-      }
-      controller.enqueue(encoder.encode(eventJson(e, STORE_KEYS) + "\n"));
-      if (!stream) {
-        w.end();
-        controller.close();
-      }
+      const next = await lines.next();
+      if (next.done) controller.close();
+      else controller.enqueue(encoder.encode(next.value));
     },
     cancel() {
       w.end();
     },
   });
-  return new Response(body, { status: 200, headers });
+  return new Response(body, { status: 200, headers: a.headers });
+}
+
+/** The answer written straight to the client port's exchange (the fast path, no Web objects). */
+export async function writeKeysAnswer(a: KeysAnswer, ex: HttpExchange): Promise<void> {
+  if (a.kind === "body") {
+    ex.writeHead(a.status, { ...a.headers, "content-length": String(Buffer.byteLength(a.body)) });
+    ex.end(a.body);
+    return;
+  }
+  const w = a.watcher;
+  ex.onClose(() => w.end());
+  if (ex.closed) w.end();
+  ex.writeHead(200, a.headers);
+  // The head goes out now, as etcd flushes it before waiting.
+  ex.write(new Uint8Array(0));
+  for await (const line of watchLines(w, a.stream)) {
+    if (ex.closed) break;
+    ex.write(line);
+  }
+  w.end();
+  ex.end();
 }
