@@ -119,6 +119,15 @@ test("a body split across packets is reassembled", async () => {
   expect(got).toContain("POST /echo/s abcdef");
 });
 
+test("a body over the reader's limit reads as too large; the connection goes on", async () => {
+  const big = "x".repeat((1 << 20) + 10);
+  const got = await exchange(
+    `POST /echo/big HTTP/1.1\r\nHost: x\r\nContent-Length: ${big.length}\r\n\r\n${big}GET /echo/after HTTP/1.1\r\nHost: x\r\n\r\n`,
+    (s) => s.includes("GET /echo/after"),
+  );
+  expect(got).toContain("POST /echo/big too large");
+});
+
 test("HEAD: the head with the body's length, no body; 204 without a length", async () => {
   const head = await exchange("HEAD /echo/h HTTP/1.1\r\nHost: x\r\n\r\nGET /none HTTP/1.1\r\nHost: x\r\n\r\n", (s) => s.includes("204 No Content"));
   // "HEAD /echo/h " would be 13 bytes: announced, not sent.

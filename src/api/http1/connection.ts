@@ -340,6 +340,29 @@ class Exchange implements HttpExchange {
     return this.reader;
   }
 
+  /**
+   * The whole body, straight from the chunks the connection hands over (no stream objects);
+   * null once it exceeds `limit` (the rest is still read and dropped).
+   */
+  readAll(limit: number): Promise<Buffer | null> {
+    if (this.reader !== undefined) return Promise.reject(new Error("http1: body already read as a stream"));
+    return new Promise((resolve, reject) => {
+      const finish = () => {
+        const chunks = this.early ?? [];
+        const total = this.earlyBytes;
+        this.early = undefined;
+        if (this.discarding && !this.bodyEnded) return reject(new Error("http1: body discarded"));
+        resolve(total > limit ? null : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+      };
+      this.limit = limit;
+      this.conn.resume();
+      this.onBodyEnd(finish);
+    });
+  }
+
+  /** Set by readAll: body bytes past it are counted, not kept. */
+  private limit = Infinity;
+
   get answered(): boolean {
     return this.headSent || this.ended;
   }
@@ -347,10 +370,15 @@ class Exchange implements HttpExchange {
   bodyData(b: Buffer): void {
     if (this.discarding) return;
     if (this.reader === undefined) {
-      // Copied: the socket's buffer may be reused.
-      this.early!.push(Buffer.from(b));
       this.earlyBytes += b.length;
-      if (this.earlyBytes > MAX_PENDING) this.conn.pause();
+      if (this.earlyBytes > this.limit) {
+        // Over a reader's limit: counted, dropped.
+        if (this.early !== undefined) this.early.length = 0;
+        return;
+      }
+      // Copied: the socket's buffer may be reused.
+      this.early?.push(Buffer.from(b));
+      if (this.earlyBytes > MAX_PENDING && this.limit === Infinity) this.conn.pause();
       return;
     }
     if (!this.reader.push(Buffer.from(b))) this.conn.pause();
