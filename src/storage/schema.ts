@@ -60,7 +60,7 @@ export const alarms = sqliteTable(
 /**
  * The v2 store's tree (etcd's v2store; keys under "/1", members under "/0", v2 auth under "/2").
  * One row per node; a directory's children are the rows whose path starts with its path + "/".
- * expire_time: Unix ms, 0 = permanent.
+ * expire_time: Unix ms, 0 = permanent. A WITHOUT ROWID table: one B-tree keyed by path.
  */
 export const v2Nodes = sqliteTable("v2_nodes", {
   path: text("path").primaryKey(),
@@ -142,7 +142,7 @@ export const stateDdl: readonly string[] = [
     created_index INTEGER NOT NULL,
     modified_index INTEGER NOT NULL,
     expire_time INTEGER NOT NULL
-  )`,
+  ) WITHOUT ROWID`,
   "CREATE TABLE IF NOT EXISTS v2_events (idx INTEGER PRIMARY KEY, record TEXT NOT NULL)",
   "CREATE TABLE IF NOT EXISTS v2_meta (id INTEGER PRIMARY KEY, current_index INTEGER NOT NULL)",
   "INSERT OR IGNORE INTO v2_meta (id, current_index) VALUES (1, 0)",

@@ -53,7 +53,7 @@ export function join(...parts: string[]): string {
 
 /** A key as the store keeps it: rooted and cleaned (path.Clean(path.Join("/", p))). */
 export function storePath(p: string): string {
-  return clean("/" + p);
+  return p.startsWith("/") && isClean(p) ? p : clean("/" + p);
 }
 
 /** Go's path.Split: everything up to and including the last "/", and the rest. */

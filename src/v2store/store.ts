@@ -10,7 +10,7 @@ import { V2Code, V2Error } from "../rpctypes/v2.ts";
 import { Action, type NodeExtern, type V2Event } from "./event.ts";
 import { EventHistory, HISTORY_CAPACITY } from "./event-history.ts";
 import { PERMANENT, V2Node } from "./node.ts";
-import { clean, join, split, storePath } from "./path.ts";
+import { join, split, storePath } from "./path.ts";
 import { count, type StatOp, StoreStats } from "./stats.ts";
 import { TtlHeap } from "./ttl-heap.ts";
 import { V2Watcher, WatcherHub } from "./watcher-hub.ts";
@@ -196,7 +196,7 @@ export class V2Store {
 
   update(nodePath: string, newValue: string, ttl: TtlOptions): V2Event {
     return this.counted("update", () => {
-      const p = clean(join("/", nodePath));
+      const p = storePath(nodePath);
       if (this.readOnly.has(p)) throw uncounted(new V2Error(V2Code.RootROnly, "/", this.index));
       const next = this.index + 1;
       const n = this.internalGet(p);
@@ -221,7 +221,7 @@ export class V2Store {
 
   compareAndSwap(nodePath: string, prevValue: string, prevIndex: number, value: string, ttl: TtlOptions): V2Event {
     return this.counted("compareAndSwap", () => {
-      const p = clean(join("/", nodePath));
+      const p = storePath(nodePath);
       if (this.readOnly.has(p)) throw uncounted(new V2Error(V2Code.RootROnly, "/", this.index));
       const n = this.internalGet(p);
       if (n.isDir) throw new V2Error(V2Code.NotFile, p, this.index);
@@ -243,7 +243,7 @@ export class V2Store {
 
   delete(nodePath: string, dir: boolean, recursive: boolean): V2Event {
     return this.counted("delete", () => {
-      const p = clean(join("/", nodePath));
+      const p = storePath(nodePath);
       if (this.readOnly.has(p)) throw uncounted(new V2Error(V2Code.RootROnly, "/", this.index));
       if (recursive) dir = true;
       const n = this.internalGet(p);
@@ -260,7 +260,7 @@ export class V2Store {
 
   compareAndDelete(nodePath: string, prevValue: string, prevIndex: number): V2Event {
     return this.counted("compareAndDelete", () => {
-      const p = clean(join("/", nodePath));
+      const p = storePath(nodePath);
       const n = this.internalGet(p);
       if (n.isDir) throw uncounted(new V2Error(V2Code.NotFile, p, this.index));
       this.compare(n, prevValue, prevIndex, true);
@@ -371,7 +371,7 @@ export class V2Store {
     const curr = this.index;
     const next = curr + 1;
     if (unique) nodePath += "/" + String(next).padStart(20, "0");
-    const p = clean(join("/", nodePath));
+    const p = storePath(nodePath);
     if (this.readOnly.has(p)) throw new V2Error(V2Code.RootROnly, "/", curr);
     if (expireTime < MIN_EXPIRE_TIME) expireTime = PERMANENT;
     const [dirName, nodeName] = split(p);
@@ -409,12 +409,14 @@ export class V2Store {
     return e;
   }
 
-  /** etcd's walk with checkDir: the directory at `dirName`, creating missing ones. */
+  /** etcd's walk with checkDir: the directory at `dirName` ("/a/b/"), creating missing ones. */
   private walkCreatingDirs(dirName: string): V2Node {
     let cur = this.root;
-    const parts = dirName.split("/");
-    for (let i = 1; i < parts.length; i++) {
-      const name = parts[i]!;
+    for (let start = 1; start < dirName.length; ) {
+      let end = dirName.indexOf("/", start);
+      if (end < 0) end = dirName.length;
+      const name = dirName.slice(start, end);
+      start = end + 1;
       if (name === "") return cur;
       const child = cur.children!.get(name);
       if (child !== undefined) {

@@ -103,12 +103,12 @@ export class WatcherHub {
 
   /** An event at e.node.key: the watchers of that path and of every parent directory. */
   notify(e: V2Event): void {
-    const segments = e.node.key.split("/");
-    let cur = "/";
-    for (const seg of segments) {
-      cur = clean(cur + "/" + seg);
-      this.notifyWatchers(e, cur, false);
-    }
+    if (this.byPath.size === 0) return;
+    // "/", then each prefix of the (clean) key ending before a slash, then the key itself.
+    const key = e.node.key;
+    this.notifyWatchers(e, "/", false);
+    for (let i = key.indexOf("/", 1); i > 0; i = key.indexOf("/", i + 1)) this.notifyWatchers(e, key.slice(0, i), false);
+    if (key !== "/") this.notifyWatchers(e, key, false);
   }
 
   /** The watchers of exactly `path`; `deleted` when the node at `path` was removed by `e`. */
