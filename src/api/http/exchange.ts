@@ -21,6 +21,8 @@ export interface HttpExchange {
   onClose(fn: () => void): void;
   /** The whole body without a stream, null past `limit` (an exchange that can do it cheaply). */
   readAll?(limit: number): Promise<Buffer | null>;
+  /** Common name of the client's verified TLS certificate, when there is one. */
+  readonly peerCommonName?: string;
 }
 
 export function fromHttp1(req: IncomingMessage, res: ServerResponse): HttpExchange {

@@ -4,6 +4,13 @@ import { header, readBody, type HttpExchange } from "./exchange.ts";
 
 export type FetchHandler = (req: Request) => Response | Promise<Response>;
 
+const exchanges = new WeakMap<Request, HttpExchange>();
+
+/** The exchange a bridged Request came from (for what a Request cannot carry, e.g. TLS peers). */
+export function exchangeOf(req: Request): HttpExchange | undefined {
+  return exchanges.get(req);
+}
+
 const MAX_BODY = 64 * 1024 * 1024;
 
 export async function serveFetch(ex: HttpExchange, handler: FetchHandler, secure: boolean): Promise<void> {
@@ -30,6 +37,7 @@ export async function serveFetch(ex: HttpExchange, handler: FetchHandler, secure
     body: body === null ? null : new Uint8Array(body),
     signal: ac.signal,
   });
+  exchanges.set(req, ex);
   const res = await handler(req);
   const out: Record<string, string> = {};
   res.headers.forEach((v, k) => {

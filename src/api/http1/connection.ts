@@ -363,6 +363,14 @@ class Exchange implements HttpExchange {
   /** Set by readAll: body bytes past it are counted, not kept. */
   private limit = Infinity;
 
+  /** Common name of the client's verified certificate (TLS connections with client auth). */
+  get peerCommonName(): string | undefined {
+    const s = this.conn.socket as Socket & { authorized?: boolean; getPeerCertificate?: () => { subject?: { CN?: string | string[] } } };
+    if (s.authorized !== true || s.getPeerCertificate === undefined) return undefined;
+    const cn = s.getPeerCertificate().subject?.CN;
+    return Array.isArray(cn) ? cn[0] : cn;
+  }
+
   get answered(): boolean {
     return this.headSent || this.ended;
   }

@@ -12,8 +12,8 @@ export interface Caller {
   readonly method: string;
   /** The Authorization header ("" when absent). */
   readonly authorization: string;
-  /** Common name of a verified client certificate, when the client port requires one. */
-  readonly certCommonName?: string;
+  /** Common name of a verified client certificate (read only when needed: it costs a lookup). */
+  readonly certCommonName?: () => string | undefined;
 }
 
 /** Go's Request.BasicAuth. */
@@ -56,9 +56,10 @@ export class Access {
   }
 
   private async userFromCertificate(c: Caller): Promise<User | undefined> {
-    if (c.certCommonName === undefined) return undefined;
+    const cn = c.certCommonName?.();
+    if (cn === undefined) return undefined;
     try {
-      return await this.sec.getUser(c.certCommonName);
+      return await this.sec.getUser(cn);
     } catch {
       return undefined;
     }

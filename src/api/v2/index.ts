@@ -13,6 +13,7 @@ import { fixed, goError, messageError, methodNotAllowed, notFound, pathUnescape,
 import { answerKeys, KEYS_PREFIX, keysResponse, writeKeysAnswer } from "./keys.ts";
 import { type FormBody, MAX_FORM_BYTES, TOO_LARGE } from "./form.ts";
 import { readBody, type HttpExchange } from "../http/exchange.ts";
+import { exchangeOf } from "../http/fetch-bridge.ts";
 import { machines, MEMBERS_PREFIX, serveMembers } from "./members.ts";
 import { Security } from "./security.ts";
 
@@ -29,7 +30,7 @@ export interface V2ApiOptions {
 const KEY_METHODS = ["HEAD", "GET", "PUT", "POST", "DELETE"];
 
 function caller(req: Request): Caller {
-  return { method: req.method, authorization: req.headers.get("authorization") ?? "" };
+  return { method: req.method, authorization: req.headers.get("authorization") ?? "", certCommonName: () => exchangeOf(req)?.peerCommonName };
 }
 
 /** What the first middleware reads from the URL once: Go's r.URL.Path and r.URL.RawQuery. */
@@ -143,7 +144,7 @@ export function v2Route(o: V2ApiOptions): HttpRoute {
       body = raw === null ? TOO_LARGE : raw.toString("utf8");
     }
     const auth = ex.headers.authorization;
-    const c: Caller = { method: ex.method, authorization: typeof auth === "string" ? auth : "" };
+    const c: Caller = { method: ex.method, authorization: typeof auth === "string" ? auth : "", certCommonName: () => ex.peerCommonName };
     const cluster = { "x-etcd-cluster-id": o.svc.clusterId.toString(16) };
     const a = await answerKeys(deps, ex.method, path.slice(KEYS_PREFIX.length), query, ct, body, c, cluster);
     await writeKeysAnswer(a, ex);
