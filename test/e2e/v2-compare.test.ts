@@ -224,6 +224,26 @@ test("curl-style requests: answers, statuses and X-Etcd-Index; bad input gets et
   ]);
 }, 120_000);
 
+test("the v2 discovery protocol's requests (a member registering under a token), as etcd answers them", async () => {
+  const token = "/v2/keys/_etcd/registry/0123456789abcdef0123456789abcdef";
+  // Both stores are at the same index here (the same steps ran on both).
+  const at = async (side: Side) => Number((await v2Http(side.m.clientURL, "GET", "/v2/keys/")).headers.get("x-etcd-index"));
+  const base = await at(etcd);
+  expect(await at(ours)).toBe(base);
+  await compare([
+    http("PUT", `${token}/_config/size`, form("value=3")),
+    http("GET", `${token}/_config/size`),
+    http("PUT", `${token}/8e9e05c52164694d?prevExist=false`, form("value=m1%3Dhttp%3A%2F%2F127.0.0.1%3A2380")),
+    http("PUT", `${token}/8e9e05c52164694d?prevExist=false`, form("value=m1%3Dhttp%3A%2F%2F127.0.0.1%3A2380")),
+    http("GET", `${token}?recursive=true`),
+    http("PUT", `${token}/91bc3c398fb3c146?prevExist=false`, form("value=m2%3Dhttp%3A%2F%2F127.0.0.1%3A2381")),
+    // A member waiting for the others: the first registration after its own.
+    http("GET", `${token}?wait=true&recursive=true&waitIndex=${base + 3}`),
+    http("DELETE", `${token}/91bc3c398fb3c146`),
+    http("GET", `${token}?recursive=true&sorted=true`),
+  ]);
+}, 60_000);
+
 test("the 1000-event window: older indexes are cleared (401), the oldest kept one is answered", async () => {
   for (const side of [etcd, ours]) {
     for (let i = 0; i < 1005; i++) {
