@@ -4,7 +4,7 @@
 //
 // Replay a crash failure with E2E_SEED=<printed seed>; E2E_V2_CRASH_KILLS sets the kill count.
 import { afterAll, expect, test } from "bun:test";
-import { delay, Gateway, Member, mulberry32, seedFromEnv, useMember, V2_FLAGS, v2Http, waitV2Ready } from "../helpers/index.ts";
+import { delay, Gate, Gateway, Member, mulberry32, seedFromEnv, useMember, V2_FLAGS, v2Http, waitV2Ready } from "../helpers/index.ts";
 
 const KILLS = Number(process.env.E2E_V2_CRASH_KILLS ?? 8);
 
@@ -70,22 +70,6 @@ test("a restart keeps the tree, the remaining TTLs, the event window and the ind
   const next = await v2Http(u, "PUT", "/v2/keys/keep/next", { form: "value=n" });
   expect(Number(next.headers.get("x-etcd-index"))).toBe(last + 1);
 }, 60_000);
-
-/** Lets writers park while the member is down and resume once it is back. */
-class Gate {
-  private open = true;
-  private waiters: (() => void)[] = [];
-  close(): void {
-    this.open = false;
-  }
-  release(): void {
-    this.open = true;
-    for (const w of this.waiters.splice(0)) w();
-  }
-  wait(): Promise<void> {
-    return this.open ? delay(5) : new Promise((r) => this.waiters.push(r));
-  }
-}
 
 interface Ack {
   key: string;

@@ -1,6 +1,7 @@
 // Shared end-to-end test harness: members, etcdctl, the JSON gateway, bounded waits.
 export { Ctl, type CtlOptions, type CtlResult, ctlEnv, errorLine, runEtcdctl, spawnEtcdctl } from "./etcdctl.ts";
 export { b64, Gateway, type GatewayResponse, type Json, JsonStream, prefixEnd, unb64, unb64Bytes } from "./gateway.ts";
+export { Gate } from "./gate.ts";
 export { LineProcess, type SpawnOptions } from "./line-process.ts";
 export { Member, type MemberOptions } from "./member.ts";
 export { freePort, freePorts } from "./ports.ts";

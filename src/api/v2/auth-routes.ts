@@ -78,24 +78,41 @@ export async function serveAuth(d: AuthDeps, req: Request, sub: string, caller: 
   return isRoles ? forRole(d, req, p[2]!, caller, cluster) : forUser(d, req, p[2]!, caller, cluster);
 }
 
-async function baseRoles(d: AuthDeps, req: Request, caller: Caller, cluster: Record<string, string>): Promise<Response> {
-  if (req.method !== "GET") return methodNotAllowed(["GET"]);
-  if (!(await d.access.root(caller))) return noAuth();
+/**
+ * The frame every security handler shares: etcd's method check, then the access check (root,
+ * or root for writes only), then the handler with the JSON headers; its errors as etcd writes them.
+ */
+async function guarded(
+  d: AuthDeps,
+  req: Request,
+  caller: Caller,
+  cluster: Record<string, string>,
+  methods: readonly string[],
+  allowed: (c: Caller) => Promise<boolean>,
+  handler: (h: Record<string, string>) => Promise<Response>,
+): Promise<Response> {
+  if (!methods.includes(req.method)) return methodNotAllowed(methods);
+  if (!(await allowed(caller))) return noAuth();
   const h = { ...cluster, ...JSON_CT };
   try {
-    const roles: Role[] = [];
-    for (const name of await d.sec.allRoles()) roles.push(await d.sec.getRole(name));
-    return jsonLine(200, goJson({ roles: roles.length > 0 ? roles.map(roleValue) : null }), h);
+    return await handler(h);
   } catch (e) {
     return writeError(d, e, h);
   }
 }
 
-async function forRole(d: AuthDeps, req: Request, name: string, caller: Caller, cluster: Record<string, string>): Promise<Response> {
-  if (req.method !== "GET" && req.method !== "PUT" && req.method !== "DELETE") return methodNotAllowed(["GET", "PUT", "DELETE"]);
-  if (!(await d.access.root(caller))) return noAuth();
-  const h = { ...cluster, ...JSON_CT };
-  try {
+const ITEM_METHODS = ["GET", "PUT", "DELETE"];
+
+function baseRoles(d: AuthDeps, req: Request, caller: Caller, cluster: Record<string, string>): Promise<Response> {
+  return guarded(d, req, caller, cluster, ["GET"], (c) => d.access.root(c), async (h) => {
+    const roles: Role[] = [];
+    for (const name of await d.sec.allRoles()) roles.push(await d.sec.getRole(name));
+    return jsonLine(200, goJson({ roles: roles.length > 0 ? roles.map(roleValue) : null }), h);
+  });
+}
+
+function forRole(d: AuthDeps, req: Request, name: string, caller: Caller, cluster: Record<string, string>): Promise<Response> {
+  return guarded(d, req, caller, cluster, ITEM_METHODS, (c) => d.access.root(c), async (h) => {
     switch (req.method) {
       case "GET":
         return jsonLine(200, roleJson(await d.sec.getRole(name)), h);
@@ -115,9 +132,7 @@ async function forRole(d: AuthDeps, req: Request, name: string, caller: Caller, 
         await d.sec.deleteRole(name);
         return new Response(null, { status: 200, headers: h });
     }
-  } catch (e) {
-    return writeError(d, e, h);
-  }
+  });
 }
 
 /** A user with its roles spelled out; roles that cannot be read are skipped or fail. */
@@ -133,24 +148,16 @@ async function withRoles(d: AuthDeps, u: User, skipMissing: boolean): Promise<st
   return goJson(userWithRolesValue(u.user, roles));
 }
 
-async function baseUsers(d: AuthDeps, req: Request, caller: Caller, cluster: Record<string, string>): Promise<Response> {
-  if (req.method !== "GET") return methodNotAllowed(["GET"]);
-  if (!(await d.access.root(caller))) return noAuth();
-  const h = { ...cluster, ...JSON_CT };
-  try {
+function baseUsers(d: AuthDeps, req: Request, caller: Caller, cluster: Record<string, string>): Promise<Response> {
+  return guarded(d, req, caller, cluster, ["GET"], (c) => d.access.root(c), async (h) => {
     const users: string[] = [];
     for (const name of await d.sec.allUsers()) users.push(await withRoles(d, await d.sec.getUser(name), true));
     return jsonLine(200, `{"users":${users.length > 0 ? `[${users.join(",")}]` : "null"}}`, h);
-  } catch (e) {
-    return writeError(d, e, h);
-  }
+  });
 }
 
-async function forUser(d: AuthDeps, req: Request, name: string, caller: Caller, cluster: Record<string, string>): Promise<Response> {
-  if (req.method !== "GET" && req.method !== "PUT" && req.method !== "DELETE") return methodNotAllowed(["GET", "PUT", "DELETE"]);
-  if (!(await d.access.root(caller))) return noAuth();
-  const h = { ...cluster, ...JSON_CT };
-  try {
+function forUser(d: AuthDeps, req: Request, name: string, caller: Caller, cluster: Record<string, string>): Promise<Response> {
+  return guarded(d, req, caller, cluster, ITEM_METHODS, (c) => d.access.root(c), async (h) => {
     switch (req.method) {
       case "GET":
         return jsonLine(200, await withRoles(d, await d.sec.getUser(name), false), h);
@@ -175,16 +182,12 @@ async function forUser(d: AuthDeps, req: Request, name: string, caller: Caller, 
         await d.sec.deleteUser(name);
         return new Response(null, { status: 200, headers: h });
     }
-  } catch (e) {
-    return writeError(d, e, h);
-  }
+  });
 }
 
-async function enable(d: AuthDeps, req: Request, caller: Caller, cluster: Record<string, string>): Promise<Response> {
-  if (req.method !== "GET" && req.method !== "PUT" && req.method !== "DELETE") return methodNotAllowed(["GET", "PUT", "DELETE"]);
-  if (!(await d.access.writeRoot(caller))) return noAuth();
-  const h = { ...cluster, ...JSON_CT };
-  try {
+/** /v2/auth/enable: reading it is open; switching needs root. */
+function enable(d: AuthDeps, req: Request, caller: Caller, cluster: Record<string, string>): Promise<Response> {
+  return guarded(d, req, caller, cluster, ITEM_METHODS, (c) => d.access.writeRoot(c), async (h) => {
     switch (req.method) {
       case "GET":
         return jsonLine(200, `{"enabled":${await d.sec.authEnabled()}}`, h);
@@ -195,7 +198,5 @@ async function enable(d: AuthDeps, req: Request, caller: Caller, cluster: Record
         await d.sec.disableAuth();
         return new Response(null, { status: 200, headers: h });
     }
-  } catch (e) {
-    return writeError(d, e, h);
-  }
+  });
 }
