@@ -3,7 +3,7 @@
 // sockets) are created here.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startClientServer } from "./api/index.ts";
+import { startClientServer, v2Route } from "./api/index.ts";
 import {
   bootstrapSource,
   DiscoveryError,
@@ -286,6 +286,7 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
   const srv = assembled.server;
   try {
     await srv.start();
+    assembled.v2.start();
   } catch (err) {
     await assembled.close().catch(() => {});
     await peerTransport.close().catch(() => {});
@@ -297,6 +298,10 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
     tls: memberTls.client,
     cors: config.corsOrigins,
     logger,
+    // etcd 3.4 serves the v2 API only with --enable-v2 (then /v2/* is 404 "404 page not found").
+    routes: config.enableV2
+      ? [v2Route({ server: srv, svc: assembled.v2, logger, clock: () => Date.now(), clientCertAuth: config.clientCertAuth })]
+      : [],
   }).catch(async (err: unknown) => {
     await assembled.close().catch(() => {});
     await peerTransport.close().catch(() => {});

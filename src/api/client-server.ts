@@ -10,6 +10,7 @@ import type { EtcdServer } from "../server/types.ts";
 import type { Tls } from "../tls/index.ts";
 import { createEngineGrpcHandler, createNodeGrpcHandler } from "./grpc/index.ts";
 import { serveH2, type H2Connection, type H2Stream } from "./h2/index.ts";
+import { serveH1 } from "./http1/index.ts";
 import { fromH2Engine, fromHttp1, fromHttp2 } from "./http/exchange.ts";
 import { HttpRouter, type HttpRoute } from "./http/router.ts";
 import { Pipeline } from "./pipeline/index.ts";
@@ -36,6 +37,11 @@ export interface ClientServerOptions {
    * load) or "node" (node:http2 of the runtime).
    */
   readonly http2?: "engine" | "node";
+  /**
+   * HTTP/1.1 implementation: "engine" (src/api/http1, the default: a socket handed over after
+   * the preface sniff is served ~4x faster than by node:http under Bun) or "node" (node:http).
+   */
+  readonly http1?: "engine" | "node";
 }
 
 export interface ClientServer {
@@ -62,6 +68,7 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
   const { server, logger } = opts;
   const maxRecv = maxRecvBytes(server);
   const useEngine = (opts.http2 ?? "engine") === "engine";
+  const useH1Engine = (opts.http1 ?? "engine") === "engine";
   const pipeline = opts.pipeline ?? new Pipeline(server, logger);
   // A verified client certificate names the user on gRPC requests (--client-cert-auth).
   const certAuth = opts.tls?.info.clientCertAuth === true;
@@ -128,7 +135,16 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
       connections.add(conn);
       sock.on("close", () => connections.delete(conn));
     };
-    return { h1, serve2 };
+    /** Serves an HTTP/1.x connection; `head` holds bytes already read while sniffing. */
+    const serve1 = (sock: net.Socket, head?: Buffer) => {
+      if (!useH1Engine) {
+        if (head !== undefined) sock.unshift(head);
+        h1.emit("connection", sock);
+        return;
+      }
+      serveH1(sock, { onRequest: (ex) => router.handle(ex, certAuth ? commonNameOf(sock) : undefined), onError: (err) => logger.warn("http handler failed", { error: String(err) }) }, head);
+    };
+    return { h1, serve1, serve2 };
   };
 
   const plain = makeServers(false);
@@ -146,10 +162,7 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
       if (head.length < 3 && (head.length === 0 || head[0] === 0x50)) return;
       sock.off("readable", onReadable);
       if (head.subarray(0, 3).toString("latin1") === "PRI") plain.serve2(sock, head);
-      else {
-        sock.unshift(head);
-        plain.h1.emit("connection", sock);
-      }
+      else plain.serve1(sock, head);
     };
     sock.on("readable", onReadable);
   };
@@ -168,7 +181,7 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
         sock.on("close", () => sockets.delete(sock));
         sock.on("error", () => {});
         if (sock.alpnProtocol === "h2") s.serve2(sock);
-        else s.h1.emit("connection", sock);
+        else s.serve1(sock);
       };
       srv = net.createServer((raw) => {
         // Tracked from the first byte so close() also ends handshakes in progress.

@@ -10,3 +10,4 @@ export type { FetchHandler } from "./http/fetch-bridge.ts";
 export { DEFAULT_VERSION } from "./http/router.ts";
 export { httpStatusFromCode } from "../rpctypes/index.ts";
 export { rpcTable } from "./rpc/index.ts";
+export { v2Route, type V2ApiOptions } from "./v2/index.ts";

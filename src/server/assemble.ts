@@ -12,6 +12,8 @@ import type { BootstrapPlan } from "./bootstrap.ts";
 import type { Logger } from "./logger.ts";
 import { SERVER_VERSION, Server, type ServerOptions } from "./server.ts";
 import { installStateImage, openStateMachine, type StateMachine, type StateMachineOptions } from "./state-machine.ts";
+import { V2Service } from "./v2-service.ts";
+import { WatcherHub } from "../v2store/index.ts";
 
 export interface MemberParts {
   dataDir: string;
@@ -51,6 +53,8 @@ export interface MemberParts {
 
 export interface AssembledMember {
   server: Server;
+  /** The v2 store's side of the member (always running: it expires TTL nodes as leader). */
+  v2: V2Service;
   log: RaftLog;
   /** Stops the loop and closes the state machine and the log (not the transport). */
   close(): Promise<void>;
@@ -88,6 +92,9 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
     warn: (msg: string) => p.logger.warn(msg),
   });
   let server: Server | undefined;
+  let v2: V2Service | undefined;
+  // One hub for the v2 watchers of every state machine this member opens (snapshot installs).
+  const v2Hub = new WatcherHub();
   const smPath = join(memberDir, "state.db");
   const smOpts: StateMachineOptions = {
     path: smPath,
@@ -109,6 +116,8 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
       tokenIssued: (token, user) => server?.auth.tokenIssued(token, user),
     },
     collectGarbage: p.collectGarbage,
+    v2Hub,
+    onEmptyEntry: () => v2?.leaderEntryApplied(),
   };
   let sm: StateMachine = await openStateMachine(smOpts);
   const members = MemberTable.fromRows(await sm.members());
@@ -178,10 +187,21 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
     auth: p.auth,
   });
   const s = server;
+  v2 = new V2Service({
+    server: s,
+    clock: p.clock,
+    setInterval: p.setInterval,
+    clearInterval: p.clearInterval,
+    logger: p.logger,
+    hub: v2Hub,
+  });
+  const v2s = v2;
   return {
     server: s,
+    v2: v2s,
     log,
     async close() {
+      v2s.stop();
       await s.stop();
       await sm.close();
       await log.close();

@@ -17,6 +17,7 @@ import type { MemberTable, MembershipEvent } from "../membership/members.ts";
 import type { PeerTransport } from "../transport/types.ts";
 import { Errors } from "../rpctypes/index.ts";
 import type { Logger } from "./logger.ts";
+import { RaftStats } from "./raft-stats.ts";
 import { peekRequestId } from "./request-codec.ts";
 import { ALREADY_APPLIED, type AppliedEntry, type StateMachine } from "./state-machine.ts";
 
@@ -109,6 +110,8 @@ export class RaftLoop {
   snapshotsReceived = 0;
   snapshotsSent = 0;
   snapshotsSendFailed = 0;
+  /** Append requests and heartbeat round trips (/v2/stats/self and /v2/stats/leader). */
+  readonly raftStats = new RaftStats();
 
   constructor(private readonly o: RaftLoopOptions) {
     this.node = o.node;
@@ -153,6 +156,7 @@ export class RaftLoop {
   /** Messages from peers. */
   receive(msgs: readonly Message[]): void {
     if (this.stopped || this.fatal) return;
+    this.raftStats.received(msgs);
     for (const m of msgs) {
       if (m.type === MessageType.MsgSnap) continue; // snapshots come through installSnapshot
       try {
@@ -212,6 +216,7 @@ export class RaftLoop {
 
   reportUnreachable(id: bigint): void {
     if (this.stopped || this.fatal) return;
+    this.raftStats.unreachable(id);
     this.node.reportUnreachable(id);
     this.kick();
   }
@@ -316,6 +321,7 @@ export class RaftLoop {
 
   private async send(msgs: readonly Message[]): Promise<void> {
     if (msgs.length === 0) return;
+    this.raftStats.sent(msgs);
     let plain: Message[] | undefined;
     for (const m of msgs) {
       if (m.type === MessageType.MsgSnap) await this.sendSnapshot(m);
@@ -399,7 +405,7 @@ export class RaftLoop {
       const cc = decodeConfChange(e.data);
       const out: InStatement[] = [];
       const ev = this.members.applyConfChange(cc, out);
-      batch.push({ index: e.index, data: EMPTY, effect: (stmts) => stmts.push(...out) });
+      batch.push({ index: e.index, data: EMPTY, effect: (stmts) => stmts.push(...out), membership: ev });
       after.push(() => this.confChangeApplied(cc, ev));
     }
     const results = await this.smRef.apply(batch);

@@ -72,6 +72,7 @@ import { portableHasher, SimpleTokens, type PasswordHasher } from "../auth/index
 import { AuthOps } from "./auth-ops.ts";
 import { MemberAuth, type Tokens } from "./member-auth.ts";
 import type { AuthServer, EtcdServer, RequestContext, WatchStream } from "./types.ts";
+import { buildV2Entry, type V2RequestFields } from "./v2-codec.ts";
 
 /** What the server hands straight to its raft loop (documented on RaftLoopOptions). */
 type LoopParts = "memberId" | "node" | "log" | "sm" | "reopenSm" | "members" | "transport" | "logger" | "clock" | "snapshotCount" | "readImage" | "removeFile";
@@ -707,6 +708,17 @@ export class Server implements EtcdServer, PeerHandler {
     out += "# TYPE etcd_disk_wal_fsync_duration_seconds summary\n";
     out += `etcd_disk_wal_fsync_duration_seconds_sum ${l.fsyncSeconds}\netcd_disk_wal_fsync_duration_seconds_count ${l.fsyncCount}\n`;
     return out;
+  }
+
+  // ---- v2 store (src/server/v2-service.ts serves it) --------------------------------------------
+
+  /** Proposes a v2 store request; resolves with its apply result (a V2Error rejects). */
+  proposeV2(v2: V2RequestFields): Promise<unknown> {
+    if (this.stopped) return Promise.reject(Errors.stopped);
+    const id = this.ids.next();
+    const { req, data } = buildV2Entry(id, v2);
+    if (data.length > this.maxRequestBytes) return Promise.reject(Errors.requestTooLarge);
+    return this.loop.propose(id, data, req);
   }
 
   // ---- auto compaction ----------------------------------------------------------------------

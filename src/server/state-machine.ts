@@ -24,7 +24,7 @@ import type {
 } from "../gen/rpc_pb.ts";
 import { Lessor } from "../lease/index.ts";
 import { Crc32, fromKey, keyRange, MvccStore, selectRange } from "../mvcc/index.ts";
-import type { MemberRow } from "../membership/members.ts";
+import type { MemberRow, MembershipEvent } from "../membership/members.ts";
 import { stateDdl, statePragmas, SYNC_TOUCH } from "../storage/schema.ts";
 import { StateReader } from "../storage/state-reader.ts";
 import { snapshotResponses } from "../snapshot/index.ts";
@@ -36,6 +36,8 @@ import { runAsync, runSync, txnHasPut } from "./apply-kv.ts";
 import { Errors, type EtcdError } from "../rpctypes/index.ts";
 import type { WatchStream } from "./types.ts";
 import { type Timers, WatchHub, type WatchPermission } from "./watch.ts";
+import { applyV2Request, mirrorAttributes, mirrorMembership } from "./v2-applier.ts";
+import { changeStatements, LOAD_QUERIES, loadStore, V2Store, type WatcherHub } from "../v2store/index.ts";
 
 /** The apply result of an entry at or below the applied index: it was skipped. */
 export const ALREADY_APPLIED: unique symbol = Symbol("already applied");
@@ -60,6 +62,10 @@ export interface StateMachineOptions {
   timers?: Timers;
   /** A member published its attributes (InternalRaftRequest.member_attrs): write them into the batch. */
   onMemberAttrs?: (m: Member, out: InStatement[]) => void;
+  /** The v2 store's watchers; pass the same hub to the machine that replaces this one. */
+  v2Hub?: WatcherHub;
+  /** A leader's first (empty) entry was applied: etcd decides the cluster version then. */
+  onEmptyEntry?: () => void;
   /** A full garbage collection, asked for while streaming a snapshot (snapshot-responses.ts). */
   collectGarbage?: () => void;
   /** What the member learns from auth changes applied here (tokens to drop or register). */
@@ -80,6 +86,8 @@ export interface AppliedEntry {
   req?: InternalRaftRequest;
   /** Applied instead of `data` (conf changes): pushes its writes into the entry's batch. */
   effect?: (out: InStatement[]) => void;
+  /** What the conf change did to membership: mirrored into the v2 store ("/0"), as etcd does. */
+  membership?: MembershipEvent;
 }
 
 export interface StateMachine {
@@ -98,6 +106,8 @@ export interface StateMachine {
   syncToDisk(): void;
   readonly revision: number;
   readonly compactRevision: number;
+  /** The v2 store (etcd's v2store: "/0" members, "/1" keys, "/2" v2 auth), applied in log order. */
+  readonly v2: V2Store;
   apply(entries: AppliedEntry[]): Promise<Array<unknown | EtcdError>>;
   range(req: RangeRequest): Promise<RangeResponse>;
   /** A client watch stream; `permission` is asked at create and on every auth change. */
@@ -218,6 +228,7 @@ class Sm implements StateMachine {
   private readonly ctx: ApplyContext & { index: number };
   /** An auth change was applied in this batch: open watchers are checked again after it. */
   private authChanged = false;
+  readonly v2: V2Store;
 
   constructor(
     private readonly db: SqlDb,
@@ -235,6 +246,7 @@ class Sm implements StateMachine {
       },
     };
     this.lessor = new Lessor(o.clock, o.minLeaseTtl);
+    this.v2 = new V2Store({ now: o.clock, namespaces: ["/0", "/1"], hub: o.v2Hub });
     this.committedRev = store.revision;
     this.hub = new WatchHub(
       {
@@ -282,6 +294,11 @@ class Sm implements StateMachine {
       if (this.lessor.get(kv.lease) === undefined) throw new Error(`state: key attached to unknown lease ${kv.lease}`);
       this.lessor.attach(kv.lease, kv.k);
     }
+    loadStore(this.v2, {
+      index: (await this.db.execute(LOAD_QUERIES.index)).rows,
+      nodes: (await this.db.execute(LOAD_QUERIES.nodes)).rows,
+      events: (await this.db.execute(LOAD_QUERIES.events)).rows,
+    });
     const as = await this.db.execute("SELECT member_id, alarm FROM alarms");
     for (const r of as.rows) this.alarmSet.restore(BigInt(r[0] as string), Number(r[1]));
     await this.refreshSizes();
@@ -326,17 +343,25 @@ class Sm implements StateMachine {
         }
         if (e.effect !== undefined) {
           e.effect(this.stmts);
+          if (e.membership !== undefined) mirrorMembership(this.v2, e.membership);
           results.push(undefined);
           last = e.index;
           continue;
         }
         if (e.data.length === 0) {
+          this.o.onEmptyEntry?.();
           results.push(undefined);
           last = e.index;
           continue;
         }
         const req = e.req ?? fromBinary(InternalRaftRequestSchema, e.data);
         this.ctx.index = e.index;
+        if (req.v2 !== undefined) {
+          results.push(applyV2Request(this.v2, req.v2));
+          last = e.index;
+          continue;
+        }
+        if (req.memberAttrs !== undefined) mirrorAttributes(this.v2, req.memberAttrs);
         if (needsHistory(req)) {
           // History reads must see this batch's earlier writes: commit them first.
           if (last > this.applied) this.flush(last);
@@ -393,6 +418,7 @@ class Sm implements StateMachine {
     const stmts = s.takeStatements();
     for (const st of this.stmts) stmts.push(st);
     this.stmts = [];
+    changeStatements(this.v2, this.v2.takeChanges(), stmts);
     stmts.push({
       sql: "UPDATE meta SET applied_index = ?, revision = ?, compact_revision = ?, scheduled_compact = ? WHERE id = 1",
       args: [index, s.revision, s.compactRevision, s.scheduledCompact],

@@ -11,6 +11,8 @@ export interface HttpRoute {
   /** Path prefix, e.g. "/v2/" or "/ui". */
   readonly prefix: string;
   readonly fetch: FetchHandler;
+  /** Serves an exchange directly when it returns true (a hot path); otherwise `fetch` does. */
+  readonly exchange?: (ex: HttpExchange) => boolean;
 }
 
 export interface HttpRouterOptions {
@@ -95,6 +97,7 @@ export class HttpRouter {
     }
     for (const r of this.opts.routes ?? []) {
       if (path.startsWith(r.prefix)) {
+        if (r.exchange?.(ex) === true) return;
         serveFetch(ex, r.fetch, this.opts.secure === true).catch((err) => {
           this.opts.logger.warn("http handler failed", { path, error: String(err) });
           if (!ex.closed) text(ex, 500, "Internal Server Error\n");
