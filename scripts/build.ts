@@ -24,7 +24,8 @@ const target = libsqlTarget();
 const staticRequire: import("bun").BunPlugin = {
   name: "libsql-static-require",
   setup(build) {
-    build.onLoad({ filter: /[\\/]libsql[\\/]index\.js$/ }, async (args) => {
+    // The `libsql` package itself, not drizzle-orm/libsql or @libsql/*.
+    build.onLoad({ filter: /[\\/]node_modules[\\/]libsql[\\/]index\.js$/ }, async (args) => {
       const src = await Bun.file(args.path).text();
       const dynamic = "return require(`@libsql/${target}`);";
       if (!src.includes(dynamic)) {
@@ -39,6 +40,11 @@ mkdirSync(resolve(root, "dist"), { recursive: true });
 const result = await Bun.build({
   entrypoints: [resolve(root, "src/main.ts")],
   compile: { outfile: resolve(root, "dist/conclave") },
+  // Each subcommand's code in its own chunk, loaded only when that subcommand runs: without
+  // splitting, every module's imports (node:net, node:http2, the SQLite addon) were evaluated at
+  // start, and `conclave --version` took 190-270 ms instead of 40-70 ms.
+  splitting: true,
+  outdir: resolve(root, "dist"),
   minify: { syntax: true, whitespace: true },
   sourcemap: "none",
   plugins: [staticRequire],

@@ -69,9 +69,9 @@ async function main(): Promise<void> {
   // Measured with compare.py (100k puts, 1000 clients): RSS right after the burst went from
   // 2.1-2.3x etcd's to 1.31-1.53x (median 1.36) with these settings, throughput 1.03-1.25x,
   // p99 0.92-1.08x (docs/benchmarks.md). Polling the heap size costs microseconds.
-  const { startHeapGovernor } = await import("./runtime/heap-governor.ts");
+  const { fullCollector, startHeapGovernor } = await import("./runtime/heap-governor.ts");
   await startHeapGovernor({ growth: 1.08, everyMs: 10, minBytes: 64 << 20 });
-  const member = await startMember(config).catch((err: unknown) => {
+  const member = await startMember(config, { collectGarbage: await fullCollector() }).catch((err: unknown) => {
     fail(`conclave: ${err instanceof Error ? err.message : String(err)}`);
   });
   // A member removed from the cluster stops itself; etcd then exits with status 0.

@@ -5,10 +5,23 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { create } from "@bufbuild/protobuf";
 import { MoveLeaderRequestSchema } from "./gen/rpc_pb.ts";
 import { join } from "node:path";
-import { connectionCap, keepaliveFromFlags, startClientServer } from "./api/index.ts";
-import { type ServerConfig, urlString, verifyBootstrap } from "./config/index.ts";
-import { hexId } from "./membership/ids.ts";
+import { connectionCap, keepaliveFromFlags, startClientServer, v2Route } from "./api/index.ts";
+import {
+  bootstrapSource,
+  DiscoveryError,
+  discoveryFailure,
+  type ResolvedBootstrap,
+  resolveInitialCluster,
+  systemResolver,
+  verifyInitialCluster,
+} from "./bootstrap/index.ts";
+import { type ServerConfig, urlString } from "./config/index.ts";
+import { computeClusterId, computeMemberId, hexId } from "./membership/ids.ts";
+import { setupMemberTls } from "./member-tls.ts";
+import { JwtTokens, SimpleTokens } from "./auth/index.ts";
+import { runtimeHasher } from "./runtime/bcrypt.ts";
 import { assembleMember } from "./server/assemble.ts";
+import type { Tokens } from "./server/member-auth.ts";
 import { type Identity, planBootstrap } from "./server/bootstrap.ts";
 import { createLogger, type Logger } from "./server/logger.ts";
 import { openFilesLimit } from "./runtime/fd-limit.ts";
@@ -61,7 +74,58 @@ function writeIdentity(file: string, id: Identity): void {
   renameSync(tmp, file);
 }
 
-export async function startMember(config: ServerConfig): Promise<RunningMember> {
+/** The --auth-token provider; JWT key files are read here (a bad one stops the start). */
+function makeTokens(config: ServerConfig, logger: Logger): Tokens {
+  const spec = config.authTokenSpec;
+  if (spec.type === "none") return { kind: "none" };
+  if (spec.type === "simple") {
+    logger.warn("simple token is not cryptographically signed");
+    const timers = { setInterval: (fn: () => void, ms: number) => setInterval(fn, ms), clearInterval: (h: unknown) => clearInterval(h as ReturnType<typeof setInterval>) };
+    return { kind: "simple", simple: new SimpleTokens(config.authTokenTtl * 1000, () => Date.now(), timers) };
+  }
+  const read = (path: string | undefined) => {
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(`auth: cannot read ${path}: ${(err as Error).message}`);
+    }
+  };
+  const jwt = JwtTokens.create(
+    { signMethod: spec.signMethod, publicKey: read(spec.pubKey), privateKey: read(spec.privKey), ttlMs: spec.ttlMs },
+    () => Date.now(),
+  );
+  return { kind: "jwt", jwt };
+}
+
+/**
+ * The InitialCluster of a member without data, from whichever source the flags name, checked
+ * the same way for all. A failed discovery join logs etcd's advice and throws its exit error.
+ */
+async function bootstrapInitialCluster(config: ServerConfig, logger: Logger): Promise<ResolvedBootstrap> {
+  try {
+    const ic = await resolveInitialCluster(config, {
+      resolver: systemResolver,
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      logger,
+      readFile: (p) => readFileSync(p),
+      memberId: computeMemberId,
+    });
+    await verifyInitialCluster(ic, config, systemResolver);
+    return ic;
+  } catch (e) {
+    if (e instanceof DiscoveryError) throw discoveryFailure(e, config, logger);
+    throw e;
+  }
+}
+
+/** Effects of the runtime the member may use (src/runtime builds them). */
+export interface MemberEffects {
+  /** A full garbage collection: streaming a snapshot asks for one every few MiB sent. */
+  collectGarbage?: () => void;
+}
+
+export async function startMember(config: ServerConfig, effects: MemberEffects = {}): Promise<RunningMember> {
   const logger = createLogger({
     level: config.logLevel,
     format: config.logger === "zap" ? "zap" : "capnslog",
@@ -77,7 +141,7 @@ export async function startMember(config: ServerConfig): Promise<RunningMember> 
       mkdirSync(config.walDir, { recursive: true, mode: 0o700 });
       locks.push(lockDir(config.walDir));
     }
-    const running = await startLocked(config, logger, memberDir);
+    const running = await startLocked(config, logger, memberDir, effects);
     const stop = running.stop;
     return {
       ...running,
@@ -92,21 +156,23 @@ export async function startMember(config: ServerConfig): Promise<RunningMember> 
   }
 }
 
-async function startLocked(config: ServerConfig, logger: Logger, memberDir: string): Promise<RunningMember> {
+async function startLocked(config: ServerConfig, logger: Logger, memberDir: string, effects: MemberEffects): Promise<RunningMember> {
   const identityFile = join(memberDir, "identity.json");
   const existing = readIdentity(identityFile);
+  // Static flags, discovery (v2, v3) and DNS SRV all end in one InitialCluster; everything
+  // after this block is the same whichever produced it. A data dir overrides all of them.
+  let bootstrap: ResolvedBootstrap | undefined;
   if (existing) {
-    if (config.initialCluster.length > 0) logger.info("data dir exists; ignoring --initial-cluster flags", { "data-dir": config.dataDir });
+    const source = bootstrapSource(config);
+    if (source === "discovery" || source === "v3-discovery") {
+      logger.warn(`discovery token ignored since a cluster has already been initialized. Valid log found at ${JSON.stringify(memberDir)}`);
+    } else if (source === "srv") {
+      logger.info("data dir exists; ignoring --discovery-srv", { "data-dir": config.dataDir });
+    } else if (config.initialCluster.length > 0) {
+      logger.info("data dir exists; ignoring --initial-cluster flags", { "data-dir": config.dataDir });
+    }
   } else {
-    if (config.initialCluster.length === 0) {
-      throw new Error("no initial cluster given: discovery and DNS SRV bootstrap are not available in this build; use --initial-cluster");
-    }
-    verifyBootstrap(config);
-    const self = config.initialAdvertisePeerUrls.map((u) => urlString(u));
-    const mine = config.initialCluster.filter((e) => e.name === config.name).map((e) => urlString(e.url));
-    if ([...mine].sort().join(",") !== [...self].sort().join(",")) {
-      throw new Error(`--initial-cluster has ${config.name}=${mine.join(",")} but missing from --initial-advertise-peer-urls=${self.join(",")}`);
-    }
+    bootstrap = await bootstrapInitialCluster(config, logger);
   }
 
   // The transport starts before the server (bootstrap probes use it); requests that arrive
@@ -137,14 +203,14 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
       void (stopMember?.() ?? Promise.resolve()).catch(() => {}).finally(resolveRemoved);
     }, 0);
   };
-  const peerTls = config.peerCertFile
-    ? {
-        cert: readFileSync(config.peerCertFile),
-        key: readFileSync(config.peerKeyFile),
-        ca: config.peerTrustedCaFile ? readFileSync(config.peerTrustedCaFile) : undefined,
-        clientCertAuth: config.peerClientCertAuth,
-      }
-    : undefined;
+  const memberTls = await setupMemberTls(config, logger, () => new Date());
+  // DNS SRV with https peers and no peer CA: peers' certificates must name the SRV domain (etcd).
+  const srvName = bootstrap?.peerServerName;
+  const basePeerTls = memberTls.peer;
+  const peerTls =
+    basePeerTls !== undefined && srvName !== undefined
+      ? { server: basePeerTls.server.bind(basePeerTls), dial: () => ({ ...basePeerTls.dial(), serverName: srvName }) }
+      : basePeerTls;
   // The transport is built once with the configured identity and again if the cluster
   // assigned this member another ID (join after `member add`).
   const peerOptions = (id: bigint): PeerTransportOptions => ({
@@ -162,24 +228,23 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
   });
   // memberId is fixed before any raft message flows; the getter below reads the final value.
   const transportRef: { t?: Awaited<ReturnType<typeof createPeerTransport>> } = {};
-  const initial = new Map<string, string[]>();
-  for (const e of config.initialCluster) initial.set(e.name, [...(initial.get(e.name) ?? []), urlString(e.url)]);
+  const initial = new Map<string, string[]>([...(bootstrap?.members ?? new Map<string, readonly string[]>())].map(([n, u]) => [n, [...u]]));
+  const clusterToken = bootstrap?.token ?? config.initialClusterToken;
   const plan = await (async () => {
     // Probing needs a transport; identity (and the transport's member ID) may come from the probe,
     // so a short-lived probe transport is not needed: fetchMembers carries no member ID of ours.
-    const { computeClusterId, computeMemberId } = await import("./membership/ids.ts");
     const mine = initial.get(config.name);
-    if (!existing && mine) memberId = computeMemberId(mine, config.initialClusterToken);
+    if (!existing && mine) memberId = computeMemberId(mine, clusterToken);
     if (!existing && config.initialClusterState !== "existing") {
       // Peers probing this one during a simultaneous start see the cluster ID at once.
-      clusterId = computeClusterId([...initial.values()].map((urls) => computeMemberId(urls, config.initialClusterToken)));
+      clusterId = computeClusterId([...initial.values()].map((urls) => computeMemberId(urls, clusterToken)));
     }
     transportRef.t = await createPeerTransport(peerOptions(memberId));
     return planBootstrap({
       name: config.name,
       initialCluster: initial,
       initialClusterState: config.initialClusterState === "existing" ? "existing" : "new",
-      token: config.initialClusterToken,
+      token: clusterToken,
       existing,
       fetchMembers: (urls) => transportRef.t!.fetchMembers(urls),
     });
@@ -207,7 +272,7 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
       clientURLs: config.advertiseClientUrls.map((u) => urlString(u)),
       plan,
       transport: peerTransport,
-      clusterToken: config.initialClusterToken,
+      clusterToken,
       logger,
       clock: () => Date.now(),
       rng: Math.random,
@@ -228,6 +293,8 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
       autoCompaction:
         config.autoCompactionRetention > 0 ? { mode: config.autoCompactionMode, retention: config.autoCompactionRetention } : undefined,
       onRemoved,
+      auth: { tokens: makeTokens(config, logger), hasher: runtimeHasher(), bcryptCost: config.bcryptCost },
+      collectGarbage: effects.collectGarbage,
     });
   } catch (err) {
     await peerTransport.close().catch(() => {});
@@ -237,6 +304,7 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
   const srv = assembled.server;
   try {
     await srv.start();
+    assembled.v2.start();
   } catch (err) {
     await assembled.close().catch(() => {});
     await peerTransport.close().catch(() => {});
@@ -245,14 +313,7 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
   const client = await startClientServer({
     server: srv,
     listenUrls: [...config.listenClientUrls],
-    tls: config.certFile
-      ? {
-          cert: readFileSync(config.certFile),
-          key: readFileSync(config.keyFile),
-          ca: config.trustedCaFile ? readFileSync(config.trustedCaFile) : undefined,
-          clientCertAuth: config.clientCertAuth,
-        }
-      : undefined,
+    tls: memberTls.client,
     cors: config.corsOrigins,
     logger,
     limits: {
@@ -260,6 +321,10 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
       keepalive: keepaliveFromFlags(config.grpcKeepaliveMinTimeMs, config.grpcKeepaliveIntervalMs, config.grpcKeepaliveTimeoutMs),
       maxConnections: connectionCap(openFilesLimit()),
     },
+    // etcd 3.4 serves the v2 API only with --enable-v2 (then /v2/* is 404 "404 page not found").
+    routes: config.enableV2
+      ? [v2Route({ server: srv, svc: assembled.v2, logger, clock: () => Date.now(), clientCertAuth: config.clientCertAuth })]
+      : [],
   }).catch(async (err: unknown) => {
     await assembled.close().catch(() => {});
     await peerTransport.close().catch(() => {});

@@ -9,31 +9,32 @@ import * as tls from "node:tls";
 import { freeSocketPath, removeSocketFile } from "../runtime/unix-listen.ts";
 import type { Logger } from "../server/logger.ts";
 import type { EtcdServer } from "../server/types.ts";
+import type { Tls } from "../tls/index.ts";
 import { createEngineGrpcHandler, createNodeGrpcHandler } from "./grpc/index.ts";
-import { ErrorCode, realClock, serveH2, type H2Clock, type H2Connection, type H2Stream } from "./h2/index.ts";
+import { ErrorCode, realClock, serveH2, DEFAULT_LIMITS, type H2Clock, type H2Connection, type H2Stream } from "./h2/index.ts";
+import { DEFAULT_MAX_HEAD_BYTES, serveH1 } from "./http1/index.ts";
 import { fromH2Engine, fromHttp1, fromHttp2 } from "./http/exchange.ts";
 import { rawExchange } from "./http/raw-exchange.ts";
 import { HttpRouter, type HttpRoute } from "./http/router.ts";
-import { isWebSocketUpgrade, upgradeToExchange } from "./http/websocket-exchange.ts";
+import { isWebSocketUpgrade, upgradeToExchange, type UpgradeRequest } from "./http/websocket-exchange.ts";
+import { Pipeline } from "./pipeline/index.ts";
 import {
   ConnectionGate, DEFAULT_PORT_LIMITS, Http1Sessions, onClientError, OutputBudget, ThrottledLog, type BudgetMember,
   type ClientPortLimits, type GateEntry,
 } from "./port/index.ts";
 
-export interface ClientTlsOptions {
-  readonly cert: string | Buffer;
-  readonly key: string | Buffer;
-  /** CA bundle for verifying client certificates. */
-  readonly ca?: string | Buffer;
-  /** etcd --client-cert-auth: require and verify a client certificate. */
-  readonly clientCertAuth?: boolean;
-}
-
 export interface ClientServerOptions {
   readonly server: EtcdServer;
+  /** The request pipeline; default one over `server` (pass it to share it with HTTP routes). */
+  readonly pipeline?: Pipeline;
   /** e.g. http://127.0.0.1:2379; port 0 picks a free port. https URLs need `tls`; unix:// and unixs:// listen on a socket file. */
   readonly listenUrls: readonly URL[];
-  readonly tls?: ClientTlsOptions;
+  /**
+   * The accepting side of TLS (src/tls: current certificate, client-certificate checks). Sockets
+   * handed to the HTTP/2 engine and the HTTP/1 server stay tls.TLSSocket, so a handler can read
+   * getPeerCertificate() (the client-certificate identity of --client-cert-auth).
+   */
+  readonly tls?: Pick<Tls, "server" | "info">;
   readonly logger: Logger;
   /** Allowed CORS origins (etcd --cors); default ["*"]. */
   readonly cors?: readonly string[];
@@ -44,6 +45,11 @@ export interface ClientServerOptions {
    * load) or "node" (node:http2 of the runtime).
    */
   readonly http2?: "engine" | "node";
+  /**
+   * HTTP/1.1 implementation: "engine" (src/api/http1, the default: a socket handed over after
+   * the preface sniff is served ~4x faster than by node:http under Bun) or "node" (node:http).
+   */
+  readonly http1?: "engine" | "node";
   /** Connection limits; defaults in src/api/port/limits.ts. */
   readonly limits?: Partial<ClientPortLimits>;
   readonly clock?: H2Clock;
@@ -71,14 +77,26 @@ export function maxRecvBytes(server: EtcdServer): number {
 /** How often the member-wide output budget is checked. */
 const BUDGET_CHECK_MS = 250;
 
+/** The CN of a TLS socket's verified client certificate (undefined without one). */
+function commonNameOf(sock: net.Socket | undefined): string | undefined {
+  if (!(sock instanceof tls.TLSSocket) || !sock.authorized) return undefined;
+  const cn = sock.getPeerCertificate()?.subject?.CN;
+  return typeof cn === "string" ? cn : Array.isArray(cn) ? cn[0] : undefined;
+}
+
 export async function startClientServer(opts: ClientServerOptions): Promise<ClientServer> {
   const { server, logger } = opts;
   const limits: ClientPortLimits = { ...DEFAULT_PORT_LIMITS, ...opts.limits };
   const clock = opts.clock ?? realClock;
+  /** The output bounds of HTTP/2 connections, which HTTP/1.1 answers are held to as well. */
+  const h2Limits = { ...DEFAULT_LIMITS, ...limits.h2 };
   const maxRecv = maxRecvBytes(server);
   const useEngine = (opts.http2 ?? "engine") === "engine";
-  const grpcNode = createNodeGrpcHandler(server, { maxRecvBytes: maxRecv });
-  const grpcEngine = createEngineGrpcHandler(server, { maxRecvBytes: maxRecv });
+  const useH1Engine = (opts.http1 ?? "engine") === "engine";
+  const pipeline = opts.pipeline ?? new Pipeline(server, logger);
+  // A verified client certificate names the user on gRPC requests (--client-cert-auth).
+  const certAuth = opts.tls?.info.clientCertAuth === true;
+  const grpcNode = createNodeGrpcHandler(pipeline, { maxRecvBytes: maxRecv }, certAuth ? (st) => commonNameOf(st.session?.socket) : undefined);
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.Http2Session>();
   const connections = new Set<H2Connection>();
@@ -88,7 +106,7 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
   const abuseLog = new ThrottledLog(logger);
 
   const makeRouter = (secure: boolean) =>
-    new HttpRouter(server, {
+    new HttpRouter(pipeline, {
       maxRecvBytes: maxRecv,
       logger,
       ...(opts.cors ? { cors: opts.cors } : {}),
@@ -104,7 +122,7 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
       if (typeof ct === "string" && ct.startsWith("application/grpc")) grpcNode(stream, headers);
       else {
         stream.on("error", () => {});
-        router.handle(fromHttp2(stream, headers));
+        router.handle(fromHttp2(stream, headers), certAuth ? commonNameOf(stream.session?.socket) : undefined);
       }
     });
     h2.on("session", (s) => {
@@ -112,35 +130,46 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
       s.on("error", (err) => logger.debug("http2 session error", { error: String(err) }));
       s.on("close", () => sessions.delete(s));
     });
-    const h1 = http.createServer((req, res) => {
+    /**
+     * A request asking to switch protocols: etcd serves the gateway's routes as websockets too
+     * (grpc-websocket-proxy). True when the socket was taken over; false serves it as a plain
+     * request. An upgraded connection leaves the HTTP/1.1 timeouts (it is in use until it closes).
+     */
+    const upgrade = (req: UpgradeRequest, sock: net.Socket, rest: Buffer): boolean => {
+      const path = (req.url ?? "/").split("?")[0]!;
+      if (!isWebSocketUpgrade(req.headers) || !(path.startsWith("/v3/") || path.startsWith("/v3beta/"))) return false;
+      h1Sessions.upgraded(sock);
+      const ex = upgradeToExchange(req, sock, rest, maxRecv * 2 + 1024, !router.isBidiRoute(path));
+      if (ex !== undefined) router.handle(ex, certAuth ? commonNameOf(sock) : undefined);
+      return true;
+    };
+    // node:http (http1: "node"), with Go's header limit; the timeouts are Http1Sessions'
+    // (watches and keepalives over the gateway are long-lived requests).
+    const h1 = http.createServer({ maxHeaderSize: DEFAULT_MAX_HEAD_BYTES }, (req, res) => {
       h1Sessions.request(req, res);
-      router.handle(fromHttp1(req, res));
+      router.handle(fromHttp1(req, res), certAuth ? commonNameOf(req.socket) : undefined);
     });
-    // Watches and keepalives over the gateway are long-lived requests; the read-header and
-    // idle timeouts are Http1Sessions' (the runtime's own are not enforced everywhere).
     h1.requestTimeout = 0;
     h1.headersTimeout = 0;
     h1.on("clientError", onClientError);
-    // etcd serves the gateway's routes as websockets too (grpc-websocket-proxy); any other
-    // upgrade is served as a plain request.
+    // node:http hands over every Upgrade request; one that is not a gateway websocket is
+    // served as a plain request, as Go's server does.
     h1.on("upgrade", (req: http.IncomingMessage, sock: net.Socket, head: Buffer) => {
+      if (upgrade(req, sock, head)) return;
       h1Sessions.upgraded(sock);
-      const url = req.url ?? "/";
-      const path = url.split("?")[0]!;
-      if (isWebSocketUpgrade(req.headers) && (path.startsWith("/v3/") || path.startsWith("/v3beta/"))) {
-        const ex = upgradeToExchange(req, sock, head, maxRecv * 2 + 1024, !router.isBidiRoute(path));
-        if (ex !== undefined) router.handle(ex);
-      } else {
-        router.handle(rawExchange(req, sock, head));
-      }
+      router.handle(rawExchange(req, sock, head), certAuth ? commonNameOf(sock) : undefined);
     });
-    const onEngineStream = (st: H2Stream) => {
-      const ct = st.headers.get("content-type");
-      if (ct !== undefined && ct.startsWith("application/grpc")) grpcEngine(st);
-      else router.handle(fromH2Engine(st));
-    };
     /** Serves an HTTP/2 connection; `head` holds bytes already read while sniffing. */
     const serve2 = (sock: net.Socket, entry: GateEntry, deadline: number, head?: Buffer) => {
+      // One gRPC handler per connection: its certificate CN is read once, when first needed.
+      let cn: string | undefined | null = null;
+      const commonName = certAuth ? () => (cn === null ? (cn = commonNameOf(sock)) : cn) : undefined;
+      const grpcEngine = createEngineGrpcHandler(pipeline, { maxRecvBytes: maxRecv }, commonName);
+      const onEngineStream = (st: H2Stream) => {
+        const ct = st.headers.get("content-type");
+        if (ct !== undefined && ct.startsWith("application/grpc")) grpcEngine(st);
+        else router.handle(fromH2Engine(st), commonName?.());
+      };
       if (!useEngine) {
         if (head !== undefined) sock.unshift(head);
         gate.set(entry, "busy");
@@ -170,14 +199,38 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
         budget.delete(member);
       });
     };
-    const serve1 = (sock: net.Socket, entry: GateEntry, deadline: number) => {
+    /** Serves an HTTP/1.x connection; `head` holds bytes already read while sniffing. */
+    const serve1 = (sock: net.Socket, entry: GateEntry, deadline: number, head?: Buffer) => {
       h1Sessions.attach(sock, entry, deadline);
       const member: BudgetMember = { get queuedBytes() { return sock.writableLength; }, abort: () => sock.destroy() };
       budget.add(member);
       sock.on("close", () => budget.delete(member));
-      h1.emit("connection", sock);
+      if (!useH1Engine) {
+        if (head !== undefined) sock.unshift(head);
+        h1.emit("connection", sock);
+        return;
+      }
+      serveH1(
+        sock,
+        {
+          onRequest: (ex) => {
+            ex.onClose(h1Sessions.began(sock));
+            router.handle(ex, certAuth ? commonNameOf(sock) : undefined);
+          },
+          onUpgrade: upgrade,
+          output: {
+            bound: h2Limits.connectionOutputBound,
+            hardCap: h2Limits.connectionOutputHardCap,
+            deadlineMs: h2Limits.outputDeadlineMs,
+            highWater: h2Limits.streamHighWater,
+          },
+          clock,
+          onError: (err) => logger.warn("http handler failed", { error: String(err) }),
+        },
+        head,
+      );
     };
-    return { h1, serve2, serve1 };
+    return { h1, serve1, serve2 };
   };
 
   const plain = makeServers(false);
@@ -215,10 +268,7 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
       sock.off("readable", onReadable);
       clock.clearTimeout(timer);
       if (head.subarray(0, 3).toString("latin1") === "PRI") plain.serve2(sock, entry, deadline, head);
-      else {
-        sock.unshift(head);
-        plain.serve1(sock, entry, deadline);
-      }
+      else plain.serve1(sock, entry, deadline, head);
     };
     sock.on("readable", onReadable);
     sock.once("close", () => clock.clearTimeout(timer));
@@ -233,25 +283,24 @@ export async function startClientServer(opts: ClientServerOptions): Promise<Clie
       if (isTls && !opts.tls) throw new Error(`listen URL ${url.href} needs TLS certificates (--cert-file, --key-file)`);
       let srv: net.Server;
       if (isTls) {
-        const t = opts.tls!;
+        // A handshake must finish within the read-header timeout; the connection counts under
+        // the cap once it has (the timeout bounds those still shaking hands).
+        const t = opts.tls!.server(["h2", "http/1.1"], { handshakeTimeoutMs: limits.readHeaderTimeoutMs });
         const s = secure!;
-        srv = tls.createServer({
-          cert: t.cert,
-          key: t.key,
-          ...(t.ca ? { ca: t.ca } : {}),
-          requestCert: t.clientCertAuth === true,
-          rejectUnauthorized: t.clientCertAuth === true,
-          ALPNProtocols: ["h2", "http/1.1"],
-          handshakeTimeout: limits.readHeaderTimeoutMs,
-        });
-        srv.on("secureConnection", (sock: tls.TLSSocket) => {
+        const onSecure = (sock: tls.TLSSocket) => {
           const entry = admit(sock);
           if (entry === null) return;
           const deadline = clock.now() + limits.readHeaderTimeoutMs;
           if (sock.alpnProtocol === "h2") s.serve2(sock, entry, deadline);
           else s.serve1(sock, entry, deadline);
+        };
+        srv = net.createServer((raw) => {
+          // Tracked from the first byte so close() also ends handshakes in progress.
+          sockets.add(raw);
+          raw.on("close", () => sockets.delete(raw));
+          raw.on("error", () => {});
+          t.accept(raw, onSecure);
         });
-        srv.on("tlsClientError", (err) => logger.debug("tls handshake failed", { error: String(err) }));
       } else {
         srv = net.createServer(sniff);
       }

@@ -4,11 +4,11 @@ export {
   maxRecvBytes,
   type ClientServer,
   type ClientServerOptions,
-  type ClientTlsOptions,
 } from "./client-server.ts";
 export { connectionCap, keepaliveFromFlags, type ClientPortLimits } from "./port/index.ts";
 export type { HttpRoute } from "./http/router.ts";
 export type { FetchHandler } from "./http/fetch-bridge.ts";
 export { DEFAULT_VERSION } from "./http/router.ts";
-export { httpStatusFromCode } from "./gateway/http-status.ts";
+export { httpStatusFromCode } from "../rpctypes/index.ts";
 export { rpcTable } from "./rpc/index.ts";
+export { v2Route, type V2ApiOptions } from "./v2/index.ts";

@@ -13,6 +13,7 @@ export type ProxyMode = "off" | "readonly" | "on";
 /** --auth-token parsed: `simple`, `jwt,sign-method=RS256,pub-key=...,priv-key=...,ttl=5m`. */
 export type AuthTokenSpec =
   | { readonly type: "simple" }
+  | { readonly type: "none" }
   | {
       readonly type: "jwt";
       readonly signMethod: string;
@@ -21,6 +22,25 @@ export type AuthTokenSpec =
       readonly privKey: string | undefined;
       readonly ttlMs: number;
     };
+
+/** The --discovery-* flags of etcd 3.6's v3 discovery client. */
+export interface V3DiscoveryConfig {
+  /** Client URLs or host:port of the discovery cluster; empty when not used. */
+  readonly endpoints: readonly string[];
+  readonly token: string;
+  readonly dialTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly insecureTransport: boolean;
+  readonly insecureSkipTlsVerify: boolean;
+  readonly cert: string;
+  readonly key: string;
+  readonly cacert: string;
+  /** `user` or `user:password`. */
+  readonly user: string;
+  readonly password: string;
+}
 
 export interface ServerConfig {
   /** The --config-file used, "" when flags/env were used. */
@@ -65,6 +85,8 @@ export interface ServerConfig {
   readonly discoveryProxy: string;
   readonly discoverySrv: string;
   readonly discoverySrvName: string;
+  /** etcd 3.6's v3 discovery (--discovery-endpoints, --discovery-token, ...). */
+  readonly v3Discovery: V3DiscoveryConfig;
   readonly strictReconfigCheck: boolean;
   readonly preVote: boolean;
   readonly autoCompactionMode: CompactionMode;
@@ -89,6 +111,8 @@ export interface ServerConfig {
   readonly peerCertAllowedHostname: string;
   readonly peerAutoTls: boolean;
   readonly peerCrlFile: string;
+  /** Years the --auto-tls / --peer-auto-tls certificates are valid (0 given = 1, as etcd 3.5). */
+  readonly selfSignedCertValidity: number;
   /** Go cipher suite names, validated; empty = runtime defaults. */
   readonly cipherSuites: readonly string[];
   /** Allowed CORS origins; empty or containing "*" allows all. */

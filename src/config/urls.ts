@@ -2,7 +2,6 @@
 // error texts. Parsing follows Go's net/url, not WHATWG: "127.0.0.1:2379" is an error in
 // etcd and must stay one here, and a path is rejected rather than normalised to "/".
 
-import { isIP } from "node:net";
 import { ValueError, goQuote } from "./go-values.ts";
 
 /** One parsed URL. `text` is Go's url.String() form, `host` Go's url.Host ("h:port"). */
@@ -146,13 +145,31 @@ export function parseUniqueUrlList(s: string): GoUrl[] {
   return parseUrlList(s).filter((u) => (seen.has(u.text) ? false : (seen.add(u.text), true)));
 }
 
+const IPV4_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
+const IPV4 = new RegExp(`^${IPV4_OCTET}(?:\\.${IPV4_OCTET}){3}$`);
+
+/**
+ * Go's net.ParseIP(host) != nil, without zones: dotted-quad IPv4 (no leading zeros) or IPv6
+ * (the URL parser's IPv6 grammar, embedded IPv4 included). Local so that parsing flags does not
+ * load node:net, which a one-shot command such as --version would pay for at start.
+ */
+export function isIpLiteral(host: string): boolean {
+  if (IPV4.test(host)) return true;
+  if (!host.includes(":") || host.includes("%") || host.includes("[") || host.includes("]")) return false;
+  try {
+    return new URL(`http://[${host}]/`).hostname.length > 2;
+  } catch {
+    return false;
+  }
+}
+
 /** embed.checkBindURLs: listen URLs need an IP literal or "localhost". */
 export function checkBindUrls(urls: readonly GoUrl[]): void {
   for (const u of urls) {
     if (u.scheme === "unix" || u.scheme === "unixs") continue;
     const { host } = splitHostPort(u.host);
     if (host === "localhost") continue;
-    if (isIP(host) === 0 || host.includes("%")) {
+    if (!isIpLiteral(host)) {
       throw new ValueError(`expected IP in URL for binding (${u.text})`);
     }
   }

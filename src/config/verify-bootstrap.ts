@@ -8,7 +8,7 @@ import type { ServerConfig } from "./server-config.ts";
 import { urlString } from "./urls.ts";
 
 /** types.URLsMap.String(): `name=url` pairs sorted by name, URLs sorted within a name. */
-function urlsMapString(config: ServerConfig): string {
+function urlsMapString(config: Pick<ServerConfig, "initialCluster">): string {
   return config.initialCluster
     .map((e) => `${e.name}=${urlString(e.url)}`)
     .sort()
@@ -19,21 +19,14 @@ function urlsMapString(config: ServerConfig): string {
  * Throws etcd's errors for an initial cluster that cannot bootstrap this member: no entry
  * for --name, a URL listed twice, or neither an initial cluster nor a discovery URL.
  */
-export function verifyBootstrap(config: ServerConfig): void {
+export function verifyBootstrap(config: Pick<ServerConfig, "name" | "initialCluster">): void {
   if (!config.initialCluster.some((e) => e.name === config.name)) {
     throw new ConfigError(`couldn't find local name "${config.name}" in the initial cluster configuration`);
   }
   const seen = new Set<string>();
   for (const e of config.initialCluster) {
     const u = urlString(e.url);
-    if (seen.has(u)) throw new ConfigError(`initial cluster ${urlsMapString(config)} has duplicated url`);
+    if (seen.has(u)) throw new ConfigError(`initial cluster ${urlsMapString(config)} has duplicate url`);
     seen.add(u);
-  }
-}
-
-/** etcd's check when neither --initial-cluster nor a discovery method is given. */
-export function verifyClusterSource(config: ServerConfig): void {
-  if (config.initialCluster.length === 0 && config.discovery === "" && config.discoverySrv === "") {
-    throw new ConfigError("initial cluster unset and no discovery URL found");
   }
 }

@@ -33,7 +33,7 @@ import {
   type WriteTxn,
 } from "../mvcc/index.ts";
 import type { Lessor } from "../lease/index.ts";
-import { Errors } from "./errors.ts";
+import { Errors } from "../rpctypes/index.ts";
 
 export interface KvContext {
   readonly store: MvccStore;

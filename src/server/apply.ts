@@ -1,6 +1,10 @@
 // Applies one decoded log entry (InternalRaftRequest) to the state: the response message,
 // or an EtcdError that the proposer returns to its caller. Deterministic: the same
 // entries give the same state on every member (the clock only moves lease deadlines).
+//
+// etcd's applier chain, one dispatch: capped (NOSPACE alarm refuses what adds data) → auth
+// (the request header's identity against the auth store, at this log position) → quota
+// (a write that took the store past its quota is reported as NOSPACE) → backend.
 import type { InternalRaftRequest } from "../gen/internal_pb.ts";
 import {
   AlarmRequest_AlarmAction as AlarmAction,
@@ -26,10 +30,22 @@ import {
   txnHasPut,
   txnReadsHistory,
 } from "./apply-kv.ts";
-import { Errors, isEtcdError } from "./errors.ts";
+import type { AuthStore } from "../auth/index.ts";
+import { Errors, isEtcdError } from "../rpctypes/index.ts";
+import { applyAuthRequest } from "./apply-auth.ts";
 
 export interface ApplyContext extends KvContext {
   readonly alarms: AlarmSet;
+  /** The auth stage (absent: no auth store, every request passes). */
+  readonly authStage?: ApplyStage;
+  /** The auth store auth requests change. */
+  readonly authStore?: AuthStore;
+  /** The log index of the entry being applied (a simple token names it). */
+  readonly index: number;
+  /** A simple token was issued at this entry: every member registers it. */
+  readonly tokenIssued?: (token: string, user: string) => void;
+  /** True when applying r would take the store past its quota (etcd's quota applier). */
+  readonly overQuota?: (r: InternalRaftRequest) => boolean;
   /** Records a compaction (the state machine deletes superseded rows in the background). */
   readonly scheduleCompaction: (revision: number) => void;
   /** Membership's writer for published member attributes (absent: ignored). */
@@ -43,13 +59,16 @@ export function needsHistory(r: InternalRaftRequest): boolean {
   return false;
 }
 
+/** One stage of the chain: decides, or hands the request to the next stage. */
+export type ApplyStage = (ctx: ApplyContext, r: InternalRaftRequest, next: (r: InternalRaftRequest) => Step<unknown>) => Step<unknown>;
+
 /**
  * The request as a step: synchronous unless it yields history reads. Errors are
  * returned as values (EtcdError); anything else thrown is a bug and stops the member.
  */
 export function* applyRequest(ctx: ApplyContext, r: InternalRaftRequest): Step<unknown> {
   try {
-    return yield* dispatch(ctx, r);
+    return yield* capped(ctx, r);
   } catch (e) {
     const m = mapRevisionError(e);
     if (isEtcdError(m)) return m;
@@ -57,17 +76,31 @@ export function* applyRequest(ctx: ApplyContext, r: InternalRaftRequest): Step<u
   }
 }
 
-function* dispatch(ctx: ApplyContext, r: InternalRaftRequest): Step<unknown> {
-  const noSpace = ctx.alarms.has(AlarmType.NOSPACE);
-  if (r.put !== undefined) {
-    if (noSpace) return Errors.noSpace;
-    return applyPut(ctx, r.put);
+/** etcd's applierV3Capped: while NOSPACE is raised, what adds data is refused. */
+function* capped(ctx: ApplyContext, r: InternalRaftRequest): Step<unknown> {
+  if (ctx.alarms.has(AlarmType.NOSPACE)) {
+    if (r.put !== undefined || r.leaseGrant !== undefined) return Errors.noSpace;
+    if (r.txn !== undefined && txnHasPut(r.txn)) return Errors.noSpace;
   }
+  if (ctx.authStage !== undefined) return yield* ctx.authStage(ctx, r, (req) => quota(ctx, req));
+  return yield* quota(ctx, r);
+}
+
+/**
+ * etcd's quotaApplierV3: a write that takes the store past its quota is still applied (the
+ * state stays the same on every member, whatever each one's file size) and reported as
+ * NOSPACE to its proposer.
+ */
+function* quota(ctx: ApplyContext, r: InternalRaftRequest): Step<unknown> {
+  const over = ctx.overQuota?.(r) ?? false;
+  const res = yield* backend(ctx, r);
+  return over && !isEtcdError(res) ? Errors.noSpace : res;
+}
+
+function* backend(ctx: ApplyContext, r: InternalRaftRequest): Step<unknown> {
+  if (r.put !== undefined) return applyPut(ctx, r.put);
   if (r.deleteRange !== undefined) return applyDeleteRange(ctx, r.deleteRange);
-  if (r.txn !== undefined) {
-    if (noSpace && txnHasPut(r.txn)) return Errors.noSpace;
-    return yield* applyTxn(ctx, r.txn);
-  }
+  if (r.txn !== undefined) return yield* applyTxn(ctx, r.txn);
   if (r.range !== undefined) {
     const rev = ctx.store.revision;
     const res = yield* doRange(ctx, r.range, rev);
@@ -75,10 +108,7 @@ function* dispatch(ctx: ApplyContext, r: InternalRaftRequest): Step<unknown> {
     return res;
   }
   if (r.compaction !== undefined) return applyCompaction(ctx, Number(r.compaction.revision));
-  if (r.leaseGrant !== undefined) {
-    if (noSpace) return Errors.noSpace;
-    return applyLeaseGrant(ctx, r.leaseGrant.ID, Number(r.leaseGrant.TTL));
-  }
+  if (r.leaseGrant !== undefined) return applyLeaseGrant(ctx, r.leaseGrant.ID, Number(r.leaseGrant.TTL));
   if (r.leaseRevoke !== undefined) {
     if (ctx.lessor.get(r.leaseRevoke.ID) === undefined) return Errors.leaseNotFound;
     return revokeLease(ctx, r.leaseRevoke.ID);
@@ -100,8 +130,7 @@ function* dispatch(ctx: ApplyContext, r: InternalRaftRequest): Step<unknown> {
     ctx.memberAttrs?.(r.memberAttrs, ctx.stmts);
     return undefined;
   }
-  // Auth entries are applied by their own module.
-  return undefined;
+  return applyAuthRequest(ctx, r);
 }
 
 function applyCompaction(ctx: ApplyContext, rev: number): CompactionResponse {

@@ -10,8 +10,10 @@ import { openRaftLog, type RaftLog } from "../storage/raft-log.ts";
 import type { PeerMember, PeerTransport } from "../transport/types.ts";
 import type { BootstrapPlan } from "./bootstrap.ts";
 import type { Logger } from "./logger.ts";
-import { SERVER_VERSION, Server } from "./server.ts";
+import { SERVER_VERSION, Server, type ServerOptions } from "./server.ts";
 import { installStateImage, openStateMachine, type StateMachine, type StateMachineOptions } from "./state-machine.ts";
+import { V2Service } from "./v2-service.ts";
+import { WatcherHub } from "../v2store/index.ts";
 
 export interface MemberParts {
   dataDir: string;
@@ -43,10 +45,16 @@ export interface MemberParts {
   unsafeNoFsync?: boolean;
   autoCompaction?: { mode: "periodic" | "revision"; retention: number };
   onRemoved?: () => void;
+  /** v3 auth: token provider, bcrypt, cost (ServerOptions.auth). */
+  auth?: ServerOptions["auth"];
+  /** A full garbage collection (see StateMachineOptions.collectGarbage). */
+  collectGarbage?: () => void;
 }
 
 export interface AssembledMember {
   server: Server;
+  /** The v2 store's side of the member (always running: it expires TTL nodes as leader). */
+  v2: V2Service;
   log: RaftLog;
   /** Stops the loop and closes the state machine and the log (not the transport). */
   close(): Promise<void>;
@@ -84,6 +92,9 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
     warn: (msg: string) => p.logger.warn(msg),
   });
   let server: Server | undefined;
+  let v2: V2Service | undefined;
+  // One hub for the v2 watchers of every state machine this member opens (snapshot installs).
+  const v2Hub = new WatcherHub();
   const smPath = join(memberDir, "state.db");
   const smOpts: StateMachineOptions = {
     path: smPath,
@@ -98,6 +109,15 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
     compactionBatchLimit: p.compactionBatchLimit,
     unsafeNoFsync: p.unsafeNoFsync,
     onMemberAttrs: (m, out) => server!.loop.members.applyAttributes(m.ID, m.name, m.clientURLs, out),
+    // Token bookkeeping follows the applied auth changes on every member.
+    authEvents: {
+      userInvalidated: (name) => server?.auth.userInvalidated(name),
+      enabledChanged: (on) => server?.auth.enabledChanged(on),
+      tokenIssued: (token, user) => server?.auth.tokenIssued(token, user),
+    },
+    collectGarbage: p.collectGarbage,
+    v2Hub,
+    onEmptyEntry: () => v2?.leaderEntryApplied(),
   };
   let sm: StateMachine = await openStateMachine(smOpts);
   const members = MemberTable.fromRows(await sm.members());
@@ -164,12 +184,24 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
     readImage: (path) => createReadStream(path) as AsyncIterable<Uint8Array>,
     removeFile: (path) => rm(path, { force: true }),
     onRemoved: p.onRemoved,
+    auth: p.auth,
   });
   const s = server;
+  v2 = new V2Service({
+    server: s,
+    clock: p.clock,
+    setInterval: p.setInterval,
+    clearInterval: p.clearInterval,
+    logger: p.logger,
+    hub: v2Hub,
+  });
+  const v2s = v2;
   return {
     server: s,
+    v2: v2s,
     log,
     async close() {
+      v2s.stop();
       await s.stop();
       await sm.close();
       await log.close();

@@ -23,7 +23,7 @@ import { computeMemberId } from "../membership/ids.ts";
 import { encodeMemberContext, type MemberRecord } from "../membership/members.ts";
 import { ConfChangeType } from "../raft/conf-change.ts";
 import { Role } from "../raft/raft.ts";
-import { Code, Errors, EtcdError } from "./errors.ts";
+import { Code, Errors, EtcdError } from "../rpctypes/index.ts";
 import type { RaftLoop } from "./raft-loop.ts";
 import { PeerRequestError } from "../transport/errors.ts";
 import type { PeerMember, PeerTransport } from "../transport/types.ts";
@@ -112,7 +112,11 @@ export class ClusterOps {
       // The cluster after the change must still have a quorum of started voters.
       const voters = this.voters();
       const quorum = Math.floor((voters.length + 1) / 2) + 1;
-      if (this.started(voters) < quorum) throw Errors.memberNotEnoughStarted;
+      const started = this.started(voters);
+      // etcd's IsReadyToAddVotingMember lets a one-member cluster grow to two (restoring a
+      // cluster from one member's data), though the pair has no quorum until the new one starts.
+      const growingSingle = voters.length === 1 && started === 1;
+      if (started < quorum && !growingSingle) throw Errors.memberNotEnoughStarted;
     }
     // etcd hashes runtime-added members with an empty cluster token and the unix time.
     const id = computeMemberId(urls, "", Math.floor(this.c.clock() / 1000));

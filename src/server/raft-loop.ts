@@ -15,8 +15,9 @@ import type { Ready, RawNode } from "../raft/raw-node.ts";
 import { EntryType, type ConfState, type Entry, type HardState, type Snapshot, type SnapshotMeta } from "../raft/types.ts";
 import type { MemberTable, MembershipEvent } from "../membership/members.ts";
 import type { PeerTransport } from "../transport/types.ts";
-import { Errors } from "./errors.ts";
+import { Errors } from "../rpctypes/index.ts";
 import type { Logger } from "./logger.ts";
+import { RaftStats } from "./raft-stats.ts";
 import { peekRequestId } from "./request-codec.ts";
 import { ALREADY_APPLIED, type AppliedEntry, type StateMachine } from "./state-machine.ts";
 
@@ -54,6 +55,8 @@ export interface RaftLoopOptions {
   onRemoved: () => void;
   /** A member left or joined: peers to add/remove are handled here, callers may refresh caches. */
   onMembership?: (ev: MembershipEvent) => void;
+  /** Entries up to `index` are applied (waits for an index, e.g. a simple token's, end here). */
+  onApplied?: (index: number) => void;
   /** Reads a received snapshot image from disk. */
   readImage: (path: string) => AsyncIterable<Uint8Array>;
   removeFile: (path: string) => Promise<void>;
@@ -107,6 +110,8 @@ export class RaftLoop {
   snapshotsReceived = 0;
   snapshotsSent = 0;
   snapshotsSendFailed = 0;
+  /** Append requests and heartbeat round trips (/v2/stats/self and /v2/stats/leader). */
+  readonly raftStats = new RaftStats();
 
   constructor(private readonly o: RaftLoopOptions) {
     this.node = o.node;
@@ -151,6 +156,7 @@ export class RaftLoop {
   /** Messages from peers. */
   receive(msgs: readonly Message[]): void {
     if (this.stopped || this.fatal) return;
+    this.raftStats.received(msgs);
     for (const m of msgs) {
       if (m.type === MessageType.MsgSnap) continue; // snapshots come through installSnapshot
       try {
@@ -210,6 +216,7 @@ export class RaftLoop {
 
   reportUnreachable(id: bigint): void {
     if (this.stopped || this.fatal) return;
+    this.raftStats.unreachable(id);
     this.node.reportUnreachable(id);
     this.kick();
   }
@@ -314,6 +321,7 @@ export class RaftLoop {
 
   private async send(msgs: readonly Message[]): Promise<void> {
     if (msgs.length === 0) return;
+    this.raftStats.sent(msgs);
     let plain: Message[] | undefined;
     for (const m of msgs) {
       if (m.type === MessageType.MsgSnap) await this.sendSnapshot(m);
@@ -397,7 +405,7 @@ export class RaftLoop {
       const cc = decodeConfChange(e.data);
       const out: InStatement[] = [];
       const ev = this.members.applyConfChange(cc, out);
-      batch.push({ index: e.index, data: EMPTY, effect: (stmts) => stmts.push(...out) });
+      batch.push({ index: e.index, data: EMPTY, effect: (stmts) => stmts.push(...out), membership: ev });
       after.push(() => this.confChangeApplied(cc, ev));
     }
     const results = await this.smRef.apply(batch);
@@ -422,6 +430,7 @@ export class RaftLoop {
       } else w.resolve(r);
     }
     for (const f of after) f();
+    this.o.onApplied?.(this.smRef.appliedIndex);
   }
 
   private confChangeApplied(cc: ConfChange, ev: MembershipEvent): void {

@@ -63,13 +63,16 @@ import type { Message } from "../raft/message.ts";
 import { Role } from "../raft/raft.ts";
 import type { PeerHandler, PeerMember } from "../transport/types.ts";
 import { ClusterOps, toMember } from "./cluster-ops.ts";
-import { Errors } from "./errors.ts";
+import { Errors } from "../rpctypes/index.ts";
 import { IdGenerator } from "./id-generator.ts";
 import { RaftLoop, type RaftLoopOptions } from "./raft-loop.ts";
 import { buildRequest, type RequestInit } from "./request-codec.ts";
 import type { StateMachine } from "./state-machine.ts";
-import type { EtcdServer, RequestContext, WatchStream } from "./types.ts";
-import * as validate from "./validate.ts";
+import { portableHasher, SimpleTokens, type PasswordHasher } from "../auth/index.ts";
+import { AuthOps } from "./auth-ops.ts";
+import { MemberAuth, type Tokens } from "./member-auth.ts";
+import type { AuthServer, EtcdServer, RequestContext, WatchStream } from "./types.ts";
+import { buildV2Entry, type V2RequestFields } from "./v2-codec.ts";
 
 /** What the server hands straight to its raft loop (documented on RaftLoopOptions). */
 type LoopParts = "memberId" | "node" | "log" | "sm" | "reopenSm" | "members" | "transport" | "logger" | "clock" | "snapshotCount" | "readImage" | "removeFile";
@@ -99,14 +102,21 @@ export interface ServerOptions extends Pick<RaftLoopOptions, LoopParts> {
   autoCompaction?: { mode: "periodic" | "revision"; retention: number };
   /** This member was removed from the cluster: the process should stop. */
   onRemoved?: () => void;
+  /** v3 auth: the token provider (--auth-token), bcrypt and its cost (default simple, 10). */
+  auth?: { tokens?: Tokens; hasher?: PasswordHasher; bcryptCost?: number };
 }
 
 export const SERVER_VERSION = "3.4.23";
+
+/** etcd's maxGapBetweenApplyAndCommitIndex. */
+const MAX_APPLY_BACKLOG = 5000;
 
 /** How often the leader checkpoints lease TTLs through the log (etcd: 5 min; ours is short). */
 export const LEASE_CHECKPOINT_MS = 2000;
 
 export class Server implements EtcdServer, PeerHandler {
+  readonly auth: MemberAuth;
+  readonly authServer: AuthServer;
   readonly clusterId: bigint;
   readonly memberId: bigint;
   readonly maxRequestBytes: number;
@@ -119,7 +129,8 @@ export class Server implements EtcdServer, PeerHandler {
   private publishing = false;
   private removed = false;
   private readonly leaderWatchers = new Set<() => void>();
-  private readonly leaderStreams = new Set<(err: Error) => void>();
+  /** Called once when the leader is lost (the pipeline ends hasleader streams with them). */
+  private readonly leaderLost = new Set<() => void>();
   /** The request timeout: etcd's 5 s + 2 × election timeout. */
   readonly requestTimeoutMs: number;
 
@@ -145,8 +156,30 @@ export class Server implements EtcdServer, PeerHandler {
       onLeaderChange: (lead, prev) => this.leaderChanged(lead, prev),
       onRemoved: () => this.removedFromCluster(),
       onMembership: (ev) => this.membershipChanged(ev),
+      onApplied: (index) => this.applied(index),
       readImage: o.readImage,
       removeFile: o.removeFile,
+    });
+    const tokens: Tokens = o.auth?.tokens ?? {
+      kind: "simple",
+      simple: new SimpleTokens(300_000, o.clock, { setInterval: o.setInterval, clearInterval: o.clearInterval }),
+    };
+    this.auth = new MemberAuth({
+      store: () => this.sm.auth,
+      tokens,
+      appliedIndex: () => this.sm.appliedIndex,
+      waitApplied: (index, ms, signal) => this.waitApplied(index, ms, signal),
+      waitMs: this.requestTimeoutMs,
+    });
+    this.authServer = new AuthOps({
+      store: () => this.sm.auth,
+      tokens,
+      hasher: o.auth?.hasher ?? portableHasher,
+      bcryptCost: o.auth?.bcryptCost ?? 10,
+      propose: (init, ctx) => this.propose(init, ctx),
+      linearizableRead: () => this.linearizableRead(),
+      header: () => this.header(),
+      logger: o.logger,
     });
     this.ops = new ClusterOps({
       memberId: o.memberId,
@@ -200,6 +233,8 @@ export class Server implements EtcdServer, PeerHandler {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.auth.stop();
+    for (const w of this.appliedWaiters.splice(0)) w.reject(Errors.stopped);
     for (const t of this.timers) this.o.clearInterval(t);
     await this.loop.stop();
     for (const w of this.leaderWatchers) w();
@@ -228,6 +263,32 @@ export class Server implements EtcdServer, PeerHandler {
     return this.loop.members.get(this.memberId)?.isLearner ?? false;
   }
 
+  hasLeader(): boolean {
+    return this.loop.leader() !== 0n;
+  }
+
+  get maxTxnOps(): number {
+    return this.o.maxTxnOps;
+  }
+
+  /** etcd's maxGapBetweenApplyAndCommitIndex: proposals are refused beyond this backlog. */
+  applyBacklogged(): boolean {
+    return this.loop.commitIndex() > this.sm.appliedIndex + MAX_APPLY_BACKLOG;
+  }
+
+  onLeaderLost(fn: () => void): () => void {
+    this.leaderLost.add(fn);
+    return () => void this.leaderLost.delete(fn);
+  }
+
+  leaseKeys(id: bigint): Uint8Array[] {
+    return this.sm.leaseKeys(id);
+  }
+
+  leaseIds(): bigint[] {
+    return this.sm.leaseLeases().leases.map((l) => l.ID);
+  }
+
   // ---- leader changes, publishing, removal ----------------------------------------------------
 
   private leaderChanged(lead: bigint, _prev: bigint): void {
@@ -237,8 +298,9 @@ export class Server implements EtcdServer, PeerHandler {
       this.sm.leasePromote(this.o.electionMs);
     }
     if (lead === 0n) {
-      for (const close of this.leaderStreams) close(Errors.noLeader);
-      this.leaderStreams.clear();
+      const fns = [...this.leaderLost];
+      this.leaderLost.clear();
+      for (const fn of fns) fn();
     }
     for (const w of this.leaderWatchers) w();
     if (lead !== 0n && !this.published) this.publish();
@@ -246,6 +308,47 @@ export class Server implements EtcdServer, PeerHandler {
 
   private membershipChanged(_ev: MembershipEvent): void {
     for (const w of this.leaderWatchers) w();
+  }
+
+  private readonly appliedWaiters: { index: number; resolve(): void; reject(e: unknown): void }[] = [];
+
+  private applied(index: number): void {
+    if (this.appliedWaiters.length === 0) return;
+    for (let i = this.appliedWaiters.length - 1; i >= 0; i--) {
+      const w = this.appliedWaiters[i]!;
+      if (w.index <= index) {
+        this.appliedWaiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+
+  /** Resolves once `index` is applied here; rejects after `ms`, on abort or at stop. */
+  private waitApplied(index: number, ms: number, signal?: AbortSignal): Promise<void> {
+    if (index <= this.sm.appliedIndex) return Promise.resolve();
+    if (this.stopped) return Promise.reject(Errors.stopped);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => done(Errors.timeout), ms);
+      const onAbort = () => done(Errors.timeout);
+      const w = {
+        index,
+        resolve: () => done(undefined),
+        reject: (e: unknown) => done(e),
+      };
+      let settled = false;
+      const done = (err: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        const i = this.appliedWaiters.indexOf(w);
+        if (i >= 0) this.appliedWaiters.splice(i, 1);
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.appliedWaiters.push(w);
+    });
   }
 
   /** Resolves once pred() holds (checked after every leader or membership change and tick). */
@@ -340,11 +443,17 @@ export class Server implements EtcdServer, PeerHandler {
 
   // ---- proposals --------------------------------------------------------------------------------
 
-  /** Proposes one request and resolves with its apply result. */
-  private propose<T>(init: RequestInit): Promise<T> {
+  /**
+   * Proposes one request and resolves with its apply result. The header carries the caller's
+   * identity (etcd's RequestHeader): the auth applier checks the request against it at the
+   * entry's log position, the same on every member.
+   */
+  private propose<T>(init: RequestInit, ctx?: RequestContext): Promise<T> {
     if (this.stopped) return Promise.reject(Errors.stopped);
     const id = this.ids.next();
     init.ID = id;
+    const ai = ctx?.auth;
+    if (ai !== undefined) init.header = { ID: id, username: ai.username, authRevision: BigInt(ai.revision) };
     const { req, data } = buildRequest(init);
     if (data.length > this.maxRequestBytes) return Promise.reject(Errors.requestTooLarge);
     return this.loop.propose(id, data, req) as Promise<T>;
@@ -352,12 +461,6 @@ export class Server implements EtcdServer, PeerHandler {
 
   private linearizableRead(): Promise<void> {
     return this.loop.linearizableRead();
-  }
-
-  /** etcd's per-RPC gates: learners serve only Status and serializable Range; hasleader. */
-  private gate(ctx: RequestContext): void {
-    if (this.isLearner()) throw Errors.notSupportedForLearner;
-    if (ctx.requireLeader && this.loop.leader() === 0n) throw Errors.noLeader;
   }
 
   private checkQuota(init: RequestInit): void {
@@ -371,80 +474,53 @@ export class Server implements EtcdServer, PeerHandler {
 
   // ---- KV ---------------------------------------------------------------------------------
 
-  async range(req: RangeRequest, ctx: RequestContext): Promise<RangeResponse> {
-    validate.validateRange(req);
-    if (!req.serializable) {
-      this.gate(ctx);
-      await this.linearizableRead();
-    } else if (ctx.requireLeader && this.loop.leader() === 0n) throw Errors.noLeader;
+  // Requests arrive checked: the request pipeline (src/api/pipeline) validated them, applied
+  // the learner and hasleader rules and authorized them (or the auth applier will, at apply).
+
+  async range(req: RangeRequest, _ctx: RequestContext): Promise<RangeResponse> {
+    if (!req.serializable) await this.linearizableRead();
     return this.sm.range(req);
   }
 
   async put(req: PutRequest, ctx: RequestContext): Promise<PutResponse> {
-    this.gate(ctx);
-    validate.validatePut(req);
     const init: RequestInit = { put: req };
     this.checkQuota(init);
-    return this.propose<PutResponse>(init);
+    return this.propose<PutResponse>(init, ctx);
   }
 
   async deleteRange(req: DeleteRangeRequest, ctx: RequestContext): Promise<DeleteRangeResponse> {
-    this.gate(ctx);
-    validate.validateDeleteRange(req);
-    return this.propose<DeleteRangeResponse>({ deleteRange: req });
+    return this.propose<DeleteRangeResponse>({ deleteRange: req }, ctx);
   }
 
   async txn(req: TxnRequest, ctx: RequestContext): Promise<TxnResponse> {
-    this.gate(ctx);
-    validate.validateTxn(req, this.o.maxTxnOps);
     const init: RequestInit = { txn: req };
     this.checkQuota(init);
-    return this.propose<TxnResponse>(init);
+    return this.propose<TxnResponse>(init, ctx);
   }
 
   async compact(req: CompactionRequest, ctx: RequestContext): Promise<CompactionResponse> {
-    this.gate(ctx);
-    return this.propose<CompactionResponse>({ compaction: req });
+    return this.propose<CompactionResponse>({ compaction: req }, ctx);
   }
 
   openWatchStream(
     send: (resp: WatchResponse) => void,
     ctx: RequestContext,
-    close: (err: Error) => void,
+    _close: (err: Error) => void,
   ): WatchStream {
-    if (ctx.requireLeader) {
-      if (this.loop.leader() === 0n) {
-        queueMicrotask(() => close(Errors.noLeader));
-      } else {
-        this.leaderStreams.add(close);
-      }
-    }
-    const ws = this.sm.openWatchStream(send);
-    if (!ctx.requireLeader) return ws;
-    return {
-      create: (r) => ws.create(r),
-      cancel: (id) => ws.cancel(id),
-      progress: () => ws.progress(),
-      close: () => {
-        this.leaderStreams.delete(close);
-        ws.close();
-      },
-    };
+    return this.sm.openWatchStream(send, ctx.watchPermission);
   }
 
   // ---- Lease ------------------------------------------------------------------------------
 
   async leaseGrant(req: LeaseGrantRequest, ctx: RequestContext): Promise<LeaseGrantResponse> {
-    this.gate(ctx);
     const ID = req.ID === 0n ? this.ids.nextLeaseId() : req.ID;
     const init: RequestInit = { leaseGrant: { TTL: req.TTL, ID } };
     this.checkQuota(init);
-    return this.propose<LeaseGrantResponse>(init);
+    return this.propose<LeaseGrantResponse>(init, ctx);
   }
 
   async leaseRevoke(req: LeaseRevokeRequest, ctx: RequestContext): Promise<LeaseRevokeResponse> {
-    this.gate(ctx);
-    return this.propose<LeaseRevokeResponse>({ leaseRevoke: req });
+    return this.propose<LeaseRevokeResponse>({ leaseRevoke: req }, ctx);
   }
 
   /** The leader's ID, or "no leader". */
@@ -454,16 +530,14 @@ export class Server implements EtcdServer, PeerHandler {
     return lead;
   }
 
-  async leaseKeepAlive(id: bigint, ctx: RequestContext): Promise<LeaseKeepAliveResponse> {
-    this.gate(ctx);
+  async leaseKeepAlive(id: bigint, _ctx: RequestContext): Promise<LeaseKeepAliveResponse> {
     // Renewal happens on the leader, outside the log, as etcd does; followers forward it.
     const lead = this.requireLeader();
     const ttl = lead === this.memberId ? await this.leaseRenew(id) : await this.o.transport.leaseRenew(lead, id);
     return create(LeaseKeepAliveResponseSchema, { header: this.header(), ID: id, TTL: BigInt(ttl) });
   }
 
-  async leaseTimeToLive(req: LeaseTimeToLiveRequest, ctx: RequestContext): Promise<LeaseTimeToLiveResponse> {
-    this.gate(ctx);
+  async leaseTimeToLive(req: LeaseTimeToLiveRequest, _ctx: RequestContext): Promise<LeaseTimeToLiveResponse> {
     await this.linearizableRead();
     const res = this.sm.leaseTimeToLive(req);
     const lead = this.loop.leader();
@@ -476,8 +550,7 @@ export class Server implements EtcdServer, PeerHandler {
     return res;
   }
 
-  async leaseLeases(ctx: RequestContext): Promise<LeaseLeasesResponse> {
-    this.gate(ctx);
+  async leaseLeases(_ctx: RequestContext): Promise<LeaseLeasesResponse> {
     await this.linearizableRead();
     return this.sm.leaseLeases();
   }
@@ -521,33 +594,26 @@ export class Server implements EtcdServer, PeerHandler {
 
   // ---- Cluster ----------------------------------------------------------------------------
 
-  async memberList(ctx: RequestContext): Promise<MemberListResponse> {
-    if (ctx.requireLeader && this.loop.leader() === 0n) throw Errors.noLeader;
+  async memberList(_ctx: RequestContext): Promise<MemberListResponse> {
     return create(MemberListResponseSchema, { header: this.memberHeader(), members: this.loop.members.list().map(toMember) });
   }
 
-  memberAdd(req: MemberAddRequest, ctx: RequestContext): Promise<MemberAddResponse> {
-    return this.gated(ctx, () => this.ops.add(req));
+  memberAdd(req: MemberAddRequest, _ctx: RequestContext): Promise<MemberAddResponse> {
+    return this.ops.add(req);
   }
-  memberRemove(req: MemberRemoveRequest, ctx: RequestContext): Promise<MemberRemoveResponse> {
-    return this.gated(ctx, () => this.ops.remove(req));
+  memberRemove(req: MemberRemoveRequest, _ctx: RequestContext): Promise<MemberRemoveResponse> {
+    return this.ops.remove(req);
   }
-  memberUpdate(req: MemberUpdateRequest, ctx: RequestContext): Promise<MemberUpdateResponse> {
-    return this.gated(ctx, () => this.ops.update(req));
+  memberUpdate(req: MemberUpdateRequest, _ctx: RequestContext): Promise<MemberUpdateResponse> {
+    return this.ops.update(req);
   }
-  memberPromote(req: MemberPromoteRequest, ctx: RequestContext): Promise<MemberPromoteResponse> {
-    return this.gated(ctx, () => this.ops.promote(req));
-  }
-
-  private async gated<T>(ctx: RequestContext, fn: () => Promise<T>): Promise<T> {
-    this.gate(ctx);
-    return fn();
+  memberPromote(req: MemberPromoteRequest, _ctx: RequestContext): Promise<MemberPromoteResponse> {
+    return this.ops.promote(req);
   }
 
   // ---- Maintenance ------------------------------------------------------------------------
 
   async alarm(req: AlarmRequest, ctx: RequestContext): Promise<AlarmResponse> {
-    this.gate(ctx);
     if (req.action === AlarmRequest_AlarmAction.GET) {
       await this.linearizableRead();
       const alarms = this.sm
@@ -555,7 +621,7 @@ export class Server implements EtcdServer, PeerHandler {
         .filter((a: AlarmMember) => (req.memberID === 0n || a.memberID === req.memberID) && (req.alarm === AlarmType.NONE || a.alarm === req.alarm));
       return create(AlarmResponseSchema, { alarms }); // etcd 3.4 sends no header here
     }
-    return this.propose<AlarmResponse>({ alarm: req });
+    return this.propose<AlarmResponse>({ alarm: req }, ctx);
   }
 
   async status(_ctx: RequestContext): Promise<StatusResponse> {
@@ -574,31 +640,27 @@ export class Server implements EtcdServer, PeerHandler {
     });
   }
 
-  async defragment(ctx: RequestContext): Promise<DefragmentResponse> {
-    this.gate(ctx);
+  async defragment(_ctx: RequestContext): Promise<DefragmentResponse> {
     await this.sm.defragment();
     return create(DefragmentResponseSchema, {});
   }
 
-  async hash(ctx: RequestContext): Promise<HashResponse> {
-    this.gate(ctx);
+  async hash(_ctx: RequestContext): Promise<HashResponse> {
     await this.linearizableRead();
     return create(HashResponseSchema, { header: this.header(), hash: await this.sm.hash() });
   }
 
-  async hashKV(req: HashKVRequest, ctx: RequestContext): Promise<HashKVResponse> {
-    this.gate(ctx);
+  async hashKV(req: HashKVRequest, _ctx: RequestContext): Promise<HashKVResponse> {
     await this.linearizableRead();
     const r = await this.sm.hashKV(Number(req.revision));
     return create(HashKVResponseSchema, { header: this.header(r.revision), hash: r.hash, compactRevision: BigInt(r.compactRevision) });
   }
 
   snapshot(_ctx: RequestContext): AsyncIterable<SnapshotResponse> {
-    return this.sm.snapshot();
+    return this.sm.etcdSnapshot();
   }
 
-  async moveLeader(req: MoveLeaderRequest, ctx: RequestContext): Promise<MoveLeaderResponse> {
-    this.gate(ctx);
+  async moveLeader(req: MoveLeaderRequest, _ctx: RequestContext): Promise<MoveLeaderResponse> {
     if (this.loop.isLeader() && req.targetID !== this.memberId) {
       // Hand the lease deadlines over as they are before leadership moves.
       await this.checkpointLeases();
@@ -638,6 +700,7 @@ export class Server implements EtcdServer, PeerHandler {
       ["etcd_mvcc_db_total_size_in_use_in_bytes", "gauge", "Total size of the underlying database logically in use in bytes.", this.sm.dbSizeInUse()],
       ["etcd_debugging_mvcc_current_revision", "gauge", "The current revision of store.", this.sm.revision],
       ["etcd_debugging_mvcc_compact_revision", "gauge", "The revision of the last compaction in store.", this.sm.compactRevision],
+      ["etcd_debugging_auth_revision", "gauge", "The current revision of auth store.", this.sm.auth.revision],
     ] as const;
     let out = "";
     for (const [name, type, help, value] of lines) out += `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value}\n`;
@@ -645,6 +708,17 @@ export class Server implements EtcdServer, PeerHandler {
     out += "# TYPE etcd_disk_wal_fsync_duration_seconds summary\n";
     out += `etcd_disk_wal_fsync_duration_seconds_sum ${l.fsyncSeconds}\netcd_disk_wal_fsync_duration_seconds_count ${l.fsyncCount}\n`;
     return out;
+  }
+
+  // ---- v2 store (src/server/v2-service.ts serves it) --------------------------------------------
+
+  /** Proposes a v2 store request; resolves with its apply result (a V2Error rejects). */
+  proposeV2(v2: V2RequestFields): Promise<unknown> {
+    if (this.stopped) return Promise.reject(Errors.stopped);
+    const id = this.ids.next();
+    const { req, data } = buildV2Entry(id, v2);
+    if (data.length > this.maxRequestBytes) return Promise.reject(Errors.requestTooLarge);
+    return this.loop.propose(id, data, req);
   }
 
   // ---- auto compaction ----------------------------------------------------------------------

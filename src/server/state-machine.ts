@@ -24,14 +24,20 @@ import type {
 } from "../gen/rpc_pb.ts";
 import { Lessor } from "../lease/index.ts";
 import { Crc32, fromKey, keyRange, MvccStore, selectRange } from "../mvcc/index.ts";
-import type { MemberRow } from "../membership/members.ts";
+import type { MemberRow, MembershipEvent } from "../membership/members.ts";
 import { stateDdl, statePragmas, SYNC_TOUCH } from "../storage/schema.ts";
+import { StateReader } from "../storage/state-reader.ts";
+import { snapshotResponses } from "../snapshot/index.ts";
 import { AlarmSet } from "./apply-alarm.ts";
+import { AuthStore } from "../auth/index.ts";
 import { type ApplyContext, applyRequest, needsHistory } from "./apply.ts";
+import { authStage } from "./apply-auth.ts";
 import { runAsync, runSync, txnHasPut } from "./apply-kv.ts";
-import { Errors, type EtcdError } from "./errors.ts";
+import { Errors, type EtcdError } from "../rpctypes/index.ts";
 import type { WatchStream } from "./types.ts";
-import { type Timers, WatchHub } from "./watch.ts";
+import { type Timers, WatchHub, type WatchPermission } from "./watch.ts";
+import { applyV2Request, mirrorAttributes, mirrorMembership } from "./v2-applier.ts";
+import { changeStatements, LOAD_QUERIES, loadStore, V2Store, type WatcherHub } from "../v2store/index.ts";
 
 /** The apply result of an entry at or below the applied index: it was skipped. */
 export const ALREADY_APPLIED: unique symbol = Symbol("already applied");
@@ -56,6 +62,21 @@ export interface StateMachineOptions {
   timers?: Timers;
   /** A member published its attributes (InternalRaftRequest.member_attrs): write them into the batch. */
   onMemberAttrs?: (m: Member, out: InStatement[]) => void;
+  /** The v2 store's watchers; pass the same hub to the machine that replaces this one. */
+  v2Hub?: WatcherHub;
+  /** A leader's first (empty) entry was applied: etcd decides the cluster version then. */
+  onEmptyEntry?: () => void;
+  /** A full garbage collection, asked for while streaming a snapshot (snapshot-responses.ts). */
+  collectGarbage?: () => void;
+  /** What the member learns from auth changes applied here (tokens to drop or register). */
+  authEvents?: StateAuthEvents;
+}
+
+/** Auth changes as the member outside the state machine must learn them. */
+export interface StateAuthEvents {
+  userInvalidated(name: string): void;
+  enabledChanged(enabled: boolean): void;
+  tokenIssued(token: string, user: string): void;
 }
 
 export interface AppliedEntry {
@@ -65,10 +86,14 @@ export interface AppliedEntry {
   req?: InternalRaftRequest;
   /** Applied instead of `data` (conf changes): pushes its writes into the entry's batch. */
   effect?: (out: InStatement[]) => void;
+  /** What the conf change did to membership: mirrored into the v2 store ("/0"), as etcd does. */
+  membership?: MembershipEvent;
 }
 
 export interface StateMachine {
   readonly appliedIndex: number;
+  /** The v3 auth store (users, roles, permissions), as applied so far. */
+  readonly auth: AuthStore;
   /**
    * The applied index the state file holds durably. Applied batches are committed to it in
    * groups (`groupCommitMs`), so it trails appliedIndex by a few ms; a restart resumes from it
@@ -81,9 +106,14 @@ export interface StateMachine {
   syncToDisk(): void;
   readonly revision: number;
   readonly compactRevision: number;
+  /** The v2 store (etcd's v2store: "/0" members, "/1" keys, "/2" v2 auth), applied in log order. */
+  readonly v2: V2Store;
   apply(entries: AppliedEntry[]): Promise<Array<unknown | EtcdError>>;
   range(req: RangeRequest): Promise<RangeResponse>;
-  openWatchStream(send: (r: WatchResponse) => void): WatchStream;
+  /** A client watch stream; `permission` is asked at create and on every auth change. */
+  openWatchStream(send: (r: WatchResponse) => void, permission?: WatchPermission): WatchStream;
+  /** Keys attached to a lease (empty for an unknown one). */
+  leaseKeys(id: bigint): Uint8Array[];
   leaseRenew(id: bigint): number;
   leaseTimeToLive(req: LeaseTimeToLiveRequest): LeaseTimeToLiveResponse;
   leaseLeases(): LeaseLeasesResponse;
@@ -95,7 +125,13 @@ export interface StateMachine {
   quotaExceeded(req: InternalRaftRequest): boolean;
   hash(): Promise<number>;
   hashKV(rev: number): Promise<{ hash: number; compactRevision: number; revision: number }>;
+  /** The internal image (a SQLite copy) that lagging followers install; ends with its SHA-256. */
   snapshot(): AsyncIterable<SnapshotResponse>;
+  /**
+   * Maintenance.Snapshot: etcd's format (a bbolt image of the state at this moment, then its
+   * SHA-256), streamed from a consistent read view while applying goes on.
+   */
+  etcdSnapshot(): AsyncIterable<SnapshotResponse>;
   dbSize(): number;
   dbSizeInUse(): number;
   /** Resolves once the physical deletion of the latest compaction is done (`physical`). */
@@ -155,11 +191,17 @@ export async function openStateMachine(o: StateMachineOptions): Promise<StateMac
   const m = (await db.execute("SELECT applied_index, revision, compact_revision, scheduled_compact FROM meta WHERE id = 1")).rows[0];
   if (m === undefined) throw new Error("state: meta row missing");
   db.resetMark(Number(m[0]));
+  const am = (await db.execute("SELECT enabled, revision FROM auth_meta WHERE id = 1")).rows[0];
+  const auth = AuthStore.load({
+    meta: am === undefined ? undefined : { enabled: Number(am[0]) === 1, revision: Number(am[1]) },
+    users: (await db.execute("SELECT data FROM auth_users")).rows.map((r) => r[0] as Uint8Array),
+    roles: (await db.execute("SELECT data FROM auth_roles")).rows.map((r) => r[0] as Uint8Array),
+  });
   const sm = new Sm(db, o, Number(m[0]), await MvccStore.open(db, {
     revision: Number(m[1]),
     compactRevision: Number(m[2]),
     scheduledCompact: Number(m[3]),
-  }));
+  }), auth);
   await sm.load();
   return sm;
 }
@@ -183,15 +225,28 @@ class Sm implements StateMachine {
   private snapSeq = 0;
   private commitTimer: ReturnType<typeof setTimeout> | undefined;
   private uncommitted = 0;
-  private readonly ctx: ApplyContext;
+  private readonly ctx: ApplyContext & { index: number };
+  /** An auth change was applied in this batch: open watchers are checked again after it. */
+  private authChanged = false;
+  readonly v2: V2Store;
 
   constructor(
     private readonly db: SqlDb,
     private readonly o: StateMachineOptions,
     private applied: number,
     private readonly store: MvccStore,
+    readonly auth: AuthStore,
   ) {
+    const ev = o.authEvents;
+    auth.events = {
+      userInvalidated: (name) => ev?.userInvalidated(name),
+      enabledChanged: (on) => ev?.enabledChanged(on),
+      changed: () => {
+        this.authChanged = true;
+      },
+    };
     this.lessor = new Lessor(o.clock, o.minLeaseTtl);
+    this.v2 = new V2Store({ now: o.clock, namespaces: ["/0", "/1"], hub: o.v2Hub });
     this.committedRev = store.revision;
     this.hub = new WatchHub(
       {
@@ -217,6 +272,11 @@ class Sm implements StateMachine {
         return self.stmts;
       },
       memberAttrs: o.onMemberAttrs,
+      overQuota: (r) => this.quotaExceeded(r),
+      authStore: auth,
+      authStage,
+      index: 0,
+      tokenIssued: ev === undefined ? undefined : (token, user) => ev.tokenIssued(token, user),
       scheduleCompaction: (rev) => {
         store.compactRevision = rev;
         store.scheduledCompact = rev;
@@ -234,6 +294,11 @@ class Sm implements StateMachine {
       if (this.lessor.get(kv.lease) === undefined) throw new Error(`state: key attached to unknown lease ${kv.lease}`);
       this.lessor.attach(kv.lease, kv.k);
     }
+    loadStore(this.v2, {
+      index: (await this.db.execute(LOAD_QUERIES.index)).rows,
+      nodes: (await this.db.execute(LOAD_QUERIES.nodes)).rows,
+      events: (await this.db.execute(LOAD_QUERIES.events)).rows,
+    });
     const as = await this.db.execute("SELECT member_id, alarm FROM alarms");
     for (const r of as.rows) this.alarmSet.restore(BigInt(r[0] as string), Number(r[1]));
     await this.refreshSizes();
@@ -278,16 +343,25 @@ class Sm implements StateMachine {
         }
         if (e.effect !== undefined) {
           e.effect(this.stmts);
+          if (e.membership !== undefined) mirrorMembership(this.v2, e.membership);
           results.push(undefined);
           last = e.index;
           continue;
         }
         if (e.data.length === 0) {
+          this.o.onEmptyEntry?.();
           results.push(undefined);
           last = e.index;
           continue;
         }
         const req = e.req ?? fromBinary(InternalRaftRequestSchema, e.data);
+        this.ctx.index = e.index;
+        if (req.v2 !== undefined) {
+          results.push(applyV2Request(this.v2, req.v2));
+          last = e.index;
+          continue;
+        }
+        if (req.memberAttrs !== undefined) mirrorAttributes(this.v2, req.memberAttrs);
         if (needsHistory(req)) {
           // History reads must see this batch's earlier writes: commit them first.
           if (last > this.applied) this.flush(last);
@@ -296,6 +370,13 @@ class Sm implements StateMachine {
           results.push(runSync(applyRequest(this.ctx, req)));
         }
         last = e.index;
+        if (this.authChanged) {
+          // Watchers that lost their permission are canceled before any later event of this
+          // batch reaches them: deliver what came before, then check them again.
+          this.authChanged = false;
+          this.flush(last);
+          this.hub.authChanged();
+        }
       }
       if (last > this.applied) this.flush(last);
     } catch (e) {
@@ -337,6 +418,7 @@ class Sm implements StateMachine {
     const stmts = s.takeStatements();
     for (const st of this.stmts) stmts.push(st);
     this.stmts = [];
+    changeStatements(this.v2, this.v2.takeChanges(), stmts);
     stmts.push({
       sql: "UPDATE meta SET applied_index = ?, revision = ?, compact_revision = ?, scheduled_compact = ? WHERE id = 1",
       args: [index, s.revision, s.compactRevision, s.scheduledCompact],
@@ -444,8 +526,13 @@ class Sm implements StateMachine {
     };
   }
 
-  openWatchStream(send: (r: WatchResponse) => void): WatchStream {
-    return this.hub.open(send);
+  openWatchStream(send: (r: WatchResponse) => void, permission?: WatchPermission): WatchStream {
+    return this.hub.open(send, permission);
+  }
+
+  leaseKeys(id: bigint): Uint8Array[] {
+    const l = this.lessor.get(id);
+    return l === undefined ? [] : [...l.keys].sort().map(fromKey);
   }
 
   progressTick(): void {
@@ -572,6 +659,17 @@ class Sm implements StateMachine {
     }
   }
 
+  etcdSnapshot(): AsyncIterable<SnapshotResponse> {
+    // Opened between two apply batches, with every applied batch committed: the view holds the
+    // state at exactly appliedIndex, and keeps it while applying goes on.
+    const open = () =>
+      this.serial(() => {
+        this.commitGroup();
+        return StateReader.open(this.o.path);
+      });
+    return snapshotResponses(open, this.o.collectGarbage);
+  }
+
   defragment(): Promise<void> {
     return this.serial(async () => {
       // executeMultiple steps each statement to completion; execute would step
@@ -606,6 +704,8 @@ class Sm implements StateMachine {
     own.close();
     this.hub = hub;
     hub.rebind(own.src);
+    // The installed state may hold other users and permissions.
+    hub.authChanged();
   }
 
   async close(): Promise<void> {

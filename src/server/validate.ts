@@ -4,7 +4,7 @@
 import type { InternalRaftRequest } from "../gen/internal_pb.ts";
 import type { DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest } from "../gen/rpc_pb.ts";
 import { inRange, keyRange, type KeyRange, toKey } from "../mvcc/index.ts";
-import { Errors } from "./errors.ts";
+import { Errors } from "../rpctypes/index.ts";
 
 /** etcd's --max-txn-ops default. */
 export const DEFAULT_MAX_TXN_OPS = 128;

@@ -26,6 +26,7 @@ import {
   toKey,
   toKeyValue,
 } from "../mvcc/index.ts";
+import type { EtcdError } from "../rpctypes/index.ts";
 import type { WatchStream } from "./types.ts";
 
 export interface WatchSource {
@@ -36,6 +37,9 @@ export interface WatchSource {
   changesBetween(r: KeyRange, from: number, to: number): Promise<Change[]>;
   stateAt(key: Uint8Array, rev: number): Promise<KeyState | undefined>;
 }
+
+/** A watcher's permission check: undefined when its range may be read, else the cancel error. */
+export type WatchPermission = (key: Uint8Array, end: Uint8Array, recheck: boolean) => EtcdError | undefined;
 
 export interface Timers {
   setInterval(fn: () => void, ms: number): unknown;
@@ -55,6 +59,9 @@ export interface WatchHubOptions {
 interface Watcher {
   readonly id: number;
   readonly range: KeyRange;
+  /** The range as asked (key "\x00" for an empty one), for permission re-checks. */
+  readonly key: Uint8Array;
+  readonly end: Uint8Array;
   readonly noPut: boolean;
   readonly noDelete: boolean;
   readonly prevKv: boolean;
@@ -138,8 +145,8 @@ export class WatchHub {
     return n;
   }
 
-  open(send: (r: WatchResponse) => void): WatchStream {
-    const s = new HubStream(this, send);
+  open(send: (r: WatchResponse) => void, permission?: WatchPermission): WatchStream {
+    const s = new HubStream(this, send, permission);
     this.streams.add(s);
     return s;
   }
@@ -153,6 +160,11 @@ export class WatchHub {
   notify(changes: readonly Change[]): void {
     if (changes.length === 0 || this.streams.size === 0) return;
     for (const s of this.streams) s.deliver(changes);
+  }
+
+  /** The auth store changed: streams drop the watchers their user may no longer read. */
+  authChanged(): void {
+    for (const s of [...this.streams]) s.recheck();
   }
 
   /** Sends a progress notification to synced progress_notify watchers that were quiet. */
@@ -174,6 +186,7 @@ class HubStream implements WatchStream {
   constructor(
     private readonly hub: WatchHub,
     private readonly send: (r: WatchResponse) => void,
+    private readonly permission?: WatchPermission,
   ) {}
 
   get size(): number {
@@ -184,12 +197,18 @@ class HubStream implements WatchStream {
     if (this.closed) return;
     const src = this.hub.src;
     const current = src.committedRevision();
+    const key = req.key.length === 0 ? new Uint8Array([0]) : req.key;
+    // etcd's recvLoop checks permission before anything about the watcher itself.
+    const denied = this.permission?.(key, req.rangeEnd, false);
+    if (denied !== undefined) {
+      this.send(response(src.header(current), -1, { created: true, canceled: true, cancelReason: denied.grpcText }));
+      return;
+    }
     let id = Number(req.watchId);
     if (id !== 0 && this.watchers.has(id)) {
       this.send(response(src.header(current), -1, { created: true, canceled: true, cancelReason: DUPLICATE_ID }));
       return;
     }
-    const key = req.key.length === 0 ? new Uint8Array([0]) : req.key;
     const range = keyRange(key, req.rangeEnd);
     if (isEmptyRange(range)) {
       this.send(response(src.header(current), -1, { created: true, canceled: true, cancelReason: EMPTY_RANGE }));
@@ -203,6 +222,8 @@ class HubStream implements WatchStream {
     const w: Watcher = {
       id,
       range,
+      key,
+      end: req.rangeEnd,
       noPut: req.filters.includes(FilterType.NOPUT),
       noDelete: req.filters.includes(FilterType.NODELETE),
       prevKv: req.prevKv,
@@ -250,6 +271,21 @@ class HubStream implements WatchStream {
     w.canceled = true;
     this.watchers.delete(watchId);
     this.send(response(this.hub.src.header(this.hub.src.committedRevision()), watchId, { canceled: true }));
+  }
+
+  /**
+   * @internal The auth store changed: every watcher whose range the stream's user may no
+   * longer read is canceled now, before any later event reaches it.
+   */
+  recheck(): void {
+    if (this.closed || this.permission === undefined) return;
+    for (const w of [...this.watchers.values()]) {
+      const denied = this.permission(w.key, w.end, true);
+      if (denied === undefined) continue;
+      w.canceled = true;
+      this.watchers.delete(w.id);
+      this.send(response(this.hub.src.header(this.hub.src.committedRevision()), w.id, { canceled: true, cancelReason: denied.grpcText }));
+    }
   }
 
   progress(): void {

@@ -1,22 +1,15 @@
 // Serves a Web-standard handler on node:http / node:https listeners, one per listen peer URL.
 // The node request rides along in the env so routes can stream its body themselves.
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from "node:net";
 import { freeSocketPath, removeSocketFile } from "../runtime/unix-listen.ts";
-import type { AddressInfo, Socket } from "node:net";
+import type { Tls } from "../tls/index.ts";
 import { isSecureUrl, isUnixUrl, socketPath } from "./unix-url.ts";
 
 /** Takes over a socket whose request asked for an HTTP upgrade (the message streams). */
 export type UpgradeHandler = (req: IncomingMessage, socket: Socket, head: Buffer) => void;
 
 export type EnvFetch = (req: Request, env: { incoming: IncomingMessage }) => Response | Promise<Response>;
-
-export interface ServerTls {
-  readonly cert: Uint8Array;
-  readonly key: Uint8Array;
-  readonly ca?: Uint8Array;
-  readonly clientCertAuth?: boolean;
-}
 
 export interface Listening {
   /** The URLs actually bound (port 0 replaced by the chosen port). */
@@ -46,7 +39,7 @@ async function serve(fetch: EnvFetch, secure: boolean, req: IncomingMessage, res
   res.end(body);
 }
 
-async function listenOne(server: Server, url: URL): Promise<URL> {
+async function listenOne(server: NetServer, url: URL): Promise<URL> {
   if (isUnixUrl(url)) await freeSocketPath(socketPath(url));
   return new Promise((resolve, reject) => {
     const onError = (e: Error) => reject(e);
@@ -70,16 +63,30 @@ async function listenOne(server: Server, url: URL): Promise<URL> {
   });
 }
 
-function closeOne(server: Server): Promise<void> {
+/** An HTTP server and the listener feeding it (itself, or a TLS-accepting net server). */
+interface Served {
+  readonly http: Server;
+  readonly listener: NetServer;
+  /** Raw sockets of the TLS listener, including handshakes in progress. */
+  readonly raw: Set<Socket>;
+}
+
+function closeOne(s: Served): Promise<void> {
   return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
+    s.listener.close(() => resolve());
+    s.http.closeAllConnections();
+    for (const sock of s.raw) sock.destroy();
   });
 }
 
 /** Listens on every URL; on failure closes what was opened and rethrows. */
-export async function listenAll(urls: readonly URL[], fetch: EnvFetch, tls?: ServerTls, upgrade?: UpgradeHandler): Promise<Listening> {
-  const servers: Server[] = [];
+export async function listenAll(
+  urls: readonly URL[],
+  fetch: EnvFetch,
+  tls?: Pick<Tls, "server">,
+  upgrade?: UpgradeHandler,
+): Promise<Listening> {
+  const servers: Served[] = [];
   const bound: URL[] = [];
   try {
     for (const url of urls) {
@@ -88,22 +95,25 @@ export async function listenAll(urls: readonly URL[], fetch: EnvFetch, tls?: Ser
       const onRequest = (req: IncomingMessage, res: ServerResponse) => {
         serve(fetch, secure, req, res).catch(() => res.destroy());
       };
-      const server: Server = secure
-        ? createHttpsServer(
-            {
-              cert: Buffer.from(tls!.cert), key: Buffer.from(tls!.key),
-              ...(tls!.ca ? { ca: Buffer.from(tls!.ca) } : {}),
-              requestCert: tls!.clientCertAuth === true, rejectUnauthorized: tls!.clientCertAuth === true,
-            },
-            onRequest,
-          )
-        : createHttpServer(onRequest);
+      const http = createHttpServer(onRequest);
       // Heartbeats keep peer connections busy; a long idle limit avoids closing a socket the
       // sender is about to reuse.
-      server.keepAliveTimeout = 60_000;
-      if (upgrade) server.on("upgrade", upgrade);
-      servers.push(server);
-      bound.push(await listenOne(server, url));
+      http.keepAliveTimeout = 60_000;
+      if (upgrade) http.on("upgrade", upgrade);
+      const raw = new Set<Socket>();
+      let listener: NetServer = http;
+      if (secure) {
+        // TLS is accepted here (src/tls) and the verified socket handed to the HTTP server.
+        const accepting = tls!.server(["http/1.1"]);
+        listener = createNetServer((sock) => {
+          raw.add(sock);
+          sock.on("close", () => raw.delete(sock));
+          sock.on("error", () => {});
+          accepting.accept(sock, (secured) => http.emit("connection", secured));
+        });
+      }
+      servers.push({ http, listener, raw });
+      bound.push(await listenOne(listener, url));
     }
   } catch (e) {
     await Promise.all(servers.map(closeOne));

@@ -5,7 +5,7 @@ import type { IncomingMessage } from "node:http";
 import { rm } from "node:fs/promises";
 import { Hono, type Context } from "hono";
 import { CodecError } from "../raft/codec.ts";
-import { Errors, EtcdError } from "../server/errors.ts";
+import { Errors, EtcdError } from "../rpctypes/index.ts";
 import type { PeerHandler, PeerMember } from "./types.ts";
 import { BodyTooLargeError, readBody, receiveSnapshotStream } from "./body.ts";
 import { checkPeer, type PeerCheckOptions } from "./peer-check.ts";

@@ -1,6 +1,6 @@
 // The peer transport: the peer API served on the listen peer URLs, one sender per peer, snapshot
 // uploads, lease forwarding to the leader and the bootstrap probe of remote members.
-import { Code, Errors, EtcdError } from "../server/errors.ts";
+import { Code, Errors, EtcdError } from "../rpctypes/index.ts";
 import { MessageType, type Message } from "../raft/message.ts";
 import { PeerRequestError } from "./errors.ts";
 import { PeerHttpClient, type PeerResponse } from "./http-client.ts";
@@ -71,7 +71,8 @@ export async function createPeerTransport(opts: PeerTransportOptions): Promise<P
   const listening = await listenAll(
     opts.listenUrls, (req, env) => routes.fetch(req, env), opts.tls, streams ? streamServer.onUpgrade : undefined,
   );
-  const http = new PeerHttpClient(opts.tls);
+  const dialTls = opts.tls ? () => opts.tls!.dial() : undefined;
+  const http = new PeerHttpClient(dialTls);
   let removedReported = false;
   let closed = false;
 
@@ -105,7 +106,7 @@ export async function createPeerTransport(opts: PeerTransportOptions): Promise<P
 
   const ctx: SenderContext = {
     http,
-    tls: opts.tls,
+    tls: dialTls,
     streams,
     logger: log,
     limits,

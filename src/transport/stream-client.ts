@@ -4,7 +4,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { connect as netConnect, isIP, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
-import type { ClientTls, PeerResponse } from "./http-client.ts";
+import { type ClientTls, type PeerResponse, tlsConnectOptions } from "./http-client.ts";
 import { isSecureUrl, isUnixUrl, socketPath } from "./unix-url.ts";
 import { Paths, STREAM_PROTOCOL } from "./wire.ts";
 
@@ -49,16 +49,8 @@ export function dialStream(url: URL, headers: Record<string, string>, tls: Clien
     socket.write(`${lines.join("\r\n")}\r\n\r\n`);
   };
   if (secure) {
-    socket = tlsConnect(
-      {
-        ...where,
-        ...(isIP(host) === 0 ? { servername: host } : {}),
-        ...(tls?.cert ? { cert: Buffer.from(tls.cert) } : {}),
-        ...(tls?.key ? { key: Buffer.from(tls.key) } : {}),
-        ...(tls?.ca ? { ca: Buffer.from(tls.ca) } : {}),
-      },
-      request,
-    );
+    const d = tls?.();
+    socket = tlsConnect({ ...where, ...(isIP(host) === 0 ? { servername: host } : {}), ...(d ? tlsConnectOptions(d) : {}) }, request);
   } else {
     socket = netConnect(where, request);
   }

@@ -3,6 +3,7 @@
 // Every request carries the sender's cluster ID and member ID; the receiver refuses a different
 // cluster ("request cluster ID mismatch") and members it has removed (410 Gone).
 import type { Message } from "../raft/message.ts";
+import type { Tls } from "../tls/index.ts";
 
 /** A member as the peer API lists it (GET /members, etcd's JSON shape). */
 export interface PeerMember {
@@ -134,7 +135,11 @@ export interface PeerTransportOptions {
     /** Used for a cluster ID mismatch when present; warn otherwise. */
     error?(m: string, f?: Record<string, unknown>): void;
   };
-  readonly tls?: { cert: Uint8Array; key: Uint8Array; ca?: Uint8Array; clientCertAuth?: boolean };
+  /**
+   * Peer TLS (src/tls): serves the https listen URLs and dials https peers with the same
+   * certificate, both re-read when the files change.
+   */
+  readonly tls?: Pick<Tls, "server" | "dial">;
   /** Directory for received snapshot images. */
   readonly tmpDir: string;
   /** Monotonic milliseconds for activeSince (default performance.now). */

@@ -1,13 +1,13 @@
 import { expect, test } from "bun:test";
 import { create } from "@bufbuild/protobuf";
 import { base64ErrorOffset } from "../../src/api/gateway/base64.ts";
-import { httpStatusFromCode } from "../../src/api/gateway/http-status.ts";
+import { httpStatusFromCode } from "../../src/rpctypes/index.ts";
 import { decodeJson, encodeJson } from "../../src/api/gateway/json-codec.ts";
 import { JsonSplitter } from "../../src/api/gateway/json-splitter.ts";
 import { FrameReader } from "../../src/api/grpc/framing.ts";
 import { decodeGrpcMessage, encodeGrpcMessage } from "../../src/api/grpc/status.ts";
 import * as pb from "../../src/gen/rpc_pb.ts";
-import { Code, EtcdError, Errors } from "../../src/server/errors.ts";
+import { Code, EtcdError, Errors } from "../../src/rpctypes/index.ts";
 
 test("grpc-message percent-encodes non-printable bytes and '%' only", () => {
   expect(encodeGrpcMessage("etcdserver: no leader")).toBe("etcdserver: no leader");

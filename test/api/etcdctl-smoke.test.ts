@@ -1,7 +1,7 @@
 // The real etcdctl 3.4 against the client port on the fake server.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { execFile, spawn } from "node:child_process";
-import { Errors } from "../../src/server/errors.ts";
+import { Errors } from "../../src/rpctypes/index.ts";
 import { startHarness, type Harness } from "./helpers.ts";
 
 const ETCDCTL = "/usr/bin/etcdctl";

@@ -3,8 +3,23 @@
 import { create } from "@bufbuild/protobuf";
 import { Event_EventType, EventSchema, KeyValueSchema, type Event, type KeyValue } from "../../src/gen/kv_pb.ts";
 import * as pb from "../../src/gen/rpc_pb.ts";
-import { Errors, EtcdError } from "../../src/server/errors.ts";
-import type { EtcdServer, RequestContext, WatchStream } from "../../src/server/types.ts";
+import { Errors, EtcdError } from "../../src/rpctypes/index.ts";
+import type { AuthGate, AuthServer, EtcdServer, RequestContext, WatchStream } from "../../src/server/types.ts";
+
+/** Auth off: Authenticate answers "authentication is not enabled", the rest Unimplemented. */
+const authOff: AuthGate = {
+  enabled: () => false,
+  revision: () => 1,
+  identify: () => undefined,
+  checkKeys: () => {},
+  checkAdmin: () => {},
+  checkUser: () => {},
+  hasRole: () => false,
+};
+const unimplemented = (name: string) => () => Promise.reject(new EtcdError(12, `method ${name} not implemented`));
+const authServerOff = new Proxy({} as AuthServer, {
+  get: (_t, prop) => (prop === "authenticate" ? () => Promise.reject(Errors.authNotEnabled) : unimplemented(String(prop))),
+});
 
 const cmp = (a: Uint8Array, b: Uint8Array) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 const hex = (k: Uint8Array) => Buffer.from(k).toString("hex");
@@ -23,6 +38,29 @@ interface Watcher {
 }
 
 export class FakeServer implements EtcdServer {
+  readonly auth = authOff;
+  readonly authServer = authServerOff;
+  readonly maxTxnOps = 128;
+  learner = false;
+  leaderKnown = true;
+  isLearner(): boolean {
+    return this.learner;
+  }
+  hasLeader(): boolean {
+    return this.leaderKnown;
+  }
+  applyBacklogged(): boolean {
+    return false;
+  }
+  onLeaderLost(): () => void {
+    return () => {};
+  }
+  leaseKeys(): Uint8Array[] {
+    return [];
+  }
+  leaseIds(): bigint[] {
+    return [...this.leases.keys()];
+  }
   readonly clusterId = 0x1000n;
   readonly memberId = 0x2000n;
   maxRequestBytes = 1.5 * 1024 * 1024;

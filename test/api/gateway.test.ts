@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import * as http from "node:http";
-import { Errors } from "../../src/server/errors.ts";
+import { Errors } from "../../src/rpctypes/index.ts";
 import { RawGrpc, frame, startHarness, type Harness } from "./helpers.ts";
 
 let h: Harness;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { create } from "@bufbuild/protobuf";
 import * as pb from "../../src/gen/rpc_pb.ts";
-import { Errors } from "../../src/server/errors.ts";
+import { Errors } from "../../src/rpctypes/index.ts";
 import { collect, decodeAll, frame, frameOf, FrameQueue, RawGrpc, startHarness, type Harness } from "./helpers.ts";
 
 // Every framing case runs on both HTTP/2 implementations the client port can use.

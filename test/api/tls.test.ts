@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startClientServer, type ClientServer } from "../../src/api/index.ts";
 import { silentLogger } from "../../src/server/logger.ts";
+import { createTls } from "../../src/tls/index.ts";
 import { FakeServer } from "./fake-server.ts";
 
 let dir: string;
@@ -25,7 +26,13 @@ beforeAll(async () => {
   srv = await startClientServer({
     server: new FakeServer(),
     listenUrls: [new URL("https://127.0.0.1:0")],
-    tls: { cert, key: readFileSync(join(dir, "key.pem")) },
+    tls: await createTls(
+      {
+        certFile: join(dir, "cert.pem"), keyFile: join(dir, "key.pem"), trustedCaFile: "", clientCertAuth: false,
+        crlFile: "", allowedCn: "", allowedHostname: "", checkSan: false, selfCert: false, cipherSuites: [],
+      },
+      { logger: silentLogger },
+    ),
     logger: silentLogger,
   });
   port = Number(srv.addresses[0]!.port);

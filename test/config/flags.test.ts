@@ -254,3 +254,11 @@ test("an explicit initial cluster is parsed; a name may have several URLs", () =
     'parse "10.0.0.1:2380": first path segment in URL cannot contain colon',
   );
 });
+
+// etcd 3.5's flag (3.4 has none): years the auto-TLS certificates are valid; 0 means 1 as in 3.5.
+test("--self-signed-cert-validity: default 1, 0 taken as 1, a negative number refused", () => {
+  expect(run([]).config.selfSignedCertValidity).toBe(1);
+  expect(run(["--self-signed-cert-validity=0"]).config.selfSignedCertValidity).toBe(1);
+  expect(run(["--self-signed-cert-validity", "3"]).config.selfSignedCertValidity).toBe(3);
+  expect(fails(["--self-signed-cert-validity=-1"])).toBe('invalid value "-1" for flag -self-signed-cert-validity: parse error');
+});

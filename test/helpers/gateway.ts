@@ -37,10 +37,10 @@ export class Gateway {
   constructor(readonly baseURL: string) {}
 
   /** POST a JSON body (objects are stringified, strings sent as they are). */
-  async post(path: string, body: unknown, timeoutMs = 10_000): Promise<GatewayResponse> {
+  async post(path: string, body: unknown, timeoutMs = 10_000, headers: Record<string, string> = {}): Promise<GatewayResponse> {
     const res = await fetch(this.baseURL + path, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...headers },
       body: typeof body === "string" ? body : JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
     });
@@ -68,11 +68,11 @@ export class Gateway {
   }
 
   /** Opens a streaming endpoint (watch, keepalive, snapshot). */
-  async stream(path: string, body: unknown): Promise<JsonStream> {
+  async stream(path: string, body: unknown, headers: Record<string, string> = {}): Promise<JsonStream> {
     const ctl = new AbortController();
     const res = await fetch(this.baseURL + path, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...headers },
       body: typeof body === "string" ? body : JSON.stringify(body),
       signal: ctl.signal,
     });

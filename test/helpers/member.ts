@@ -23,6 +23,11 @@ export interface MemberOptions {
   env?: Record<string, string>;
   /** Start under `ulimit -n` (open file descriptors, soft and hard). */
   fdLimit?: number;
+  /**
+   * Serve the client port over TLS (the server's own --cert-file flags go in extraArgs): the
+   * client URL is https and /health is polled with these files (PEM contents).
+   */
+  clientTls?: { ca: string; cert?: string; key?: string };
 }
 
 export class Member {
@@ -68,7 +73,7 @@ export class Member {
   }
 
   get clientURL(): string {
-    return `http://127.0.0.1:${this.clientPort}`;
+    return `${this.opts.clientTls ? "https" : "http"}://127.0.0.1:${this.clientPort}`;
   }
 
   get peerURL(): string {
@@ -125,7 +130,8 @@ export class Member {
         throw new Error(`member exited before becoming healthy\n${this.proc.describe()}`);
       }
       try {
-        const res = await fetch(`${this.clientURL}/health`, { signal: AbortSignal.timeout(1000) });
+        const t = this.opts.clientTls;
+        const res = await fetch(`${this.clientURL}/health`, { signal: AbortSignal.timeout(1000), ...(t ? { tls: t } : {}) } as RequestInit);
         const body = await res.text();
         last = `${res.status} ${body}`;
         if (res.status === 200) {

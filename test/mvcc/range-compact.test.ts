@@ -1,5 +1,5 @@
 import { afterEach, expect, test } from "bun:test";
-import { Errors } from "../../src/server/errors.ts";
+import { Errors } from "../../src/rpctypes/index.ts";
 import { dec, enc, fmtKvs, Harness } from "../state/harness.ts";
 
 let h: Harness;

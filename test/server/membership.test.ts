@@ -9,6 +9,9 @@ import {
   MoveLeaderRequestSchema,
   PutRequestSchema,
 } from "../../src/gen/rpc_pb.ts";
+import { KV } from "../../src/gen/rpc_pb.ts";
+import { Pipeline } from "../../src/api/pipeline/index.ts";
+import { methodOf, type UnaryMethod } from "../../src/api/rpc/index.ts";
 import { planBootstrap } from "../../src/server/bootstrap.ts";
 import { join } from "node:path";
 import { enc, TestCluster } from "./harness.ts";
@@ -61,8 +64,9 @@ test("member add learner: listed unstarted, joins, catches up, refuses writes, t
     .toBe("etcdserver: Peer URLs already exists");
   await cl.until(() => m.server.loop.sm.appliedIndex >= leader.server.loop.sm.appliedIndex && m.server.loop.members.get(id)?.name === "m4");
   expect(await cl.get(m, "k4", true)).toBe("v");
-  expect(await errText(m.server.put(create(PutRequestSchema, { key: enc("x"), value: enc("y") }), {})))
-    .toBe("etcdserver: rpc not supported for learner");
+  // The learner rule is the request pipeline's (etcd's interceptor), as every client meets it.
+  const put = new Pipeline(m.server).unary(methodOf(KV.method.put) as UnaryMethod, create(PutRequestSchema, { key: enc("x"), value: enc("y") }), {});
+  expect(await errText(put)).toBe("etcdserver: rpc not supported for learner");
   expect((await m.server.status({})).isLearner).toBe(true);
   await cl.run(leader.server.memberPromote(create(MemberPromoteRequestSchema, { ID: id }), {}));
   expect(await errText(leader.server.memberPromote(create(MemberPromoteRequestSchema, { ID: id }), {})))
@@ -112,6 +116,14 @@ test("strict reconfig check: adding a voter with a member down fails with not en
   cl.net.down.add(cl.followers()[0]!.id);
   expect(await errText(leader.server.memberAdd(create(MemberAddRequestSchema, { peerURLs: ["http://10.0.0.9:2380"] }), {})))
     .toBe("etcdserver: re-configuration failed due to not enough started members");
+});
+
+test("strict reconfig check: a one-member cluster may add a second voter (etcd's IsReadyToAddVotingMember)", async () => {
+  cl = await TestCluster.start(1);
+  const leader = cl.leader()!;
+  const res = await leader.server.memberAdd(create(MemberAddRequestSchema, { peerURLs: ["http://10.0.0.9:2380"] }), {});
+  expect(res.members.length).toBe(2);
+  expect(res.member!.peerURLs).toEqual(["http://10.0.0.9:2380"]);
 });
 
 test("member promote on a follower is forwarded to the leader, which applies its in-sync rule", async () => {

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { create } from "@bufbuild/protobuf";
 import { TxnRequestSchema, type TxnRequest } from "../../src/gen/rpc_pb.ts";
-import { Errors } from "../../src/server/errors.ts";
+import { Errors } from "../../src/rpctypes/index.ts";
 import { validatePut, validateRange, validateTxn } from "../../src/server/validate.ts";
 import { enc } from "./harness.ts";
 

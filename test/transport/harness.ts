@@ -6,6 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createPeerTransport, type PeerHandler, type PeerMember, type PeerTransport, type PeerTransportLimits } from "../../src/transport/index.ts";
 import { msg, MessageType, type Message } from "../../src/raft/message.ts";
+import { silentLogger } from "../../src/server/logger.ts";
+import { createTls, type Tls } from "../../src/tls/index.ts";
 
 export interface Recorder {
   received: Message[];
@@ -36,7 +38,7 @@ export interface NodeOptions {
   handler?: Partial<PeerHandler>;
   limits?: Partial<PeerTransportLimits>;
   listen?: string;
-  tls?: { cert: Uint8Array; key: Uint8Array; ca?: Uint8Array; clientCertAuth?: boolean };
+  tls?: Pick<Tls, "server" | "dial">;
   /** false: a member without message streams (POST /raft only, upgrades answered 404). */
   streams?: boolean;
 }
@@ -149,4 +151,16 @@ export function useNodes(): (o: NodeOptions) => Promise<Node> {
     open.push(n);
     return n;
   };
+}
+
+/** Peer TLS from the PEM files in ./fixtures (ca.pem signed peer.pem; stranger.pem is another CA's). */
+export function fixtureTls(cert: string, key: string, opts: { ca?: string; clientCertAuth?: boolean } = {}): Promise<Tls> {
+  const path = (f: string) => join(import.meta.dir, "fixtures", f);
+  return createTls(
+    {
+      certFile: path(cert), keyFile: path(key), trustedCaFile: opts.ca ? path(opts.ca) : "", clientCertAuth: opts.clientCertAuth === true,
+      crlFile: "", allowedCn: "", allowedHostname: "", checkSan: true, selfCert: false, cipherSuites: [],
+    },
+    { logger: silentLogger },
+  );
 }

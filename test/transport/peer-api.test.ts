@@ -1,6 +1,6 @@
 // Lease forwarding and the read-only peer endpoints (/members, /raft/status, /version).
 import { expect, test } from "bun:test";
-import { Code, EtcdError, Errors } from "../../src/server/errors.ts";
+import { Code, EtcdError, Errors } from "../../src/rpctypes/index.ts";
 import { PeerRequestError, type PeerMember } from "../../src/transport/index.ts";
 import { rawPost, startNode, useNodes } from "./harness.ts";
 

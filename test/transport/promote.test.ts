@@ -1,7 +1,7 @@
 // MemberPromote forwarded over the peer port (POST /members/promote/<decimal id>): the leader's
 // answer and refusals come back as etcd's errors.
 import { expect, test } from "bun:test";
-import { Code, Errors, EtcdError } from "../../src/server/errors.ts";
+import { Code, Errors, EtcdError } from "../../src/rpctypes/index.ts";
 import { PeerRequestError, type PeerMember } from "../../src/transport/index.ts";
 import { rawPost, startNode, useNodes } from "./harness.ts";
 

@@ -5,7 +5,7 @@ import { request } from "node:https";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
-import { seqMsg, startNode, useNodes } from "./harness.ts";
+import { fixtureTls, seqMsg, startNode, useNodes } from "./harness.ts";
 
 const node = useNodes();
 const servers: Server[] = [];
@@ -49,10 +49,10 @@ test("a lease request to a hanging leader fails at the deadline", async () => {
   expect(performance.now() - start).toBeGreaterThanOrEqual(140);
 });
 
-const fixture = (f: string) => new Uint8Array(readFileSync(join(import.meta.dir, "fixtures", f)));
-const peerTls = { cert: fixture("peer.pem"), key: fixture("peer-key.pem"), ca: fixture("ca.pem"), clientCertAuth: true };
+const fixture = (f: string) => readFileSync(join(import.meta.dir, "fixtures", f));
 
 test("https peers with client-certificate auth exchange messages; a stranger's certificate is refused", async () => {
+  const peerTls = await fixtureTls("peer.pem", "peer-key.pem", { ca: "ca.pem", clientCertAuth: true });
   const a = await node({ id: 1n, listen: "https://127.0.0.1:0", tls: peerTls });
   const b = await node({ id: 2n, listen: "https://127.0.0.1:0", tls: peerTls });
   expect(b.url.startsWith("https://127.0.0.1:")).toBe(true);
@@ -63,7 +63,7 @@ test("https peers with client-certificate auth exchange messages; a stranger's c
 
   const stranger = await node({
     id: 3n, listen: "https://127.0.0.1:0",
-    tls: { cert: fixture("stranger.pem"), key: fixture("stranger-key.pem"), ca: fixture("ca.pem") },
+    tls: await fixtureTls("stranger.pem", "stranger-key.pem", { ca: "ca.pem" }),
   });
   stranger.t.addPeer(2n, [b.url]);
   stranger.t.send([seqMsg(3n, 2n, 9)]);
@@ -71,7 +71,7 @@ test("https peers with client-certificate auth exchange messages; a stranger's c
   expect(b.rec.received.length).toBe(2);
   // Without any client certificate the handshake fails too; the CA alone is not enough.
   const bare = await new Promise<string>((resolve) => {
-    const q = request(new URL("/version", b.url), { ca: Buffer.from(peerTls.ca) }, (r) => resolve(`HTTP ${r.statusCode}`));
+    const q = request(new URL("/version", b.url), { ca: fixture("ca.pem") }, (r) => resolve(`HTTP ${r.statusCode}`));
     q.on("error", () => resolve("refused"));
     q.end();
   });

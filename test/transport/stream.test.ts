@@ -10,7 +10,7 @@ import { msg, MessageType, type Message } from "../../src/raft/message.ts";
 import { FrameDecoder, STREAM_PROTOCOL, Texts } from "../../src/transport/index.ts";
 import { dialStream } from "../../src/transport/stream-client.ts";
 import { frameBatch } from "../../src/transport/wire.ts";
-import { seqMsg, startNode, type Node, useNodes } from "./harness.ts";
+import { fixtureTls, seqMsg, startNode, type Node, useNodes } from "./harness.ts";
 
 const node = useNodes();
 const servers: Server[] = [];
@@ -257,10 +257,8 @@ test("backpressure: a full stream holds messages in the bounded queue, oldest dr
   expect(a.t.peerStats!(2n)!.posts).toBe(0);
 });
 
-const fixture = (f: string) => new Uint8Array(readFileSync(join(import.meta.dir, "fixtures", f)));
-
 test("streams work over https with client-certificate auth", async () => {
-  const tls = { cert: fixture("peer.pem"), key: fixture("peer-key.pem"), ca: fixture("ca.pem"), clientCertAuth: true };
+  const tls = await fixtureTls("peer.pem", "peer-key.pem", { ca: "ca.pem", clientCertAuth: true });
   const a = await node({ id: 1n, listen: "https://127.0.0.1:0", tls });
   const b = await node({ id: 2n, listen: "https://127.0.0.1:0", tls });
   a.t.addPeer(2n, [b.url]);

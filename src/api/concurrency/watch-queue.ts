@@ -3,7 +3,7 @@
 // ends the queue with an error.
 import { create } from "@bufbuild/protobuf";
 import { WatchCreateRequestSchema, type WatchResponse } from "../../gen/rpc_pb.ts";
-import { Code, EtcdError, Errors } from "../../server/errors.ts";
+import { Code, EtcdError, Errors } from "../../rpctypes/index.ts";
 import type { EtcdServer, RequestContext, WatchStream } from "../../server/types.ts";
 import type { Rev } from "./keys.ts";
 
@@ -31,7 +31,8 @@ export class WatchQueue {
     ctx.signal?.addEventListener("abort", this.onAbort);
     const stream = server.openWatchStream(
       (r) => this.push(r),
-      { token: ctx.token, requireLeader: ctx.requireLeader },
+      // The caller's identity and hasleader; not its abort signal (handled above).
+      { token: ctx.token, commonName: ctx.commonName, auth: ctx.auth, requireLeader: ctx.requireLeader },
       (err) => this.fail(err),
     );
     this.stream = stream;

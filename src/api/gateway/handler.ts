@@ -1,13 +1,13 @@
 // The v3 JSON gateway: POST /v3/<route> with a JSON request, answered from the same RPC
 // table as gRPC. Streaming routes answer with one `{"result":…}` line per message.
 import type { Message } from "@bufbuild/protobuf";
-import { Code, EtcdError } from "../../server/errors.ts";
-import type { EtcdServer, RequestContext } from "../../server/types.ts";
+import { Code, EtcdError } from "../../rpctypes/index.ts";
 import { toStatus } from "../grpc/status.ts";
+import type { CallMeta, Pipeline } from "../pipeline/index.ts";
 import { header, readBody, type HttpExchange } from "../http/exchange.ts";
 import type { BidiHandler, BidiMethod, RpcMethod, ServerStreamMethod, UnaryMethod } from "../rpc/method.ts";
 import { rpcTable } from "../rpc/table.ts";
-import { httpStatusFromCode, statusText } from "./http-status.ts";
+import { httpStatusFromCode, statusText } from "../../rpctypes/index.ts";
 import { binarySize, decodeJson, parseStreamRequest, toJsonValue } from "./json-codec.ts";
 import { JsonSplitter } from "./json-splitter.ts";
 import { canonicalGatewayPath, gatewayRoutes } from "./routes.ts";
@@ -43,24 +43,55 @@ function tooLarge(n: number, max: number): EtcdError {
   return new EtcdError(Code.ResourceExhausted, `grpc: received message larger than max (${n} vs. ${max})`);
 }
 
-function contextFor(ex: HttpExchange, withSignal: boolean): RequestContext {
-  const ctx: RequestContext = {};
-  const token = header(ex, "authorization") ?? header(ex, "grpc-metadata-token");
-  if (token !== undefined) ctx.token = token;
-  if (header(ex, "grpc-metadata-hasleader") === "true") ctx.requireLeader = true;
+/**
+ * The call's metadata as grpc-gateway forwards it: `Authorization` becomes metadata
+ * `authorization`, `Grpc-Metadata-*` headers become metadata. A client certificate never names
+ * the user here (etcd ignores the CN of gateway requests).
+ */
+function metaFor(ex: HttpExchange, withSignal: boolean, streaming = false): CallMeta {
+  let signal: AbortSignal | undefined;
   if (withSignal) {
     const ac = new AbortController();
-    ctx.signal = ac.signal;
+    signal = ac.signal;
     ex.onClose(() => ac.abort());
-    // Streaming calls: the response's backpressure (see StreamFlow).
-    ctx.flow = { get writable() { return ex.writable; }, onWritable: (fn) => ex.onDrain(fn) };
   }
-  return ctx;
+  return {
+    token: header(ex, "grpc-metadata-token"),
+    authorization: header(ex, "authorization"),
+    hasLeader: header(ex, "grpc-metadata-hasleader"),
+    signal,
+    // Streaming calls: the response's backpressure (see StreamFlow).
+    flow: streaming ? { get writable() { return ex.writable; }, onWritable: (fn) => ex.onDrain(fn) } : undefined,
+  };
+}
+
+/**
+ * Waiting for a slow reader of a streamed answer: the function returned is null while `ex`
+ * takes more output, else a promise that resolves once it drained (or closed). One drain
+ * listener per exchange, however often it waits.
+ */
+function drainWaiter(ex: HttpExchange): () => Promise<void> | null {
+  let wake: (() => void) | null = null;
+  let listening = false;
+  const fire = () => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  return () => {
+    if (ex.closed || ex.writable) return null;
+    if (!listening) {
+      listening = true;
+      ex.onDrain(fire);
+      ex.onClose(fire);
+    }
+    return new Promise((resolve) => (wake = resolve));
+  };
 }
 
 export class Gateway {
   constructor(
-    private readonly server: EtcdServer,
+    private readonly pipeline: Pipeline,
     private readonly opts: GatewayOptions,
   ) {}
 
@@ -92,10 +123,11 @@ export class Gateway {
   private async unary(ex: HttpExchange, method: UnaryMethod): Promise<void> {
     try {
       const req = await this.readRequest(ex, method);
-      const res = await method.call(this.server, req, contextFor(ex, method.needsSignal));
+      const res = await this.pipeline.unary(method, req, metaFor(ex, method.needsSignal));
       if (ex.closed) return;
+      const body = JSON.stringify(toJsonValue(method.output, res));
       ex.writeHead(200, UNARY_HEADERS);
-      ex.end(JSON.stringify(toJsonValue(method.output, res)));
+      ex.end(body);
     } catch (err) {
       writeGatewayError(ex, err);
     }
@@ -109,17 +141,21 @@ export class Gateway {
       writeGatewayError(ex, err);
       return;
     }
-    const ctx = contextFor(ex, true);
+    const meta = metaFor(ex, true, true);
     let started = false;
     const start = () => {
       if (!started) ex.writeHead(200, JSON_HEADERS);
       started = true;
     };
+    // A Snapshot to a slow reader waits for it (as the gRPC pump does) instead of queueing.
+    const drained = drainWaiter(ex);
     try {
-      for await (const msg of method.call(this.server, req, ctx)) {
+      for await (const msg of this.pipeline.serverStream(method, req, meta)) {
         if (ex.closed) return;
+        const line = JSON.stringify({ result: toJsonValue(method.output, msg) }) + "\n";
         start();
-        ex.write(JSON.stringify({ result: toJsonValue(method.output, msg) }) + "\n");
+        ex.write(line);
+        for (let w = drained(); w !== null; w = drained()) await w;
       }
       start();
       ex.end();
@@ -131,7 +167,7 @@ export class Gateway {
   }
 
   private bidi(ex: HttpExchange, method: BidiMethod): void {
-    const ctx = contextFor(ex, true);
+    const meta = metaFor(ex, true, true);
     let started = false;
     let finished = false;
     let received = 0;
@@ -140,16 +176,10 @@ export class Gateway {
       started = true;
     };
     const sink = {
+      // An encoding failure throws to the pipeline's sink, which ends the stream with it.
       send(msg: Message) {
         if (finished || ex.closed) return;
-        let line: string;
-        try {
-          line = JSON.stringify({ result: toJsonValue(method.output, msg) }) + "\n";
-        } catch (err) {
-          // A message that fails to encode ends its own stream, never the caller (the watch hub).
-          sink.end(new EtcdError(Code.Internal, `json: error while marshaling: ${(err as Error)?.message ?? String(err)}`));
-          return;
-        }
+        const line = JSON.stringify({ result: toJsonValue(method.output, msg) }) + "\n";
         start();
         ex.write(line);
       },
@@ -163,7 +193,7 @@ export class Gateway {
         else ex.end(streamErrorLine(err));
       },
     };
-    const handler: BidiHandler = method.open(this.server, ctx, sink);
+    const handler: BidiHandler = this.pipeline.bidi(method, meta, sink);
     ex.onClose(() => {
       finished = true;
       handler.close();

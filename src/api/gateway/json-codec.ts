@@ -11,7 +11,7 @@ import {
   type JsonValue,
   type Message,
 } from "@bufbuild/protobuf";
-import { Code, Errors, EtcdError } from "../../server/errors.ts";
+import { Code, Errors, EtcdError } from "../../rpctypes/index.ts";
 import { isTooDeep, MAX_MESSAGE_DEPTH } from "../grpc/framing.ts";
 import { base64ErrorOffset } from "./base64.ts";
 import { enumValue, markNumbers, numberLiteral, scalarValue } from "./json-numbers.ts";

@@ -2,8 +2,9 @@
 // frames, dispatches to the RPC table, and writes responses and the status through a
 // GrpcPort. Bindings (node:http2, the h2 engine) feed it data/end/close events.
 import { toBinary, type Message } from "@bufbuild/protobuf";
-import { Code, isEtcdError } from "../../server/errors.ts";
-import type { EtcdServer, RequestContext, StreamFlow } from "../../server/types.ts";
+import { Code, isEtcdError } from "../../rpctypes/index.ts";
+import type { StreamFlow } from "../../server/types.ts";
+import type { CallMeta, Pipeline } from "../pipeline/index.ts";
 import type { BidiHandler, RpcMethod, StreamSink } from "../rpc/method.ts";
 import { rpcServices, rpcTable } from "../rpc/table.ts";
 import { decodeRequest, encodeFrame, FrameReader } from "./framing.ts";
@@ -34,8 +35,12 @@ export interface GrpcPort {
 export interface GrpcRequestMeta {
   readonly path: string;
   readonly token: string | undefined;
+  /** Metadata `authorization` (etcd reads it when `token` is absent). */
+  readonly authorization?: string | undefined;
   readonly hasLeader: string | undefined;
   readonly encoding: string | undefined;
+  /** The verified client certificate's CN, when the port requires client certificates. */
+  readonly commonName?: (() => string | undefined) | undefined;
 }
 
 export interface GrpcCallOptions {
@@ -68,46 +73,42 @@ export class GrpcCall implements StreamSink {
   done = false;
   private bidi: BidiHandler | null = null;
   private abort: AbortController | null = null;
-  private readonly ctx: RequestContext;
+  private readonly meta: CallMeta;
 
   private constructor(
     private readonly port: GrpcPort,
     private readonly method: RpcMethod,
-    private readonly server: EtcdServer,
+    private readonly pipeline: Pipeline,
     meta: GrpcRequestMeta,
     maxRecv: number,
   ) {
     this.reader = new FrameReader(maxRecv, meta.encoding);
-    const ctx: RequestContext = {};
-    if (meta.token !== undefined) ctx.token = meta.token;
-    if (meta.hasLeader === "true") ctx.requireLeader = true;
-    if (method.kind !== "unary" || method.needsSignal) {
-      this.abort = new AbortController();
-      ctx.signal = this.abort.signal;
-    }
-    if (method.kind !== "unary" && port.flow !== undefined) ctx.flow = port.flow;
-    this.ctx = ctx;
+    if (method.kind !== "unary" || method.needsSignal) this.abort = new AbortController();
+    this.meta = {
+      token: meta.token,
+      authorization: meta.authorization,
+      hasLeader: meta.hasLeader,
+      commonName: meta.commonName,
+      signal: this.abort?.signal,
+      // Streaming calls get their stream's output backpressure (the watch hub reads it).
+      flow: method.kind !== "unary" ? port.flow : undefined,
+    };
   }
 
   /** Starts a call; null when the route is unknown (the port has been answered). */
-  static start(port: GrpcPort, meta: GrpcRequestMeta, server: EtcdServer, opts: GrpcCallOptions): GrpcCall | null {
+  static start(port: GrpcPort, meta: GrpcRequestMeta, pipeline: Pipeline, opts: GrpcCallOptions): GrpcCall | null {
     const method = rpcTable.get(meta.path);
     if (method === undefined) {
       finishWithError(port, unknownRoute(meta.path));
       return null;
     }
-    const call = new GrpcCall(port, method, server, meta, opts.maxRecvBytes);
-    if (method.kind === "bidi_streaming") {
-      try {
-        call.bidi = method.open(server, call.ctx, call);
-      } catch (err) {
-        call.end(err);
-      }
-    }
+    const call = new GrpcCall(port, method, pipeline, meta, opts.maxRecvBytes);
+    if (method.kind === "bidi_streaming") call.bidi = pipeline.bidi(method, call.meta, call);
     return call;
   }
 
-  // StreamSink, used by streaming methods.
+  // StreamSink, used by streaming methods. An encoding failure throws to the pipeline's
+  // sink, which ends the call with it.
   send(msg: Message): void {
     const p = this.port;
     if (this.done || p.closed) return;
@@ -211,19 +212,12 @@ export class GrpcCall implements StreamSink {
     }
     const m = this.method;
     if (m.kind === "unary") {
-      let p: Promise<Message>;
-      try {
-        p = m.call(this.server, req, this.ctx);
-      } catch (err) {
-        this.end(err);
-        return;
-      }
-      p.then(
+      this.pipeline.unary(m, req, this.meta).then(
         (res) => this.succeed(res),
-        (err) => this.end(err),
+        (err: unknown) => this.end(err),
       );
     } else if (m.kind === "server_streaming") {
-      void this.pump(m.call(this.server, req, this.ctx));
+      void this.pump(this.pipeline.serverStream(m, req, this.meta));
     }
   }
 
@@ -243,7 +237,12 @@ export class GrpcCall implements StreamSink {
           await iter.return?.();
           return;
         }
-        this.send(r.value);
+        try {
+          this.send(r.value);
+        } catch (err) {
+          await iter.return?.();
+          throw err;
+        }
         const wait = this.port.drained();
         if (wait !== null) await wait;
       }

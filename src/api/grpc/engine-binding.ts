@@ -1,6 +1,7 @@
 // GrpcCall on the h2 engine's streams (src/api/h2): plain callback fields, no emitters.
 import type { H2Stream } from "../h2/index.ts";
-import type { EtcdServer, StreamFlow } from "../../server/types.ts";
+import type { StreamFlow } from "../../server/types.ts";
+import type { Pipeline } from "../pipeline/index.ts";
 import { GrpcCall, type GrpcCallOptions, type GrpcPort } from "./call.ts";
 
 type Header = readonly [string, string];
@@ -12,13 +13,11 @@ const OK_TRAILERS: readonly Header[] = [["grpc-status", "0"]];
 
 class EnginePort implements GrpcPort, StreamFlow {
   headersSent = false;
-  /** Waiting for the stream's queued output to drain: server-streaming pumps and StreamFlow users. */
-  private waiters: (() => void)[] = [];
+  /** StreamFlow users called back when the stream's output drains. */
   private watchers: (() => void)[] = [];
 
   constructor(private readonly s: H2Stream) {
     s.ondrain = () => {
-      this.release();
       for (const fn of this.watchers) fn();
     };
   }
@@ -58,19 +57,12 @@ class EnginePort implements GrpcPort, StreamFlow {
   }
   /** Null while the stream takes more output; else resolves once it drained (or closed). */
   drained(): Promise<void> | null {
-    if (this.s.writable) return null;
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
-  /** Wakes everything waiting for the output to drain. */
-  release(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const fn of w) fn();
+    return this.s.drained();
   }
 }
 
 /** The stream handler for gRPC requests on the h2 engine. */
-export function createEngineGrpcHandler(server: EtcdServer, opts: GrpcCallOptions): (s: H2Stream) => void {
+export function createEngineGrpcHandler(pipeline: Pipeline, opts: GrpcCallOptions, commonName?: () => string | undefined): (s: H2Stream) => void {
   return (s: H2Stream) => {
     const h = s.headers;
     const port = new EnginePort(s);
@@ -79,18 +71,17 @@ export function createEngineGrpcHandler(server: EtcdServer, opts: GrpcCallOption
       {
         path: h.get(":path") ?? "",
         token: h.get("token"),
+        authorization: h.get("authorization"),
+        commonName,
         hasLeader: h.get("hasleader"),
         encoding: h.get("grpc-encoding"),
       },
-      server,
+      pipeline,
       opts,
     );
     if (call === null) return;
     s.ondata = (chunk) => call.data(chunk);
     s.onend = () => call.finishRequest();
-    s.onclose = () => {
-      port.release();
-      call.closed();
-    };
+    s.onclose = () => call.closed();
   };
 }

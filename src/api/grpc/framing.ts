@@ -1,7 +1,7 @@
 // gRPC length-prefixed message framing: 1 byte compressed flag, 4 bytes big-endian length,
 // then the message. Messages may be split across DATA frames or share one.
 import { fromBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
-import { Code, Errors } from "../../server/errors.ts";
+import { Code, Errors } from "../../rpctypes/index.ts";
 import { grpcError } from "./status.ts";
 
 export const FRAME_HEADER_BYTES = 5;

@@ -1,7 +1,7 @@
 // GrpcCall on node:http2 server streams. Listeners are shared functions that find their
 // call through a symbol on the stream: a unary request allocates no listener closures.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
-import type { EtcdServer } from "../../server/types.ts";
+import type { Pipeline } from "../pipeline/index.ts";
 import { GrpcCall, type GrpcCallOptions, type GrpcPort } from "./call.ts";
 
 const kCall = Symbol("grpcCall");
@@ -93,8 +93,9 @@ function onStreamError(this: Stream): void {
 
 /** The `stream` listener for gRPC requests on a node:http2 server. */
 export function createNodeGrpcHandler(
-  server: EtcdServer,
+  pipeline: Pipeline,
   opts: GrpcCallOptions,
+  commonName?: (stream: ServerHttp2Stream) => string | undefined,
 ): (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void {
   return (stream: Stream, headers: IncomingHttpHeaders) => {
     stream.on("error", onStreamError);
@@ -104,10 +105,12 @@ export function createNodeGrpcHandler(
       {
         path: headers[":path"] ?? "",
         token: first(headers.token),
+        authorization: first(headers.authorization),
+        commonName: commonName === undefined ? undefined : () => commonName(stream),
         hasLeader: first(headers.hasleader),
         encoding: first(headers["grpc-encoding"]),
       },
-      server,
+      pipeline,
       opts,
     );
     if (call === null) {

@@ -1,21 +1,8 @@
-// gRPC status for any failure an adapter sees, and the trailer encoding of its message.
-import { Code, EtcdError, isEtcdError } from "../../server/errors.ts";
+// gRPC wire details of a status: grpc-go's transport errors and the trailer encoding of the
+// message. Which status a failure becomes is decided by rpctypes (toStatus).
+import { type Code, EtcdError } from "../../rpctypes/index.ts";
 
-/** The (code, message) pair a failure becomes on the wire. */
-export interface GrpcStatus {
-  readonly code: Code;
-  readonly message: string;
-}
-
-/**
- * EtcdError keeps its code and etcd's exact text; anything else is Unknown with its raw text,
- * which is what grpc-go does with a plain Go error returned by a handler.
- */
-export function toStatus(err: unknown): GrpcStatus {
-  if (isEtcdError(err)) return err;
-  if (err instanceof Error) return { code: Code.Unknown, message: err.message };
-  return { code: Code.Unknown, message: String(err) };
-}
+export { toStatus, type Status as GrpcStatus } from "../../rpctypes/index.ts";
 
 /** A transport-level failure (framing, limits, routing) with grpc-go's wording. */
 export function grpcError(code: Code, message: string): EtcdError {

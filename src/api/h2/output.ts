@@ -10,7 +10,8 @@
 //   floods without reading stops being read; past `maxQueuedControlFrames` (x/net/http2) the
 //   connection is closed;
 // - a stream whose queue passes `streamHighWater` reports itself not writable, and `ondrain`s
-//   below `streamLowWater` (backpressure for producers such as watch streams);
+//   (and resolves its drained() promises) below `streamLowWater`: the one backpressure signal
+//   for producers (watch streams through StreamFlow, server-streaming pumps through drained());
 // - the connection's total (queues + arena + the socket's buffer) is held to its bound by an
 //   OutputGuard: over the bound past the deadline, or over the hard cap, it is closed.
 
@@ -218,13 +219,10 @@ export class Output implements StreamHost {
     if (sent > 0) this.host.sentResponse();
     if (s.needDrain && s.queuedBytes <= this.limits.streamLowWater && !s.closed) {
       s.needDrain = false;
-      const cb = s.ondrain;
-      if (cb !== null) {
-        try {
-          cb();
-        } catch {
-          // A producer's failure is its own; the stream's output carries on.
-        }
+      try {
+        s.releaseDrain(false);
+      } catch {
+        // A producer's failure is its own; the stream's output carries on.
       }
     }
     if (q.length > 0) return;
@@ -240,13 +238,15 @@ export class Output implements StreamHost {
     this.schedule();
   }
 
-  /** The stream closed: its queued output is dropped. */
+  /** The stream closed: its queued output is dropped and whoever waits for it to drain goes on. */
   dropQueue(s: ServerStream): void {
     this.blocked.delete(s);
     this.streamQueued -= s.queuedBytes;
     s.queuedBytes = 0;
     s.queue.length = 0;
     s.queueOffset = 0;
+    s.needDrain = false;
+    s.releaseDrain(true);
   }
 
   private finish(s: ServerStream, trailers: HeaderList | undefined): void {

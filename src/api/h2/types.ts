@@ -29,6 +29,12 @@ export interface H2Stream {
   end(trailers?: ReadonlyArray<readonly [string, string]>): void;
   /** Sends RST_STREAM(code) and closes the stream. No-op once closed. */
   reset(code: number): void;
+  /**
+   * The promise form of `writable`/`ondrain`: null while the stream is writable; else a promise
+   * that resolves when its output drains below the low-water mark (or the stream closes). A
+   * producer that awaits it after each write keeps at most the high-water mark queued.
+   */
+  drained(): Promise<void> | null;
   readonly closed: boolean;
   /** Octets written but not yet handed to the socket (flow control or congestion holds them). */
   readonly bufferedAmount: number;

@@ -26,6 +26,10 @@ export interface HttpExchange {
   readonly writable: boolean;
   /** Registers a callback for every time queued output drains after `writable` was false. */
   onDrain(fn: () => void): void;
+  /** The whole body without a stream, null past `limit` (an exchange that can do it cheaply). */
+  readAll?(limit: number): Promise<Buffer | null>;
+  /** Common name of the client's verified TLS certificate, when there is one. */
+  readonly peerCommonName?: string;
 }
 
 /**
@@ -124,6 +128,7 @@ export function fromHttp2(stream: ServerHttp2Stream, headers: IncomingHttpHeader
 
 /** Reads the whole body, failing once it exceeds `limit` bytes (then returns null). */
 export function readBody(ex: HttpExchange, limit: number): Promise<Buffer | null> {
+  if (ex.readAll !== undefined) return ex.readAll(limit);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

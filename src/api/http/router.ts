@@ -3,6 +3,7 @@
 import type { Logger } from "../../server/logger.ts";
 import type { EtcdServer } from "../../server/types.ts";
 import { Gateway } from "../gateway/handler.ts";
+import type { Pipeline } from "../pipeline/index.ts";
 import type { HttpExchange } from "./exchange.ts";
 import { serveFetch, type FetchHandler } from "./fetch-bridge.ts";
 
@@ -10,6 +11,8 @@ export interface HttpRoute {
   /** Path prefix, e.g. "/v2/" or "/ui". */
   readonly prefix: string;
   readonly fetch: FetchHandler;
+  /** Serves an exchange directly when it returns true (a hot path); otherwise `fetch` does. */
+  readonly exchange?: (ex: HttpExchange) => boolean;
 }
 
 export interface HttpRouterOptions {
@@ -40,11 +43,14 @@ export class HttpRouter {
   private readonly corsOrigins: ReadonlySet<string>;
   private readonly versionBody: string;
 
+  private readonly server: EtcdServer;
+
   constructor(
-    private readonly server: EtcdServer,
+    pipeline: Pipeline,
     private readonly opts: HttpRouterOptions,
   ) {
-    this.gateway = new Gateway(server, { maxRecvBytes: opts.maxRecvBytes });
+    this.server = pipeline.server;
+    this.gateway = new Gateway(pipeline, { maxRecvBytes: opts.maxRecvBytes });
     const cors = opts.cors ?? ["*"];
     this.corsAll = cors.includes("*");
     this.corsOrigins = new Set(cors);
@@ -56,7 +62,16 @@ export class HttpRouter {
     return this.gateway.route(path)?.kind === "bidi_streaming";
   }
 
-  handle(ex: HttpExchange): void {
+  /**
+   * `commonName`: the CN of the client's verified certificate, when the port requires client
+   * certificates (--client-cert-auth).
+   */
+  handle(ex: HttpExchange, commonName?: string): void {
+    // etcd (embed/serve.go): with auth on, a gateway request must not come with a named client
+    // certificate, whose CN the gateway would silently not use as the user.
+    if (commonName !== undefined && commonName !== "" && (ex.url.startsWith("/v3/") || ex.url.startsWith("/v3beta/")) && this.server.auth.enabled()) {
+      return text(ex, 400, "CommonName of client sending a request against gateway will be ignored and not used as expected\n");
+    }
     this.addCors(ex);
     if (ex.method === "OPTIONS") {
       ex.writeHead(200, {});
@@ -87,6 +102,7 @@ export class HttpRouter {
     }
     for (const r of this.opts.routes ?? []) {
       if (path.startsWith(r.prefix)) {
+        if (r.exchange?.(ex) === true) return;
         serveFetch(ex, r.fetch, this.opts.secure === true).catch((err) => {
           this.opts.logger.warn("http handler failed", { path, error: String(err) });
           if (!ex.closed) text(ex, 500, "Internal Server Error\n");

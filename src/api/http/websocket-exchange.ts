@@ -4,7 +4,7 @@
 // closes the connection (no close frame, as the proxy just closes it); a client's close frame
 // is echoed and ends the request body. Only Origin, Referer and an Authorization taken from
 // "Sec-WebSocket-Protocol: Bearer, <token>" (or a "token" cookie) reach the route.
-import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
+import type { IncomingHttpHeaders } from "node:http";
 import type { Socket } from "node:net";
 import { PassThrough } from "node:stream";
 import { DEFAULT_LIMITS, OutputGuard, realClock } from "../h2/index.ts";
@@ -12,6 +12,13 @@ import type { HttpExchange } from "./exchange.ts";
 import { acceptKey, closeFrame, encodeFrame, FrameParser, Opcode, WebSocketError } from "./websocket.ts";
 
 const STATUS_TEXT: Record<number, string> = { 400: "Bad Request", 405: "Method Not Allowed" };
+
+/** The request head of an upgrade (node:http's IncomingMessage or the HTTP/1.1 engine's head). */
+export interface UpgradeRequest {
+  readonly method?: string | undefined;
+  readonly url?: string | undefined;
+  readonly headers: IncomingHttpHeaders;
+}
 
 const hasToken = (v: string | string[] | undefined, token: string) =>
   [v ?? ""].flat().some((x) => x.split(",").some((t) => t.trim().toLowerCase() === token));
@@ -51,7 +58,7 @@ function authorization(h: IncomingHttpHeaders): string | undefined {
  * message, as the gateway's decoder reads one JSON value and answers without waiting for more.
  */
 export function upgradeToExchange(
-  req: IncomingMessage,
+  req: UpgradeRequest,
   socket: Socket,
   head: Buffer,
   maxMessage: number,

@@ -1,8 +1,9 @@
-// Timeouts of HTTP/1.1 connections on the client port, which the runtime's HTTP server does
-// not enforce by itself: a request's headers must arrive within the read-header timeout of its
-// first octet (slow-header clients, "slowloris"), and a kept-alive connection with no request
-// in flight is closed after the idle timeout. A request being served (a gateway watch, say)
-// is never timed out. The connection gate learns each connection's state from here.
+// Timeouts of HTTP/1.1 connections on the client port, for either implementation (the port's
+// own engine, src/api/http1, or node:http): a request's headers must arrive within the
+// read-header timeout of its first octet (slow-header clients, "slowloris"), and a kept-alive
+// connection with no request in flight is closed after the idle timeout; both close silently,
+// as Go's server does on a read timeout. A request being served (a gateway watch, say) is
+// never timed out. The connection gate learns each connection's state from here.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { H2Clock } from "../h2/index.ts";
@@ -57,11 +58,17 @@ export class Http1Sessions {
     if (s.entry !== null) this.gate.set(s.entry, "busy");
   }
 
-  /** A request's headers arrived (the server's 'request' event). */
+  /** A request's headers arrived on node:http (the server's 'request' event). */
   request(req: IncomingMessage, res: ServerResponse): void {
-    const sock = req.socket as Socket;
+    const finished = this.began(req.socket as Socket);
+    res.once("finish", finished);
+    res.once("close", finished);
+  }
+
+  /** A request's headers arrived on `sock`; the function returned is called once it is answered. */
+  began(sock: Socket): () => void {
     const s = this.sessions.get(sock);
-    if (s === undefined) return;
+    if (s === undefined) return () => {};
     s.inFlight++;
     this.disarm(s);
     if (s.entry !== null) this.gate.set(s.entry, "busy");
@@ -74,8 +81,7 @@ export class Http1Sessions {
       if (s.entry !== null) this.gate.set(s.entry, "idle");
       this.arm(sock, s, this.t.idleTimeoutMs, "idle");
     };
-    res.once("finish", finished);
-    res.once("close", finished);
+    return finished;
   }
 
   private arm(sock: Socket, s: Session, ms: number, phase: "headers" | "idle"): void {

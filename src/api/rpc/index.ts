@@ -1,2 +1,3 @@
-export { rpcTable, rpcServices } from "./table.ts";
-export type { RpcMethod, UnaryMethod, ServerStreamMethod, BidiMethod, BidiHandler, StreamSink } from "./method.ts";
+export { rpcTable, rpcServices, methodOf } from "./table.ts";
+export type { RpcMethod, UnaryMethod, ServerStreamMethod, BidiMethod, BidiHandler, StreamSink, CallScope, MethodPolicy } from "./method.ts";
+export type { AuthRule } from "./auth-rules.ts";

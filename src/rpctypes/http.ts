@@ -1,6 +1,6 @@
-// The one table from gRPC status code to HTTP status (grpc-gateway v1 as used by etcd 3.4,
-// with FailedPrecondition → 412 as observed).
-import { Code } from "../../server/errors.ts";
+// gRPC status code → HTTP status: grpc-gateway v1 as used by etcd 3.4's JSON gateway, with
+// FailedPrecondition → 412 as observed.
+import { Code } from "./code.ts";
 
 const table: Record<number, number> = {
   [Code.OK]: 200,
@@ -28,6 +28,7 @@ export function httpStatusFromCode(code: Code): number {
 
 const texts: Record<number, string> = {
   200: "OK",
+  201: "Created",
   400: "Bad Request",
   401: "Unauthorized",
   403: "Forbidden",

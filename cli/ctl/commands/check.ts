@@ -1,0 +1,156 @@
+// check perf (etcdctl's write workloads and verdicts, with a progress bar on a terminal) and
+// check datascale.
+import { randomBytes } from "node:crypto";
+import { bytes, type Client, prefixEnd } from "../../../src/client/index.ts";
+import { KV, Maintenance } from "../../../src/gen/rpc_pb.ts";
+import type { Command } from "../command.ts";
+import { Exit, exitQuietly, fail } from "../exit.ts";
+import { outln } from "../io.ts";
+import { Progress } from "../progress.ts";
+import { callOrFail } from "./util.ts";
+
+const LOADS: Record<string, { limit: number; clients: number; duration: number }> = {
+  s: { limit: 150, clients: 50, duration: 60 },
+  m: { limit: 1000, clients: 200, duration: 60 },
+  l: { limit: 8000, clients: 500, duration: 60 },
+  xl: { limit: 15000, clients: 1000, duration: 60 },
+};
+const ALIAS: Record<string, string> = { s: "s", small: "s", m: "m", medium: "m", l: "l", large: "l", xl: "xl", xLarge: "xl" };
+
+/** Go's %f: six decimals. */
+const f6 = (x: number) => x.toFixed(6);
+
+const perf: Command = {
+  name: "perf",
+  use: "perf [options]",
+  short: "Check the performance of the etcd cluster",
+  flags: [
+    { name: "load", type: "string", def: "s", usage: "The performance check's workload model. Accepted workloads: s(small), m(medium), l(large), xl(xLarge)" },
+    { name: "prefix", type: "string", def: "/etcdctl-check-perf/", usage: "The prefix for writing the performance check's keys." },
+    { name: "auto-compact", type: "bool", def: "false", usage: "Compact storage with last revision after test is finished." },
+    { name: "auto-defrag", type: "bool", def: "false", usage: "Defragment storage after test is finished." },
+    // Not in etcdctl: a shorter run (seconds), for tests and quick looks.
+    { name: "duration", type: "int", def: "0", usage: "seconds to run instead of the workload's 60", hidden: true },
+  ],
+  async run({ flags, g }) {
+    const model = ALIAS[flags.string("load")];
+    if (model === undefined) fail(Exit.BadFeature, `unknown load option ${flags.string("load")}`);
+    const cfg = { ...LOADS[model]! };
+    if (flags.int("duration") > 0) cfg.duration = flags.int("duration");
+    const prefix = flags.string("prefix");
+    const conns = Math.min(cfg.clients, 8);
+    const clients: Client[] = [];
+    for (let i = 0; i < conns; i++) clients.push(await g.client());
+    const c0 = clients[0]!;
+    const pk = bytes(prefix);
+    const existing = await callOrFail(g, () => c0.call(KV.method.range, { key: pk, rangeEnd: prefixEnd(pk), limit: 1n }, { deadline: Date.now() + cfg.duration * 1000, idempotent: true }));
+    if (existing.kvs.length > 0) fail(Exit.InvalidInput, `prefix ${JSON.stringify(prefix)} has keys. Delete with etcdctl del --prefix ${prefix} first`);
+    const value = new Uint8Array(1024);
+    const bar = new Progress("check perf", cfg.duration, "items");
+    const lat: number[] = [];
+    const errors = new Map<string, number>();
+    const start = performance.now();
+    const end = start + cfg.duration * 1000;
+    const interval = 1000 / cfg.limit;
+    let inflight = 0;
+    let sent = 0;
+    const tick = setInterval(() => bar.add(1), 1000);
+    await new Promise<void>((resolve) => {
+      const issue = () => {
+        const now = performance.now();
+        if (now >= end) {
+          if (inflight === 0) resolve();
+          return;
+        }
+        // Token bucket of one: one put per interval, at most `clients` in flight.
+        const due = Math.floor((now - start) / interval) + 1;
+        while (sent < due && inflight < cfg.clients) {
+          const k = new Uint8Array(pk.length + 256);
+          k.set(pk);
+          k.set(randomBytes(8), pk.length);
+          const c = clients[sent % conns]!;
+          sent++;
+          inflight++;
+          const st = performance.now();
+          c.call(KV.method.put, { key: k, value }, { deadline: Date.now() + 30_000 }).then(
+            () => lat.push((performance.now() - st) / 1000),
+            (e) => errors.set(String((e as Error).message), (errors.get(String((e as Error).message)) ?? 0) + 1),
+          ).finally(() => {
+            inflight--;
+            if (performance.now() >= end && inflight === 0) resolve();
+          });
+        }
+        setTimeout(issue, Math.max(1, interval / 2));
+      };
+      issue();
+    });
+    clearInterval(tick);
+    bar.finish();
+    const total = (performance.now() - start) / 1000;
+    const del = await callOrFail(g, () => c0.call(KV.method.deleteRange, { key: pk, rangeEnd: prefixEnd(pk) }, { deadline: Date.now() + 30_000 }));
+    if (flags.bool("auto-compact")) {
+      const rev = del.header!.revision;
+      outln(`Compacting with revision ${rev}`);
+      await callOrFail(g, () => c0.call(KV.method.compact, { revision: rev, physical: true }, { deadline: Date.now() + 30_000 }));
+      outln(`Compacted with revision ${rev}`);
+    }
+    if (flags.bool("auto-defrag")) {
+      for (const ep of c0.endpoints()) {
+        outln(`Defragmenting ${JSON.stringify(ep)}`);
+        await callOrFail(g, () => c0.call(Maintenance.method.defragment, {}, { deadline: Date.now() + 30_000, endpoint: ep }));
+        outln(`Defragmented ${JSON.stringify(ep)}`);
+      }
+    }
+    for (const c of clients) c.close();
+    const rps = lat.length / total;
+    const slowest = lat.length > 0 ? Math.max(...lat) : 0;
+    const mean = lat.reduce((a, b) => a + b, 0) / Math.max(1, lat.length);
+    const stddev = Math.sqrt(lat.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, lat.length));
+    let ok = true;
+    if (errors.size !== 0) {
+      outln("FAIL: too many errors");
+      for (const [k, v] of errors) outln(`FAIL: ERROR(${k}) -> ${v}`);
+      ok = false;
+    }
+    if (rps / cfg.limit <= 0.9) {
+      outln(`FAIL: Throughput too low: ${Math.trunc(rps) + 1} writes/s`);
+      ok = false;
+    } else outln(`PASS: Throughput is ${Math.trunc(rps) + 1} writes/s`);
+    if (slowest > 0.5) {
+      outln(`Slowest request took too long: ${f6(slowest)}s`);
+      ok = false;
+    } else outln(`PASS: Slowest request took ${f6(slowest)}s`);
+    if (stddev > 0.1) {
+      outln(`Stddev too high: ${f6(stddev)}s`);
+      ok = false;
+    } else outln(`PASS: Stddev is ${f6(stddev)}s`);
+    if (ok) outln("PASS");
+    else {
+      outln("FAIL");
+      exitQuietly(Exit.Error);
+    }
+  },
+};
+
+const datascale: Command = {
+  name: "datascale",
+  use: "datascale [options]",
+  short: "Check the memory usage of holding data for different workloads on a given server endpoint.",
+  long: "If no endpoint is provided, localhost will be used. If multiple endpoints are provided, first endpoint will be used.",
+  flags: [
+    { name: "load", type: "string", def: "s", usage: "The datascale check's workload model. Accepted workloads: s(small), m(medium), l(large), xl(xLarge)" },
+    { name: "prefix", type: "string", def: "/etcdctl-check-datascale/", usage: "The prefix for writing the datascale check's keys." },
+    { name: "auto-compact", type: "bool", def: "false", usage: "Compact storage with last revision after test is finished." },
+    { name: "auto-defrag", type: "bool", def: "false", usage: "Defragment storage after test is finished." },
+  ],
+  async run() {
+    fail(Exit.Error, "check datascale is not built in conclave ctl yet (it reads process_resident_memory_bytes from the member's /metrics)");
+  },
+};
+
+export const checkCommand: Command = {
+  name: "check",
+  use: "check <subcommand>",
+  short: "commands for checking properties of the etcd cluster",
+  sub: [datascale, perf],
+};

@@ -1,0 +1,154 @@
+// etcdctl's global flags and what they turn into: the display, the client (endpoints, TLS,
+// credentials, timeouts) and the command deadline.
+import { readFileSync } from "node:fs";
+import { Client, ClientError, type TlsSettings } from "../../src/client/index.ts";
+import { Exit, fail } from "./exit.ts";
+import type { FlagDef, FlagSet } from "./flags.ts";
+import { Display } from "./printer.ts";
+
+export const GLOBAL_FLAGS: FlagDef[] = [
+  { name: "endpoints", type: "stringSlice", def: "[127.0.0.1:2379]", usage: "gRPC endpoints" },
+  { name: "debug", type: "bool", def: "false", usage: "enable client-side debug logging" },
+  { name: "write-out", short: "w", type: "string", def: "simple", usage: "set the output format (fields, json, protobuf, simple, table)" },
+  { name: "hex", type: "bool", def: "false", usage: "print byte strings as hex encoded strings" },
+  { name: "dial-timeout", type: "duration", def: "2s", usage: "dial timeout for client connections" },
+  { name: "command-timeout", type: "duration", def: "5s", usage: "timeout for short running command (excluding dial timeout)" },
+  { name: "keepalive-time", type: "duration", def: "2s", usage: "keepalive time for client connections" },
+  { name: "keepalive-timeout", type: "duration", def: "6s", usage: "keepalive timeout for client connections" },
+  { name: "insecure-transport", type: "bool", def: "true", usage: "disable transport security for client connections" },
+  { name: "insecure-discovery", type: "bool", def: "true", usage: "accept insecure SRV records describing cluster endpoints" },
+  { name: "insecure-skip-tls-verify", type: "bool", def: "false", usage: "skip server certificate verification (CAUTION: this option should be enabled only for testing purposes)" },
+  { name: "cert", type: "string", def: "", usage: "identify secure client using this TLS certificate file" },
+  { name: "key", type: "string", def: "", usage: "identify secure client using this TLS key file" },
+  { name: "cacert", type: "string", def: "", usage: "verify certificates of TLS-enabled secure servers using this CA bundle" },
+  { name: "user", type: "string", def: "", usage: "username[:password] for authentication (prompt if password is not supplied)" },
+  { name: "password", type: "string", def: "", usage: "password for authentication (if this option is used, --user option shouldn't include password)" },
+  { name: "discovery-srv", short: "d", type: "string", def: "", usage: "domain name to query for SRV records describing cluster endpoints" },
+  { name: "discovery-srv-name", type: "string", def: "", usage: "service name to query when using DNS discovery" },
+];
+
+function readPem(path: string, what: "cert" | "key" | "ca"): Buffer {
+  let b: Buffer;
+  try {
+    b = readFileSync(path);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    const why = code === "ENOENT" ? "no such file or directory" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : (e as Error).message;
+    fail(Exit.BadArgs, `open ${path}: ${why}`);
+  }
+  if (what !== "ca" && !b.toString("latin1").includes("-----BEGIN")) {
+    fail(Exit.BadArgs, `tls: failed to find any PEM data in ${what === "cert" ? "certificate" : "key"} input`);
+  }
+  return b;
+}
+
+export class Globals {
+  private displayCache: Display | undefined;
+  /** Every client created, closed when the command ends. */
+  readonly clients: Client[] = [];
+
+  constructor(readonly fs: FlagSet) {}
+
+  display(): Display {
+    if (this.displayCache) return this.displayCache;
+    const d = Display.parse(this.fs.string("write-out"), this.fs.bool("hex"));
+    if (d === undefined) fail(Exit.BadFeature, "unsupported output format");
+    this.displayCache = d;
+    return d;
+  }
+
+  /** Endpoints from --endpoints (or SRV discovery, not built yet: a clear error). */
+  endpoints(): string[] {
+    if (this.fs.string("discovery-srv") !== "") {
+      fail(Exit.Error, "--discovery-srv: DNS SRV endpoint discovery is not built yet in conclave ctl; list the members with --endpoints", "use --endpoints=host:port,... until SRV discovery lands");
+    }
+    return this.fs.strings("endpoints").map((e) => e.trim());
+  }
+
+  commandTimeoutMs(): number {
+    return this.fs.duration("command-timeout");
+  }
+
+  deadline(): number {
+    return Date.now() + this.commandTimeoutMs();
+  }
+
+  tls(): TlsSettings | undefined {
+    const fs = this.fs;
+    for (const f of ["cert", "key", "cacert"]) {
+      if (fs.changed.has(f) && fs.string(f) === "") fail(Exit.BadArgs, `empty string is passed to --${f} option`);
+    }
+    const cert = fs.string("cert");
+    const key = fs.string("key");
+    const ca = fs.string("cacert");
+    let t: TlsSettings | undefined;
+    if (cert !== "" || key !== "" || ca !== "") {
+      t = { insecureSkipVerify: false };
+      if (cert !== "") t.cert = readPem(cert, "cert");
+      if (key !== "") t.key = readPem(key, "key");
+      if (ca !== "") t.ca = readPem(ca, "ca");
+      if ((cert === "") !== (key === "")) fail(Exit.BadArgs, "tls: neither certificate nor key can be empty");
+    }
+    if (t === undefined && !fs.bool("insecure-transport")) t = { insecureSkipVerify: false };
+    if (t !== undefined && fs.bool("insecure-skip-tls-verify")) t.insecureSkipVerify = true;
+    return t;
+  }
+
+  credentials(): { username: string; password: string } | undefined {
+    const user = this.fs.string("user");
+    const pw = this.fs.string("password");
+    if (user === "") return undefined;
+    if (pw !== "") return { username: user, password: pw };
+    const i = user.indexOf(":");
+    if (i < 0) fail(Exit.Error, "--user without a password needs a terminal prompt, which conclave ctl does not do; give --user name:password or --password");
+    return { username: user.slice(0, i), password: user.slice(i + 1) };
+  }
+
+  /** clientv3.New: exits 2 when the client cannot be created (bad credentials, no endpoint). */
+  async client(endpoints = this.endpoints(), withAuth = true): Promise<Client> {
+    const tls = this.tls();
+    this.display();
+    const creds = withAuth ? this.credentials() : undefined;
+    const c = new Client({
+      endpoints,
+      dialTimeoutMs: this.fs.duration("dial-timeout"),
+      keepAliveTimeMs: this.fs.duration("keepalive-time"),
+      keepAliveTimeoutMs: this.fs.duration("keepalive-timeout"),
+      tls,
+      username: creds?.username,
+      password: creds?.password,
+    });
+    this.clients.push(c);
+    try {
+      await c.open();
+    } catch (e) {
+      c.close();
+      if (e instanceof ClientError) fail(Exit.BadConnection, e.text, hintFor(e, this));
+      throw e;
+    }
+    return c;
+  }
+}
+
+/** A sentence naming the likely cause and the fix, for people (printed only on a terminal). */
+export function hintFor(e: unknown, g: Globals): string | undefined {
+  if (!(e instanceof ClientError)) return undefined;
+  const eps = g.fs.strings("endpoints").join(",");
+  const tls = g.tls() !== undefined;
+  const dial = e.message;
+  if (e.kind === "context" && e.message === "context deadline exceeded") {
+    return tls
+      ? `no endpoint of ${eps} answered over TLS in time: check the address, and that the member serves TLS (--cert-file/--key-file) and trusts your --cacert`
+      : `no endpoint of ${eps} answered in time: check that a member listens there; if it serves TLS, pass --cacert (and --cert/--key) or use https://`;
+  }
+  if (/connection refused/.test(dial)) return `nothing listens at ${eps}: start the member or fix --endpoints`;
+  if (/authentication handshake failed/.test(dial)) return "the TLS handshake failed: check --cacert matches the member's CA, or that the member serves TLS at all";
+  if (e.message === "etcdserver: user name is empty") return "authentication is enabled on this cluster: pass --user name:password";
+  if (e.message === "etcdserver: authentication failed, invalid user ID or password") return "check the user name and password given with --user/--password";
+  if (e.message === "etcdserver: permission denied") return "the user lacks a role granting this key range: see `role get` and `user get`";
+  if (e.message === "etcdserver: no leader") return "the cluster has no leader: a majority of members must be running and reach each other";
+  if (e.message === "etcdserver: rpc not supported for learner") return "this endpoint is a learner: use --consistency=s for reads, or point --endpoints at a voting member";
+  if (e.message === "etcdserver: mvcc: required revision has been compacted") return "that revision is older than the last compaction: use a newer --rev";
+  if (e.message === "etcdserver: mvcc: database space exceeded") return "the member is over its quota: compact, defrag, then `alarm disarm`";
+  return undefined;
+}

@@ -1,0 +1,83 @@
+// Lease keep-alive as clientv3 does it: one LeaseKeepAlive stream, a request right away and
+// then every TTL/3 after each answer; an answer with TTL <= 0 means the lease is gone.
+import { Lease, type LeaseKeepAliveResponse } from "../gen/rpc_pb.ts";
+import type { Client } from "./client.ts";
+import { ClientError, GrpcCode } from "./errors.ts";
+
+const LEASE_NOT_FOUND = "etcdserver: requested lease not found";
+
+/** One renewal; a lease that is gone is reported as "requested lease not found". */
+export async function keepAliveOnce(client: Client, id: bigint, deadline: number): Promise<LeaseKeepAliveResponse> {
+  const s = await client.openStream(Lease.method.leaseKeepAlive, { deadline, requireLeader: true });
+  const timer = setTimeout(() => s.cancel(), Math.min(2_147_483_647, Math.max(0, deadline - Date.now())));
+  try {
+    s.send({ ID: id });
+    const r = await s.next();
+    if (r === undefined) throw s.error ?? new ClientError(GrpcCode.Canceled, "context deadline exceeded", "context");
+    if (r.TTL <= 0n) throw new ClientError(GrpcCode.NotFound, LEASE_NOT_FOUND);
+    return r;
+  } finally {
+    clearTimeout(timer);
+    s.cancel();
+  }
+}
+
+export interface KeepAliveHandle {
+  stop(): void;
+  /** Resolves when the loop ends: lease expired/revoked (undefined) or stopped. */
+  readonly done: Promise<ClientError | undefined>;
+}
+
+/**
+ * Keeps a lease alive until stop() or until the lease is gone. Each answer is passed to
+ * onResponse. A broken stream is reopened (the lease may still be alive on another member).
+ */
+export function keepAlive(client: Client, id: bigint, onResponse: (r: LeaseKeepAliveResponse) => void): KeepAliveHandle {
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let current: { cancel(): void } | undefined;
+  let resolveDone!: (e: ClientError | undefined) => void;
+  const done = new Promise<ClientError | undefined>((r) => {
+    resolveDone = r;
+  });
+  const finish = (e: ClientError | undefined) => {
+    if (stopped) return;
+    stopped = true;
+    if (timer) clearTimeout(timer);
+    current?.cancel();
+    resolveDone(e);
+  };
+  const run = async () => {
+    while (!stopped) {
+      let s;
+      try {
+        s = await client.openStream(Lease.method.leaseKeepAlive, { deadline: Date.now() + 60_000, requireLeader: true });
+      } catch (e) {
+        if (e instanceof ClientError && e.kind === "status" && e.code !== GrpcCode.Unavailable) return finish(e);
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      if (stopped) {
+        s.cancel();
+        return;
+      }
+      current = s;
+      s.send({ ID: id });
+      for (;;) {
+        const r = await s.next();
+        if (r === undefined) break;
+        if (r.TTL <= 0n) return finish(undefined);
+        onResponse(r);
+        const wait = Math.max(500, Number(r.TTL) * 1000 / 3);
+        timer = setTimeout(() => {
+          if (!stopped && !s.ended) s.send({ ID: id });
+        }, wait);
+      }
+      if (timer) clearTimeout(timer);
+      if (stopped) return;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  };
+  void run();
+  return { stop: () => finish(undefined), done };
+}
