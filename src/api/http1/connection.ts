@@ -557,20 +557,34 @@ class Exchange implements HttpExchange {
 
   write(chunk: string | Uint8Array): boolean {
     if (this.ended || this.gone) return false;
-    const b = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
     if (!this.headSent) {
       this.headSent = true;
       const h = Buffer.from(this.headBytes(undefined), "latin1");
-      if (b.length === 0) return this.conn.write(h);
-      return this.conn.write(Buffer.concat([h, this.frame(b)]));
+      if (chunk.length === 0) return this.conn.write(h);
+      return this.conn.write(Buffer.concat([h, this.frame(chunk)]));
     }
-    if (b.length === 0) return true;
-    return this.conn.write(this.frame(b));
+    if (chunk.length === 0) return true;
+    return this.conn.write(this.frame(chunk));
   }
 
-  private frame(b: Uint8Array): Uint8Array {
-    if (!this.chunked || this.method === "HEAD") return this.method === "HEAD" ? EMPTY : b;
-    return Buffer.concat([Buffer.from(`${b.length.toString(16)}\r\n`, "latin1"), b, CRLF]);
+  /**
+   * A piece of the body as it goes on the wire: a chunk of the chunked encoding, built in one
+   * buffer (a streamed answer to a client that does not read is held as these), nothing for HEAD.
+   */
+  private frame(chunk: string | Uint8Array): Uint8Array {
+    if (this.method === "HEAD") return EMPTY;
+    if (!this.chunked) return typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+    const n = typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.length;
+    const size = n.toString(16);
+    const out = Buffer.allocUnsafe(size.length + 2 + n + 2);
+    let at = out.write(size, 0, "latin1");
+    out[at++] = 13;
+    out[at++] = 10;
+    if (typeof chunk === "string") out.write(chunk, at, "utf8");
+    else out.set(chunk, at);
+    out[at + n] = 13;
+    out[at + n + 1] = 10;
+    return out;
   }
 
   end(chunk?: string | Uint8Array): void {
