@@ -3,7 +3,7 @@
 // sockets) are created here.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startClientServer } from "./api/index.ts";
+import { DEFAULT_VERSION, dashboardRoute, Pipeline, startClientServer } from "./api/index.ts";
 import { type ServerConfig, urlString, verifyBootstrap } from "./config/index.ts";
 import { setupMemberTls } from "./member-tls.ts";
 import { hexId } from "./membership/ids.ts";
@@ -247,12 +247,19 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
     await peerTransport.close().catch(() => {});
     throw err;
   }
+  // One pipeline for gRPC, the gateway and the dashboard's routes.
+  const pipeline = new Pipeline(srv, logger);
+  const routes = config.enableDashboard
+    ? [dashboardRoute({ pipeline, logger, name: config.name, version: DEFAULT_VERSION.etcdserver, fetch: (url, init) => fetch(url, init) })]
+    : [];
   const client = await startClientServer({
     server: srv,
+    pipeline,
     listenUrls: [...config.listenClientUrls],
     tls: memberTls.client,
     cors: config.corsOrigins,
     logger,
+    routes,
   }).catch(async (err: unknown) => {
     await assembled.close().catch(() => {});
     await peerTransport.close().catch(() => {});

@@ -10,3 +10,5 @@ export type { FetchHandler } from "./http/fetch-bridge.ts";
 export { DEFAULT_VERSION } from "./http/router.ts";
 export { httpStatusFromCode } from "../rpctypes/index.ts";
 export { rpcTable } from "./rpc/index.ts";
+export { Pipeline } from "./pipeline/index.ts";
+export { dashboardRoute, type DashboardOptions } from "./dashboard/index.ts";

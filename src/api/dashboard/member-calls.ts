@@ -1,0 +1,74 @@
+// The calls the browser cannot make itself: a browser talks to this member only (same
+// origin), but the cluster view needs every member's Status, "move leadership here" must reach
+// the leader, and defragment is per member. The dashboard route names the member by ID; the
+// call goes to that member's own JSON gateway, at a client URL taken from the cluster's member
+// list (never one the browser names), with the caller's Authorization header, so the target
+// member's pipeline authenticates and authorizes it. Calls to this member go through the local
+// pipeline without a network hop.
+import type { Message } from "@bufbuild/protobuf";
+import { Cluster, Maintenance } from "../../gen/rpc_pb.ts";
+import type { RequestContext } from "../../server/types.ts";
+import { Code, EtcdError } from "../../rpctypes/index.ts";
+import { decodeJson, toJsonValue } from "../gateway/index.ts";
+import type { Pipeline } from "../pipeline/index.ts";
+import { methodOf, type UnaryMethod } from "../rpc/index.ts";
+
+/** Member calls the dashboard forwards, by the gateway path they use. */
+export const MEMBER_CALLS = {
+  status: { path: "/v3/maintenance/status", method: methodOf(Maintenance.method.status) as UnaryMethod },
+  defragment: { path: "/v3/maintenance/defragment", method: methodOf(Maintenance.method.defragment) as UnaryMethod },
+  "transfer-leadership": { path: "/v3/maintenance/transfer-leadership", method: methodOf(Maintenance.method.moveLeader) as UnaryMethod },
+} as const;
+export type MemberCallName = keyof typeof MEMBER_CALLS;
+
+const memberList = methodOf(Cluster.method.memberList) as UnaryMethod;
+
+/** What a member call answers: an HTTP status and the gateway's JSON body. */
+export interface CallAnswer {
+  readonly status: number;
+  readonly body: string;
+}
+
+export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal }) => Promise<Response>;
+
+export class MemberCalls {
+  constructor(
+    private readonly pipeline: Pipeline,
+    private readonly fetchFn: FetchLike,
+    private readonly timeoutMs = 3000,
+  ) {}
+
+  /**
+   * Runs `name` on member `id` (decimal uint64) with `body` (the gateway's JSON request).
+   * Throws EtcdError for local failures; a remote member's error answer is passed through.
+   */
+  async call(name: MemberCallName, id: bigint, body: string, ctx: RequestContext, authorization: string | undefined): Promise<CallAnswer> {
+    const spec = MEMBER_CALLS[name];
+    const self = this.pipeline.server.header().memberId;
+    if (id === self) return this.local(spec.method, body, ctx);
+    const list = (await this.pipeline.invoke(memberList, decodeJson(memberList.input, "{}"), ctx)) as unknown as {
+      members: { ID: bigint; clientURLs: string[] }[];
+    };
+    const target = list.members.find((m) => m.ID === id);
+    if (target === undefined) throw new EtcdError(Code.NotFound, "etcdserver: member not found");
+    if (target.clientURLs.length === 0) throw new EtcdError(Code.Unavailable, `member ${id.toString(16)} has not published its client URLs (not started)`);
+    let last: unknown;
+    for (const url of target.clientURLs) {
+      try {
+        const headers: Record<string, string> = { "content-type": "application/json" };
+        if (authorization !== undefined) headers.authorization = authorization;
+        const res = await this.fetchFn(new URL(spec.path, url).href, { method: "POST", headers, body, signal: AbortSignal.timeout(this.timeoutMs) });
+        return { status: res.status, body: await res.text() };
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw new EtcdError(Code.Unavailable, `cannot reach member ${id.toString(16)} at ${target.clientURLs.join(",")}: ${String(last)}`);
+  }
+
+  private async local(method: UnaryMethod, body: string, ctx: RequestContext): Promise<CallAnswer> {
+    const req: Message = decodeJson(method.input, body === "" ? "{}" : body);
+    const res = await this.pipeline.invoke(method, req, ctx);
+    return { status: 200, body: JSON.stringify(toJsonValue(method.output, res)) };
+  }
+}
