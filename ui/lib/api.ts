@@ -105,7 +105,8 @@ export class Api {
     const msg = typeof j.message === "string" && j.message !== "" ? j.message : typeof j.error === "string" ? j.error : `request to ${path} failed (${status})`;
     const code = typeof j.code === "number" ? j.code : typeof j.grpc_code === "number" ? j.grpc_code : 2;
     const err = new ApiError(msg, code, status);
-    if (this.token !== undefined && TOKEN_ERRORS.has(msg)) this.onTokenLost?.(err);
+    // Also without a token: auth was enabled meanwhile, the member now wants a login.
+    if (TOKEN_ERRORS.has(msg)) this.onTokenLost?.(err);
     return err;
   }
 }

@@ -1,5 +1,6 @@
-// Who is using the dashboard: the member's facts, the login (token kept in this tab's
-// sessionStorage, sent only in the Authorization header), and what the user may do. A
+// Who is using the dashboard: the member's facts, the login (the token is kept in this page's
+// memory only, never in storage that reaches the disk, and sent only in the Authorization
+// header; a reload asks for the password again), and what the user may do. A
 // non-root user's readable and writable key ranges come from UserGet of itself and RoleGet of
 // each of its roles, which etcd allows without the root role.
 import { api, type Json } from "./api.ts";
@@ -32,38 +33,29 @@ export interface Session {
   grants: Grant[];
 }
 
-const TOKEN_KEY = "conclave.session";
-
 export async function memberInfo(): Promise<MemberInfo> {
   return JSON.parse(await api.get("/ui/api/info")) as MemberInfo;
 }
 
-/** Authenticate; the token is kept for this tab only. */
+/** Authenticate; the token is kept in memory for this page only. */
 export async function login(info: MemberInfo, name: string, password: string): Promise<Session> {
   const r = await api.call("/v3/auth/authenticate", { name, password });
   api.token = r.token as string;
-  sessionStorage.setItem(TOKEN_KEY, JSON.stringify({ user: name, token: api.token }));
-  return load(info, name);
+  try {
+    return await load(info, name);
+  } catch (err) {
+    api.token = undefined;
+    throw err;
+  }
 }
 
 export function logout(): void {
   api.token = undefined;
-  sessionStorage.removeItem(TOKEN_KEY);
 }
 
-/** The session kept in this tab, if its token still works. */
-export async function resume(info: MemberInfo): Promise<Session | undefined> {
-  if (!info.authEnabled) return { info, user: undefined, admin: true, grants: [] };
-  const saved = sessionStorage.getItem(TOKEN_KEY);
-  if (saved === null) return undefined;
-  try {
-    const { user, token } = JSON.parse(saved) as { user: string; token: string };
-    api.token = token;
-    return await load(info, user);
-  } catch {
-    logout();
-    return undefined;
-  }
+/** With auth off there is nothing to log in to: everyone may do everything. */
+export function openSession(info: MemberInfo): Session | undefined {
+  return info.authEnabled ? undefined : { info, user: undefined, admin: true, grants: [] };
 }
 
 async function load(info: MemberInfo, user: string): Promise<Session> {

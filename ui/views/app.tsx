@@ -2,7 +2,7 @@
 // (chosen by the URL fragment, e.g. #/keys; the fragment never holds a token).
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../lib/api.ts";
-import { logout, memberInfo, resume, type MemberInfo, type Session } from "../lib/session.ts";
+import { logout, memberInfo, openSession, type MemberInfo, type Session } from "../lib/session.ts";
 import { AuthView } from "./auth.tsx";
 import { ClusterView } from "./cluster.tsx";
 import { ErrorBox } from "./common.tsx";
@@ -48,14 +48,20 @@ export function App() {
     addEventListener("hashchange", onHash);
     api.onTokenLost = (err) => {
       logout();
-      setSession(undefined);
       setExpired(err.message);
+      // Auth may have been switched on or off meanwhile: ask the member again.
+      void memberInfo()
+        .then((i) => {
+          setInfo(i);
+          setSession(openSession(i));
+        })
+        .catch(() => setSession(undefined));
     };
     (async () => {
       try {
         const i = await memberInfo();
         setInfo(i);
-        setSession(await resume(i));
+        setSession(openSession(i));
       } catch (err) {
         setError(err);
       } finally {

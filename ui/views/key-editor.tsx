@@ -8,7 +8,8 @@ import { detectFormat, encode, FORMATS, render, type ValueFormat } from "../lib/
 import { deleteIfUnchanged, getKey, putIfUnchanged, type Kv } from "../lib/keys.ts";
 import { Confirm, ErrorBox, Notice, Section, useAction } from "./common.tsx";
 
-export function KeyEditor({ keyBytes, onSaved, onDeleted }: { keyBytes: Uint8Array | undefined; onSaved: (k: Uint8Array) => void; onDeleted: () => void }) {
+export function KeyEditor(props: { keyBytes: Uint8Array | undefined; notice?: string | undefined; onSaved: (k: Uint8Array, notice: string) => void; onDeleted: () => void }) {
+  const { keyBytes, onSaved, onDeleted } = props;
   const isNew = keyBytes === undefined;
   const [kv, setKv] = useState<Kv | undefined>();
   const [newKey, setNewKey] = useState("");
@@ -16,7 +17,8 @@ export function KeyEditor({ keyBytes, onSaved, onDeleted }: { keyBytes: Uint8Arr
   const [textValue, setText] = useState("");
   const [lease, setLease] = useState("");
   const [confirmDelete, setConfirmDelete] = useState(false);
-  const [saved, setSaved] = useState<string | undefined>();
+  // A new key's editor is replaced by the key's own once created: the notice carries over.
+  const [saved, setSaved] = useState<string | undefined>(props.notice);
   const [showHistory, setShowHistory] = useState(false);
   const act = useAction();
 
@@ -49,10 +51,11 @@ export function KeyEditor({ keyBytes, onSaved, onDeleted }: { keyBytes: Uint8Arr
       const value = await encode(textValue, format);
       const leaseId = lease.trim() === "" ? "0" : decId(lease);
       const rev = await putIfUnchanged(k, value, isNew ? 0 : (kv?.modRevision ?? 0), leaseId, lossy(k));
-      setSaved(`Saved at revision ${rev}.`);
+      const notice = `Saved at revision ${rev}.`;
+      setSaved(notice);
       const { kv: cur } = await getKey(k);
       setKv(cur);
-      onSaved(k);
+      onSaved(k, notice);
     });
 
   const remove = () =>

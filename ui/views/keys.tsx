@@ -26,9 +26,11 @@ export function KeysView({ session }: { session: Session }) {
   const [refresh, setRefresh] = useState(0);
   const [prefix, setPrefix] = useState("");
   const [applied, setApplied] = useState("");
+  const [savedNotice, setSavedNotice] = useState<string | undefined>();
   const readable = session.grants.filter((g) => g.read);
 
   const open = (k: Uint8Array) => {
+    setSavedNotice(undefined);
     setCreating(false);
     setSelected(k);
   };
@@ -94,7 +96,9 @@ export function KeysView({ session }: { session: Session }) {
           <KeyEditor
             key={selected === undefined ? "new" : lossy(selected)}
             keyBytes={selected}
-            onSaved={(k) => {
+            notice={savedNotice}
+            onSaved={(k, notice) => {
+              setSavedNotice(notice);
               setCreating(false);
               setSelected(k);
               setRefresh((n) => n + 1);
