@@ -75,8 +75,13 @@ export class TestBrowser {
     return hits;
   }
 
-  async close(): Promise<void> {
+  /** Ends the browser, which writes its history and storage to the profile; the files stay. */
+  async quit(): Promise<void> {
     await this.context.close().catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    await this.quit();
     removeDir(this.profileDir);
   }
 }

@@ -4,7 +4,7 @@
 // non-root user's readable and writable key ranges come from UserGet of itself and RoleGet of
 // each of its roles, which etcd allows without the root role.
 import { api, type Json } from "./api.ts";
-import { fromB64, lossy } from "./bytes.ts";
+import { equal, fromB64, lossy, prefixEnd } from "./bytes.ts";
 
 export interface MemberInfo {
   name: string;
@@ -49,6 +49,9 @@ export async function login(info: MemberInfo, name: string, password: string): P
   }
 }
 
+/** Window event sent when the Auth view switched authentication on or off. */
+export const AUTH_CHANGED = "conclave:auth-changed";
+
 export function logout(): void {
   api.token = undefined;
 }
@@ -73,11 +76,36 @@ async function load(info: MemberInfo, user: string): Promise<Session> {
   return { info, user, admin: false, grants };
 }
 
-/** How a grant reads for people: `/app/` (prefix), `[a, b)`, `a` (single key), `a…` (open end). */
-export function describeGrant(g: Grant): string {
+/** How a grant reads for people: `/app/ (prefix)`, `[a, b)`, `a` (single key), `a… (to the end)`. */
+export function describeGrant(g: { key: Uint8Array; end: Uint8Array }): string {
   const k = lossy(g.key);
   if (g.end.length === 0) return k;
-  if (g.end.length === 1 && g.end[0] === 0) return `${k === "\u0000" ? "" : k}… (to the end)`;
+  if (g.end.length === 1 && g.end[0] === 0) return g.key.length === 1 && g.key[0] === 0 ? "all keys" : `${k}… (to the end)`;
+  if (equal(g.end, prefixEnd(g.key))) return `${k} (prefix)`;
   return `[${k}, ${lossy(g.end)})`;
 }
 
+function cmp(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
+const isOpenEnd = (e: Uint8Array) => e.length === 1 && e[0] === 0;
+
+/**
+ * Whether the session may read (or write) every key of [key, end) (end empty: the one key;
+ * "\0": to the end), as etcd decides it for one permission; admins may do everything. The
+ * dashboard offers an action only when this holds, so a user never sees one that must fail.
+ */
+export function may(s: Session, perm: "read" | "write", key: Uint8Array, end: Uint8Array): boolean {
+  if (s.admin) return true;
+  return s.grants.some((g) => {
+    if (!(perm === "read" ? g.read : g.write)) return false;
+    if (g.end.length === 0) return end.length === 0 && equal(g.key, key);
+    if (cmp(key, g.key) < 0) return false;
+    if (isOpenEnd(g.end)) return true;
+    if (end.length === 0) return cmp(key, g.end) < 0;
+    return !isOpenEnd(end) && cmp(end, g.end) <= 0;
+  });
+}

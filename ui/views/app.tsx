@@ -2,7 +2,7 @@
 // (chosen by the URL fragment, e.g. #/keys; the fragment never holds a token).
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../lib/api.ts";
-import { logout, memberInfo, openSession, type MemberInfo, type Session } from "../lib/session.ts";
+import { AUTH_CHANGED, logout, memberInfo, openSession, type MemberInfo, type Session } from "../lib/session.ts";
 import { AuthView } from "./auth.tsx";
 import { ClusterView } from "./cluster.tsx";
 import { ErrorBox } from "./common.tsx";
@@ -46,6 +46,17 @@ export function App() {
   useEffect(() => {
     const onHash = () => setView(currentView());
     addEventListener("hashchange", onHash);
+    // Auth switched on or off in the Auth view: log in again, or go on without a login.
+    const onAuthChanged = () =>
+      void memberInfo().then((i) => {
+        setInfo(i);
+        if (!i.authEnabled) {
+          logout();
+          setSession(openSession(i));
+        }
+        else if (api.token === undefined) setSession(undefined);
+      });
+    addEventListener(AUTH_CHANGED, onAuthChanged);
     api.onTokenLost = (err) => {
       logout();
       setExpired(err.message);
@@ -68,7 +79,10 @@ export function App() {
         setLoading(false);
       }
     })();
-    return () => removeEventListener("hashchange", onHash);
+    return () => {
+      removeEventListener("hashchange", onHash);
+      removeEventListener(AUTH_CHANGED, onAuthChanged);
+    };
   }, []);
 
   if (loading) return <p class="boot">Loading…</p>;

@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import { api, type Json } from "../lib/api.ts";
 import { fromB64, lossy, prefixEnd, toB64, utf8 } from "../lib/bytes.ts";
-import { describeGrant, type Session } from "../lib/session.ts";
+import { AUTH_CHANGED, describeGrant, type Session } from "../lib/session.ts";
 import { ErrorBox, Notice, Section, useAction, usePoll } from "./common.tsx";
 
 interface UserRow {
@@ -71,11 +71,11 @@ export function AuthView({ session }: { session: Session }) {
         <p data-testid="auth-state">Authentication is {enabled ? "enabled" : "disabled"}.</p>
         <div class="row">
           {enabled ? (
-            <button class="danger" onClick={() => void run(async () => (await api.call("/v3/auth/disable", {}), "Authentication Disabled"))} data-testid="auth-disable">
+            <button class="danger" onClick={() => void run(async () => (await api.call("/v3/auth/disable", {}), dispatchEvent(new Event(AUTH_CHANGED)), "Authentication Disabled"))} data-testid="auth-disable">
               Disable authentication
             </button>
           ) : (
-            <button class="primary" onClick={() => void run(async () => (await api.call("/v3/auth/enable", {}), "Authentication Enabled (log in as root to continue)"))} data-testid="auth-enable">
+            <button class="primary" onClick={() => void run(async () => (await api.call("/v3/auth/enable", {}), dispatchEvent(new Event(AUTH_CHANGED)), "Authentication Enabled"))} data-testid="auth-enable">
               Enable authentication
             </button>
           )}
@@ -215,14 +215,14 @@ function RoleView({ r, run, busy }: { r: RoleRow; run: Run; busy: boolean }) {
       <ul>
         {r.perms.map((p) => (
           <li key={lossy(p.key) + lossy(p.end)} data-testid="perm">
-            {p.permType} {describeGrant({ key: p.key, end: p.end, read: true, write: true, role: r.name })}{" "}
+            {p.permType} {describeGrant({ key: p.key, end: p.end })}{" "}
             <button
               class="link"
               disabled={busy}
               onClick={() =>
                 void run(async () => {
                   await api.call("/v3/auth/role/revoke", { role: r.name, key: toB64(p.key), range_end: toB64(p.end) });
-                  return `Permission of ${describeGrant({ key: p.key, end: p.end, read: true, write: true, role: r.name })} is revoked from role ${r.name}`;
+                  return `Permission of ${describeGrant({ key: p.key, end: p.end })} is revoked from role ${r.name}`;
                 })
               }
               data-testid="perm-revoke"

@@ -4,7 +4,7 @@ import { lossy } from "../lib/bytes.ts";
 import { applyImport, exportPrefix, parseExport, planImport, type PlannedChange } from "../lib/transfer.ts";
 import { ErrorBox, Notice, saveFile, useAction } from "./common.tsx";
 
-export function ExportImport({ prefix, onImported }: { prefix: Uint8Array; onImported: () => void }) {
+export function ExportImport({ prefix, onImported, canRead, canWrite }: { prefix: Uint8Array; onImported: () => void; canRead: boolean; canWrite: boolean }) {
   const [progress, setProgress] = useState<string | undefined>();
   const [plan, setPlan] = useState<PlannedChange[] | undefined>();
   const [fileName, setFileName] = useState("");
@@ -42,10 +42,12 @@ export function ExportImport({ prefix, onImported }: { prefix: Uint8Array; onImp
   return (
     <div class="io">
       <div class="row">
-        <button disabled={act.busy} onClick={() => void doExport()} data-testid="export">
-          Export {pfx === "" ? "all keys" : pfx} to JSON
-        </button>
-        <label class="file">
+        {canRead && (
+          <button disabled={act.busy} onClick={() => void doExport()} data-testid="export">
+            Export {pfx === "" ? "all keys" : pfx} to JSON
+          </button>
+        )}
+        <label class="file" hidden={!canWrite}>
           Import a JSON file (dry run first)
           <input type="file" accept="application/json,.json" onChange={(e) => void chooseFile(e.currentTarget.files?.[0])} data-testid="import-file" />
         </label>

@@ -4,7 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { lossy, prefixEnd, successor, utf8 } from "../lib/bytes.ts";
 import { countRange, deleteRange, prefixRange, rangePage, treeChildren, type Child, type Kv } from "../lib/keys.ts";
-import { describeGrant, type Grant, type Session } from "../lib/session.ts";
+import { describeGrant, may, type Grant, type Session } from "../lib/session.ts";
 import { Confirm, ErrorBox, Notice, Section, useAction } from "./common.tsx";
 import { KeyEditor } from "./key-editor.tsx";
 import { ExportImport } from "./key-io.tsx";
@@ -47,22 +47,24 @@ export function KeysView({ session }: { session: Session }) {
               <button class={mode === "flat" ? "on" : ""} onClick={() => setMode("flat")} data-testid="mode-flat">
                 Flat
               </button>
-              <button
-                onClick={() => {
-                  setSelected(undefined);
-                  setCreating(true);
-                }}
-                data-testid="new-key"
-              >
-                New key
-              </button>
+              {(session.admin || session.grants.some((g) => g.write)) && (
+                <button
+                  onClick={() => {
+                    setSelected(undefined);
+                    setCreating(true);
+                  }}
+                  data-testid="new-key"
+                >
+                  New key
+                </button>
+              )}
             </>
           }
         >
           {!session.admin && (
             <Notice testid="grants">
               {session.user}'s access:{" "}
-              {session.grants.length === 0 ? "no key permissions" : session.grants.map((g) => `${describeGrant(g)} (${g.read && g.write ? "read/write" : g.read ? "read" : "write"})`).join(", ")}
+              {session.grants.length === 0 ? "no key permissions" : session.grants.map((g) => `${describeGrant(g)} ${g.read && g.write ? "read/write" : g.read ? "read" : "write"}`).join(", ")}
             </Notice>
           )}
           <form
@@ -89,7 +91,7 @@ export function KeysView({ session }: { session: Session }) {
             })
           )}
         </Section>
-        <PrefixTools prefix={utf8(applied)} onDone={() => setRefresh((n) => n + 1)} />
+        <PrefixTools session={session} prefix={utf8(applied)} onDone={() => setRefresh((n) => n + 1)} />
       </div>
       <div class="keys-detail">
         {(selected !== undefined || creating) && (
@@ -234,15 +236,26 @@ function Tree({ root, end, onOpen, refresh, selected }: { root: Uint8Array; end:
 }
 
 /** Delete every key with the searched prefix (after a confirmation naming the count), export, import. */
-function PrefixTools({ prefix, onDone }: { prefix: Uint8Array; onDone: () => void }) {
+function PrefixTools({ session, prefix, onDone }: { session: Session; prefix: Uint8Array; onDone: () => void }) {
   const [pending, setPending] = useState<number | undefined>();
   const [done, setDone] = useState<string | undefined>();
   const act = useAction();
   const pfx = lossy(prefix);
   const { key, end } = prefixRange(prefix);
+  const canRead = may(session, "read", key, end);
+  const canWrite = may(session, "write", key, end);
+  if (!canRead && !canWrite) {
+    return (
+      <Section title={pfx === "" ? "All keys" : `Prefix ${pfx}`}>
+        <p class="muted" data-testid="prefix-tools-hidden">
+          Search a prefix inside your permissions to delete, export or import it.
+        </p>
+      </Section>
+    );
+  }
   return (
     <Section title={pfx === "" ? "All keys" : `Prefix ${pfx}`}>
-      <div class="row">
+      <div class="row" hidden={!canWrite}>
         <button
           class="danger"
           disabled={act.busy}
@@ -274,7 +287,7 @@ function PrefixTools({ prefix, onDone }: { prefix: Uint8Array; onDone: () => voi
       )}
       {done !== undefined && <Notice testid="prefix-deleted">{done}</Notice>}
       <ErrorBox error={act.error} />
-      <ExportImport prefix={prefix} onImported={onDone} />
+      <ExportImport prefix={prefix} onImported={onDone} canRead={canRead} canWrite={canWrite} />
     </Section>
   );
 }
