@@ -22,9 +22,11 @@ export function MembersView(_: { session: Session }) {
   usePoll(
     async (signal) => {
       try {
-        const { members, header } = await listMembers(signal);
-        setRevision(Number(header.revision ?? 0));
-        setRows(await withStatus(members, signal));
+        const { members } = await listMembers(signal);
+        const full = await withStatus(members, signal);
+        setRows(full);
+        // MemberList's header carries no revision (as in etcd); Status's does.
+        setRevision(Math.max(0, ...full.map((m) => Number(m.status?.header?.revision ?? 0))));
         const a = await api.call("/v3/maintenance/alarm", { action: "GET" }, signal);
         setAlarms((a.alarms ?? []) as Json[]);
         setError(undefined);
@@ -274,7 +276,7 @@ function Maintenance({ revision, run, busy }: { revision: number; run: (fn: () =
         <label class="inline">
           <input type="checkbox" checked={physical} onChange={(e) => setPhysical(e.currentTarget.checked)} /> physical
         </label>
-        <button type="submit" disabled={busy} data-testid="compact">
+        <button type="submit" disabled={busy || (rev.trim() === "" && revision === 0)} data-testid="compact">
           Compact
         </button>
       </form>
