@@ -3,7 +3,7 @@
 // sockets) are created here.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DEFAULT_VERSION, dashboardRoute, Pipeline, startClientServer } from "./api/index.ts";
+import { DEFAULT_VERSION, dashboardRoute, type DialMaterial, memberFetch, Pipeline, startClientServer } from "./api/index.ts";
 import { type ServerConfig, urlString, verifyBootstrap } from "./config/index.ts";
 import { setupMemberTls } from "./member-tls.ts";
 import { hexId } from "./membership/ids.ts";
@@ -70,6 +70,24 @@ function makeTokens(config: ServerConfig, logger: Logger): Tokens {
     () => Date.now(),
   );
   return { kind: "jwt", jwt };
+}
+
+/**
+ * The TLS material the dashboard's member calls dial other members' client ports with: the
+ * client side's CA (it signed their server certificates) and, as the client certificate, the
+ * peer certificate when there is one (peer certificates carry client auth; server certificates
+ * often do not, and --client-cert-auth refuses them), else the server certificate.
+ */
+function dashboardDial(t: Awaited<ReturnType<typeof setupMemberTls>>): (() => DialMaterial) | undefined {
+  const client = t.client;
+  if (client === undefined) return undefined;
+  const peer = t.peer;
+  return () => {
+    const c = client.dial();
+    if (peer === undefined) return c;
+    const p = peer.dial();
+    return { ...c, cert: p.cert, key: p.key };
+  };
 }
 
 export async function startMember(config: ServerConfig): Promise<RunningMember> {
@@ -250,7 +268,7 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
   // One pipeline for gRPC, the gateway and the dashboard's routes.
   const pipeline = new Pipeline(srv, logger);
   const routes = config.enableDashboard
-    ? [dashboardRoute({ pipeline, logger, name: config.name, version: DEFAULT_VERSION.etcdserver, fetch: (url, init) => fetch(url, init) })]
+    ? [dashboardRoute({ pipeline, logger, name: config.name, version: DEFAULT_VERSION.etcdserver, fetch: memberFetch(dashboardDial(memberTls)) })]
     : [];
   const client = await startClientServer({
     server: srv,

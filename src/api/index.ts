@@ -11,4 +11,4 @@ export { DEFAULT_VERSION } from "./http/router.ts";
 export { httpStatusFromCode } from "../rpctypes/index.ts";
 export { rpcTable } from "./rpc/index.ts";
 export { Pipeline } from "./pipeline/index.ts";
-export { dashboardRoute, type DashboardOptions } from "./dashboard/index.ts";
+export { dashboardRoute, memberFetch, type DashboardOptions, type DialMaterial } from "./dashboard/index.ts";

@@ -4,6 +4,7 @@ import { dashboardApp, type DashboardOptions } from "./app.ts";
 
 export { CONTENT_SECURITY_POLICY } from "./security.ts";
 export type { DashboardOptions } from "./app.ts";
+export { memberFetch, type DialMaterial } from "./member-fetch.ts";
 
 /** The /ui route for the client port's router. */
 export function dashboardRoute(opts: DashboardOptions): HttpRoute {

@@ -1,10 +1,12 @@
 // The calls the browser cannot make itself: a browser talks to this member only (same
 // origin), but the cluster view needs every member's Status, "move leadership here" must reach
 // the leader, and defragment is per member. The dashboard route names the member by ID; the
-// call goes to that member's own JSON gateway, at a client URL taken from the cluster's member
-// list (never one the browser names), with the caller's Authorization header, so the target
-// member's pipeline authenticates and authorizes it. Calls to this member go through the local
-// pipeline without a network hop.
+// call goes to that member's own dashboard route (/ui/api/members/<its id>/<call>), at a client
+// URL taken from the cluster's member list (never one the browser names), with the caller's
+// Authorization header, so the target member's pipeline authenticates and authorizes it there.
+// (Its dashboard route, not its gateway: etcd's gateway refuses requests that carry a client
+// certificate's CN while auth is on, and with --client-cert-auth a member must present one.)
+// Calls to this member go through the local pipeline without a network hop.
 import type { Message } from "@bufbuild/protobuf";
 import { Cluster, Maintenance } from "../../gen/rpc_pb.ts";
 import type { RequestContext } from "../../server/types.ts";
@@ -15,9 +17,9 @@ import { methodOf, type UnaryMethod } from "../rpc/index.ts";
 
 /** Member calls the dashboard forwards, by the gateway path they use. */
 export const MEMBER_CALLS = {
-  status: { path: "/v3/maintenance/status", method: methodOf(Maintenance.method.status) as UnaryMethod },
-  defragment: { path: "/v3/maintenance/defragment", method: methodOf(Maintenance.method.defragment) as UnaryMethod },
-  "transfer-leadership": { path: "/v3/maintenance/transfer-leadership", method: methodOf(Maintenance.method.moveLeader) as UnaryMethod },
+  status: methodOf(Maintenance.method.status) as UnaryMethod,
+  defragment: methodOf(Maintenance.method.defragment) as UnaryMethod,
+  "transfer-leadership": methodOf(Maintenance.method.moveLeader) as UnaryMethod,
 } as const;
 export type MemberCallName = keyof typeof MEMBER_CALLS;
 
@@ -43,9 +45,8 @@ export class MemberCalls {
    * Throws EtcdError for local failures; a remote member's error answer is passed through.
    */
   async call(name: MemberCallName, id: bigint, body: string, ctx: RequestContext, authorization: string | undefined): Promise<CallAnswer> {
-    const spec = MEMBER_CALLS[name];
     const self = this.pipeline.server.header().memberId;
-    if (id === self) return this.local(spec.method, body, ctx);
+    if (id === self) return this.local(MEMBER_CALLS[name], body, ctx);
     const list = (await this.pipeline.invoke(memberList, decodeJson(memberList.input, "{}"), ctx)) as unknown as {
       members: { ID: bigint; clientURLs: string[] }[];
     };
@@ -57,7 +58,13 @@ export class MemberCalls {
       try {
         const headers: Record<string, string> = { "content-type": "application/json" };
         if (authorization !== undefined) headers.authorization = authorization;
-        const res = await this.fetchFn(new URL(spec.path, url).href, { method: "POST", headers, body, signal: AbortSignal.timeout(this.timeoutMs) });
+        const res = await this.fetchFn(new URL(`/ui/api/members/${id.toString(16)}/${name}`, url).href, {
+          method: "POST",
+          headers,
+          body,
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+        if (res.status === 404) throw new Error(`member ${id.toString(16)} does not serve the dashboard (--enable-dashboard=false)`);
         return { status: res.status, body: await res.text() };
       } catch (err) {
         last = err;
