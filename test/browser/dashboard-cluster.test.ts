@@ -411,9 +411,21 @@ describe("dashboard on a 3-member cluster", () => {
     const args = flags.split(" ");
     expect(args[0]).toBe("conclave");
     expect(args.slice(args.indexOf("--initial-cluster") + 1)[0]).toBe(initial);
-    // Start it with the printed flags (client URL and data dir made local to the test).
+    // Update its peer URLs in the page before it starts: etcdctl sees the new one.
+    const [peer2] = await freePorts(1);
+    const peerUrl2 = `http://127.0.0.1:${peer2}`;
+    const newRow = page.getByTestId(`mrow-${learner.id.toString(16)}`);
+    await newRow.getByTestId("update-peer-urls").click();
+    await newRow.getByTestId("peer-urls-edit").fill(peerUrl2);
+    await newRow.getByTestId("peer-urls-save").click();
+    await seeContains(page.getByTestId("members-notice"), "updated in cluster");
+    expect((await cluster().memberList(cluster().members.slice(0, 2))).find((m) => m.id === learner.id)!.peerURLs).toBe(peerUrl2);
+    // Start it with the printed flags (its new peer URL; client URL and data dir local to the test).
     const dir = makeTempDir("ui4");
     const set = (flag: string, value: string) => (args[args.indexOf(flag) + 1] = value);
+    set("--initial-advertise-peer-urls", peerUrl2);
+    set("--listen-peer-urls", peerUrl2);
+    set("--initial-cluster", initial.replace(`ui4=${peerUrl}`, `ui4=${peerUrl2}`));
     set("--listen-client-urls", `http://127.0.0.1:${client}`);
     set("--advertise-client-urls", `http://127.0.0.1:${client}`);
     set("--data-dir", join(dir, "ui4.data"));
@@ -434,7 +446,7 @@ describe("dashboard on a 3-member cluster", () => {
       );
       await row.getByTestId("promote").click();
       await seeContains(page.getByTestId("members-notice"), "promoted in cluster");
-      const promoted = (await cluster().memberList(cluster().members.slice(0, 2))).find((m) => m.peerURLs === peerUrl)!;
+      const promoted = (await cluster().memberList(cluster().members.slice(0, 2))).find((m) => m.peerURLs === peerUrl2)!;
       expect(promoted.isLearner).toBe(false);
       expect(promoted.name).toBe("ui4");
       await row.getByTestId("remove").click();

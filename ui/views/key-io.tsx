@@ -48,7 +48,7 @@ export function ExportImport({ prefix, onImported, canRead, canWrite }: { prefix
           </button>
         )}
         <label class="file" hidden={!canWrite}>
-          Import a JSON file (dry run first)
+          <span>Import a JSON file (dry run first):</span>
           <input type="file" accept="application/json,.json" onChange={(e) => void chooseFile(e.currentTarget.files?.[0])} data-testid="import-file" />
         </label>
       </div>

@@ -170,7 +170,8 @@ function FlatList({ prefix, onOpen, refresh, selected }: { prefix: Uint8Array; o
 }
 
 /** One level of the "/" tree under `root`, expandable. */
-function Tree({ root, end, onOpen, refresh, selected }: { root: Uint8Array; end: Uint8Array; onOpen: (k: Uint8Array) => void; refresh: number; selected: Uint8Array | undefined }) {
+function Tree(props: { root: Uint8Array; end: Uint8Array; onOpen: (k: Uint8Array) => void; refresh: number; selected: Uint8Array | undefined; nested?: boolean }) {
+  const { root, end, onOpen, refresh, selected } = props;
   const [children, setChildren] = useState<Child[]>([]);
   const [next, setNext] = useState<Uint8Array | undefined>();
   const [openDirs, setOpenDirs] = useState<Set<string>>(new Set());
@@ -188,7 +189,7 @@ function Tree({ root, end, onOpen, refresh, selected }: { root: Uint8Array; end:
   const label = (c: Child) => lossy(c.name.subarray(root.length)) || "/";
   return (
     <div class="tree" data-testid={`tree-${lossy(root) || "root"}`}>
-      {root.length > 0 && <div class="tree-root mono">{lossy(root)}</div>}
+      {root.length > 0 && props.nested !== true && <div class="tree-root mono">{lossy(root)}</div>}
       <ErrorBox error={act.error} />
       <ul>
         {children.map((c) => {
@@ -220,7 +221,7 @@ function Tree({ root, end, onOpen, refresh, selected }: { root: Uint8Array; end:
                 {isOpen ? "▾ " : "▸ "}
                 {label(c)}
               </button>
-              {isOpen && <Tree root={c.name} end={prefixEnd(c.name)} onOpen={onOpen} refresh={refresh} selected={selected} />}
+              {isOpen && <Tree root={c.name} end={prefixEnd(c.name)} onOpen={onOpen} refresh={refresh} selected={selected} nested />}
             </li>
           );
         })}
