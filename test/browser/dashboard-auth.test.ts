@@ -91,6 +91,24 @@ describe("dashboard with auth enabled", () => {
     await role.getByTestId("perm-grant").click();
     await seeText(page.getByTestId("auth-notice"), "Role app updated");
     await seeText(role.getByTestId("perm").first(), /READWRITE \/app\/ \(prefix\)/);
+    // A single key and a range, then one revoked again: etcdctl sees each change.
+    await role.getByTestId("perm-type").selectOption("READ");
+    await role.getByTestId("perm-scope").selectOption("key");
+    await role.getByTestId("perm-key").fill("/shared/motd");
+    await role.getByTestId("perm-grant").click();
+    await seeCount(role.getByTestId("perm"), 2);
+    await role.getByTestId("perm-scope").selectOption("range");
+    await role.getByTestId("perm-key").fill("/logs/a");
+    await role.getByTestId("perm-end").fill("/logs/m");
+    await role.getByTestId("perm-grant").click();
+    await seeCount(role.getByTestId("perm"), 3);
+    expect(await asRoot().ok("role", "get", "app")).toBe(
+      "Role app\nKV Read:\n\t[/app/, /app0) (prefix /app/)\n\t[/logs/a, /logs/m)\n\t/shared/motd\nKV Write:\n\t[/app/, /app0) (prefix /app/)\n",
+    );
+    await role.getByTestId("perm").filter({ hasText: "/shared/motd" }).getByTestId("perm-revoke").click();
+    await seeText(page.getByTestId("auth-notice"), "Permission of /shared/motd is revoked from role app");
+    await role.getByTestId("perm").filter({ hasText: "/logs/a" }).getByTestId("perm-revoke").click();
+    await seeCount(role.getByTestId("perm"), 1);
     const alice = page.getByTestId("user-alice");
     await alice.getByTestId("grant-role-select").selectOption("app");
     await alice.getByTestId("grant-role").click();
@@ -225,6 +243,12 @@ describe("dashboard with auth enabled", () => {
     // The page keeps working without a login now.
     await page.goto(`${base}/ui#/keys`);
     await page.getByTestId("who").filter({ hasText: "auth disabled" }).waitFor();
+    // Enabled again in the page: etcdctl needs a user again, the page asks for a login.
+    await page.goto(`${base}/ui#/auth`);
+    await page.getByTestId("auth-enable").click();
+    await page.getByTestId("login-form").waitFor();
+    expect((await root().run("get", "/other/secret")).stderr).toContain("etcdserver: user name is empty");
+    await login(page, "root", "rootpw");
     await page.close();
 
     expect(tokens.size).toBeGreaterThanOrEqual(4);

@@ -395,7 +395,7 @@ describe("dashboard on a 3-member cluster", () => {
     await pollUntil(async () => ((await cluster().memberList(cluster().members.slice(0, 2))).length === 2 ? true : undefined), 10_000, "member removed");
     await third.process.exited;
     await page.getByTestId("add-member").click();
-    await seeContains(page.getByTestId("members-notice"), "added to cluster as a learner");
+    await seeText(page.getByTestId("members-notice"), /^Member [0-9a-f]+ added to cluster [0-9a-f]+ as a learner$/);
     const listed = await cluster().memberList(cluster().members.slice(0, 2));
     const learner = listed.find((m) => m.peerURLs === peerUrl)!;
     expect(learner.isLearner).toBe(true);
@@ -455,6 +455,20 @@ describe("dashboard on a 3-member cluster", () => {
       const after = await cluster().memberList(cluster().members.slice(0, 2));
       expect(after.map((m) => m.name).sort()).toEqual(cluster().members.slice(0, 2).map((m) => m.name).sort());
       await proc.exited;
+      // A voter (not a learner) added and removed again without starting it.
+      const [peer3] = await freePorts(1);
+      await page.getByTestId("add-name").fill("ui5");
+      await page.getByTestId("add-peer-urls").fill(`http://127.0.0.1:${peer3}`);
+      await page.getByTestId("add-learner").uncheck();
+      await page.getByTestId("add-member").click();
+      await seeText(page.getByTestId("members-notice"), /^Member [0-9a-f]+ added to cluster [0-9a-f]+$/);
+      const voter = (await cluster().memberList(cluster().members.slice(0, 2))).find((m) => m.peerURLs === `http://127.0.0.1:${peer3}`)!;
+      expect(voter.isLearner).toBe(false);
+      expect(voter.started).toBe(false);
+      await page.getByTestId(`mrow-${voter.id.toString(16)}`).getByTestId("remove").click();
+      await page.getByTestId("confirm-yes").click();
+      await seeContains(page.getByTestId("members-notice"), "removed from cluster");
+      expect((await cluster().memberList(cluster().members.slice(0, 2))).length).toBe(2);
     } finally {
       await proc.kill();
       removeDir(dir);

@@ -9,7 +9,9 @@ import { kvOf, prefixRange, rangePage } from "./keys.ts";
 export const EXPORT_FORMAT = "conclave-keys/1";
 /** Keys per import txn: etcd's default --max-txn-ops. */
 export const BATCH = 128;
+/** Keys per export read; halved after a page whose values pass EXPORT_PAGE_BYTES (large values). */
 const EXPORT_PAGE = 500;
+const EXPORT_PAGE_BYTES = 2 * 1024 * 1024;
 
 /** A key or value: UTF-8 text as is, other bytes in base64. */
 const Bytes = v.union([v.object({ text: v.string() }), v.object({ base64: v.pipe(v.string(), v.base64()) })]);
@@ -34,10 +36,17 @@ export async function exportPrefix(prefix: Uint8Array, onProgress: (n: number) =
   const kvs: ExportFile["kvs"] = [];
   let from = key;
   let revision = 0;
+  let limit = EXPORT_PAGE;
   for (;;) {
-    const page = await rangePage(from, end, EXPORT_PAGE, true, revision);
+    const page = await rangePage(from, end, limit, true, revision);
     if (revision === 0) revision = page.revision;
-    for (const kv of page.kvs) kvs.push({ key: out(kv.key), value: out(kv.value) });
+    let bytes = 0;
+    for (const kv of page.kvs) {
+      kvs.push({ key: out(kv.key), value: out(kv.value) });
+      bytes += kv.value.length;
+    }
+    // Keep each answer to a few MB whatever the values' sizes.
+    if (bytes > EXPORT_PAGE_BYTES) limit = Math.max(1, limit >> 1);
     onProgress(kvs.length);
     if (!page.more || page.kvs.length === 0) break;
     const last = page.kvs[page.kvs.length - 1]!.key;

@@ -9,7 +9,8 @@ import { leaderOf, listMembers, withStatus, type MemberRow } from "../lib/cluste
 import type { Session } from "../lib/session.ts";
 import { Confirm, ErrorBox, Notice, saveFile, Section, useAction, usePoll } from "./common.tsx";
 
-export function MembersView(_: { session: Session }) {
+export function MembersView({ session }: { session: Session }) {
+  const cid = session.info.clusterId;
   const [rows, setRows] = useState<MemberRow[]>([]);
   const [alarms, setAlarms] = useState<Json[]>([]);
   const [revision, setRevision] = useState(0);
@@ -65,7 +66,7 @@ export function MembersView(_: { session: Session }) {
           </thead>
           <tbody>
             {rows.map((m) => (
-              <MemberRowView key={m.id} m={m} leader={leader} run={run} busy={act.busy} />
+              <MemberRowView key={m.id} m={m} leader={leader} run={run} busy={act.busy} cid={cid} />
             ))}
           </tbody>
         </table>
@@ -74,7 +75,7 @@ export function MembersView(_: { session: Session }) {
         busy={act.busy}
         onAdded={(a, learner) => {
           setAdded(a);
-          setNotice(`Member ${a.id} added to cluster${learner ? " as a learner" : ""}`);
+          setNotice(`Member ${hexId(a.id)} added to cluster ${cid}${learner ? " as a learner" : ""}`);
           setReload((n) => n + 1);
         }}
         run={act.run}
@@ -107,7 +108,7 @@ export function MembersView(_: { session: Session }) {
   );
 }
 
-function MemberRowView({ m, leader, run, busy }: { m: MemberRow; leader: string; run: (fn: () => Promise<string>) => Promise<void>; busy: boolean }) {
+function MemberRowView({ m, leader, run, busy, cid }: { m: MemberRow; leader: string; run: (fn: () => Promise<string>) => Promise<void>; busy: boolean; cid: string }) {
   const [editing, setEditing] = useState(false);
   const [urls, setUrls] = useState(m.peerURLs.join(","));
   const [confirm, setConfirm] = useState(false);
@@ -131,7 +132,7 @@ function MemberRowView({ m, leader, run, busy }: { m: MemberRow; leader: string;
                 void run(async () => {
                   await api.call("/v3/cluster/member/update", { ID: decId(m.id), peerURLs: urls.split(",").map((u) => u.trim()) });
                   setEditing(false);
-                  return `Member ${m.id} updated in cluster`;
+                  return `Member ${m.id} updated in cluster ${cid}`;
                 })
               }
               data-testid="peer-urls-save"
@@ -147,7 +148,7 @@ function MemberRowView({ m, leader, run, busy }: { m: MemberRow; leader: string;
       <td>{m.status ? humanBytes(Number(m.status.dbSize ?? 0)) : ""}</td>
       <td class="actions">
         {m.isLearner && (
-          <button disabled={busy} onClick={() => void run(async () => (await api.call("/v3/cluster/member/promote", { ID: decId(m.id) }), `Member ${m.id} promoted in cluster`))} data-testid="promote">
+          <button disabled={busy} onClick={() => void run(async () => (await api.call("/v3/cluster/member/promote", { ID: decId(m.id) }), `Member ${m.id} promoted in cluster ${cid}`))} data-testid="promote">
             Promote
           </button>
         )}
@@ -186,7 +187,7 @@ function MemberRowView({ m, leader, run, busy }: { m: MemberRow; leader: string;
               void run(async () => {
                 setConfirm(false);
                 await api.call("/v3/cluster/member/remove", { ID: decId(m.id) });
-                return `Member ${m.id} removed from cluster`;
+                return `Member ${m.id} removed from cluster ${cid}`;
               })
             }
           />
