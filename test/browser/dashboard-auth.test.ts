@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Page } from "playwright-core";
 import { screenshot, seeContains, seeCount, seeText, seeValue, TestBrowser } from "../helpers/browser.ts";
-import { Ctl, delay, freePort, useCluster } from "../helpers/index.ts";
+import { Ctl, freePort, useCluster } from "../helpers/index.ts";
 
 const cluster = useCluster({ size: 3, namePrefix: "auth" });
 let browser: TestBrowser;
@@ -253,7 +253,6 @@ describe("dashboard with auth enabled", () => {
 
     expect(tokens.size).toBeGreaterThanOrEqual(4);
     expect(errors).toEqual([]);
-    await delay(200);
     await browser.quit();
     for (const t of tokens) {
       expect(urls.filter((u) => u.includes(t))).toEqual([]);

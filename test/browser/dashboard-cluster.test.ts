@@ -287,8 +287,8 @@ describe("dashboard on a 3-member cluster", () => {
     await goto("watch");
     await page.getByTestId("watch-key").fill("/w/");
     await page.getByTestId("watch-start").click();
-    await seeText(page.getByTestId("watch-state"), "watching");
-    await delay(200);
+    // The member has created the watch (its created reply arrived) before etcdctl writes.
+    await seeContains(page.getByTestId("watch-created"), "Watching prefix /w/ from now");
     await ctl().ok("put", "/w/k", "new");
     const ev = page.getByTestId("watch-event").first();
     await seeText(ev.getByTestId("old-value"), "old");

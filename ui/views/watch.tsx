@@ -39,6 +39,7 @@ export function WatchView(_: { session: Session }) {
   const start = (startRevision: number) => {
     stop();
     setError(undefined);
+    setNote(undefined);
     const ac = new AbortController();
     stream.current = ac;
     const k = utf8(key);
@@ -134,7 +135,7 @@ export function WatchView(_: { session: Session }) {
         {state}
         {state === "paused" ? ` (resumes after revision ${lastRev.current})` : ""}
       </p>
-      {note !== undefined && state !== "stopped" && <Notice>{note}</Notice>}
+      {note !== undefined && state !== "stopped" && <Notice testid="watch-created">{note}</Notice>}
       <ErrorBox error={error} />
       <table class="grid" data-testid="watch-events">
         <thead>
