@@ -93,8 +93,8 @@ describe("dashboard on a 3-member cluster", () => {
     // Unknown member calls and malformed IDs are refused with etcd-style errors.
     expect((await fetch(`${base}/ui/api/members/${leaderId}/hash`, { method: "POST", body: "{}" })).status).toBe(404);
     const bad = await fetch(`${base}/ui/api/members/zz/status`, { method: "POST", body: "{}" });
-    expect(bad.status).toBe(500);
-    expect(((await bad.json()) as { error: string }).error).toContain("bad member ID");
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toBe('bad member ID arg ("zz"), expecting ID in Hex');
     const unknown = await fetch(`${base}/ui/api/members/1234/status`, { method: "POST", body: "{}" });
     expect(((await unknown.json()) as { error: string }).error).toBe("etcdserver: member not found");
     const malformed = await fetch(`${base}/ui/api/members/${id}/status`, { method: "POST", body: "{not json" });

@@ -8,6 +8,7 @@
 // through the call pipeline with the caller's token (Authorization header), so identity,
 // learner/leader rules, limits and authorization are the same as on gRPC and the gateway.
 import { Hono } from "hono";
+import * as v from "valibot";
 import { Maintenance } from "../../gen/rpc_pb.ts";
 import { isEtcdError, toStatus } from "../../rpctypes/index.ts";
 import type { Logger } from "../../server/logger.ts";
@@ -15,6 +16,7 @@ import { decodeJson, httpStatusFromCode } from "../gateway/index.ts";
 import type { Pipeline } from "../pipeline/index.ts";
 import { methodOf, type ServerStreamMethod } from "../rpc/index.ts";
 import { assetByName, assetResponse, indexAsset } from "./assets.ts";
+import { DashboardErrors } from "./errors.ts";
 import { MEMBER_CALLS, MemberCalls, type FetchLike, type MemberCallName } from "./member-calls.ts";
 import { dashboardHeaders, sameOriginOnly } from "./security.ts";
 
@@ -29,6 +31,10 @@ export interface DashboardOptions {
 }
 
 const IMMUTABLE = "public, max-age=31536000, immutable";
+
+/** Path parameters of a member call: a hex member ID (uint64) and a call the route serves. */
+const MemberId = v.pipe(v.string(), v.regex(/^[0-9a-f]{1,16}$/));
+const CallName = v.picklist(Object.keys(MEMBER_CALLS) as [MemberCallName, ...MemberCallName[]]);
 const REVALIDATE = "no-cache";
 
 /** The gateway's error body for `err` with its HTTP status. */
@@ -72,13 +78,13 @@ export function dashboardApp(opts: DashboardOptions): Hono {
   });
 
   app.post("/api/members/:id/:call", async (c) => {
-    const name = c.req.param("call");
-    if (!Object.prototype.hasOwnProperty.call(MEMBER_CALLS, name)) return c.text("404 page not found\n", 404);
-    const idText = c.req.param("id");
-    if (!/^[0-9a-f]{1,16}$/.test(idText)) return errorResponse(new Error(`bad member ID ${JSON.stringify(idText)}, expecting ID in hex`));
+    const call = v.safeParse(CallName, c.req.param("call"));
+    if (!call.success) return c.text("404 page not found\n", 404);
+    const id = v.safeParse(MemberId, c.req.param("id"));
+    if (!id.success) return errorResponse(DashboardErrors.badMemberId(c.req.param("id")));
     const ctx = await pipeline.httpContext(c.req.raw.headers, c.req.raw.signal);
     const body = await c.req.text();
-    const ans = await calls.call(name as MemberCallName, BigInt(`0x${idText}`), body, ctx, c.req.header("authorization"));
+    const ans = await calls.call(call.output, BigInt(`0x${id.output}`), body, ctx, c.req.header("authorization"));
     c.header("cache-control", "no-store");
     return c.body(ans.body, ans.status as 200, { "content-type": "application/json" });
   });

@@ -10,7 +10,8 @@
 import type { Message } from "@bufbuild/protobuf";
 import { Cluster, Maintenance } from "../../gen/rpc_pb.ts";
 import type { RequestContext } from "../../server/types.ts";
-import { Code, EtcdError } from "../../rpctypes/index.ts";
+import { Errors } from "../../rpctypes/index.ts";
+import { DashboardErrors } from "./errors.ts";
 import { decodeJson, toJsonValue } from "../gateway/index.ts";
 import type { Pipeline } from "../pipeline/index.ts";
 import { methodOf, type UnaryMethod } from "../rpc/index.ts";
@@ -51,8 +52,8 @@ export class MemberCalls {
       members: { ID: bigint; clientURLs: string[] }[];
     };
     const target = list.members.find((m) => m.ID === id);
-    if (target === undefined) throw new EtcdError(Code.NotFound, "etcdserver: member not found");
-    if (target.clientURLs.length === 0) throw new EtcdError(Code.Unavailable, `member ${id.toString(16)} has not published its client URLs (not started)`);
+    if (target === undefined) throw Errors.memberNotFound;
+    if (target.clientURLs.length === 0) throw DashboardErrors.notStarted(id.toString(16));
     let last: unknown;
     for (const url of target.clientURLs) {
       try {
@@ -64,13 +65,13 @@ export class MemberCalls {
           body,
           signal: AbortSignal.timeout(this.timeoutMs),
         });
-        if (res.status === 404) throw new Error(`member ${id.toString(16)} does not serve the dashboard (--enable-dashboard=false)`);
+        if (res.status === 404) throw DashboardErrors.noDashboard(id.toString(16));
         return { status: res.status, body: await res.text() };
       } catch (err) {
         last = err;
       }
     }
-    throw new EtcdError(Code.Unavailable, `cannot reach member ${id.toString(16)} at ${target.clientURLs.join(",")}: ${String(last)}`);
+    throw DashboardErrors.unreachable(id.toString(16), target.clientURLs, last);
   }
 
   private async local(method: UnaryMethod, body: string, ctx: RequestContext): Promise<CallAnswer> {

@@ -3,6 +3,7 @@
 // every state-changing dashboard route (the CSRF defence besides the token being a header).
 import type { MiddlewareHandler } from "hono";
 import { secureHeaders } from "hono/secure-headers";
+import { DashboardErrors } from "./errors.ts";
 
 /** The policy: nothing inline, nothing from another origin, no framing, no plugins, no forms. */
 export const CONTENT_SECURITY_POLICY = {
@@ -46,6 +47,9 @@ export const sameOriginOnly = (): MiddlewareHandler => async (c, next) => {
   const origin = c.req.header("origin");
   const self = new URL(c.req.url).origin;
   const crossSite = site !== undefined ? site !== "same-origin" : origin !== undefined && origin !== self;
-  if (crossSite) return c.json({ error: "cross-origin request refused", message: "cross-origin request refused", code: 7 }, 403);
+  if (crossSite) {
+    const e = DashboardErrors.crossOrigin;
+    return c.json({ error: e.message, message: e.message, code: e.code }, 403);
+  }
   return next();
 };
