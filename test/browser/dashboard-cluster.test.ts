@@ -366,6 +366,15 @@ describe("dashboard on a 3-member cluster", () => {
     await seeText(page.getByTestId("members-notice"), `compacted revision ${rev}`);
     const old = await ctl().run("get", "/compact/k", `--rev=${rev - 1}`);
     expect(old.stderr).toContain("required revision has been compacted");
+    // A watch from a compacted revision is refused with etcd's reason and what to do.
+    await goto("watch");
+    await page.getByTestId("watch-key").fill("/compact/");
+    await page.getByTestId("watch-rev").fill("1");
+    await page.getByTestId("watch-start").click();
+    await seeContains(page.getByTestId("error"), "etcdserver: mvcc: required revision has been compacted");
+    await seeContains(page.getByTestId("error"), "only revisions after the compaction can be read or watched");
+    await seeText(page.getByTestId("watch-state"), "stopped");
+    await goto("members");
     // Defragment a member other than this page's.
     const other = cluster().members.find((m) => m !== cluster().members[0])!;
     await page.getByTestId(`mrow-${other.name}`).getByTestId("defrag").click();

@@ -115,6 +115,7 @@ test("every message with advice is one of etcd's catalogue texts", () => {
   for (const m of advisedMessages) expect(known.has(m)).toBe(true);
   expect(adviceFor("etcdserver: permission denied")).toContain("Ask an administrator");
   expect(adviceFor("rpc error: code = PermissionDenied desc = etcdserver: permission denied")).toContain("Ask an administrator");
+  expect(adviceFor("etcdserver: mvcc: required revision has been compacted (compacted at 42)")).toContain("compacted away");
   expect(adviceFor("something else")).toBeUndefined();
 });
 

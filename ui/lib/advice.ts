@@ -60,7 +60,9 @@ export function adviceFor(message: string): string | undefined {
   if (direct !== undefined) return direct;
   // A watch's cancel_reason wraps the message: "rpc error: code = X desc = <message>".
   const m = /desc = (.*)$/.exec(message);
-  if (m !== null) return byMessage.get(m[1]!);
+  if (m !== null) return adviceFor(m[1]!);
+  // A message the page extended with details, e.g. "… compacted (compacted at 42)".
+  for (const [known, advice] of table) if (message.startsWith(known)) return advice;
   if (message.startsWith("cannot reach the member")) return "The member did not answer: check that it is running and reachable.";
   if (message.includes("received message larger than max")) return "The request exceeds the member's receive limit; use smaller values or batches.";
   return undefined;
