@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Page } from "playwright-core";
 import { screenshot, seeContains, seeCount, seeText, seeValue, TestBrowser } from "../helpers/browser.ts";
-import { Ctl, freePort, useCluster } from "../helpers/index.ts";
+import { Ctl, freePort, parseMemberList, useCluster } from "../helpers/index.ts";
 
 const cluster = useCluster({ size: 3, namePrefix: "auth" });
 let browser: TestBrowser;
@@ -178,13 +178,24 @@ describe("dashboard with auth enabled", () => {
     await page.getByTestId("search").click();
     await seeText(page.getByTestId("page-info"), "keys 1–2 of 2 with prefix /app/");
     await page.getByTestId("delete-prefix").waitFor();
-    // The member's own routes refuse a non-root user the root-only calls.
+    // The dashboard's member calls apply etcd's rules to alice's token: Status and Defragment
+    // need root (Defragment answers with the auth store's raw text, as etcd 3.4 does).
+    const aliceToken = [...tokens].pop()!;
     const info = await fetch(`${base}/ui/api/info`).then((r) => r.json() as Promise<{ memberId: string }>);
-    const st = await page.evaluate(async (id) => {
-      const r = await fetch(`/ui/api/members/${id}/status`, { method: "POST", body: "{}" });
-      return r.status;
-    }, info.memberId);
-    expect(st).toBe(400); // no token from a script without the page's memory: user name is empty
+    const other = parseMemberList(await asRoot().ok("member", "list")).find((m) => m.id.toString(16) !== info.memberId)!.id.toString(16);
+    for (const [id, call, status, error] of [
+      [info.memberId, "status", 403, "etcdserver: permission denied"],
+      [other, "status", 403, "etcdserver: permission denied"],
+      [other, "defragment", 500, "auth: permission denied"],
+    ] as const) {
+      const r = await fetch(`${base}/ui/api/members/${id}/${call}`, { method: "POST", body: "{}", headers: { authorization: aliceToken } });
+      expect([r.status, ((await r.json()) as { error: string }).error]).toEqual([status, error]);
+    }
+    const snap = await fetch(`${base}/ui/api/snapshot`, { method: "POST", body: "{}", headers: { authorization: aliceToken } });
+    expect([snap.status, ((await snap.json()) as { error: string }).error]).toEqual([500, "auth: permission denied"]);
+    // A script in the page has no token (it lives in the app's memory): user name is empty.
+    const st = await page.evaluate(async (id) => (await fetch(`/ui/api/members/${id}/status`, { method: "POST", body: "{}" })).status, info.memberId);
+    expect(st).toBe(400);
     await page.close();
   });
 
