@@ -23,6 +23,8 @@ beforeAll(async () => {
   await root().ok("auth", "enable");
   await asRoot().ok("put", "/app/one", "1");
   await asRoot().ok("put", "/other/secret", "s");
+  await asRoot().ok("put", "/logs/b", "log line");
+  await asRoot().ok("put", "/logs/z", "out of range");
   browser = await TestBrowser.open();
   base = cluster().members[0]!.clientURL;
 }, 60_000);
@@ -107,14 +109,13 @@ describe("dashboard with auth enabled", () => {
     );
     await role.getByTestId("perm").filter({ hasText: "/shared/motd" }).getByTestId("perm-revoke").click();
     await seeText(page.getByTestId("auth-notice"), "Permission of /shared/motd is revoked from role app");
-    await role.getByTestId("perm").filter({ hasText: "/logs/a" }).getByTestId("perm-revoke").click();
-    await seeCount(role.getByTestId("perm"), 1);
+    await seeCount(role.getByTestId("perm"), 2);
     const alice = page.getByTestId("user-alice");
     await alice.getByTestId("grant-role-select").selectOption("app");
     await alice.getByTestId("grant-role").click();
     await seeText(page.getByTestId("auth-notice"), "Role app is granted to user alice");
     expect(await asRoot().ok("user", "get", "alice")).toBe("User: alice\nRoles: app\n");
-    expect(await asRoot().ok("role", "get", "app")).toBe("Role app\nKV Read:\n\t[/app/, /app0) (prefix /app/)\nKV Write:\n\t[/app/, /app0) (prefix /app/)\n");
+    expect(await asRoot().ok("role", "get", "app")).toBe("Role app\nKV Read:\n\t[/app/, /app0) (prefix /app/)\n\t[/logs/a, /logs/m)\nKV Write:\n\t[/app/, /app0) (prefix /app/)\n");
     // A second role granted and revoked again.
     await page.getByTestId("role-name").fill("spare");
     await page.getByTestId("role-add").click();
@@ -144,7 +145,15 @@ describe("dashboard with auth enabled", () => {
     await page.getByTestId(`member-${cluster().members[0]!.name}`).waitFor();
     expect(await page.getByTestId("raft-index").count()).toBe(0);
     await page.goto(`${base}/ui#/keys`);
-    await seeContains(page.getByTestId("grants"), "alice's access: /app/ (prefix) read/write");
+    await seeText(page.getByTestId("grants"), "alice's access: /app/ (prefix) read/write, [/logs/a, /logs/m) read");
+    // The read-only range is a list of exactly its keys, opened read-only (no Save, no Delete).
+    const logs = page.locator(".tree").filter({ hasText: "[/logs/a, /logs/m)" });
+    await seeText(logs.getByTestId("page-info"), "keys 1–1 of 1");
+    await logs.getByTestId("key-item").filter({ hasText: "/logs/b" }).click();
+    await seeValue(page.getByTestId("value"), "log line");
+    await page.getByTestId("read-only").waitFor();
+    expect(await page.getByTestId("save").count()).toBe(0);
+    expect(await page.getByTestId("delete-key").count()).toBe(0);
     const tree = page.getByTestId("tree-/app/");
     await seeCount(tree.getByTestId("tree-key"), 1);
     await tree.getByTestId("tree-key").filter({ hasText: "one" }).click();

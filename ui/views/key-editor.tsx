@@ -8,7 +8,14 @@ import { detectFormat, encode, FORMATS, render, type ValueFormat } from "../lib/
 import { deleteIfUnchanged, getKey, putIfUnchanged, type Kv } from "../lib/keys.ts";
 import { Confirm, ErrorBox, Notice, Section, useAction } from "./common.tsx";
 
-export function KeyEditor(props: { keyBytes: Uint8Array | undefined; notice?: string | undefined; onSaved: (k: Uint8Array, notice: string) => void; onDeleted: () => void }) {
+export function KeyEditor(props: {
+  keyBytes: Uint8Array | undefined;
+  /** The user may write this key: Save and Delete are offered only then. */
+  canWrite: boolean;
+  notice?: string | undefined;
+  onSaved: (k: Uint8Array, notice: string) => void;
+  onDeleted: () => void;
+}) {
   const { keyBytes, onSaved, onDeleted } = props;
   const isNew = keyBytes === undefined;
   const [kv, setKv] = useState<Kv | undefined>();
@@ -90,23 +97,28 @@ export function KeyEditor(props: { keyBytes: Uint8Array | undefined; notice?: st
             </button>
           ))}
         </div>
-        <textarea class="mono value" rows={14} value={textValue} onInput={(e) => setText(e.currentTarget.value)} spellcheck={false} data-testid="value" />
+        <textarea class="mono value" rows={14} value={textValue} readOnly={!props.canWrite} onInput={(e) => setText(e.currentTarget.value)} spellcheck={false} data-testid="value" />
+        {!props.canWrite && <p class="muted" data-testid="read-only">Read only: your roles grant no write permission on this key.</p>}
         <label>
           Lease (hex ID, empty for none)
           <input class="mono" value={lease} onInput={(e) => setLease(e.currentTarget.value)} data-testid="lease" />
         </label>
         <div class="row">
-          <button class="primary" disabled={act.busy} onClick={() => void save()} data-testid="save">
-            {isNew ? "Create" : "Save"}
-          </button>
+          {props.canWrite && (
+            <button class="primary" disabled={act.busy} onClick={() => void save()} data-testid="save">
+              {isNew ? "Create" : "Save"}
+            </button>
+          )}
           {!isNew && (
             <>
               <button disabled={act.busy} onClick={() => void load()} data-testid="reload">
                 Reload
               </button>
-              <button class="danger" disabled={act.busy || kv === undefined} onClick={() => setConfirmDelete(true)} data-testid="delete-key">
-                Delete
-              </button>
+              {props.canWrite && (
+                <button class="danger" disabled={act.busy || kv === undefined} onClick={() => setConfirmDelete(true)} data-testid="delete-key">
+                  Delete
+                </button>
+              )}
               <button onClick={() => setShowHistory((s) => !s)} data-testid="history">
                 History
               </button>

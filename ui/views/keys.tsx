@@ -2,7 +2,7 @@
 // whole keyspace), a prefix search, the key editor, delete of a prefix with its count, and
 // export/import. A user whose roles cover only some ranges starts from those ranges.
 import { useEffect, useState } from "preact/hooks";
-import { lossy, prefixEnd, successor, utf8 } from "../lib/bytes.ts";
+import { equal, lossy, prefixEnd, successor, utf8 } from "../lib/bytes.ts";
 import { countRange, deleteRange, prefixRange, rangePage, treeChildren, type Child, type Kv } from "../lib/keys.ts";
 import { describeGrant, may, type Grant, type Session } from "../lib/session.ts";
 import { Confirm, ErrorBox, Notice, Section, useAction } from "./common.tsx";
@@ -13,10 +13,16 @@ export const PAGE = 50;
 
 type Mode = "tree" | "flat";
 
-/** Where a grant's keys start and end as a browsable prefix or range. */
-function grantStart(g: Grant): { prefix: Uint8Array; end: Uint8Array } {
-  if (g.end.length === 0) return { prefix: g.key, end: successor(g.key) };
-  return { prefix: g.key, end: g.end };
+/** A grant's keys: a prefix is browsed as a tree, a range, an open end or a single key as a list. */
+function GrantKeys({ g, onOpen, refresh, selected }: { g: Grant; onOpen: (k: Uint8Array) => void; refresh: number; selected: Uint8Array | undefined }) {
+  if (g.end.length > 0 && equal(g.end, prefixEnd(g.key))) return <Tree root={g.key} end={g.end} onOpen={onOpen} refresh={refresh} selected={selected} />;
+  const end = g.end.length === 0 ? successor(g.key) : g.end;
+  return (
+    <div class="tree">
+      <div class="tree-root mono">{describeGrant(g)}</div>
+      <FlatList from={g.key} end={end} label="" onOpen={onOpen} refresh={refresh} selected={selected} />
+    </div>
+  );
 }
 
 export function KeysView({ session }: { session: Session }) {
@@ -81,14 +87,11 @@ export function KeysView({ session }: { session: Session }) {
             </button>
           </form>
           {mode === "flat" ? (
-            <FlatList prefix={utf8(applied)} onOpen={open} refresh={refresh} selected={selected} />
+            <FlatList {...flatOf(utf8(applied))} onOpen={open} refresh={refresh} selected={selected} />
           ) : session.admin ? (
             <Tree root={new Uint8Array(0)} end={new Uint8Array([0])} onOpen={open} refresh={refresh} selected={selected} />
           ) : (
-            readable.map((g) => {
-              const { prefix: p, end } = grantStart(g);
-              return <Tree key={describeGrant(g)} root={p} end={end} onOpen={open} refresh={refresh} selected={selected} />;
-            })
+            readable.map((g) => <GrantKeys key={describeGrant(g)} g={g} onOpen={open} refresh={refresh} selected={selected} />)
           )}
         </Section>
         <PrefixTools session={session} prefix={utf8(applied)} onDone={() => setRefresh((n) => n + 1)} />
@@ -98,6 +101,7 @@ export function KeysView({ session }: { session: Session }) {
           <KeyEditor
             key={selected === undefined ? "new" : lossy(selected)}
             keyBytes={selected}
+            canWrite={selected === undefined ? session.admin || session.grants.some((g) => g.write) : may(session, "write", selected, new Uint8Array(0))}
             notice={savedNotice}
             onSaved={(k, notice) => {
               setSavedNotice(notice);
@@ -116,9 +120,15 @@ export function KeysView({ session }: { session: Session }) {
   );
 }
 
-/** The flat view: keys with `prefix`, PAGE at a time, next/previous by key. */
-function FlatList({ prefix, onOpen, refresh, selected }: { prefix: Uint8Array; onOpen: (k: Uint8Array) => void; refresh: number; selected: Uint8Array | undefined }) {
-  const { key: first, end } = prefixRange(prefix);
+/** The flat view of a prefix ("": all keys). */
+function flatOf(prefix: Uint8Array): { from: Uint8Array; end: Uint8Array; label: string } {
+  const { key, end } = prefixRange(prefix);
+  return { from: key, end, label: prefix.length === 0 ? "" : ` with prefix ${lossy(prefix)}` };
+}
+
+/** Keys in [from, end), PAGE at a time, next/previous by key. */
+function FlatList(props: { from: Uint8Array; end: Uint8Array; label: string; onOpen: (k: Uint8Array) => void; refresh: number; selected: Uint8Array | undefined }) {
+  const { from: first, end, label, onOpen, refresh, selected } = props;
   const [starts, setStarts] = useState<Uint8Array[]>([first]);
   const [kvs, setKvs] = useState<Kv[]>([]);
   const [count, setCount] = useState(0);
@@ -126,7 +136,7 @@ function FlatList({ prefix, onOpen, refresh, selected }: { prefix: Uint8Array; o
   const [more, setMore] = useState(false);
   const act = useAction();
   const from = starts[starts.length - 1]!;
-  const pfx = lossy(prefix);
+  const pfx = lossy(first) + "\u0000" + lossy(end);
 
   useEffect(() => setStarts([first]), [pfx]); // eslint-disable-line react-hooks/exhaustive-deps
   useEffect(() => {
@@ -145,7 +155,7 @@ function FlatList({ prefix, onOpen, refresh, selected }: { prefix: Uint8Array; o
       <ErrorBox error={act.error} />
       <p class="muted" data-testid="page-info">
         {kvs.length === 0 ? "no keys" : `keys ${firstIndex + 1}–${firstIndex + kvs.length} of ${total}`}
-        {pfx !== "" ? ` with prefix ${pfx}` : ""}
+        {label}
       </p>
       <ul class="keylist">
         {kvs.map((kv) => (
