@@ -61,6 +61,7 @@ export function AuthView({ session }: { session: Session }) {
 
   const run = (fn: () => Promise<string>) =>
     act.run(async () => {
+      setNotice(undefined);
       setNotice(await fn());
       setReload((n) => n + 1);
     });
@@ -100,7 +101,12 @@ function Users({ users, roles, run, busy }: { users: UserRow[]; roles: string[];
         class="row"
         onSubmit={(e) => {
           e.preventDefault();
-          void run(async () => (await api.call("/v3/auth/user/add", { name, password }), `User ${name} created`));
+          void run(async () => {
+            await api.call("/v3/auth/user/add", { name, password });
+            setName("");
+            setPassword("");
+            return `User ${name} created`;
+          });
         }}
       >
         <input placeholder="user name" value={name} onInput={(e) => setName(e.currentTarget.value)} data-testid="user-name" />
@@ -175,7 +181,11 @@ function Roles({ roles, run, busy }: { roles: RoleRow[]; run: Run; busy: boolean
         class="row"
         onSubmit={(e) => {
           e.preventDefault();
-          void run(async () => (await api.call("/v3/auth/role/add", { name }), `Role ${name} created`));
+          void run(async () => {
+            await api.call("/v3/auth/role/add", { name });
+            setName("");
+            return `Role ${name} created`;
+          });
         }}
       >
         <input placeholder="role name" value={name} onInput={(e) => setName(e.currentTarget.value)} data-testid="role-name" />

@@ -41,6 +41,7 @@ export function MembersView({ session }: { session: Session }) {
 
   const run = (fn: () => Promise<string>) =>
     act.run(async () => {
+      setNotice(undefined);
       setNotice(await fn());
       setReload((n) => n + 1);
     });
@@ -213,6 +214,8 @@ function AddMember({ busy, onAdded, run }: { busy: boolean; onAdded: (a: AddedMe
             if (peerURLs.length === 0) throw new Error("member peer urls not provided");
             const r = await api.call("/v3/cluster/member/add", { peerURLs, isLearner: learner });
             const id = String((r.member as Json).ID);
+            setName("");
+            setUrls("");
             onAdded(
               { name: name.trim(), peerURLs, id, members: ((r.members ?? []) as Json[]).map((m) => ({ id: String(m.ID), name: (m.name as string | undefined) ?? "", peerURLs: (m.peerURLs ?? []) as string[] })) },
               learner,
