@@ -120,7 +120,7 @@ export function dashboardApp(opts: DashboardOptions): Hono {
     return new Response(body, {
       headers: {
         "content-type": "application/octet-stream",
-        "content-disposition": `attachment; filename="snapshot-${opts.name}-${stamp}.db"`,
+        "content-disposition": `attachment; filename="snapshot-${opts.name.replace(/[^A-Za-z0-9._-]/g, "_")}-${stamp}.db"`,
         "cache-control": "no-store",
       },
     });
