@@ -30,7 +30,13 @@ const out = (b: Uint8Array) => {
 };
 const bytesOf = (x: v.InferOutput<typeof Bytes>) => ("text" in x ? utf8(x.text) : fromB64(x.base64));
 
-/** Every key with `prefix`, page by page, at one revision (the first page's). */
+/**
+ * Every key with `prefix`, page by page at the current revision. Not pinned to the first
+ * page's revision: a Range at a past revision reads every row of its range before the limit
+ * applies (src/mvcc rangeAt), which on a large prefix would cost the member memory in
+ * proportion to the prefix. So a write during the export may or may not be in the file; the
+ * file records the revision of its first page. (A point-in-time copy is the snapshot.)
+ */
 export async function exportPrefix(prefix: Uint8Array, onProgress: (n: number) => void): Promise<ExportFile> {
   const { key, end } = prefixRange(prefix);
   const kvs: ExportFile["kvs"] = [];
@@ -38,7 +44,7 @@ export async function exportPrefix(prefix: Uint8Array, onProgress: (n: number) =
   let revision = 0;
   let limit = EXPORT_PAGE;
   for (;;) {
-    const page = await rangePage(from, end, limit, true, revision);
+    const page = await rangePage(from, end, limit, true);
     if (revision === 0) revision = page.revision;
     let bytes = 0;
     for (const kv of page.kvs) {
