@@ -5,7 +5,17 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { create } from "@bufbuild/protobuf";
 import { MoveLeaderRequestSchema } from "./gen/rpc_pb.ts";
 import { join } from "node:path";
-import { connectionCap, keepaliveFromFlags, startClientServer, v2Route } from "./api/index.ts";
+import {
+  connectionCap,
+  DEFAULT_VERSION,
+  dashboardRoute,
+  type DialMaterial,
+  keepaliveFromFlags,
+  memberFetch,
+  Pipeline,
+  startClientServer,
+  v2Route,
+} from "./api/index.ts";
 import {
   bootstrapSource,
   DiscoveryError,
@@ -117,6 +127,24 @@ async function bootstrapInitialCluster(config: ServerConfig, logger: Logger): Pr
     if (e instanceof DiscoveryError) throw discoveryFailure(e, config, logger);
     throw e;
   }
+}
+
+/**
+ * The TLS material the dashboard's member calls dial other members' client ports with: the
+ * client side's CA (it signed their server certificates) and, as the client certificate, the
+ * peer certificate when there is one (peer certificates carry client auth; server certificates
+ * often do not, and --client-cert-auth refuses them), else the server certificate.
+ */
+function dashboardDial(t: Awaited<ReturnType<typeof setupMemberTls>>): (() => DialMaterial) | undefined {
+  const client = t.client;
+  if (client === undefined) return undefined;
+  const peer = t.peer;
+  return () => {
+    const c = client.dial();
+    if (peer === undefined) return c;
+    const p = peer.dial();
+    return { ...c, cert: p.cert, key: p.key };
+  };
 }
 
 /** Effects of the runtime the member may use (src/runtime builds them). */
@@ -310,8 +338,14 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
     await peerTransport.close().catch(() => {});
     throw err;
   }
+  // One pipeline for gRPC, the gateway and the dashboard's routes.
+  const pipeline = new Pipeline(srv, logger);
+  const routes = config.enableDashboard
+    ? [dashboardRoute({ pipeline, logger, name: config.name, version: DEFAULT_VERSION.etcdserver, fetch: memberFetch(dashboardDial(memberTls)) })]
+    : [];
   const client = await startClientServer({
     server: srv,
+    pipeline,
     listenUrls: [...config.listenClientUrls],
     tls: memberTls.client,
     cors: config.corsOrigins,
@@ -323,8 +357,8 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
     },
     // etcd 3.4 serves the v2 API only with --enable-v2 (then /v2/* is 404 "404 page not found").
     routes: config.enableV2
-      ? [v2Route({ server: srv, svc: assembled.v2, logger, clock: () => Date.now(), clientCertAuth: config.clientCertAuth })]
-      : [],
+      ? [...routes, v2Route({ server: srv, svc: assembled.v2, logger, clock: () => Date.now(), clientCertAuth: config.clientCertAuth })]
+      : routes,
   }).catch(async (err: unknown) => {
     await assembled.close().catch(() => {});
     await peerTransport.close().catch(() => {});

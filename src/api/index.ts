@@ -12,3 +12,5 @@ export { DEFAULT_VERSION } from "./http/router.ts";
 export { httpStatusFromCode } from "../rpctypes/index.ts";
 export { rpcTable } from "./rpc/index.ts";
 export { v2Route, type V2ApiOptions } from "./v2/index.ts";
+export { Pipeline } from "./pipeline/index.ts";
+export { dashboardRoute, memberFetch, type DashboardOptions, type DialMaterial } from "./dashboard/index.ts";

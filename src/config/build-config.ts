@@ -471,6 +471,7 @@ export function buildServerConfig(
 
     enablePprof: v.bool("enable-pprof"),
     metrics: v.str("metrics"),
+    enableDashboard: v.bool("enable-dashboard"),
 
     ...log,
     logPackageLevels: v.str("log-package-levels"),

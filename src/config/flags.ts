@@ -418,6 +418,13 @@ export const FLAGS: readonly FlagDef[] = [
     "Set level of detail for exported metrics, specify 'extensive' to include server side grpc histogram metrics.",
   ),
   f(
+    "enable-dashboard",
+    "bool",
+    "true",
+    "Profiling and Monitoring",
+    'Serve the web dashboard at client URL + "/ui" (with auth enabled it requires a login).',
+  ),
+  f(
     "listen-metrics-urls",
     "urls",
     "",

@@ -130,6 +130,8 @@ export interface ServerConfig {
   // Profiling and monitoring
   readonly enablePprof: boolean;
   readonly metrics: string;
+  /** Serve the web dashboard at /ui on the client port (Conclave's own flag; default true). */
+  readonly enableDashboard: boolean;
 
   // Logging
   readonly logger: Logger;

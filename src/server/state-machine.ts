@@ -510,7 +510,7 @@ class Sm implements StateMachine {
     const kr = keyRange(req.key, req.rangeEnd);
     let out;
     if (asked <= 0 || asked === current) {
-      out = selectRange(s.index.range(kr), req);
+      out = selectRange(s.index.range(kr), req, () => s.index.count(kr));
     } else {
       if (asked > current) throw Errors.futureRev;
       if (asked < s.compactRevision) throw Errors.compacted;

@@ -13,6 +13,8 @@ export interface HttpRoute {
   readonly fetch: FetchHandler;
   /** Serves an exchange directly when it returns true (a hot path); otherwise `fetch` does. */
   readonly exchange?: (ex: HttpExchange) => boolean;
+  /** false: no CORS headers on its answers (the dashboard is same-origin only). Default true. */
+  readonly cors?: boolean;
 }
 
 export interface HttpRouterOptions {
@@ -46,7 +48,7 @@ export class HttpRouter {
   private readonly server: EtcdServer;
 
   constructor(
-    pipeline: Pipeline,
+    private readonly pipeline: Pipeline,
     private readonly opts: HttpRouterOptions,
   ) {
     this.server = pipeline.server;
@@ -72,7 +74,7 @@ export class HttpRouter {
     if (commonName !== undefined && commonName !== "" && (ex.url.startsWith("/v3/") || ex.url.startsWith("/v3beta/")) && this.server.auth.enabled()) {
       return text(ex, 400, "CommonName of client sending a request against gateway will be ignored and not used as expected\n");
     }
-    this.addCors(ex);
+    if (this.opts.routes?.some((r) => r.cors === false && ex.url.startsWith(r.prefix)) !== true) this.addCors(ex);
     if (ex.method === "OPTIONS") {
       ex.writeHead(200, {});
       ex.end();
@@ -97,7 +99,7 @@ export class HttpRouter {
         return;
       case "/metrics":
         ex.writeHead(200, METRICS_HEADERS);
-        ex.end(this.server.metrics());
+        ex.end(this.server.metrics() + this.pipeline.metrics());
         return;
     }
     for (const r of this.opts.routes ?? []) {
