@@ -65,12 +65,14 @@ test("the gateway over HTTP/1.1: a client that does not read makes the stream un
 function countedSnapshot(): { total: number; pulled: () => number } {
   const chunks = Array.from({ length: 600 }, () => new Uint8Array(64 * 1024).fill(7));
   let pulled = 0;
-  chunks[Symbol.iterator] = function* () {
-    for (let i = 0; i < chunks.length; i++) {
-      pulled = i + 1;
-      yield chunks[i]!;
-    }
-  };
+  Object.defineProperty(chunks, Symbol.iterator, {
+    value: function* () {
+      for (let i = 0; i < chunks.length; i++) {
+        pulled = i + 1;
+        yield chunks[i]!;
+      }
+    },
+  });
   h.fake.snapshotChunks = chunks;
   return { total: chunks.length, pulled: () => pulled };
 }
