@@ -279,6 +279,26 @@ export class AuthStore {
     this.bump(out);
   }
 
+  /**
+   * Feeds the store to a hash in a fixed order (Maintenance.Hash): the authEnabled flag, the
+   * revision, then every role and user record in name order, each name before its authpb
+   * bytes. Every member that applied the same entries feeds the same bytes.
+   */
+  feedHash(update: (b: Uint8Array) => void): void {
+    const head = new Uint8Array(9);
+    head[0] = enabledFlag(this.on, this.keyed);
+    new DataView(head.buffer).setBigUint64(1, BigInt(this.rev));
+    update(head);
+    for (const n of this.roleNames()) {
+      update(enc.encode(`role:${n}:`));
+      update(encodeRole(this.roles.get(n)!));
+    }
+    for (const n of this.userNames()) {
+      update(enc.encode(`user:${n}:`));
+      update(encodeUser(this.users.get(n)!));
+    }
+  }
+
   // ---- persistence ----
 
   private bump(out: InStatement[]): void {

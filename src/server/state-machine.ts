@@ -616,6 +616,9 @@ class Sm implements StateMachine {
     crc.updateU64(await this.store.hashKV(this.store.revision));
     const ls = await this.db.execute("SELECT id, ttl FROM leases ORDER BY id");
     for (const r of ls.rows) crc.update(new TextEncoder().encode(`${r[0] as string}:${Number(r[1])};`));
+    // etcd's Hash covers its whole backend, the auth buckets included: members that disagree
+    // on users, roles or permissions must not report the same hash (HashKV stays keys only).
+    this.auth.feedHash((b) => crc.update(b));
     return crc.digest();
   }
 
