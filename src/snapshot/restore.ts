@@ -79,7 +79,7 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
     name: e.name,
     urls: e.urls.map((u) => urlString(toWebUrl(u))),
   }));
-  verifyBootstrap({ name, initialCluster: cluster.flatMap((e) => e.urls.map((u) => ({ name: e.name, url: new URL(u) }))) });
+  verifyBootstrap(name, new Map(cluster.map((e) => [e.name, e.urls])));
   const mine = cluster.find((e) => e.name === name)!.urls;
   const sorted = (xs: readonly string[]) => [...xs].sort().join(",");
   if (sorted(mine) !== sorted(peerUrls)) {
