@@ -14,7 +14,7 @@ import { LeaseSchema } from "../gen/lease_pb.ts";
 import { AlarmMemberSchema } from "../gen/rpc_pb.ts";
 import type { KvCursor, KvRow, StateReader } from "../storage/index.ts";
 import { AuthStore } from "../auth/index.ts";
-import { authBucketSources, type EtcdAuthState } from "./auth-buckets.ts";
+import { authBucketSources } from "./auth-buckets.ts";
 import {
   Buckets,
   CLUSTER_VERSION,
@@ -30,8 +30,6 @@ import { encodeKeyValueInto, keyValueSize } from "./kv-codec.ts";
 import { listSource } from "./sources.ts";
 
 export interface ExportOptions {
-  /** The auth store to write instead of the view's (users, roles, enabled flag, revision). */
-  auth?: EtcdAuthState;
   /** Gives the event loop a turn between batches (default: setImmediate). */
   yieldTurn?: () => Promise<void>;
   /** Bytes per writing-pass batch (default 1 MiB). */
@@ -67,7 +65,7 @@ export async function exportEtcdImage(view: StateReader, opts: ExportOptions = {
     ),
     // The view's auth tables, decoded and encoded again by the auth store's codec: the bytes
     // etcd writes (the tables hold the same authpb records).
-    ...authBucketSources(opts.auth ?? AuthStore.load(view.authRows()).state()),
+    ...authBucketSources(AuthStore.load(view.authRows()).state()),
     listSource(Buckets.cluster, [{ key: ClusterKeys.clusterVersion, value: enc.encode(CLUSTER_VERSION) }]),
     historySource(view, opts),
     leaseSource(view),
