@@ -4,7 +4,8 @@
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import * as v from "valibot";
-import { parseUrlsMap, v2ErrorBody, type V2ErrorKind, V2_ERRORS, type V2Event, type V2Node } from "../src/bootstrap/index.ts";
+import { parseUrlsMap, type V2Event, type V2Node } from "../src/bootstrap/index.ts";
+import { V2Code, V2Error } from "../src/rpctypes/index.ts";
 import { homePage, tokenPage } from "./html.ts";
 import type { Metrics } from "./metrics.ts";
 import type { RateLimiter } from "./rate-limit.ts";
@@ -114,9 +115,10 @@ export function createApp(o: AppOptions): Hono<Env> {
     }),
   );
 
-  const v2Error = (c: Context<Env>, kind: V2ErrorKind, cause: string, index: number) => {
+  const v2Error = (c: Context<Env>, code: V2Code, cause: string, index: number) => {
+    const e = new V2Error(code, cause, index);
     c.header("X-Etcd-Index", String(index));
-    return c.json(v2ErrorBody(kind, cause, index), V2_ERRORS[kind].status as 400);
+    return c.json(e.toJSON(), e.status as 400);
   };
   const ok = (c: Context<Env>, body: V2Event, index: number, status: 200 | 201 = 200) => {
     c.header("X-Etcd-Index", String(index));
@@ -170,8 +172,8 @@ export function createApp(o: AppOptions): Hono<Env> {
     const index = await o.store.index();
     if (!params.success) {
       const field = params.issues[0]?.path?.[0]?.key;
-      if (field === "waitIndex") return v2Error(c, "indexNaN", "", index);
-      return v2Error(c, "invalidField", `invalid value for ${String(field)}`, index);
+      if (field === "waitIndex") return v2Error(c, V2Code.IndexNaN, `invalid value for "waitIndex"`, index);
+      return v2Error(c, V2Code.InvalidField, `invalid value for ${String(field)}`, index);
     }
     const p = params.output;
     const key = name === "" ? `/${token}` : `/${token}/${name}`;
@@ -183,9 +185,9 @@ export function createApp(o: AppOptions): Hono<Env> {
           { token, name, recursive: p.recursive === "true", fromIndex: p.waitIndex, signal: c.req.raw.signal, timeoutMs: o.longPollMs },
           o.clock(),
         );
-        if (r.kind === "no-token") return v2Error(c, "keyNotFound", `/${token}`, r.index);
+        if (r.kind === "no-token") return v2Error(c, V2Code.KeyNotFound, `/${token}`, r.index);
         if (r.kind === "cleared") {
-          return v2Error(c, "eventIndexCleared", `the requested history has been cleared [${r.oldest}/${p.waitIndex}]`, r.index);
+          return v2Error(c, V2Code.EventIndexCleared, `the requested history has been cleared [${r.oldest}/${p.waitIndex}]`, r.index);
         }
         // Nothing happened in time: an empty 200, on which etcd's client polls again.
         if (r.kind === "timeout") return c.body(null, 200);
@@ -195,7 +197,7 @@ export function createApp(o: AppOptions): Hono<Env> {
       }
     }
     const t = await o.store.getToken(token, o.clock());
-    if (t === undefined) return v2Error(c, "keyNotFound", `/${token}`, index);
+    if (t === undefined) return v2Error(c, V2Code.KeyNotFound, `/${token}`, index);
     if (name === "" && (c.req.header("accept") ?? "").includes("text/html")) {
       return c.html(tokenPage(t, `${o.host !== "" ? o.host : new URL(c.req.url).origin}/${token}`));
     }
@@ -212,7 +214,7 @@ export function createApp(o: AppOptions): Hono<Env> {
     }
     if (name === "_config/size") return ok(c, { action: "get", node: v2Node(token, t.sizeNode) }, t.index);
     const n = t.nodes.find((x) => x.name === name);
-    if (n === undefined) return v2Error(c, "keyNotFound", key, t.index);
+    if (n === undefined) return v2Error(c, V2Code.KeyNotFound, key, t.index);
     return ok(c, { action: "get", node: v2Node(token, n) }, t.index);
   }
 
@@ -221,25 +223,25 @@ export function createApp(o: AppOptions): Hono<Env> {
     const key = `/${token}/${name}`;
     const prevExist = (await formValue(c, "prevExist")) ?? "";
     for (const unsupported of ["ttl", "dir", "prevValue", "prevIndex", "refresh"]) {
-      if ((await formValue(c, unsupported)) !== undefined) return v2Error(c, "invalidField", `${unsupported} is not supported by the discovery service`, index);
+      if ((await formValue(c, unsupported)) !== undefined) return v2Error(c, V2Code.InvalidField, `${unsupported} is not supported by the discovery service`, index);
     }
-    if (prevExist !== "" && prevExist !== "true" && prevExist !== "false") return v2Error(c, "invalidField", "invalid value for prevExist", index);
+    if (prevExist !== "" && prevExist !== "true" && prevExist !== "false") return v2Error(c, V2Code.InvalidField, "invalid value for prevExist", index);
     const value = (await formValue(c, "value")) ?? "";
-    if (Buffer.byteLength(value) > MAX_VALUE_BYTES) return v2Error(c, "invalidField", `value larger than ${MAX_VALUE_BYTES} bytes`, index);
+    if (Buffer.byteLength(value) > MAX_VALUE_BYTES) return v2Error(c, V2Code.InvalidField, `value larger than ${MAX_VALUE_BYTES} bytes`, index);
     try {
       parseUrlsMap(value);
     } catch (e) {
-      return v2Error(c, "invalidField", `value must be name=peerURL[,name=peerURL]: ${(e as Error).message}`, index);
+      return v2Error(c, V2Code.InvalidField, `value must be name=peerURL[,name=peerURL]: ${(e as Error).message}`, index);
     }
-    if (value === "" || !value.includes("=")) return v2Error(c, "invalidField", "value must be name=peerURL[,name=peerURL]", index);
+    if (value === "" || !value.includes("=")) return v2Error(c, V2Code.InvalidField, "value must be name=peerURL[,name=peerURL]", index);
     const t = await o.store.getToken(token, o.clock());
     const maxNodes = (t?.size ?? 0) + o.extraNodes;
     const mode = prevExist === "false" ? "create" : prevExist === "true" ? "update" : "set";
     const r = await o.store.putMachine(token, name, value, mode, o.clock(), maxNodes);
     if (!r.ok) {
-      if (r.reason === "no-token") return v2Error(c, "keyNotFound", `/${token}`, r.index);
-      if (r.reason === "exists") return v2Error(c, "nodeExist", key, r.index);
-      if (r.reason === "missing") return v2Error(c, "keyNotFound", key, r.index);
+      if (r.reason === "no-token") return v2Error(c, V2Code.KeyNotFound, `/${token}`, r.index);
+      if (r.reason === "exists") return v2Error(c, V2Code.NodeExist, key, r.index);
+      if (r.reason === "missing") return v2Error(c, V2Code.KeyNotFound, key, r.index);
       c.header("X-Etcd-Index", String(r.index));
       return c.json({ errorCode: 103, message: "Reached the max number of peers in the cluster", cause: key, index: r.index }, 400);
     }
@@ -253,15 +255,15 @@ export function createApp(o: AppOptions): Hono<Env> {
       const recursive = (await formValue(c, "recursive")) === "true" || (await formValue(c, "dir")) === "true";
       const t = await o.store.getToken(token, o.clock());
       const index = await o.store.index();
-      if (t === undefined) return v2Error(c, "keyNotFound", `/${token}`, index);
-      if (!recursive) return v2Error(c, "notFile", `/${token}`, index);
-      if ((await formValue(c, "recursive")) !== "true" && t.nodes.length > 0) return v2Error(c, "dirNotEmpty", `/${token}`, index);
+      if (t === undefined) return v2Error(c, V2Code.KeyNotFound, `/${token}`, index);
+      if (!recursive) return v2Error(c, V2Code.NotFile, `/${token}`, index);
+      if ((await formValue(c, "recursive")) !== "true" && t.nodes.length > 0) return v2Error(c, V2Code.DirNotEmpty, `/${token}`, index);
       const r = await o.store.deleteToken(token, o.clock());
-      if (!r.ok) return v2Error(c, "keyNotFound", `/${token}`, r.index);
+      if (!r.ok) return v2Error(c, V2Code.KeyNotFound, `/${token}`, r.index);
       return ok(c, v2Event(token, r.event), r.event.index);
     }
     const r = await o.store.deleteMachine(token, name, o.clock());
-    if (!r.ok) return v2Error(c, "keyNotFound", `/${token}/${name}`, r.index);
+    if (!r.ok) return v2Error(c, V2Code.KeyNotFound, `/${token}/${name}`, r.index);
     return ok(c, v2Event(token, r.event), r.event.index);
   }
 
@@ -280,7 +282,7 @@ export function createApp(o: AppOptions): Hono<Env> {
     if (isConfig) return c.text("Method Not Allowed\n", 405);
     if (method === "PUT" && rest !== "") return put(c, token, rest);
     if (method === "DELETE") return del(c, token, rest);
-    if (method === "PUT") return v2Error(c, "notFile", `/${token}`, await o.store.index());
+    if (method === "PUT") return v2Error(c, V2Code.NotFile, `/${token}`, await o.store.index());
     return c.text("Method Not Allowed\n", 405);
   });
 

@@ -1,7 +1,7 @@
 // How a member that could not bootstrap through discovery says so: etcdmain's lines for each
 // DiscoveryError (3.4 wording), ending in the one error the process exits with.
 import type { ServerConfig } from "../config/index.ts";
-import { DiscoveryError } from "./errors.ts";
+import type { DiscoveryError } from "../rpctypes/index.ts";
 import type { BootstrapLogger } from "./logger.ts";
 
 /** Logs etcd's advice for a failed discovery join and returns the error to exit with. */

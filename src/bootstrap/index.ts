@@ -9,7 +9,9 @@ export {
   resolveInitialCluster,
   verifyInitialCluster,
 } from "./resolve.ts";
-export { BootstrapError, DiscoveryError } from "./errors.ts";
+export { BootstrapError } from "./errors.ts";
+// What a discovery join throws (a catalogue entry: src/rpctypes/discovery.ts).
+export { DiscoveryError } from "../rpctypes/index.ts";
 export type { BootstrapLogger } from "./logger.ts";
 export { type Resolver, type SrvRecord, systemResolver, tcpAddrString } from "./resolver.ts";
 export { type SrvCluster, srvClusterNames } from "./srv.ts";
@@ -23,7 +25,7 @@ export {
   NetworkError,
   TimeoutError,
 } from "./http-client.ts";
-export { formatV2Error, V2_ERRORS, type V2ErrorBody, type V2ErrorKind, v2ErrorBody, type V2Event, type V2Node } from "./v2-protocol.ts";
+export { formatV2Error, type V2ErrorBody, type V2Event, type V2Node } from "./v2-protocol.ts";
 export { type Compare, endpointUrl, type KeyValue, type Op, prefixEnd, V3Client, type V3ClientOptions, V3Error, type WatchBatch } from "./v3-client.ts";
 export { joinV2Discovery } from "./v2-discovery.ts";
 export { joinV3Discovery, membersPrefix, sizeKey } from "./v3-discovery.ts";

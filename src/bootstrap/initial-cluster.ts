@@ -27,21 +27,5 @@ export function parseUrlsMap(s: string): Map<string, string[]> {
   }
 }
 
-/** URLsMap.String(): every `name=url` pair, sorted, joined by ",". */
-export function formatUrlsMap(members: ReadonlyMap<string, readonly string[]>): string {
-  const pairs: string[] = [];
-  for (const [name, urls] of members) for (const u of urls) pairs.push(`${name}=${u}`);
-  return pairs.sort().join(",");
-}
-
-/** etcd's checkDuplicateURL: one peer URL listed under two names (or twice). */
-export function hasDuplicateUrl(members: ReadonlyMap<string, readonly string[]>): boolean {
-  const seen = new Set<string>();
-  for (const urls of members.values()) {
-    for (const u of urls) {
-      if (seen.has(u)) return true;
-      seen.add(u);
-    }
-  }
-  return false;
-}
+// URLsMap.String() and etcd's checkDuplicateURL live with the bootstrap checks in src/config.
+export { formatUrlsMap, hasDuplicateUrl } from "../config/index.ts";

@@ -3,8 +3,8 @@
 // and the InitialCluster it yields, checked the same way whatever the source
 // (etcd's PeerURLsMapAndToken, the join in bootstrapNewClusterNoWAL, VerifyBootstrap).
 import type { ServerConfig } from "../config/index.ts";
-import { urlString } from "../config/index.ts";
-import { BootstrapError, DiscoveryError } from "./errors.ts";
+import { urlString, verifyBootstrap } from "../config/index.ts";
+import { BootstrapError } from "./errors.ts";
 import { createHttpClient, type HttpClient } from "./http-client.ts";
 import { formatUrlsMap, hasDuplicateUrl, type InitialCluster, parseUrlsMap } from "./initial-cluster.ts";
 import type { BootstrapLogger } from "./logger.ts";
@@ -187,11 +187,9 @@ async function resolvedUrl(u: string, resolver: Resolver): Promise<string> {
  * and its --initial-advertise-peer-urls equal its entry once host names are resolved.
  */
 export async function verifyInitialCluster(ic: InitialCluster, c: ServerConfig, resolver: Resolver): Promise<void> {
-  const mine = ic.members.get(c.name);
-  if (mine === undefined) throw new BootstrapError(`couldn't find local name ${JSON.stringify(c.name)} in the initial cluster configuration`);
-  if (ic.source === "static" && hasDuplicateUrl(ic.members)) {
-    throw new BootstrapError(`initial cluster ${formatUrlsMap(ic.members)} has duplicated url`);
-  }
+  // A discovery result with a duplicate URL was already refused with discovery's own text.
+  verifyBootstrap(c.name, ic.members);
+  const mine = ic.members.get(c.name)!;
   const ap = c.initialAdvertisePeerUrls.map((u) => urlString(u)).sort();
   const urls = [...mine].sort();
   if (ap.join(",") === urls.join(",")) return;
@@ -218,4 +216,3 @@ export async function verifyInitialCluster(ic: InitialCluster, c: ServerConfig, 
   throw new BootstrapError(`failed to resolve ${ap.join(",")} to match --initial-cluster=${umap} (${why})`);
 }
 
-export { DiscoveryError };

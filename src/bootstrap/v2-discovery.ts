@@ -8,20 +8,8 @@
 //   4. GET <token>/<id>?wait=true&waitIndex → the registration is visible
 //   5. steps 1-2 again, then long-poll <token>?recursive=true&wait=true until `size` found
 import * as v from "valibot";
-import {
-  BootstrapError,
-  DiscoveryError,
-  ErrBadDiscoveryEndpoint,
-  ErrBadSizeKey,
-  ErrClusterUnavailable,
-  ErrDuplicateID,
-  ErrDuplicateName,
-  ErrEmptyBody,
-  ErrFullCluster,
-  ErrInvalidJSON,
-  ErrInvalidURL,
-  ErrSizeNotFound,
-} from "./errors.ts";
+import { DiscoveryError, DiscoveryErrors, V2ClientErrors } from "../rpctypes/index.ts";
+import { BootstrapError } from "./errors.ts";
 import { type HttpClient, type HttpResponse, NetworkError } from "./http-client.ts";
 import { parseUrlsMap } from "./initial-cluster.ts";
 import { backoffSeconds } from "./backoff.ts";
@@ -45,7 +33,7 @@ export interface V2DiscoveryOptions {
 /** A v2 client error whose kind decides etcd's next step. */
 class ClusterError extends Error {
   constructor(readonly detail: string) {
-    super(ErrClusterUnavailable);
+    super(V2ClientErrors.clusterUnavailable);
   }
 }
 class KeysError extends Error {
@@ -55,12 +43,12 @@ class KeysError extends Error {
 }
 class InvalidJson extends Error {
   constructor() {
-    super(ErrInvalidJSON);
+    super(V2ClientErrors.invalidJSON);
   }
 }
 class EmptyBody extends Error {
   constructor() {
-    super(ErrEmptyBody);
+    super(V2ClientErrors.emptyBody);
   }
 }
 
@@ -182,7 +170,7 @@ class Discovery {
     try {
       res = await this.send("PUT", this.url(this.selfKey, "prevExist=false"), `value=${encodeURIComponent(this.o.config)}`);
     } catch (e) {
-      if (e instanceof KeysError && e.body.errorCode === 105) throw new DiscoveryError(ErrDuplicateID, "duplicate-id");
+      if (e instanceof KeysError && e.body.errorCode === 105) throw new DiscoveryError(DiscoveryErrors.duplicateID);
       throw asFatal(e);
     }
     // Ensure self appears on the server we connected to.
@@ -202,12 +190,12 @@ class Discovery {
     } catch (e) {
       // etcd compares against *client.Error while the client returns client.Error: a 404
       // therefore surfaces as the client's text ("100: Key not found (...) [n]"), as here.
-      if (e instanceof InvalidJson) throw new DiscoveryError(ErrBadDiscoveryEndpoint);
+      if (e instanceof InvalidJson) throw new DiscoveryError(DiscoveryErrors.badDiscoveryEndpoint);
       if (e instanceof ClusterError) return this.retry("cluster status check", e.detail, () => this.checkCluster());
       throw asFatal(e);
     }
     const raw = sizeRes.event.node.value ?? "";
-    if (!/^\d+$/.test(raw) || BigInt(raw) > BigInt(Number.MAX_SAFE_INTEGER)) throw new DiscoveryError(ErrBadSizeKey);
+    if (!/^\d+$/.test(raw) || BigInt(raw) > BigInt(Number.MAX_SAFE_INTEGER)) throw new DiscoveryError(DiscoveryErrors.badSizeKey);
     const size = Number(raw);
     let res: KeysResponse;
     try {
@@ -222,7 +210,7 @@ class Discovery {
     for (let i = 0; i < nodes.length; i++) {
       if (base(nodes[i]!.key) === self) break;
       // size-1 is computed in uint64 by etcd: a size of 0 never fills.
-      if (size > 0 && i >= size - 1) throw new DiscoveryError(ErrFullCluster, "full");
+      if (size > 0 && i >= size - 1) throw new DiscoveryError(DiscoveryErrors.fullCluster);
     }
     return { nodes, size, index: res.index };
   }
@@ -290,9 +278,9 @@ function nodesToCluster(nodes: readonly V2Node[], size: number): string {
   try {
     m = parseUrlsMap(us);
   } catch {
-    throw new DiscoveryError(ErrInvalidURL);
+    throw new DiscoveryError(DiscoveryErrors.invalidURL);
   }
-  if (m.size !== size) throw new DiscoveryError(ErrDuplicateName, "duplicate-name");
+  if (m.size !== size) throw new DiscoveryError(DiscoveryErrors.duplicateName);
   return us;
 }
 

@@ -3,7 +3,7 @@
 //   /_etcd/registry/<token>/_config/size          decimal size, put by the operator
 //   /_etcd/registry/<token>/members/<member id>   `name=url,...` of each member
 // Registrations are ordered by create revision; the first `size` make the cluster.
-import { DiscoveryError, ErrBadSizeKey, ErrFullCluster, ErrInvalidPeerURL, ErrSizeNotFound } from "./errors.ts";
+import { DiscoveryError, DiscoveryErrors } from "../rpctypes/index.ts";
 import { NetworkError, TimeoutError } from "./http-client.ts";
 import { parseUrlsMap } from "./initial-cluster.ts";
 import { backoffSeconds } from "./backoff.ts";
@@ -75,9 +75,9 @@ class Discovery {
       let size: number;
       try {
         const r = await this.o.client.range(sizeKey(this.o.token));
-        if (r.kvs.length === 0) throw new DiscoveryError(ErrSizeNotFound);
+        if (r.kvs.length === 0) throw new DiscoveryError(DiscoveryErrors.sizeNotFound);
         const raw = r.kvs[0]!.value;
-        if (!/^[+-]?\d+$/.test(raw) || Number(raw) <= 0 || !Number.isSafeInteger(Number(raw))) throw new DiscoveryError(ErrBadSizeKey);
+        if (!/^[+-]?\d+$/.test(raw) || Number(raw) <= 0 || !Number.isSafeInteger(Number(raw))) throw new DiscoveryError(DiscoveryErrors.badSizeKey);
         size = Number(raw);
       } catch (e) {
         if (e instanceof DiscoveryError) throw e;
@@ -102,7 +102,7 @@ class Discovery {
       let idx = 0;
       for (const m of this.members) {
         if (m.key === this.selfKey) break;
-        if (idx >= size - 1) throw new DiscoveryError(ErrFullCluster, "full");
+        if (idx >= size - 1) throw new DiscoveryError(DiscoveryErrors.fullCluster);
         idx++;
       }
       return { size, revision };
@@ -164,7 +164,7 @@ class Discovery {
     try {
       parseUrlsMap(us);
     } catch {
-      throw new DiscoveryError(ErrInvalidPeerURL);
+      throw new DiscoveryError(DiscoveryErrors.invalidPeerURL);
     }
     return us;
   }

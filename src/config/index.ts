@@ -18,4 +18,4 @@ export { parseGoBool, parseGoDuration, ValueError } from "./go-values.ts";
 export { helpText, versionText, VERSION, API_VERSION } from "./help.ts";
 export { FLAGS, flagToEnv, type FlagDef } from "./flags.ts";
 export { DEFAULT_QUOTA_BYTES, MAX_ELECTION_MS } from "./build-config.ts";
-export { verifyBootstrap } from "./verify-bootstrap.ts";
+export { formatUrlsMap, hasDuplicateUrl, type UrlsMap, verifyBootstrap } from "./verify-bootstrap.ts";

@@ -157,9 +157,12 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
     log,
     sm,
     reopenSm: async (image) => {
+      const authRevision = sm.auth.revision;
       await sm.close();
       await installStateImage(smPath, image);
       sm = await openStateMachine(smOpts);
+      // The image carries the auth tables; tokens live outside them (member-auth.ts).
+      if (sm.auth.revision !== authRevision) server?.auth.authReplaced();
       return sm;
     },
     members,

@@ -27,6 +27,7 @@ import { Crc32, fromKey, keyRange, MvccStore, selectRange } from "../mvcc/index.
 import type { MemberRow, MembershipEvent } from "../membership/members.ts";
 import { stateDdl, statePragmas, SYNC_TOUCH } from "../storage/schema.ts";
 import { StateReader } from "../storage/state-reader.ts";
+import { AUTH_ROWS_SQL, authTableRows } from "../storage/auth-rows.ts";
 import { snapshotResponses } from "../snapshot/index.ts";
 import { AlarmSet } from "./apply-alarm.ts";
 import { AuthStore } from "../auth/index.ts";
@@ -191,12 +192,13 @@ export async function openStateMachine(o: StateMachineOptions): Promise<StateMac
   const m = (await db.execute("SELECT applied_index, revision, compact_revision, scheduled_compact FROM meta WHERE id = 1")).rows[0];
   if (m === undefined) throw new Error("state: meta row missing");
   db.resetMark(Number(m[0]));
-  const am = (await db.execute("SELECT enabled, revision FROM auth_meta WHERE id = 1")).rows[0];
-  const auth = AuthStore.load({
-    meta: am === undefined ? undefined : { enabled: Number(am[0]) === 1, revision: Number(am[1]) },
-    users: (await db.execute("SELECT data FROM auth_users")).rows.map((r) => r[0] as Uint8Array),
-    roles: (await db.execute("SELECT data FROM auth_roles")).rows.map((r) => r[0] as Uint8Array),
-  });
+  const auth = AuthStore.load(
+    authTableRows(
+      (await db.execute(AUTH_ROWS_SQL.meta)).rows[0],
+      (await db.execute(AUTH_ROWS_SQL.users)).rows,
+      (await db.execute(AUTH_ROWS_SQL.roles)).rows,
+    ),
+  );
   const sm = new Sm(db, o, Number(m[0]), await MvccStore.open(db, {
     revision: Number(m[1]),
     compactRevision: Number(m[2]),
@@ -614,6 +616,9 @@ class Sm implements StateMachine {
     crc.updateU64(await this.store.hashKV(this.store.revision));
     const ls = await this.db.execute("SELECT id, ttl FROM leases ORDER BY id");
     for (const r of ls.rows) crc.update(new TextEncoder().encode(`${r[0] as string}:${Number(r[1])};`));
+    // etcd's Hash covers its whole backend, the auth buckets included: members that disagree
+    // on users, roles or permissions must not report the same hash (HashKV stays keys only).
+    this.auth.feedHash((b) => crc.update(b));
     return crc.digest();
   }
 

@@ -1,140 +1,86 @@
-// etcd's auth buckets (auth, authUsers, authRoles) as one typed value: the seam through which
-// users, roles, permissions, the auth-enabled flag and the auth revision move between an etcd
-// image and Conclave's auth store.
+// etcd's auth buckets (auth, authUsers, authRoles) ⇄ the auth store's state: users (bcrypt
+// hashes, roles, the no-password option), roles with their permissions, the auth-enabled flag
+// and the auth revision move between an etcd image and Conclave's auth tables through here.
 //
-// Reading: parseAuthBuckets turns an image's buckets into an EtcdAuthState.
-// Writing: authBucketSources turns an EtcdAuthState into the three buckets of an image;
-// FRESH_AUTH_STATE is what a new etcd member has (authRevision 1, no users or roles, and no
-// authEnabled key: etcd writes that key only once auth is enabled).
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { type BoltReader, type BucketRef, type BucketSource, compare, type KeyValuePair } from "../bbolt/index.ts";
-import { type Permission_Type, PermissionSchema, RoleSchema, UserAddOptionsSchema, UserSchema } from "../gen/auth_pb.ts";
+// The records are authpb bytes on both sides, encoded and decoded by src/auth (the same bytes
+// etcd 3.4 writes: checked against Debian's etcd 3.4.23 in test/snapshot/etcd-auth.test.ts).
+// The `auth` bucket holds authRevision (u64 BE) and, once auth was first enabled, authEnabled
+// (1, or 0 after a disable); a store never enabled has no authEnabled key.
+import { type BoltReader, type BucketRef, type BucketSource, compare, type KeyValuePair, latin1 } from "../bbolt/index.ts";
+import { type AuthRole, type AuthState, type AuthUser, decodeRole, decodeUser, encodeRole, encodeUser } from "../auth/index.ts";
 import { SnapshotError } from "./errors.ts";
 import { AuthKeys, Buckets, readU64be, u64be } from "./etcd-layout.ts";
 import { listSource } from "./sources.ts";
 
-export interface EtcdPermission {
-  /** authpb.Permission.Type: READ = 0, WRITE = 1, READWRITE = 2. */
-  readonly permType: Permission_Type;
-  readonly key: Uint8Array;
-  /** Empty = the single key; "\0" = every key from `key` on. */
-  readonly rangeEnd: Uint8Array;
-}
+/** The auth store as a snapshot carries it (src/auth's AuthState). */
+export type EtcdAuthState = AuthState;
+export { FRESH_AUTH_STATE } from "../auth/index.ts";
 
-export interface EtcdRole {
-  readonly name: string;
-  /** Sorted by key, as etcd keeps them. */
-  readonly permissions: readonly EtcdPermission[];
-}
-
-export interface EtcdUser {
-  readonly name: string;
-  /** The bcrypt hash etcd stores (empty for a user created with --no-password). */
-  readonly password: string;
-  /** Sorted, as etcd keeps them. */
-  readonly roles: readonly string[];
-  readonly noPassword: boolean;
-}
-
-export interface EtcdAuthState {
-  readonly enabled: boolean;
-  /** etcd's auth revision: 1 on a fresh store, +1 per user/role change. */
-  readonly revision: number;
-  readonly users: readonly EtcdUser[];
-  readonly roles: readonly EtcdRole[];
-}
-
-export const FRESH_AUTH_STATE: EtcdAuthState = { enabled: false, revision: 1, users: [], roles: [] };
-
-const dec = new TextDecoder("utf-8", { fatal: true });
 const enc = new TextEncoder();
 
-function text(b: Uint8Array, where: string): string {
-  try {
-    return dec.decode(b);
-  } catch {
-    throw new SnapshotError(`${where}: not valid UTF-8`);
-  }
-}
-
-/** Reads the auth buckets of an etcd image (missing buckets read as empty). */
+/**
+ * Reads the auth buckets of an etcd image (missing buckets read as empty, a missing revision
+ * as 1, where etcd's store starts). A record that does not decode, or whose bucket key is not
+ * its name, is refused with a SnapshotError naming it.
+ */
 export function parseAuthBuckets(r: BoltReader, root: BucketRef): EtcdAuthState {
   let enabled = false;
-  let revision = 0;
+  let enabledKey = false;
+  let revision = 1;
   const auth = r.bucket(root, Buckets.auth);
   if (auth !== undefined) {
     for (const e of r.entries(auth)) {
       if (compare(e.key, AuthKeys.enabled) === 0) {
         if (e.value.length !== 1 || e.value[0]! > 1) throw new SnapshotError(`auth bucket: authEnabled is not 0 or 1`);
         enabled = e.value[0] === 1;
+        enabledKey = true;
       } else if (compare(e.key, AuthKeys.revision) === 0) {
         const v = readU64be(e.value, "auth bucket: authRevision");
         if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new SnapshotError("auth bucket: authRevision out of range");
-        revision = Number(v);
+        revision = Math.max(1, Number(v));
       }
     }
   }
-  const users: EtcdUser[] = [];
-  const ub = r.bucket(root, Buckets.authUsers);
-  if (ub !== undefined) {
-    for (const e of r.entries(ub)) {
-      const where = `authUsers bucket: user ${JSON.stringify(text(e.key, "authUsers bucket"))}`;
-      let u;
-      try {
-        u = fromBinary(UserSchema, e.value);
-      } catch (err) {
-        throw new SnapshotError(`${where}: malformed authpb.User (${(err as Error).message})`);
-      }
-      users.push({ name: text(u.name, where), password: text(u.password, where), roles: [...u.roles], noPassword: u.options?.noPassword ?? false });
+  const users = records<AuthUser>(r, root, Buckets.authUsers, "authUsers", "user", "authpb.User", decodeUser);
+  const roles = records<AuthRole>(r, root, Buckets.authRoles, "authRoles", "role", "authpb.Role", decodeRole);
+  return { enabled, enabledKey, revision, users, roles };
+}
+
+function records<T extends { name: string }>(
+  r: BoltReader,
+  root: BucketRef,
+  bucket: Uint8Array,
+  bucketName: string,
+  what: string,
+  type: string,
+  decode: (b: Uint8Array) => T,
+): T[] {
+  const out: T[] = [];
+  const ref = r.bucket(root, bucket);
+  if (ref === undefined) return out;
+  for (const e of r.entries(ref)) {
+    const where = `${bucketName} bucket: ${what} ${JSON.stringify(latin1(e.key))}`;
+    let x: T;
+    try {
+      x = decode(e.value);
+    } catch (err) {
+      throw new SnapshotError(`${where}: malformed ${type} (${(err as Error).message})`);
     }
+    if (compare(enc.encode(x.name), e.key) !== 0) throw new SnapshotError(`${where}: holds ${what} ${JSON.stringify(x.name)}`);
+    out.push(x);
   }
-  const roles: EtcdRole[] = [];
-  const rb = r.bucket(root, Buckets.authRoles);
-  if (rb !== undefined) {
-    for (const e of r.entries(rb)) {
-      const where = `authRoles bucket: role ${JSON.stringify(text(e.key, "authRoles bucket"))}`;
-      let role;
-      try {
-        role = fromBinary(RoleSchema, e.value);
-      } catch (err) {
-        throw new SnapshotError(`${where}: malformed authpb.Role (${(err as Error).message})`);
-      }
-      roles.push({
-        name: text(role.name, where),
-        permissions: role.keyPermission.map((p) => ({ permType: p.permType, key: p.key, rangeEnd: p.rangeEnd })),
-      });
-    }
-  }
-  return { enabled, revision, users, roles };
+  return out;
 }
 
 /** The auth, authRoles and authUsers buckets of an image holding `state`. */
 export function authBucketSources(state: EtcdAuthState): BucketSource[] {
   const auth: KeyValuePair[] = [];
-  if (state.enabled) auth.push({ key: AuthKeys.enabled, value: Uint8Array.of(1) });
+  if (state.enabled || state.enabledKey === true) auth.push({ key: AuthKeys.enabled, value: Uint8Array.of(state.enabled ? 1 : 0) });
   auth.push({ key: AuthKeys.revision, value: u64be(state.revision) });
-  const byName = <T extends { name: string }>(xs: readonly T[]) => [...xs].sort((a, b) => compare(enc.encode(a.name), enc.encode(b.name)));
-  const roles = byName(state.roles).map((r) => ({
-    key: enc.encode(r.name),
-    value: toBinary(
-      RoleSchema,
-      create(RoleSchema, {
-        name: enc.encode(r.name),
-        keyPermission: r.permissions.map((p) => create(PermissionSchema, { permType: p.permType, key: p.key, rangeEnd: p.rangeEnd })),
-      }),
-    ),
-  }));
-  const users = byName(state.users).map((u) => ({
-    key: enc.encode(u.name),
-    value: toBinary(
-      UserSchema,
-      create(UserSchema, {
-        name: enc.encode(u.name),
-        password: enc.encode(u.password),
-        roles: [...u.roles],
-        options: create(UserAddOptionsSchema, { noPassword: u.noPassword }),
-      }),
-    ),
-  }));
-  return [listSource(Buckets.auth, auth), listSource(Buckets.authRoles, roles), listSource(Buckets.authUsers, users)];
+  const record = <T extends { name: string }>(x: T, encode: (x: T) => Uint8Array): KeyValuePair => ({ key: enc.encode(x.name), value: encode(x) });
+  return [
+    listSource(Buckets.auth, auth),
+    listSource(Buckets.authRoles, state.roles.map((x) => record(x, encodeRole))),
+    listSource(Buckets.authUsers, state.users.map((x) => record(x, encodeUser))),
+  ];
 }

@@ -13,7 +13,8 @@ import { type BucketSource, type KeyValuePair, planBolt } from "../bbolt/index.t
 import { LeaseSchema } from "../gen/lease_pb.ts";
 import { AlarmMemberSchema } from "../gen/rpc_pb.ts";
 import type { KvCursor, KvRow, StateReader } from "../storage/index.ts";
-import { authBucketSources, type EtcdAuthState, FRESH_AUTH_STATE } from "./auth-buckets.ts";
+import { AuthStore } from "../auth/index.ts";
+import { authBucketSources } from "./auth-buckets.ts";
 import {
   Buckets,
   CLUSTER_VERSION,
@@ -29,11 +30,6 @@ import { encodeKeyValueInto, keyValueSize } from "./kv-codec.ts";
 import { listSource } from "./sources.ts";
 
 export interface ExportOptions {
-  /**
-   * The auth store to write (users, roles, enabled flag, revision). Conclave's state has no auth
-   * tables yet: until it does, images carry FRESH_AUTH_STATE, as a new etcd member has.
-   */
-  auth?: EtcdAuthState;
   /** Gives the event loop a turn between batches (default: setImmediate). */
   yieldTurn?: () => Promise<void>;
   /** Bytes per writing-pass batch (default 1 MiB). */
@@ -67,7 +63,9 @@ export async function exportEtcdImage(view: StateReader, opts: ExportOptions = {
       Buckets.alarm,
       view.alarms().map((a) => ({ key: toBinary(AlarmMemberSchema, create(AlarmMemberSchema, { memberID: a.memberId, alarm: a.alarm })), value: new Uint8Array(0) })),
     ),
-    ...authBucketSources(opts.auth ?? FRESH_AUTH_STATE),
+    // The view's auth tables, decoded and encoded again by the auth store's codec: the bytes
+    // etcd writes (the tables hold the same authpb records).
+    ...authBucketSources(AuthStore.load(view.authRows()).state()),
     listSource(Buckets.cluster, [{ key: ClusterKeys.clusterVersion, value: enc.encode(CLUSTER_VERSION) }]),
     historySource(view, opts),
     leaseSource(view),

@@ -27,15 +27,7 @@
 //   Both throw SnapshotError (and config's errors for malformed URLs) whose message is the
 //   line etcdctl prints after "Error: " (exit code 1 in etcdctl 3.4 for both commands).
 export { exportEtcdImage, type EtcdImage, type ExportOptions } from "./export-image.ts";
-export {
-  authBucketSources,
-  type EtcdAuthState,
-  type EtcdPermission,
-  type EtcdRole,
-  type EtcdUser,
-  FRESH_AUTH_STATE,
-  parseAuthBuckets,
-} from "./auth-buckets.ts";
+export { authBucketSources, type EtcdAuthState, FRESH_AUTH_STATE, parseAuthBuckets } from "./auth-buckets.ts";
 export { SnapshotError } from "./errors.ts";
 export { snapshotResponses } from "./snapshot-responses.ts";
 export { restoreSnapshot, type RestoreOptions, type RestoreResult } from "./restore.ts";

@@ -7,7 +7,9 @@
 //     every member a voter, and the state database's applied index N (etcd sets its consistent
 //     index the same way), so the first leader's entries follow at N+1;
 //   - the keyspace keeps every revision, version, create/mod revision, the compaction revision,
-//     leases (TTLs restart when the member starts, as etcd's do) and alarms.
+//     leases (TTLs restart when the member starts, as etcd's do) and alarms;
+//   - auth keeps users (their bcrypt hashes verify on both sides), roles, permissions, the
+//     enabled flag and the auth revision.
 //
 // Nothing is written unless the whole snapshot is good: the SHA-256 (or, when it is not checked,
 // bbolt's consistency check) comes first, every page is checked as it is read, and the data dir
@@ -19,8 +21,8 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync }
 import { basename, dirname, join, resolve } from "node:path";
 import { parseInitialCluster, parseUrlList, toWebUrl, urlString, verifyBootstrap } from "../config/index.ts";
 import { computeClusterId, computeMemberId, hexId } from "../membership/index.ts";
+import { authTableRowsOf } from "../auth/index.ts";
 import { openRaftLog, StateWriter } from "../storage/index.ts";
-import type { EtcdAuthState } from "./auth-buckets.ts";
 import { asSnapshotError, SnapshotError, SnapshotErrors } from "./errors.ts";
 import { importEtcdImage } from "./import-image.ts";
 import { SnapshotFile } from "./snapshot-file.ts";
@@ -77,7 +79,7 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
     name: e.name,
     urls: e.urls.map((u) => urlString(toWebUrl(u))),
   }));
-  verifyBootstrap({ name, initialCluster: cluster.flatMap((e) => e.urls.map((u) => ({ name: e.name, url: new URL(u) }))) });
+  verifyBootstrap(name, new Map(cluster.map((e) => [e.name, e.urls])));
   const mine = cluster.find((e) => e.name === name)!.urls;
   const sorted = (xs: readonly string[]) => [...xs].sort().join(",");
   if (sorted(mine) !== sorted(peerUrls)) {
@@ -115,7 +117,9 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
     mkdirSync(memberDir, { recursive: true });
     writer = StateWriter.create(join(memberDir, "state.db"));
     const imported = importEtcdImage(bolt, writer);
-    refuseAuth(imported.auth);
+    // Users, roles, permissions, the enabled flag and the auth revision, as the image has them:
+    // a restored member enforces them from its first request, as etcd's does.
+    writer.setAuth(authTableRowsOf(imported.auth));
     for (const m of members) writer.addMember({ ...m, clientURLs: [], isLearner: false });
     const appliedIndex = members.length;
     writer.setMeta({
@@ -165,18 +169,6 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
     rmSync(tmpData, { recursive: true, force: true });
     if (tmpWal) rmSync(tmpWal, { recursive: true, force: true });
   }
-}
-
-/**
- * The seam for auth (users, roles, permissions, enabled flag): Conclave's state has no auth
- * store yet, so a snapshot that carries any is refused rather than restored without it (which
- * would lose users and, with auth enabled, open the keyspace to everyone).
- */
-function refuseAuth(auth: EtcdAuthState): void {
-  if (!auth.enabled && auth.users.length === 0 && auth.roles.length === 0) return;
-  throw new SnapshotError(
-    `snapshot holds auth data (${auth.users.length} users, ${auth.roles.length} roles, auth ${auth.enabled ? "enabled" : "disabled"}), which this build cannot restore: it has no auth store yet`,
-  );
 }
 
 /** A fresh name beside `path` (same file system, so the final rename is atomic). */

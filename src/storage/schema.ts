@@ -93,7 +93,11 @@ export const members = sqliteTable("members", {
   removed: integer("removed").notNull().default(0),
 });
 
-/** v3 auth's one row (id = 1): etcd's `auth` bucket (authEnabled, authRevision). */
+/**
+ * v3 auth's one row (id = 1): etcd's `auth` bucket. enabled = its authEnabled key
+ * (AuthEnabledFlag in auth-rows.ts: 0 no key, 1 enabled, 2 disabled after being enabled);
+ * revision = authRevision.
+ */
 export const authMeta = sqliteTable("auth_meta", {
   id: integer("id").primaryKey(),
   enabled: integer("enabled").notNull(),

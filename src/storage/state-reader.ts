@@ -7,6 +7,7 @@
 // Open it while nothing is being applied (between two apply batches, after committing them),
 // or the view may sit between two batches of one group.
 import Database from "libsql";
+import { AUTH_ROWS_SQL, type AuthTableRows, authTableRows } from "./auth-rows.ts";
 
 export interface StateHeader {
   readonly appliedIndex: number;
@@ -142,6 +143,15 @@ export class StateReader {
       isLearner: Number(r[4]) !== 0,
       removed: Number(r[5]) !== 0,
     }));
+  }
+
+  /** The auth tables (users, roles, enabled flag, revision) as of the view. */
+  authRows(): AuthTableRows {
+    return authTableRows(
+      this.stmt(AUTH_ROWS_SQL.meta).all()[0] as Row | undefined,
+      this.stmt(AUTH_ROWS_SQL.users).all() as Row[],
+      this.stmt(AUTH_ROWS_SQL.roles).all() as Row[],
+    );
   }
 
   /** Ends the read transaction and closes the connection (idempotent). */

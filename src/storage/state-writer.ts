@@ -3,6 +3,7 @@
 // the end. The file is not a live member's yet, so it is loaded without a journal and made
 // durable (WAL mode set, fsynced) by finish(); a crash before that leaves a file to delete.
 import { closeSync, fsyncSync, openSync } from "node:fs";
+import type { AuthTableRows } from "./auth-rows.ts";
 import { SqlDb, type SqlValue } from "./sql-db.ts";
 import { stateDdl, statePragmas } from "./schema.ts";
 
@@ -83,6 +84,13 @@ export class StateWriter {
       JSON.stringify(m.clientURLs),
       m.isLearner ? 1 : 0,
     ]);
+  }
+
+  /** The auth tables: users, roles, the enabled flag and the auth revision. */
+  setAuth(a: AuthTableRows): void {
+    if (a.meta !== undefined) this.write("INSERT INTO auth_meta (id, enabled, revision) VALUES (1, ?, ?)", [a.meta.enabled, a.meta.revision]);
+    for (const u of a.users) this.write("INSERT INTO auth_users (name, data) VALUES (?, ?)", [u.name, u.data]);
+    for (const r of a.roles) this.write("INSERT INTO auth_roles (name, data) VALUES (?, ?)", [r.name, r.data]);
   }
 
   setMeta(m: StateMetaRow): void {

@@ -35,7 +35,7 @@ test("the local name must be in the initial cluster; a URL may not be listed twi
     `couldn't find local name "c" in the initial cluster configuration`,
   );
   expect(await check(["--name=a", "--initial-advertise-peer-urls=http://10.0.0.1:2380", "--initial-cluster=b=http://10.0.0.1:2380,a=http://10.0.0.1:2380"])).toBe(
-    "initial cluster a=http://10.0.0.1:2380,b=http://10.0.0.1:2380 has duplicated url",
+    "initial cluster a=http://10.0.0.1:2380,b=http://10.0.0.1:2380 has duplicate url",
   );
 });
 

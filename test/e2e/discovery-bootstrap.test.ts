@@ -1,8 +1,8 @@
 // Clusters bootstrapped through discovery: `conclave discovery` tokens used by real etcd 3.4
-// members and by ours (cluster full, restart of the service mid-way), our members through a
-// real etcd's v2 keys path (the tutorial flow), etcd 3.6's v3 discovery against a running
-// Conclave member, and the service keeping its tokens in a cluster (--etcd) behind two
-// processes. Member IDs are checked against etcd's formula with the token as cluster token.
+// members and by ours (cluster full, restart of the service mid-way), the tutorial flow through
+// a member's v2 keys path (a real etcd's and a Conclave member's, with our members and etcd's),
+// etcd 3.6's v3 discovery against a running Conclave member, and the service keeping its tokens
+// in a cluster (--etcd) behind two processes. Member IDs are checked against etcd's formula with the token as cluster token.
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import {
   BootMember,
@@ -136,17 +136,21 @@ test("the discovery service killed (SIGKILL) and restarted mid-bootstrap loses n
   await expectCluster(ms, token);
 }, 90_000);
 
-test("three members bootstrap through a real etcd's v2 keys path (--enable-v2), as the tutorial does", async () => {
-  const backing = await Member.start({ bin: ETCD_BIN, extraArgs: ["--enable-v2=true"] });
+/**
+ * etcd's tutorial flow against a running member's v2 keys API (`backingBin` started with
+ * --enable-v2): PUT <member>/v2/keys/discovery/<uuid>/_config/size with value=3, then three
+ * members (`memberBin`) started with --discovery <member>/v2/keys/discovery/<uuid>.
+ */
+async function tutorialFlow(prefix: string, backingBin: string, memberBin: string, uuid: string): Promise<void> {
+  const backing = await Member.start({ bin: backingBin, extraArgs: ["--enable-v2=true"] });
   cleanups.push(() => backing.cleanup());
-  const uuid = "6c007a14875d53d9bf0ef5a6fc0257c8";
   const put = await fetch(`${backing.clientURL}/v2/keys/discovery/${uuid}/_config/size`, {
     method: "PUT",
     body: new URLSearchParams({ value: "3" }),
   });
   expect(put.status).toBe(201);
   const url = `${backing.clientURL}/v2/keys/discovery/${uuid}`;
-  const ms = await members("t", 3, () => ["--discovery", url], memberBinary());
+  const ms = await members(prefix, 3, () => ["--discovery", url], memberBin);
   await startTogether(ms);
   await expectCluster(ms, url);
   // The registrations are v2 keys named by member ID, valued name=peer URL.
@@ -154,6 +158,22 @@ test("three members bootstrap through a real etcd's v2 keys path (--enable-v2), 
   const got = listing.node.nodes.map((n) => [n.key.split("/").pop(), n.value]).sort();
   const want = ms.map((m) => [hexId(computeMemberId([m.peerURL], url)), `${m.name}=${m.peerURL}`]).sort();
   expect(got).toEqual(want);
+  // The size key is hidden from the listing and still there.
+  const size = (await (await fetch(`${url}/_config/size`)).json()) as { node: { value: string } };
+  expect(size.node.value).toBe("3");
+}
+
+test("three members bootstrap through a real etcd's v2 keys path (--enable-v2), as the tutorial does", async () => {
+  await tutorialFlow("t", ETCD_BIN, memberBinary(), "6c007a14875d53d9bf0ef5a6fc0257c8");
+}, 60_000);
+
+test("three members bootstrap through the v2 keys path of a running single Conclave member, as the tutorial does", async () => {
+  await tutorialFlow("u", CONCLAVE_BIN, memberBinary(), "2b6f4c1e9d0a4f3b8e7c5a1d0f9e8d7c");
+}, 60_000);
+
+test.skipIf(isEtcd())("three etcd 3.4 members bootstrap through a Conclave member's v2 keys path", async () => {
+  // on the etcd target the test above already starts etcd members against a Conclave member
+  await tutorialFlow("w", CONCLAVE_BIN, ETCD_BIN, "9a8b7c6d5e4f30211203f4e5d6c7b8a9");
 }, 60_000);
 
 test.skipIf(isEtcd())("three Conclave members bootstrap with v3 discovery against a running Conclave member", async () => {

@@ -119,7 +119,7 @@ test("malformed tokens, paths, values, parameters and methods: 404 / 405 / v2 er
   const ttl = await req(`${token}/abc?ttl=5`, form({ value: "m1=http://1.2.3.4:1" }));
   expect(ttl.json()).toMatchObject({ errorCode: 209, cause: "ttl is not supported by the discovery service" });
   const idx = await req(`${token}?wait=true&waitIndex=abc`);
-  expect(idx.json()).toMatchObject({ errorCode: 203, message: "The given index in POST form is not a number" });
+  expect(idx.json()).toMatchObject({ errorCode: 203, message: "The given index in POST form is not a number", cause: `invalid value for "waitIndex"` });
   const flag = await req(`${token}?recursive=maybe`);
   expect(flag.json().errorCode).toBe(209);
   // A body over the bound is refused before it is read: 413.

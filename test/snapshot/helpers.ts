@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { StateReader, StateWriter, type StateRow } from "../../src/storage/index.ts";
+import { type AuthTableRows, StateReader, StateWriter, type StateRow } from "../../src/storage/index.ts";
 import { exportEtcdImage, type ExportOptions } from "../../src/snapshot/index.ts";
 
 export interface StateSpec {
@@ -13,6 +13,8 @@ export interface StateSpec {
   compactRevision?: number;
   scheduledCompact?: number;
   appliedIndex?: number;
+  /** The auth tables (users, roles, flag, revision); none by default. */
+  auth?: AuthTableRows;
 }
 
 const te = new TextEncoder();
@@ -32,6 +34,7 @@ export function writeState(path: string, s: StateSpec): void {
   for (const r of s.rows) w.addKv(r);
   for (const l of s.leases ?? []) w.addLease(l.id, l.ttl, l.remaining);
   w.addMember({ id: 0xan, name: "m1", peerURLs: ["http://127.0.0.1:1"], clientURLs: ["http://127.0.0.1:2"], isLearner: false });
+  if (s.auth !== undefined) w.setAuth(s.auth);
   w.setMeta({ appliedIndex: s.appliedIndex ?? 100, revision: s.revision, compactRevision: s.compactRevision ?? 0, scheduledCompact: s.scheduledCompact ?? 0 });
   w.finish();
 }

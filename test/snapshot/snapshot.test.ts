@@ -5,14 +5,16 @@
 import { afterAll, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { authBucketSources, restoreSnapshot, snapshotStatus, SnapshotError, type EtcdAuthState, parseAuthBuckets } from "../../src/snapshot/index.ts";
+import { authBucketSources, FRESH_AUTH_STATE, restoreSnapshot, snapshotStatus, SnapshotError, type EtcdAuthState, parseAuthBuckets } from "../../src/snapshot/index.ts";
+import { SnapshotFile } from "../../src/snapshot/snapshot-file.ts";
+import { authTableRowsOf, encodeUser } from "../../src/auth/index.ts";
 import { openRaftLog, StateReader } from "../../src/storage/index.ts";
 import { computeClusterId, computeMemberId } from "../../src/membership/ids.ts";
 import { readerOf } from "../bbolt/helpers.ts";
 import { makeTempDir, removeDir } from "../helpers/index.ts";
 import { del, exportToFile, historyOf, put, stateFile, writeState } from "./helpers.ts";
-import { writeBolt } from "../../src/bbolt/index.ts";
-import { Buckets, MetaKeys, revisionKey } from "../../src/snapshot/etcd-layout.ts";
+import { type BucketSource, writeBolt } from "../../src/bbolt/index.ts";
+import { Buckets, MetaKeys, revisionKey, u64be } from "../../src/snapshot/etcd-layout.ts";
 import { encodeKeyValue } from "../../src/snapshot/kv-codec.ts";
 import { listSource } from "../../src/snapshot/sources.ts";
 import { createHash } from "node:crypto";
@@ -219,35 +221,104 @@ test("--wal-dir puts the raft log where the member's --wal-dir will look for it"
 
 const AUTH: EtcdAuthState = {
   enabled: true,
+  enabledKey: true,
   revision: 7,
   users: [
     { name: "root", password: "$2a$10$abcdefghijklmnopqrstuv", roles: ["root"], noPassword: false },
     { name: "u1", password: "", roles: ["r1", "r2"], noPassword: true },
   ],
   roles: [
-    { name: "r1", permissions: [{ permType: 2, key: new TextEncoder().encode("/foo"), rangeEnd: new TextEncoder().encode("/fop") }] },
-    { name: "root", permissions: [] },
+    { name: "r1", perms: [{ type: 2, key: "/foo", rangeEnd: "/fop" }, { type: 0, key: "/o", rangeEnd: "\0" }] },
+    { name: "root", perms: [] },
   ],
 };
 
-test("auth buckets parse into the typed value they were written from", async () => {
+/** An image of the given buckets plus an empty key bucket and a meta bucket, with its SHA-256. */
+async function imageFile(tag: string, buckets: BucketSource[]): Promise<string> {
+  const parts: Uint8Array[] = [];
+  const all = [listSource(Buckets.key, []), listSource(Buckets.meta, [{ key: MetaKeys.consistentIndex, value: u64be(9) }]), ...buckets];
+  for await (const c of writeBolt(all.sort((a, b) => Buffer.compare(a.name, b.name)))) parts.push(c);
+  const body = Buffer.concat(parts);
+  const file = join(fresh(tag), "auth.db");
+  mkdirSync(join(file, ".."), { recursive: true });
+  writeFileSync(file, Buffer.concat([body, createHash("sha256").update(body).digest()]));
+  return file;
+}
+
+const authKeys = async (state: EtcdAuthState) => {
+  const image: Uint8Array[] = [];
+  for await (const c of writeBolt(authBucketSources(state))) image.push(c);
+  const r = readerOf(new Uint8Array(Buffer.concat(image)));
+  return [...r.entries(r.bucket(r.root(), new TextEncoder().encode("auth"))!)].map((e) => [Buffer.from(e.key).toString(), Buffer.from(e.value).toString("hex")]);
+};
+
+test("auth buckets parse into the typed value they were written from; authEnabled only once auth was enabled", async () => {
   const image: Uint8Array[] = [];
   for await (const c of writeBolt(authBucketSources(AUTH))) image.push(c);
   const r = readerOf(new Uint8Array(Buffer.concat(image)));
   expect(parseAuthBuckets(r, r.root())).toEqual(AUTH);
-  // A fresh etcd's: authRevision 1 and no authEnabled key.
-  const fresh: Uint8Array[] = [];
-  for await (const c of writeBolt(authBucketSources({ enabled: false, revision: 1, users: [], roles: [] }))) fresh.push(c);
-  const f = readerOf(new Uint8Array(Buffer.concat(fresh)));
-  const auth = [...f.entries(f.bucket(f.root(), new TextEncoder().encode("auth"))!)];
-  expect(auth.map((e) => [Buffer.from(e.key).toString(), Buffer.from(e.value).toString("hex")])).toEqual([["authRevision", "0000000000000001"]]);
+  // A fresh etcd's: authRevision 1 and no authEnabled key; after enable → disable: authEnabled 0.
+  expect(await authKeys(FRESH_AUTH_STATE)).toEqual([["authRevision", "0000000000000001"]]);
+  expect(await authKeys({ ...FRESH_AUTH_STATE, enabledKey: true, revision: 3 })).toEqual([
+    ["authEnabled", "00"],
+    ["authRevision", "0000000000000003"],
+  ]);
+  expect(await authKeys({ ...AUTH, enabledKey: undefined })).toEqual([
+    ["authEnabled", "01"],
+    ["authRevision", "0000000000000007"],
+  ]);
 });
 
-test("a snapshot holding users and roles is refused until Conclave has an auth store", async () => {
-  const { state } = await sampleSnapshot();
-  const file = `${state}.auth.snap`;
-  await exportToFile(state, file, { auth: AUTH });
-  await refused(file, "snapshot holds auth data (2 users, 2 roles, auth enabled), which this build cannot restore: it has no auth store yet");
+test("auth tables travel: member state → etcd image → restored state, byte for byte", async () => {
+  const state = join(fresh("auth-state"), "state.db");
+  mkdirSync(join(state, ".."), { recursive: true });
+  const tables = authTableRowsOf(AUTH);
+  writeState(state, { rows: ROWS, leases: [{ id: 0x1234n, ttl: 300, remaining: 120 }], revision: 8, compactRevision: 3, auth: tables });
+  const file = `${state}.snap`;
+  await exportToFile(state, file); // the auth comes from the view, as Maintenance.Snapshot takes it
+  const f = SnapshotFile.open(file, "open");
+  try {
+    const r = f.bolt();
+    expect(parseAuthBuckets(r, r.root())).toEqual(AUTH);
+  } finally {
+    f.close();
+  }
+  const dataDir = fresh("auth-restored");
+  await restoreSnapshot({ snapshotPath: file, dataDir });
+  const view = StateReader.open(stateFile(dataDir));
+  try {
+    expect(view.authRows()).toEqual(tables);
+  } finally {
+    view.close();
+  }
+  // A store that never had auth restores as a fresh one: no auth_meta row at all.
+  const { file: plain } = await sampleSnapshot();
+  const plainDir = fresh("auth-fresh-restored");
+  await restoreSnapshot({ snapshotPath: plain, dataDir: plainDir });
+  const v2 = StateReader.open(stateFile(plainDir));
+  try {
+    expect(v2.authRows()).toEqual({ meta: undefined, users: [], roles: [] });
+  } finally {
+    v2.close();
+  }
+});
+
+test("malformed auth records are refused with one line naming them, nothing written", async () => {
+  const te = new TextEncoder();
+  const users = (pairs: { key: Uint8Array; value: Uint8Array }[]) => listSource(Buckets.authUsers, pairs);
+  const roles = (pairs: { key: Uint8Array; value: Uint8Array }[]) => listSource(Buckets.authRoles, pairs);
+  const good = encodeUser({ name: "alice", password: "", roles: [], noPassword: true });
+  await refused(await imageFile("auth-bad-user", [users([{ key: te.encode("bob"), value: Uint8Array.of(0x0a, 0x05, 0x61) }])]), /^authUsers bucket: user "bob": malformed authpb.User \(/);
+  await refused(await imageFile("auth-renamed-user", [users([{ key: te.encode("bob"), value: good }])]), 'authUsers bucket: user "bob": holds user "alice"');
+  await refused(await imageFile("auth-bad-utf8", [users([{ key: Uint8Array.of(0xff), value: Uint8Array.of(0x0a, 0x01, 0xff) }])]), /^authUsers bucket: user "\u00ff": malformed authpb.User \(/);
+  // authpb.Role{name: "r", keyPermission: [{permType: 7, key: "k"}]}
+  const badPerm = Uint8Array.of(0x0a, 0x01, 0x72, 0x12, 0x05, 0x08, 0x07, 0x12, 0x01, 0x6b);
+  await refused(await imageFile("auth-bad-perm", [roles([{ key: te.encode("r"), value: badPerm }])]), 'authRoles bucket: role "r": malformed authpb.Role (permission type 7 is not READ, WRITE or READWRITE)');
+  await refused(await imageFile("auth-bad-flag", [listSource(Buckets.auth, [{ key: te.encode("authEnabled"), value: Uint8Array.of(2) }])]), "auth bucket: authEnabled is not 0 or 1");
+  await refused(
+    await imageFile("auth-bad-rev", [listSource(Buckets.auth, [{ key: te.encode("authRevision"), value: Uint8Array.of(1, 2) }])]),
+    "auth bucket: authRevision: expected 8 bytes, found 2",
+  );
 });
 
 test("a live key attached to a lease the snapshot lacks is refused", async () => {
