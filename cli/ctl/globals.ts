@@ -2,6 +2,7 @@
 // credentials, timeouts) and the command deadline.
 import { readFileSync } from "node:fs";
 import { Client, ClientError, type TlsSettings } from "../../src/client/index.ts";
+import { Errors } from "../../src/rpctypes/index.ts";
 import { Exit, fail } from "./exit.ts";
 import type { FlagDef, FlagSet } from "./flags.ts";
 import { Display } from "./printer.ts";
@@ -143,12 +144,12 @@ export function hintFor(e: unknown, g: Globals): string | undefined {
   }
   if (/connection refused/.test(dial)) return `nothing listens at ${eps}: start the member or fix --endpoints`;
   if (/authentication handshake failed/.test(dial)) return "the TLS handshake failed: check --cacert matches the member's CA, or that the member serves TLS at all";
-  if (e.message === "etcdserver: user name is empty") return "authentication is enabled on this cluster: pass --user name:password";
-  if (e.message === "etcdserver: authentication failed, invalid user ID or password") return "check the user name and password given with --user/--password";
-  if (e.message === "etcdserver: permission denied") return "the user lacks a role granting this key range: see `role get` and `user get`";
-  if (e.message === "etcdserver: no leader") return "the cluster has no leader: a majority of members must be running and reach each other";
-  if (e.message === "etcdserver: rpc not supported for learner") return "this endpoint is a learner: use --consistency=s for reads, or point --endpoints at a voting member";
-  if (e.message === "etcdserver: mvcc: required revision has been compacted") return "that revision is older than the last compaction: use a newer --rev";
-  if (e.message === "etcdserver: mvcc: database space exceeded") return "the member is over its quota: compact, defrag, then `alarm disarm`";
+  if (e.is(Errors.userEmpty)) return "authentication is enabled on this cluster: pass --user name:password";
+  if (e.is(Errors.authFailed)) return "check the user name and password given with --user/--password";
+  if (e.is(Errors.permissionDenied)) return "the user lacks a role granting this key range: see `role get` and `user get`";
+  if (e.is(Errors.noLeader)) return "the cluster has no leader: a majority of members must be running and reach each other";
+  if (e.is(Errors.notSupportedForLearner)) return "this endpoint is a learner: use --consistency=s for reads, or point --endpoints at a voting member";
+  if (e.is(Errors.compacted)) return "that revision is older than the last compaction: use a newer --rev";
+  if (e.is(Errors.noSpace)) return "the member is over its quota: compact, defrag, then `alarm disarm`";
   return undefined;
 }

@@ -9,7 +9,8 @@ import type { DescMethodStreaming, DescMethodUnary } from "@bufbuild/protobuf";
 import { Auth, AuthenticateRequestSchema, type AuthenticateResponse } from "../gen/rpc_pb.ts";
 import { Channel, type ChannelOptions, type GrpcStream, type Metadata, type TlsSettings } from "./channel.ts";
 import { parseEndpoint } from "./endpoint.ts";
-import { ClientError, deadlineExceeded, ErrText, GrpcCode } from "./errors.ts";
+import { Code, Errors } from "../rpctypes/index.ts";
+import { ClientError, deadlineExceeded } from "./errors.ts";
 
 export interface ClientConfig {
   endpoints: string[];
@@ -47,7 +48,7 @@ export class Client {
   private readonly extra = new Map<string, Channel>();
 
   constructor(readonly config: ClientConfig) {
-    if (config.endpoints.length === 0) throw new ClientError(GrpcCode.InvalidArgument, "etcdclient: no available endpoints", "context");
+    if (config.endpoints.length === 0) throw new ClientError(Code.InvalidArgument, "etcdclient: no available endpoints", "context");
     const opts = (this.channelOptions = {
       tls: config.tls,
       dialTimeoutMs: config.dialTimeoutMs ?? 2000,
@@ -81,11 +82,11 @@ export class Client {
         this.token = out.token;
         return;
       } catch (e) {
-        if (e instanceof ClientError && e.kind === "status" && e.message === ErrText.authNotEnabled) {
+        if (e instanceof ClientError && e.is(Errors.authNotEnabled)) {
           this.token = undefined;
           return;
         }
-        if (e instanceof ClientError && (e.notSent || e.code === GrpcCode.Unavailable)) {
+        if (e instanceof ClientError && (e.notSent || e.code === Code.Unavailable)) {
           this.markFailed(ch);
           await this.wait(deadline, REDIAL_WAIT_MS);
           continue;
@@ -114,7 +115,7 @@ export class Client {
       return ch;
     }
     for (;;) {
-      if (this.closed) throw new ClientError(GrpcCode.Canceled, "grpc: the client connection is closing", "context");
+      if (this.closed) throw new ClientError(Code.Canceled, "grpc: the client connection is closing", "context");
       const n = this.channels.length;
       for (let i = 0; i < n; i++) {
         const ch = this.channels[(this.pinned + i) % n]!;
@@ -191,7 +192,7 @@ export class Client {
           await this.authenticate(opts.deadline);
           continue;
         }
-        if (e.notSent || (opts.idempotent && e.code === GrpcCode.Unavailable)) {
+        if (e.notSent || (opts.idempotent && e.code === Code.Unavailable)) {
           this.lastDialError = e;
           this.markFailed(ch);
           if (opts.endpoint === undefined || e.notSent) {
@@ -238,7 +239,7 @@ export class Client {
 }
 
 function isTokenError(msg: string): boolean {
-  return msg === ErrText.invalidAuthToken || msg === ErrText.authOldRevision || msg === ErrText.userEmpty;
+  return msg === Errors.invalidAuthToken.message || msg === Errors.authOldRevision.message || msg === Errors.userEmpty.message;
 }
 
 export function methodPath(m: { name: string; parent: { typeName: string } }): string {
@@ -261,7 +262,7 @@ export class TypedStream<I extends DescMessage, O extends DescMessage> {
         m = fromBinary(method.output, bytes);
       } catch (e) {
         raw.cancel();
-        this.finish(new ClientError(GrpcCode.Internal, `grpc: failed to unmarshal the received message ${(e as Error).message}`));
+        this.finish(new ClientError(Code.Internal, `grpc: failed to unmarshal the received message ${(e as Error).message}`));
         return;
       }
       if (this.onmessage) this.onmessage(m);

@@ -3,7 +3,7 @@
 export { Client, type CallOptions, type ClientConfig, methodPath, TypedStream } from "./client.ts";
 export type { TlsSettings } from "./channel.ts";
 export { parseEndpoint, type Endpoint, EndpointError } from "./endpoint.ts";
-export { canceled, ClientError, codeName, deadlineExceeded, ErrText, errorText, ETCD_ERRORS, GrpcCode, isClientError } from "./errors.ts";
+export { canceled, ClientError, deadlineExceeded } from "./errors.ts";
 export { bytes, prefixEnd } from "./keys.ts";
 export { keepAlive, type KeepAliveHandle, keepAliveOnce } from "./lease.ts";
 export { isProgressNotify, type WatchHandle, Watcher, type WatchOptions, type WatchUpdate } from "./watch.ts";

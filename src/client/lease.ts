@@ -2,9 +2,8 @@
 // then every TTL/3 after each answer; an answer with TTL <= 0 means the lease is gone.
 import { Lease, type LeaseKeepAliveResponse } from "../gen/rpc_pb.ts";
 import type { Client } from "./client.ts";
-import { ClientError, GrpcCode } from "./errors.ts";
-
-const LEASE_NOT_FOUND = "etcdserver: requested lease not found";
+import { Code, Errors } from "../rpctypes/index.ts";
+import { ClientError } from "./errors.ts";
 
 /** One renewal; a lease that is gone is reported as "requested lease not found". */
 export async function keepAliveOnce(client: Client, id: bigint, deadline: number): Promise<LeaseKeepAliveResponse> {
@@ -13,8 +12,8 @@ export async function keepAliveOnce(client: Client, id: bigint, deadline: number
   try {
     s.send({ ID: id });
     const r = await s.next();
-    if (r === undefined) throw s.error ?? new ClientError(GrpcCode.Canceled, "context deadline exceeded", "context");
-    if (r.TTL <= 0n) throw new ClientError(GrpcCode.NotFound, LEASE_NOT_FOUND);
+    if (r === undefined) throw s.error ?? new ClientError(Code.Canceled, "context deadline exceeded", "context");
+    if (r.TTL <= 0n) throw new ClientError(Code.NotFound, Errors.leaseNotFound.message);
     return r;
   } finally {
     clearTimeout(timer);
@@ -53,7 +52,7 @@ export function keepAlive(client: Client, id: bigint, onResponse: (r: LeaseKeepA
       try {
         s = await client.openStream(Lease.method.leaseKeepAlive, { deadline: Date.now() + 60_000, requireLeader: true });
       } catch (e) {
-        if (e instanceof ClientError && e.kind === "status" && e.code !== GrpcCode.Unavailable) return finish(e);
+        if (e instanceof ClientError && e.kind === "status" && e.code !== Code.Unavailable) return finish(e);
         await new Promise((r) => setTimeout(r, 500));
         continue;
       }

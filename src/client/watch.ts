@@ -3,7 +3,8 @@
 // stream every live watch is created again from the revision after the last one it saw.
 import { Watch, type WatchResponse } from "../gen/rpc_pb.ts";
 import type { Client, TypedStream } from "./client.ts";
-import { ClientError, ErrText, GrpcCode } from "./errors.ts";
+import { Code, Errors } from "../rpctypes/index.ts";
+import { ClientError } from "./errors.ts";
 import type { WatchRequestSchema, WatchResponseSchema } from "../gen/rpc_pb.ts";
 
 export interface WatchOptions {
@@ -94,7 +95,7 @@ export class Watcher {
         s.onend = (e) => this.onStreamEnd(s, e);
         return;
       } catch (e) {
-        if (e instanceof ClientError && e.kind === "status" && e.code !== GrpcCode.Unavailable) throw e;
+        if (e instanceof ClientError && e.kind === "status" && e.code !== Code.Unavailable) throw e;
         await new Promise((r) => setTimeout(r, RESUME_WAIT_MS));
       }
     }
@@ -144,7 +145,7 @@ export class Watcher {
       const sub = this.pending.shift();
       if (sub === undefined) return;
       if (r.canceled || r.watchId === -1n) {
-        const err = new ClientError(GrpcCode.Unknown, r.cancelReason || "etcdserver: watch canceled");
+        const err = new ClientError(Code.Unknown, r.cancelReason || Errors.watchCanceled.message);
         sub.onUpdate({ response: r, error: err });
         this.finish(sub, err);
         return;
@@ -164,8 +165,8 @@ export class Watcher {
     if (r.canceled) {
       const err =
         r.compactRevision !== 0n
-          ? new ClientError(GrpcCode.OutOfRange, ErrText.compacted)
-          : new ClientError(GrpcCode.Unknown, r.cancelReason || "etcdserver: watch canceled");
+          ? new ClientError(Code.OutOfRange, Errors.compacted.message)
+          : new ClientError(Code.Unknown, r.cancelReason || Errors.watchCanceled.message);
       sub.onUpdate({ response: r, error: err });
       this.finish(sub, err);
       return;
@@ -180,7 +181,7 @@ export class Watcher {
     if (this.stream !== s) return;
     this.stream = undefined;
     if (this.closed || this.subs.size === 0) return;
-    if (e !== undefined && e.kind === "status" && e.code !== GrpcCode.Unavailable && e.code !== GrpcCode.Internal) {
+    if (e !== undefined && e.kind === "status" && e.code !== Code.Unavailable && e.code !== Code.Internal) {
       for (const sub of [...this.subs]) this.finish(sub, e);
       return;
     }
@@ -199,7 +200,7 @@ export class Watcher {
   }
 
   private fail(e: unknown): void {
-    const err = e instanceof ClientError ? e : new ClientError(GrpcCode.Unknown, String(e));
+    const err = e instanceof ClientError ? e : new ClientError(Code.Unknown, String(e));
     for (const sub of [...this.subs]) this.finish(sub, err);
   }
 }

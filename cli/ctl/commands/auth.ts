@@ -6,7 +6,8 @@ import {
   AuthUserGetResponseSchema, AuthUserGrantRoleResponseSchema, AuthUserListResponseSchema, AuthUserRevokeRoleResponseSchema,
 } from "../../../src/gen/rpc_pb.ts";
 import { Permission_Type } from "../../../src/gen/auth_pb.ts";
-import { bytes, ClientError, ErrText, prefixEnd } from "../../../src/client/index.ts";
+import { bytes, ClientError, prefixEnd } from "../../../src/client/index.ts";
+import { Errors } from "../../../src/rpctypes/index.ts";
 import type { Command } from "../command.ts";
 import { Exit, fail } from "../exit.ts";
 import type { FlagSet } from "../flags.ts";
@@ -49,7 +50,7 @@ export const authCommand: Command = {
             await c.call(Auth.method.authEnable, {}, { deadline });
             break;
           } catch (e) {
-            if (e instanceof ClientError && e.kind === "status" && e.message === ErrText.rootRoleNotExist) {
+            if (e instanceof ClientError && e.is(Errors.rootRoleNotExist)) {
               await callOrFail(g, () => c.call(Auth.method.roleAdd, { name: "root" }, { deadline }));
               await callOrFail(g, () => c.call(Auth.method.userGrantRole, { user: "root", role: "root" }, { deadline }));
               continue;

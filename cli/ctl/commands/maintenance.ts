@@ -1,7 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 // endpoint health/status/hashkv, alarm disarm/list, defrag, move-leader.
 import { AlarmRequest_AlarmAction, AlarmResponseSchema, AlarmType, Cluster, HashKVResponseSchema, KV, Maintenance, MoveLeaderResponseSchema, StatusResponseSchema } from "../../../src/gen/rpc_pb.ts";
-import { ClientError, ErrText } from "../../../src/client/index.ts";
+import { ClientError } from "../../../src/client/index.ts";
+import { Errors } from "../../../src/rpctypes/index.ts";
 import type { Command, RunContext } from "../command.ts";
 import { Exit, exitQuietly, fail } from "../exit.ts";
 import type { FlagDef } from "../flags.ts";
@@ -42,7 +43,7 @@ async function health(g: Globals, ep: string): Promise<EpHealth> {
     return { ep, health: true, took: goDuration((performance.now() - st) * 1e6), error: "" };
   } catch (e) {
     const took = goDuration((performance.now() - st) * 1e6);
-    if (e instanceof ClientError && e.message === ErrText.permissionDenied && e.kind === "status") return { ep, health: true, took, error: "" };
+    if (e instanceof ClientError && e.is(Errors.permissionDenied)) return { ep, health: true, took, error: "" };
     return { ep, health: false, took, error: e instanceof ClientError ? e.text : String(e) };
   } finally {
     c.close();
