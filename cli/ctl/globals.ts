@@ -5,6 +5,7 @@ import { Client, ClientError, type TlsSettings } from "../../src/client/index.ts
 import { Errors } from "../../src/rpctypes/index.ts";
 import { Exit, fail } from "./exit.ts";
 import type { FlagDef, FlagSet } from "./flags.ts";
+import { errln } from "./io.ts";
 import { Display } from "./printer.ts";
 
 export const GLOBAL_FLAGS: FlagDef[] = [
@@ -58,11 +59,26 @@ export class Globals {
     return d;
   }
 
-  /** Endpoints from --endpoints (or SRV discovery, not built yet: a clear error). */
-  endpoints(): string[] {
-    if (this.fs.string("discovery-srv") !== "") {
-      fail(Exit.Error, "--discovery-srv: DNS SRV endpoint discovery is not built yet in conclave ctl; list the members with --endpoints", "use --endpoints=host:port,... until SRV discovery lands");
+  private discovered: string[] | undefined;
+
+  /**
+   * etcdctl's endpointsFromCmd: with -d/--discovery-srv, the _etcd-client[-ssl][-<name>]._tcp
+   * records of the domain (http ones dropped, with a line on stderr, under
+   * --insecure-discovery=false); --endpoints when that finds none or no domain is given.
+   */
+  async endpoints(): Promise<string[]> {
+    const domain = this.fs.string("discovery-srv");
+    if (domain !== "" && this.discovered === undefined) {
+      const { discoverClientEndpoints } = await import("../../src/bootstrap/index.ts");
+      try {
+        const r = await discoverClientEndpoints({ domain, serviceName: this.fs.string("discovery-srv-name"), insecureDiscovery: this.fs.bool("insecure-discovery") });
+        for (const w of r.warnings) errln(w);
+        this.discovered = r.endpoints;
+      } catch (e) {
+        fail(Exit.Error, (e as Error).message, `no SRV records _etcd-client._tcp.${domain} or _etcd-client-ssl._tcp.${domain} could be read: check the domain and the DNS server, or list the members with --endpoints`);
+      }
     }
+    if (this.discovered !== undefined && this.discovered.length > 0) return this.discovered;
     return this.fs.strings("endpoints").map((e) => e.trim());
   }
 
@@ -90,6 +106,12 @@ export class Globals {
       if (ca !== "") t.ca = readPem(ca, "ca");
       if ((cert === "") !== (key === "")) fail(Exit.BadArgs, "tls: neither certificate nor key can be empty");
     }
+    // --insecure-discovery=false: servers found through SRV are checked against the domain.
+    const domain = fs.bool("insecure-discovery") ? "" : fs.string("discovery-srv");
+    if (domain !== "") {
+      t ??= { insecureSkipVerify: false };
+      t.serverName = domain;
+    }
     if (t === undefined && !fs.bool("insecure-transport")) t = { insecureSkipVerify: false };
     if (t !== undefined && fs.bool("insecure-skip-tls-verify")) t.insecureSkipVerify = true;
     return t;
@@ -106,7 +128,8 @@ export class Globals {
   }
 
   /** clientv3.New: exits 2 when the client cannot be created (bad credentials, no endpoint). */
-  async client(endpoints = this.endpoints(), withAuth = true): Promise<Client> {
+  async client(endpoints?: string[], withAuth = true): Promise<Client> {
+    endpoints ??= await this.endpoints();
     const tls = this.tls();
     this.display();
     const creds = withAuth ? this.credentials() : undefined;

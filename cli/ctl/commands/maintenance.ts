@@ -18,7 +18,7 @@ const CLUSTER_FLAG: FlagDef = { name: "cluster", type: "bool", def: "false", usa
 async function endpointsFromCluster(ctx: RunContext): Promise<string[]> {
   const g = ctx.g;
   if (!ctx.flags.bool("cluster")) return g.fs.strings("endpoints");
-  const c = await g.client(g.endpoints(), false);
+  const c = await g.client(undefined, false);
   try {
     const r = await c.call(Cluster.method.memberList, {}, { deadline: g.deadline(), idempotent: true });
     return r.members.flatMap((m) => m.clientURLs);
@@ -197,7 +197,7 @@ export const moveLeaderCommand: Command = {
     const a = args[0]!;
     if (!/^[0-9a-fA-F]+$/.test(a)) fail(Exit.BadArgs, `strconv.ParseUint: parsing ${JSON.stringify(a)}: invalid syntax`);
     const target = BigInt(`0x${a}`);
-    const eps = g.endpoints();
+    const eps = await g.endpoints();
     const deadline = g.deadline();
     let leaderEp: string | undefined;
     let leaderId = 0n;

@@ -42,7 +42,7 @@ export const snapshotCommand: Command = {
       async run({ args, g }) {
         if (args.length !== 1) fail(Exit.BadArgs, "snapshot save expects one argument");
         const path = args[0]!;
-        const eps = g.endpoints();
+        const eps = await g.endpoints();
         if (eps.length !== 1) fail(Exit.BadArgs, `snapshot must be requested to one selected node, not multiple [${eps.join(" ")}]`);
         const c = await g.client();
         const partPath = `${path}.part`;
