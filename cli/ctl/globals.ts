@@ -117,13 +117,16 @@ export class Globals {
     return t;
   }
 
-  credentials(): { username: string; password: string } | undefined {
+  async credentials(): Promise<{ username: string; password: string } | undefined> {
     const user = this.fs.string("user");
     const pw = this.fs.string("password");
     if (user === "") return undefined;
     if (pw !== "") return { username: user, password: pw };
     const i = user.indexOf(":");
-    if (i < 0) fail(Exit.Error, "--user without a password needs a terminal prompt, which conclave ctl does not do; give --user name:password or --password");
+    if (i < 0) {
+      const { askPassword } = await import("./password.ts");
+      return { username: user, password: await askPassword("Password: ") };
+    }
     return { username: user.slice(0, i), password: user.slice(i + 1) };
   }
 
@@ -132,7 +135,7 @@ export class Globals {
     endpoints ??= await this.endpoints();
     const tls = this.tls();
     this.display();
-    const creds = withAuth ? this.credentials() : undefined;
+    const creds = withAuth ? await this.credentials() : undefined;
     const c = new Client({
       endpoints,
       dialTimeoutMs: this.fs.duration("dial-timeout"),
