@@ -165,6 +165,9 @@ export class Watcher {
       }
       sub.id = r.watchId;
       sub.refreshes = 0;
+      // A watch "from now" resumes after the revision it was created at, so a new stream
+      // misses nothing that happened in between.
+      if (sub.nextRev === 0n && r.header !== undefined) sub.nextRev = r.header.revision + 1n;
       this.byId.set(r.watchId, sub);
       if (sub.done) this.stream?.send({ requestUnion: { case: "cancelRequest", value: { watchId: r.watchId } } });
       return;
