@@ -44,6 +44,25 @@ function readPem(path: string, what: "cert" | "key" | "ca"): Buffer {
   return b;
 }
 
+/** etcdctl's newClientCfg: TLS when any file or a server name is given, or transport security is asked for. */
+export function tlsSettings(o: { cert: string; key: string; cacert: string; serverName?: string; insecureTransport: boolean; insecureSkipVerify?: boolean }): TlsSettings | undefined {
+  let t: TlsSettings | undefined;
+  if (o.cert !== "" || o.key !== "" || o.cacert !== "") {
+    t = { insecureSkipVerify: false };
+    if (o.cert !== "") t.cert = readPem(o.cert, "cert");
+    if (o.key !== "") t.key = readPem(o.key, "key");
+    if (o.cacert !== "") t.ca = readPem(o.cacert, "ca");
+    if ((o.cert === "") !== (o.key === "")) fail(Exit.BadArgs, "tls: neither certificate nor key can be empty");
+  }
+  if (o.serverName) {
+    t ??= { insecureSkipVerify: false };
+    t.serverName = o.serverName;
+  }
+  if (t === undefined && !o.insecureTransport) t = { insecureSkipVerify: false };
+  if (t !== undefined && o.insecureSkipVerify) t.insecureSkipVerify = true;
+  return t;
+}
+
 export class Globals {
   private displayCache: Display | undefined;
   /** Every client created, closed when the command ends. */
@@ -95,26 +114,16 @@ export class Globals {
     for (const f of ["cert", "key", "cacert"]) {
       if (fs.changed.has(f) && fs.string(f) === "") fail(Exit.BadArgs, `empty string is passed to --${f} option`);
     }
-    const cert = fs.string("cert");
-    const key = fs.string("key");
-    const ca = fs.string("cacert");
-    let t: TlsSettings | undefined;
-    if (cert !== "" || key !== "" || ca !== "") {
-      t = { insecureSkipVerify: false };
-      if (cert !== "") t.cert = readPem(cert, "cert");
-      if (key !== "") t.key = readPem(key, "key");
-      if (ca !== "") t.ca = readPem(ca, "ca");
-      if ((cert === "") !== (key === "")) fail(Exit.BadArgs, "tls: neither certificate nor key can be empty");
-    }
     // --insecure-discovery=false: servers found through SRV are checked against the domain.
     const domain = fs.bool("insecure-discovery") ? "" : fs.string("discovery-srv");
-    if (domain !== "") {
-      t ??= { insecureSkipVerify: false };
-      t.serverName = domain;
-    }
-    if (t === undefined && !fs.bool("insecure-transport")) t = { insecureSkipVerify: false };
-    if (t !== undefined && fs.bool("insecure-skip-tls-verify")) t.insecureSkipVerify = true;
-    return t;
+    return tlsSettings({
+      cert: fs.string("cert"),
+      key: fs.string("key"),
+      cacert: fs.string("cacert"),
+      serverName: domain,
+      insecureTransport: fs.bool("insecure-transport"),
+      insecureSkipVerify: fs.bool("insecure-skip-tls-verify"),
+    });
   }
 
   async credentials(): Promise<{ username: string; password: string } | undefined> {
@@ -131,9 +140,8 @@ export class Globals {
   }
 
   /** clientv3.New: exits 2 when the client cannot be created (bad credentials, no endpoint). */
-  async client(endpoints?: string[], withAuth = true): Promise<Client> {
+  async client(endpoints?: string[], withAuth = true, tls: TlsSettings | undefined = this.tls()): Promise<Client> {
     endpoints ??= await this.endpoints();
-    const tls = this.tls();
     this.display();
     const creds = withAuth ? await this.credentials() : undefined;
     const c = new Client({

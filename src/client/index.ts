@@ -8,3 +8,4 @@ export { bytes, prefixEnd } from "./keys.ts";
 export { keepAlive, type KeepAliveHandle, keepAliveOnce } from "./lease.ts";
 export { isProgressNotify, type WatchHandle, Watcher, type WatchOptions, type WatchUpdate } from "./watch.ts";
 export { Election, Mutex, Session } from "./concurrency.ts";
+export { Syncer } from "./mirror.ts";
