@@ -253,6 +253,8 @@ export class Election {
           w.close();
           resolve(true);
         };
+        // An abort that came during the read above fires no event: check for it too.
+        if (signal.aborted) return abort();
         signal.addEventListener("abort", abort, { once: true });
         w.watch({ key: kv.key, startRevision: hdr.revision + 1n, requireLeader: false }, (u) => {
           for (const ev of u.response.events) {
@@ -289,6 +291,7 @@ function watchFirst(
       w.close();
       resolve(undefined);
     };
+    if (signal.aborted) return abort();
     signal.addEventListener("abort", abort, { once: true });
     w.watch({ key: pfx, rangeEnd: prefixEnd(pfx), startRevision: rev, requireLeader: false }, (u) => {
       for (const ev of u.response.events) {
