@@ -6,3 +6,4 @@ export { nodeWalFs, type WalFs } from "./wal-fs.ts";
 export { crc32c } from "./wal-crc32c.ts";
 export { StateReader, type StateHeader, type KvCursor, type KvRow, type KvSizeRow, type LeaseRow, type AlarmRow, type MemberStateRow } from "./state-reader.ts";
 export { StateWriter, type StateRow, type StateMetaRow, type StateMemberRow } from "./state-writer.ts";
+export { defragmentOffline } from "./offline-defrag.ts";

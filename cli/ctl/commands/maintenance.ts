@@ -168,8 +168,17 @@ export const defragCommand: Command = {
     const g = ctx.g;
     const dataDir = ctx.flags.string("data-dir");
     if (dataDir !== "") {
-      errln(`Failed to defragment etcd data[${dataDir}] (offline defragmentation of a data directory is not built in conclave ctl: start the member and run defrag against it)`);
-      exitQuietly(Exit.Error);
+      // Offline: the state file of a member that is not running (refused while one holds the
+      // data dir's lock, where etcdctl waits for it). Like etcdctl, nothing is printed on success.
+      const { defragmentOffline } = await import("../../../src/storage/index.ts");
+      try {
+        defragmentOffline(dataDir);
+      } catch (e) {
+        const why = (e as Error).name === "DirLockedError" ? `a member is running on it: stop it first, or omit --data-dir to defragment the running member` : (e as Error).message;
+        errln(`Failed to defragment etcd data[${dataDir}] (${why})`);
+        exitQuietly(Exit.Error);
+      }
+      return;
     }
     const c = await g.client();
     let failures = 0;
