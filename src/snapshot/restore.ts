@@ -53,6 +53,11 @@ export interface RestoreOptions {
    * (496 MB snapshot: 120–122 MiB peak with it, 135–140 without).
    */
   collectGarbage?: () => void;
+  /**
+   * Progress for a display: bytes read so far and the bytes a restore reads in all (the image
+   * twice: the hash or consistency pass, then the import). Reads past that estimate are capped.
+   */
+  progress?: (done: number, total: number) => void;
 }
 
 export interface RestoreResult {
@@ -98,6 +103,12 @@ export async function restoreSnapshot(o: RestoreOptions): Promise<RestoreResult>
   o.log?.("restoring snapshot", { path: o.snapshotPath, "wal-dir": logDir, "data-dir": dataDir });
 
   const file = SnapshotFile.open(o.snapshotPath, "open", o.collectGarbage);
+  if (o.progress) {
+    const report = o.progress;
+    const total = 2 * file.imageSize;
+    let done = 0;
+    file.onRead = (n) => report((done = Math.min(total, done + n)), total);
+  }
   removeStaleTemps(dataDir);
   if (o.walDir) removeStaleTemps(o.walDir);
   const tmpData = tempSibling(dataDir);

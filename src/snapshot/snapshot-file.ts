@@ -23,6 +23,9 @@ export class SnapshotFile {
     private readonly collectGarbage: (() => void) | undefined,
   ) {}
 
+  /** Told the size of every read (hash pass and pages), for a progress display. */
+  onRead: ((bytes: number) => void) | undefined;
+
   /**
    * Opens path; failures read as Go's ("stat s.db: no such file or directory"). Each page read
    * is a fresh buffer that dies young; `collectGarbage` (a full collection, from src/runtime)
@@ -73,6 +76,7 @@ export class SnapshotFile {
       if (n <= 0) throw new SnapshotError(`read ${this.path}: unexpected end of file`);
       h.update(buf.subarray(0, n));
       pos += n;
+      this.onRead?.(n);
     }
     const got = new Uint8Array(h.digest());
     if (!bytesEqual(expected, got)) throw SnapshotErrors.hashMismatch(expected, got);
@@ -91,6 +95,7 @@ export class SnapshotFile {
   }
 
   read(pos: number, len: number): Uint8Array {
+    this.onRead?.(len);
     this.sinceGc += len;
     if (this.sinceGc >= GC_BYTES && this.collectGarbage) {
       this.sinceGc = 0;
