@@ -47,6 +47,8 @@ const result = await Bun.build({
   outdir: resolve(root, "dist"),
   minify: { syntax: true, whitespace: true },
   sourcemap: "none",
+  bytecode: true,
+  format: "esm",
   plugins: [staticRequire],
   define: { "process.env.CONCLAVE_BUILD": JSON.stringify("compiled") },
 });
