@@ -51,6 +51,9 @@ class NodePort implements GrpcPort {
     }
     s.end();
   }
+  refuse(): void {
+    this.s.close(1); // NGHTTP2_PROTOCOL_ERROR
+  }
   drained(): Promise<void> | null {
     const s = this.s;
     if (!s.writableNeedDrain) return null;
@@ -109,6 +112,7 @@ export function createNodeGrpcHandler(
         commonName: commonName === undefined ? undefined : () => commonName(stream),
         hasLeader: first(headers.hasleader),
         encoding: first(headers["grpc-encoding"]),
+        timeout: first(headers["grpc-timeout"]),
       },
       pipeline,
       opts,
