@@ -506,7 +506,7 @@ export class Server implements EtcdServer, PeerHandler {
     ctx: RequestContext,
     _close: (err: Error) => void,
   ): WatchStream {
-    return this.sm.openWatchStream(send, ctx.watchPermission);
+    return this.sm.openWatchStream(send, ctx.watchPermission, ctx.flow);
   }
 
   // ---- Lease ------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ import { type ApplyContext, applyRequest, needsHistory } from "./apply.ts";
 import { authStage } from "./apply-auth.ts";
 import { runAsync, runSync, txnHasPut } from "./apply-kv.ts";
 import { Errors, type EtcdError } from "../rpctypes/index.ts";
-import type { WatchStream } from "./types.ts";
+import type { StreamFlow, WatchStream } from "./types.ts";
 import { type Timers, WatchHub, type WatchPermission } from "./watch.ts";
 
 /** The apply result of an entry at or below the applied index: it was skipped. */
@@ -96,8 +96,11 @@ export interface StateMachine {
   readonly compactRevision: number;
   apply(entries: AppliedEntry[]): Promise<Array<unknown | EtcdError>>;
   range(req: RangeRequest): Promise<RangeResponse>;
-  /** A client watch stream; `permission` is asked at create and on every auth change. */
-  openWatchStream(send: (r: WatchResponse) => void, permission?: WatchPermission): WatchStream;
+  /**
+   * A client watch stream; `permission` is asked at create and on every auth change; `flow` is
+   * the transport's backpressure (a stream that stops reading is caught up from history later).
+   */
+  openWatchStream(send: (r: WatchResponse) => void, permission?: WatchPermission, flow?: StreamFlow): WatchStream;
   /** Keys attached to a lease (empty for an unknown one). */
   leaseKeys(id: bigint): Uint8Array[];
   leaseRenew(id: bigint): number;
@@ -490,8 +493,8 @@ class Sm implements StateMachine {
     };
   }
 
-  openWatchStream(send: (r: WatchResponse) => void, permission?: WatchPermission): WatchStream {
-    return this.hub.open(send, permission);
+  openWatchStream(send: (r: WatchResponse) => void, permission?: WatchPermission, flow?: StreamFlow): WatchStream {
+    return this.hub.open(send, permission, flow);
   }
 
   leaseKeys(id: bigint): Uint8Array[] {

@@ -77,6 +77,21 @@ import type {
   WatchResponse,
 } from "../gen/rpc_pb.ts";
 
+/**
+ * Backpressure on a streaming call's output, as its transport sees it (an HTTP/2 stream's
+ * queue, an HTTP/1.1 response's buffer). A producer of many messages (the watch hub) checks
+ * `writable` before sending; when it is false the client is not keeping up: stop sending to
+ * this stream, remember where it stopped, and resume from there (catching up from history)
+ * once `onWritable` calls back. Sends made while not writable are still delivered, but a
+ * connection that stays over its bound is closed by the transport (src/api/h2/limits.ts).
+ */
+export interface StreamFlow {
+  /** False while the stream's queued output is over its high-water mark. */
+  readonly writable: boolean;
+  /** Registers `fn` to be called each time the output drains after `writable` was false. */
+  onWritable(fn: () => void): void;
+}
+
 /** Who a request acts for: etcd's AuthInfo (user name, auth revision its credentials carry). */
 export interface AuthInfo {
   readonly username: string;
@@ -98,6 +113,8 @@ export interface RequestContext {
   requireLeader?: boolean;
   /** Aborted when the client goes away; long waits (lock, campaign) stop on it. */
   signal?: AbortSignal;
+  /** Streaming calls: backpressure of this stream's output (see StreamFlow). */
+  flow?: StreamFlow;
   /** The identity, when auth is on and credentials were given (resolved by the pipeline). */
   auth?: AuthInfo;
   /**

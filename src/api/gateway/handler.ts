@@ -66,6 +66,8 @@ function metaFor(ex: HttpExchange, withSignal: boolean): CallMeta {
     signal,
     timeoutMs,
     clientDeadline: true,
+    // Streaming calls: the response's backpressure (see StreamFlow).
+    flow: withSignal ? { get writable() { return ex.writable; }, onWritable: (fn) => ex.onDrain(fn) } : undefined,
   };
 }
 

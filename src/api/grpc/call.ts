@@ -4,6 +4,7 @@
 import { fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
 import { Code } from "../../rpctypes/index.ts";
 import { type CallMeta, type Pipeline, parseGrpcTimeout } from "../pipeline/index.ts";
+import type { StreamFlow } from "../../server/types.ts";
 import type { BidiHandler, RpcMethod, StreamSink } from "../rpc/method.ts";
 import { rpcServices, rpcTable } from "../rpc/table.ts";
 import { encodeFrame, FrameReader } from "./framing.ts";
@@ -28,6 +29,8 @@ export interface GrpcPort {
   drained(): Promise<void> | null;
   /** Resets the stream with PROTOCOL_ERROR (a malformed `grpc-timeout`, as grpc-go does). */
   refuse(): void;
+  /** The stream's output backpressure, handed to streaming methods as ctx.flow. */
+  readonly flow?: StreamFlow;
 }
 
 /** Request metadata the call reads. */
@@ -93,6 +96,7 @@ export class GrpcCall implements StreamSink {
       commonName: meta.commonName,
       signal: this.abort?.signal,
       timeoutMs,
+      flow: method.kind !== "unary" ? port.flow : undefined,
     };
   }
 
@@ -134,7 +138,8 @@ export class GrpcCall implements StreamSink {
    */
   private encode(msg: Message): Uint8Array | undefined {
     try {
-      return encodeFrame(toBinary(this.method.output, msg));
+      const frame = this.method.frame;
+      return frame !== undefined ? frame(msg) : encodeFrame(toBinary(this.method.output, msg));
     } catch (err) {
       this.end(grpcError(Code.Internal, `grpc: error while marshaling: ${(err as Error)?.message ?? String(err)}`));
       return undefined;

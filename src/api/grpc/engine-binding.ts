@@ -1,6 +1,7 @@
 // GrpcCall on the h2 engine's streams (src/api/h2): plain callback fields, no emitters.
 import type { H2Stream } from "../h2/index.ts";
 import type { Pipeline } from "../pipeline/index.ts";
+import type { StreamFlow } from "../../server/types.ts";
 import { GrpcCall, type GrpcCallOptions, type GrpcPort } from "./call.ts";
 
 type Header = readonly [string, string];
@@ -10,11 +11,29 @@ const RESPONSE_HEADERS: readonly Header[] = [
 ];
 const OK_TRAILERS: readonly Header[] = [["grpc-status", "0"]];
 
-class EnginePort implements GrpcPort {
+class EnginePort implements GrpcPort, StreamFlow {
   headersSent = false;
-  constructor(private readonly s: H2Stream) {}
+  /** Waiting for the stream's queued output to drain: server-streaming pumps and StreamFlow users. */
+  private waiters: (() => void)[] = [];
+  private watchers: (() => void)[] = [];
+
+  constructor(private readonly s: H2Stream) {
+    s.ondrain = () => {
+      this.release();
+      for (const fn of this.watchers) fn();
+    };
+  }
   get closed(): boolean {
     return this.s.closed;
+  }
+  get flow(): StreamFlow {
+    return this;
+  }
+  get writable(): boolean {
+    return this.s.writable;
+  }
+  onWritable(fn: () => void): void {
+    this.watchers.push(fn);
   }
   sendHeaders(): void {
     this.headersSent = true;
@@ -38,9 +57,16 @@ class EnginePort implements GrpcPort {
     }
     this.s.end(code === 0 && message === undefined ? OK_TRAILERS : status);
   }
-  drained(): null {
-    // The engine queues output under flow control; it has no drain signal.
-    return null;
+  /** Null while the stream takes more output; else resolves once it drained (or closed). */
+  drained(): Promise<void> | null {
+    if (this.s.writable || this.s.closed) return null;
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+  /** Wakes everything waiting for the output to drain. */
+  release(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const fn of w) fn();
   }
   refuse(): void {
     this.s.reset(PROTOCOL_ERROR);
@@ -54,8 +80,9 @@ const PROTOCOL_ERROR = 0x1;
 export function createEngineGrpcHandler(pipeline: Pipeline, opts: GrpcCallOptions, commonName?: () => string | undefined): (s: H2Stream) => void {
   return (s: H2Stream) => {
     const h = s.headers;
+    const port = new EnginePort(s);
     const call = GrpcCall.start(
-      new EnginePort(s),
+      port,
       {
         path: h.get(":path") ?? "",
         token: h.get("token"),
@@ -71,6 +98,9 @@ export function createEngineGrpcHandler(pipeline: Pipeline, opts: GrpcCallOption
     if (call === null) return;
     s.ondata = (chunk) => call.data(chunk);
     s.onend = () => call.finishRequest();
-    s.onclose = () => call.closed();
+    s.onclose = () => {
+      port.release();
+      call.closed();
+    };
   };
 }

@@ -22,6 +22,10 @@ const STATUS_431: HeaderList = [[":status", "431"]];
 const EMPTY = new Uint8Array(0);
 /** Queued output that is written at once instead of waiting for the end of the turn. */
 const HIGH_WATER = 256 * 1024;
+/** A stream whose queued output exceeds this reports itself not writable (backpressure to its producer) ... */
+const STREAM_HIGH_WATER = 1024 * 1024;
+/** ... until it drains to this (then `ondrain`). */
+const STREAM_LOW_WATER = 256 * 1024;
 
 /**
  * Serves HTTP/2 on a connected socket (cleartext with prior knowledge, or a TLSSocket whose ALPN
@@ -449,6 +453,8 @@ class Connection implements StreamHost, H2Connection {
       return;
     }
     s.queue.push(data);
+    s.queuedBytes += n;
+    if (s.queuedBytes > STREAM_HIGH_WATER) s.needDrain = true;
     this.pump(s);
   }
 
@@ -492,6 +498,7 @@ class Connection implements StreamHost, H2Connection {
       const avail = Math.min(s.sendWindow, this.sendWindow, this.peerMaxFrame);
       if (avail <= 0 || this.congested) {
         this.blocked.add(s);
+        this.maybeDrained(s);
         return;
       }
       const from = s.queueOffset;
@@ -499,6 +506,7 @@ class Connection implements StreamHost, H2Connection {
       this.writer.data(s.id, false, chunk, from, to);
       s.sendWindow -= to - from;
       this.sendWindow -= to - from;
+      s.queuedBytes -= to - from;
       // A large body goes out in slices so socket backpressure can stop it (bounded memory).
       if (this.writer.pending >= HIGH_WATER) this.writeOut();
       if (to === chunk.length) {
@@ -510,6 +518,20 @@ class Connection implements StreamHost, H2Connection {
     }
     this.blocked.delete(s);
     if (s.ending && !s.localEnded) this.finish(s, s.pendingTrailers);
+    this.maybeDrained(s);
+  }
+
+  /** A stream back below its low-water mark tells its producer (ondrain). */
+  private maybeDrained(s: ServerStream): void {
+    if (!s.needDrain || s.queuedBytes > STREAM_LOW_WATER || s.closed) return;
+    s.needDrain = false;
+    const cb = s.ondrain;
+    if (cb === null) return;
+    try {
+      cb();
+    } catch (e) {
+      this.callbackFailed(s, e);
+    }
   }
 
   private pumpBlocked(): void {
@@ -525,6 +547,7 @@ class Connection implements StreamHost, H2Connection {
     this.streams.delete(s.id);
     this.blocked.delete(s);
     s.queue.length = 0;
+    s.queuedBytes = 0;
     const cb = s.onclose;
     if (cb !== null) {
       try {

@@ -16,6 +16,7 @@ export class ServerStream implements H2Stream {
   ondata: ((chunk: Uint8Array) => void) | null = null;
   onend: (() => void) | null = null;
   onclose: ((reset: boolean) => void) | null = null;
+  ondrain: (() => void) | null = null;
   closed = false;
 
   /** Response HEADERS sent. */
@@ -37,6 +38,10 @@ export class ServerStream implements H2Stream {
   /** DATA waiting for flow-control window; queue[0] is partly sent up to queueOffset. */
   queue: Uint8Array[] = [];
   queueOffset = 0;
+  /** Octets in queue not yet sent. Invariant: equals the queue's total length minus queueOffset. */
+  queuedBytes = 0;
+  /** Went over the high-water mark; ondrain is owed once below the low-water mark. */
+  needDrain = false;
   /** Trailers of an end() issued while DATA was still queued. */
   pendingTrailers: HeaderList | undefined = undefined;
 
@@ -80,5 +85,13 @@ export class ServerStream implements H2Stream {
   reset(code: number): void {
     if (this.closed) return;
     this.host.sendReset(this, code);
+  }
+
+  get bufferedAmount(): number {
+    return this.queuedBytes;
+  }
+
+  get writable(): boolean {
+    return !this.needDrain && !this.closed;
   }
 }

@@ -11,6 +11,11 @@ export interface H2Stream {
   onend: (() => void) | null;
   /** Called once: stream finished (reset = false), or reset by either side or connection gone (true). */
   onclose: ((reset: boolean) => void) | null;
+  /**
+   * Called once each time the stream's queued output, having gone above the high-water mark
+   * (`writable` false), drains below the low-water mark.
+   */
+  ondrain: (() => void) | null;
   /** Sends the response HEADERS (":status" first). Throws if already sent. */
   respond(headers: ReadonlyArray<readonly [string, string]>, endStream?: boolean): void;
   /** Sends DATA, split to the peer's frame size; queued while the peer's flow-control window is exhausted. */
@@ -20,6 +25,10 @@ export interface H2Stream {
   /** Sends RST_STREAM(code) and closes the stream. No-op once closed. */
   reset(code: number): void;
   readonly closed: boolean;
+  /** Octets written but not yet handed to the socket (flow control or congestion holds them). */
+  readonly bufferedAmount: number;
+  /** False while bufferedAmount is above the high-water mark: stop writing until `ondrain`. */
+  readonly writable: boolean;
 }
 
 export interface H2Options {

@@ -19,7 +19,17 @@ export interface HttpExchange {
   /** True once the client is gone or the response ended. */
   readonly closed: boolean;
   onClose(fn: () => void): void;
+  /**
+   * False while the response's queued output is over its high-water mark (the client reads
+   * slower than it is written to): a producer should stop writing until `onDrain`.
+   */
+  readonly writable: boolean;
+  /** Registers a callback for every time queued output drains after `writable` was false. */
+  onDrain(fn: () => void): void;
 }
+
+/** An HTTP/1.1 response holding more than this for its client is not writable. */
+const HTTP1_HIGH_WATER = 1024 * 1024;
 
 export function fromHttp1(req: IncomingMessage, res: ServerResponse): HttpExchange {
   return {
@@ -34,6 +44,10 @@ export function fromHttp1(req: IncomingMessage, res: ServerResponse): HttpExchan
       return res.writableEnded || res.destroyed;
     },
     onClose: (fn) => void res.on("close", fn),
+    get writable() {
+      return !res.destroyed && res.writableLength <= HTTP1_HIGH_WATER;
+    },
+    onDrain: (fn) => void res.on("drain", fn),
   };
 }
 
@@ -76,6 +90,10 @@ export function fromHttp2(stream: ServerHttp2Stream, headers: IncomingHttpHeader
       return stream.destroyed || stream.closed || stream.writableEnded;
     },
     onClose: (fn) => void stream.on("close", fn),
+    get writable() {
+      return !stream.destroyed && !stream.writableNeedDrain;
+    },
+    onDrain: (fn) => void stream.on("drain", fn),
   };
 }
 
@@ -111,9 +129,13 @@ export function fromH2Engine(s: H2Stream): HttpExchange {
   s.ondata = (chunk) => void body.write(chunk);
   s.onend = () => void body.end();
   const closers: (() => void)[] = [];
+  const drains: (() => void)[] = [];
   s.onclose = () => {
     body.destroy();
     for (const fn of closers) fn();
+  };
+  s.ondrain = () => {
+    for (const fn of drains) fn();
   };
   const headers: IncomingHttpHeaders = {};
   for (const [k, v] of s.headers) headers[k] = v;
@@ -140,7 +162,7 @@ export function fromH2Engine(s: H2Stream): HttpExchange {
       flush(false);
       if (s.closed) return false;
       s.write(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
-      return true;
+      return s.writable;
     },
     end(chunk) {
       if (s.closed || ended) return;
@@ -157,5 +179,9 @@ export function fromH2Engine(s: H2Stream): HttpExchange {
       return s.closed || ended;
     },
     onClose: (fn) => void closers.push(fn),
+    get writable() {
+      return s.writable;
+    },
+    onDrain: (fn) => void drains.push(fn),
   };
 }

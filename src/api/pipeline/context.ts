@@ -1,7 +1,7 @@
 // The request context, built once per call from what the transport saw (gRPC metadata, HTTP
 // headers, the TLS session). Every protocol builds it here, so a token or a hasleader flag
 // means the same thing whichever way the request came in.
-import type { RequestContext } from "../../server/types.ts";
+import type { RequestContext, StreamFlow } from "../../server/types.ts";
 
 /** What a transport hands the pipeline about one call. */
 export interface CallMeta {
@@ -28,6 +28,8 @@ export interface CallMeta {
    * grpc-gateway): every call ends with DeadlineExceeded at it.
    */
   readonly clientDeadline?: boolean | undefined;
+  /** Streaming calls: the output's backpressure, handed to the method as ctx.flow. */
+  readonly flow?: StreamFlow | undefined;
 }
 
 /**
@@ -46,6 +48,7 @@ export function buildContext(meta: CallMeta): RequestContext {
   if (token !== undefined) ctx.token = token;
   if (meta.hasLeader === "true") ctx.requireLeader = true;
   if (meta.signal !== undefined) ctx.signal = meta.signal;
+  if (meta.flow !== undefined) ctx.flow = meta.flow;
   if (token === undefined && meta.commonName !== undefined) {
     const cn = meta.commonName();
     if (cn !== undefined && cn !== "") ctx.commonName = cn;
