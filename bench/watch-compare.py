@@ -8,6 +8,7 @@ Conclave, one member each on loopback, started and stopped by the shared kvbench
           the time until every watcher has every event, for each server, and the ratio.
   stuck:  one watch stream that never reads, a burst of 20000 puts of 1 KiB; prints each
           server's RSS before, at its peak during, and 2 s after the burst.
+  burst:  the same burst with no watcher (what the writes alone cost each server).
 """
 import argparse, importlib.util, json, os, shlex, shutil, subprocess, sys, tempfile, time
 
@@ -22,6 +23,7 @@ spec.loader.exec_module(kv)
 DEFAULTS = {
     "fanout": "-watchers 2000 -conns 20 -streams 1 -puts 5000 -writers 50 -val-size 64",
     "stuck": "-puts 20000 -writers 20 -val-size 1024",
+    "burst": "-puts 20000 -writers 20 -val-size 1024",
 }
 
 
@@ -36,7 +38,7 @@ def run(label, cmd, mode, flags, workdir, port):
     try:
         time.sleep(1)
         args = [tool(), "-endpoints", endpoints, "-mode", mode] + shlex.split(flags)
-        if mode == "stuck":
+        if mode in ("stuck", "burst"):
             args += ["-pid", str(procs[0].pid)]
         res = subprocess.run(args, capture_output=True, text=True, timeout=600)
         line = (res.stdout.strip().splitlines() or ["{}"])[-1]
@@ -52,7 +54,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--candidate", default=os.path.join(HERE, "..", "dist", "conclave"))
     ap.add_argument("--reference", default="/usr/bin/etcd")
-    ap.add_argument("--mode", default="fanout", choices=["fanout", "stuck"])
+    ap.add_argument("--mode", default="fanout", choices=["fanout", "stuck", "burst"])
     ap.add_argument("flags", nargs="*", help="watch-fanout flags (after --)")
     args = ap.parse_args()
     flags = " ".join(args.flags) or DEFAULTS[args.mode]
@@ -66,7 +68,7 @@ def main():
     print(json.dumps(cand))
     if args.mode == "fanout" and ref.get("deliver_all_s") and cand.get("deliver_all_s"):
         print(json.dumps({"deliver_all_ratio": round(cand["deliver_all_s"] / ref["deliver_all_s"], 3)}))
-    if args.mode == "stuck" and ref.get("rss_peak_mb") and cand.get("rss_peak_mb"):
+    if args.mode in ("stuck", "burst") and ref.get("rss_peak_mb") and cand.get("rss_peak_mb"):
         print(json.dumps({
             "peak_growth_mb": {"etcd": round(ref["rss_peak_mb"] - ref["rss_before_mb"], 1),
                                "conclave": round(cand["rss_peak_mb"] - cand["rss_before_mb"], 1)},

@@ -8,6 +8,7 @@
 //	-mode stuck: one watch stream that never reads (a raw gRPC stream: create sent, no Recv)
 //	  on the prefix, then P puts of -val-size bytes; reports the server's RSS (-pid) sampled
 //	  during the burst and after it.
+//	-mode burst: the same burst and RSS samples with no watcher (what the burst alone costs).
 //
 // Prints one JSON line.
 package main
@@ -31,7 +32,7 @@ import (
 
 func main() {
 	endpoints := flag.String("endpoints", "127.0.0.1:2379", "comma separated endpoints")
-	mode := flag.String("mode", "fanout", "fanout | stuck")
+	mode := flag.String("mode", "fanout", "fanout | stuck | burst")
 	watchers := flag.Int("watchers", 2000, "watchers on the prefix (fanout)")
 	conns := flag.Int("conns", 20, "client connections the watchers are spread over")
 	streams := flag.Int("streams", 1, "watch streams per connection")
@@ -79,8 +80,8 @@ func main() {
 		return start, time.Since(start), errs
 	}
 
-	if *mode == "stuck" {
-		runStuck(ctx, dial(), prefix, *pid, burst)
+	if *mode == "stuck" || *mode == "burst" {
+		runStuck(ctx, dial(), prefix, *pid, burst, *mode == "stuck")
 		return
 	}
 
@@ -160,19 +161,21 @@ func main() {
 }
 
 // runStuck opens a watch stream that never reads and measures the server's RSS during a burst.
-func runStuck(ctx context.Context, c *clientv3.Client, prefix string, pid int, burst func() (time.Time, time.Duration, int64)) {
-	wc := pb.NewWatchClient(c.ActiveConnection())
-	stream, err := wc.Watch(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "watch:", err)
-		os.Exit(3)
-	}
-	req := &pb.WatchRequest{RequestUnion: &pb.WatchRequest_CreateRequest{CreateRequest: &pb.WatchCreateRequest{
-		Key: []byte(prefix), RangeEnd: []byte(prefix[:len(prefix)-1] + "0"),
-	}}}
-	if err := stream.Send(req); err != nil {
-		fmt.Fprintln(os.Stderr, "send:", err)
-		os.Exit(3)
+func runStuck(ctx context.Context, c *clientv3.Client, prefix string, pid int, burst func() (time.Time, time.Duration, int64), watch bool) {
+	if watch {
+		wc := pb.NewWatchClient(c.ActiveConnection())
+		stream, err := wc.Watch(ctx)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "watch:", err)
+			os.Exit(3)
+		}
+		req := &pb.WatchRequest{RequestUnion: &pb.WatchRequest_CreateRequest{CreateRequest: &pb.WatchCreateRequest{
+			Key: []byte(prefix), RangeEnd: []byte(prefix[:len(prefix)-1] + "0"),
+		}}}
+		if err := stream.Send(req); err != nil {
+			fmt.Fprintln(os.Stderr, "send:", err)
+			os.Exit(3)
+		}
 	}
 	// Never Recv: the stream's window fills and the server has to hold (or drop) the rest.
 	before := rss(pid)
@@ -199,7 +202,7 @@ func runStuck(ctx context.Context, c *clientv3.Client, prefix string, pid int, b
 	wg.Wait()
 	after := rss(pid)
 	out, _ := json.Marshal(map[string]interface{}{
-		"mode": "stuck", "put_s": putTime.Seconds(), "put_errors": errs,
+		"mode": map[bool]string{true: "stuck", false: "burst"}[watch], "put_s": putTime.Seconds(), "put_errors": errs,
 		"rss_before_mb": mb(before), "rss_peak_mb": mb(peak), "rss_after_mb": mb(after),
 	})
 	fmt.Println(string(out))
