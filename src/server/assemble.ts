@@ -1,8 +1,6 @@
 // Builds one member's server from its parts: durable raft log, state machine, membership,
 // RawNode and the peer transport. Effects (clock, timers, randomness, transport) are injected so
 // tests assemble whole clusters in one process; src/member.ts passes the real ones.
-import { createReadStream } from "node:fs";
-import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { MemberTable } from "../membership/members.ts";
 import { RawNode } from "../raft/raw-node.ts";
@@ -11,7 +9,8 @@ import type { PeerMember, PeerTransport } from "../transport/types.ts";
 import type { BootstrapPlan } from "./bootstrap.ts";
 import type { Logger } from "./logger.ts";
 import { SERVER_VERSION, Server, type ServerOptions } from "./server.ts";
-import { installStateImage, openStateMachine, type StateMachine, type StateMachineOptions } from "./state-machine.ts";
+import { installStateFile, openStateMachine, type StateMachine, type StateMachineOptions } from "./state-machine.ts";
+import { hostFiles } from "./effects.ts";
 
 export interface MemberParts {
   dataDir: string;
@@ -144,9 +143,9 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
     node,
     log,
     sm,
-    reopenSm: async (image) => {
+    reopenSm: async (imagePath) => {
       await sm.close();
-      await installStateImage(smPath, image);
+      await installStateFile(smPath, imagePath, hostFiles);
       sm = await openStateMachine(smOpts);
       return sm;
     },
@@ -169,8 +168,7 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
     clearInterval: p.clearInterval,
     autoTick: p.autoTick,
     autoCompaction: p.autoCompaction,
-    readImage: (path) => createReadStream(path) as AsyncIterable<Uint8Array>,
-    removeFile: (path) => rm(path, { force: true }),
+    removeFile: (path) => hostFiles.remove(path),
     onRemoved: p.onRemoved,
     auth: p.auth,
   });

@@ -15,6 +15,7 @@ import type { Ready, RawNode } from "../raft/raw-node.ts";
 import { EntryType, type ConfState, type Entry, type HardState, type Snapshot, type SnapshotMeta } from "../raft/types.ts";
 import type { MemberTable, MembershipEvent } from "../membership/members.ts";
 import type { PeerTransport } from "../transport/types.ts";
+import { imageLengthData } from "../transport/wire.ts";
 import { Errors } from "../rpctypes/index.ts";
 import type { Logger } from "./logger.ts";
 import { peekRequestId } from "./request-codec.ts";
@@ -37,8 +38,8 @@ export interface RaftLoopOptions {
   node: RawNode;
   log: ClusterLog;
   sm: StateMachine;
-  /** Closes the current state machine, installs `image` in its place and opens it again. */
-  reopenSm: (image: AsyncIterable<Uint8Array>) => Promise<StateMachine>;
+  /** Closes the current state machine, puts the image file in its place and opens it again. */
+  reopenSm: (imagePath: string) => Promise<StateMachine>;
   members: MemberTable;
   transport: PeerTransport;
   logger: Logger;
@@ -56,8 +57,7 @@ export interface RaftLoopOptions {
   onMembership?: (ev: MembershipEvent) => void;
   /** Entries up to `index` are applied (waits for an index, e.g. a simple token's, end here). */
   onApplied?: (index: number) => void;
-  /** Reads a received snapshot image from disk. */
-  readImage: (path: string) => AsyncIterable<Uint8Array>;
+  /** Removes a file (a received image that was not installed); no error if it is gone. */
   removeFile: (path: string) => Promise<void>;
 }
 
@@ -98,8 +98,8 @@ export class RaftLoop {
   private stopped = false;
   private lead = 0n;
   private lastSnapshotIndex: number;
-  /** Snapshot images being streamed to each peer: their closers (temp copies on disk). */
-  private readonly outgoingImages = new Map<bigint, Set<() => Promise<void>>>();
+  /** Snapshot images being streamed to each peer (temp copies on disk): closers, and whether reading began. */
+  private readonly outgoingImages = new Map<bigint, Set<{ close(): Promise<void>; started(): boolean }>>();
   // metrics
   proposalsCommitted = 0;
   proposalsApplied = 0;
@@ -165,49 +165,60 @@ export class RaftLoop {
     this.kick();
   }
 
-  /** A MsgSnap with its image on disk: install it between two Readies, then step the message. */
+  /**
+   * A MsgSnap with its image on disk, handled between two Readies. The message goes to the core
+   * first: only if the core restores the snapshot (not a stale term, newer than the commit index,
+   * this member in its configuration, not already in the log) does the image replace the state
+   * machine, before the Ready that persists the snapshot and acknowledges it. A failure to
+   * install it after the core took it stops the member (the core and the store would disagree).
+   */
   installSnapshot(m: Message, imagePath: string): Promise<void> {
     return new Promise((resolve, reject) => {
       this.tasks.push(async () => {
+        let failure: unknown;
         try {
-          const snap = m.snapshot;
-          assert(snap !== undefined, "MsgSnap without a snapshot");
-          const cs = snap.meta.confState;
-          if (snap.meta.index <= this.node.raft.raftLog.committed) {
-            this.o.logger.info("ignoring a snapshot not newer than the commit index", { index: snap.meta.index });
-          } else if (!cs.voters.includes(this.o.memberId) && !cs.learners.includes(this.o.memberId)) {
-            // The core refuses it too; installing the image would run ahead of the log.
-            this.o.logger.warn("ignoring a snapshot whose configuration does not include this member", { index: snap.meta.index });
-          } else {
-            this.o.logger.info("installing snapshot from the leader", { index: snap.meta.index, term: snap.meta.term });
-            // Client watch streams outlive the state machine: the hub is paused while the
-            // image replaces the store, then every watcher re-syncs from the new one.
-            const hub = this.smRef.detachWatchHub();
-            try {
-              this.smRef = await this.o.reopenSm(this.o.readImage(imagePath));
-            } catch (err) {
-              hub.close();
-              throw err;
-            }
-            this.smRef.attachWatchHub(hub);
-            const { MemberTable } = await import("../membership/members.ts");
-            this.members = MemberTable.fromRows(await this.smRef.members());
-            for (const mem of this.members.list()) {
-              if (mem.id !== this.o.memberId) this.o.transport.addPeer(mem.id, mem.peerURLs);
-            }
-            this.snapshotsReceived++;
-          }
-          this.node.step(m);
-          resolve();
+          await this.install(m, imagePath);
         } catch (err) {
-          reject(err);
-          throw err;
+          failure = err;
         } finally {
           await this.o.removeFile(imagePath).catch(() => {});
         }
+        if (failure === undefined) return resolve();
+        reject(failure);
+        throw failure;
       });
       this.kick();
     });
+  }
+
+  private async install(m: Message, imagePath: string): Promise<void> {
+    const snap = m.snapshot;
+    assert(snap !== undefined, "MsgSnap without a snapshot");
+    const log = this.node.raft.raftLog;
+    const before = log.unstable.snapshot;
+    this.node.step(m);
+    const restored = log.unstable.snapshot;
+    if (restored === before || restored === undefined || restored.meta.index !== snap.meta.index || restored.meta.term !== snap.meta.term) {
+      this.o.logger.info("ignored a snapshot the raft log does not need", { index: snap.meta.index, term: snap.meta.term, commit: log.committed });
+      return;
+    }
+    this.o.logger.info("installing snapshot from the leader", { index: snap.meta.index, term: snap.meta.term });
+    // Client watch streams outlive the state machine: the hub is paused while the
+    // image replaces the store, then every watcher re-syncs from the new one.
+    const hub = this.smRef.detachWatchHub();
+    try {
+      this.smRef = await this.o.reopenSm(imagePath);
+    } catch (err) {
+      hub.close();
+      throw err;
+    }
+    this.smRef.attachWatchHub(hub);
+    const { MemberTable } = await import("../membership/members.ts");
+    this.members = MemberTable.fromRows(await this.smRef.members());
+    for (const mem of this.members.list()) {
+      if (mem.id !== this.o.memberId) this.o.transport.addPeer(mem.id, mem.peerURLs);
+    }
+    this.snapshotsReceived++;
   }
 
   reportUnreachable(id: bigint): void {
@@ -248,7 +259,7 @@ export class RaftLoop {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.drain();
-    for (const id of [...this.outgoingImages.keys()]) this.closeImages(id);
+    for (const id of [...this.outgoingImages.keys()]) this.closeImages(id, true);
     this.failAll(Errors.stopped);
   }
 
@@ -345,28 +356,35 @@ export class RaftLoop {
       return;
     }
     assert(this.smRef.appliedIndex === index, "state changed while a snapshot image was taken");
+    // The first message tells the image's size: its blob and what remains after it.
+    const size = first.done ? 0 : first.value.blob.length + Number((first.value as { remainingBytes?: bigint }).remainingBytes ?? 0n);
     const snap: Snapshot = {
       meta: { index, term: this.node.raft.raftLog.term(index), confState: this.node.raft.prs.confState() },
-      data: new Uint8Array(0),
+      data: imageLengthData(size),
     };
     // Closes the copy (and removes it) once sent, failed, never started, or at stop.
     let done = false;
+    let started = false;
     const close = async (): Promise<void> => {
       if (done) return;
       done = true;
-      this.outgoingImages.get(m.to)?.delete(close);
+      this.outgoingImages.get(m.to)?.delete(entry);
       await it.return?.();
     };
+    const entry = { close, started: () => started };
     let set = this.outgoingImages.get(m.to);
     if (set === undefined) this.outgoingImages.set(m.to, (set = new Set()));
-    set.add(close);
+    set.add(entry);
     async function* image(): AsyncGenerator<Uint8Array> {
+      started = true;
       try {
         // One chunk of lookahead: the state machine's final message is the image's SHA-256,
         // not part of it.
         let held = first.done ? undefined : first.value.blob;
         while (held !== undefined) {
+          if (done) throw new Error("snapshot image closed before it was sent");
           const next = await it.next();
+          if (done) throw new Error("snapshot image closed before it was sent");
           if (next.done) break;
           yield held;
           held = next.value.blob;
@@ -378,11 +396,15 @@ export class RaftLoop {
     this.o.transport.sendSnapshot({ ...m, snapshot: snap }, image);
   }
 
-  /** Closes the images being sent to `id` (the transport reported the outcome). */
-  private closeImages(id: bigint): void {
+  /**
+   * The transport reported a send to `id`: images it never started reading are closed (their
+   * copies removed); one being read closes itself when its reader stops. With `all` (at stop),
+   * every image is closed, and one still being read fails its send rather than end short.
+   */
+  private closeImages(id: bigint, all = false): void {
     const set = this.outgoingImages.get(id);
     if (set === undefined) return;
-    for (const close of [...set]) void close().catch(() => {});
+    for (const img of [...set]) if (all || !img.started()) void img.close().catch(() => {});
   }
 
   private async apply(entries: readonly Entry[]): Promise<void> {

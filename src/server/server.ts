@@ -74,7 +74,7 @@ import { MemberAuth, type Tokens } from "./member-auth.ts";
 import type { AuthServer, EtcdServer, RequestContext, WatchStream } from "./types.ts";
 
 /** What the server hands straight to its raft loop (documented on RaftLoopOptions). */
-type LoopParts = "memberId" | "node" | "log" | "sm" | "reopenSm" | "members" | "transport" | "logger" | "clock" | "snapshotCount" | "readImage" | "removeFile";
+type LoopParts = "memberId" | "node" | "log" | "sm" | "reopenSm" | "members" | "transport" | "logger" | "clock" | "snapshotCount" | "removeFile";
 
 export interface ServerOptions extends Pick<RaftLoopOptions, LoopParts> {
   clusterId: bigint;
@@ -156,7 +156,6 @@ export class Server implements EtcdServer, PeerHandler {
       onRemoved: () => this.removedFromCluster(),
       onMembership: (ev) => this.membershipChanged(ev),
       onApplied: (index) => this.applied(index),
-      readImage: o.readImage,
       removeFile: o.removeFile,
     });
     const tokens: Tokens = o.auth?.tokens ?? {

@@ -33,6 +33,7 @@ import { authStage } from "./apply-auth.ts";
 import { runAsync, runSync, txnHasPut } from "./apply-kv.ts";
 import { Errors, type EtcdError } from "../rpctypes/index.ts";
 import type { StreamFlow, WatchStream } from "./types.ts";
+import { type FileEffects, hostFiles } from "./effects.ts";
 import { type Timers, WatchHub, type WatchPermission } from "./watch.ts";
 
 /** The apply result of an entry at or below the applied index: it was skipped. */
@@ -163,6 +164,21 @@ export async function installStateImage(path: string, image: AsyncIterable<Uint8
   await rm(`${path}-wal`, { force: true });
   await rm(`${path}-shm`, { force: true });
   await rename(tmp, path);
+}
+
+/**
+ * Puts a received snapshot image file in place of the state file: renamed, not copied (the
+ * image was written and synced next to it by the transport), so installing an image of any size
+ * costs no memory and no second write. The state machine on `path` must be closed (closing the
+ * last connection checkpoints SQLite's WAL into the old file, so dropping the WAL loses nothing
+ * durable); open it again afterwards.
+ */
+export async function installStateFile(path: string, imagePath: string, files: FileEffects = hostFiles): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true });
+  await files.remove(`${path}-wal`);
+  await files.remove(`${path}-shm`);
+  await files.rename(imagePath, path);
+  await files.syncDir(dirname(path));
 }
 
 export async function openStateMachine(o: StateMachineOptions): Promise<StateMachine> {
