@@ -14,6 +14,8 @@ import type { Tokens } from "./server/member-auth.ts";
 import { type Identity, planBootstrap } from "./server/bootstrap.ts";
 import { createLogger, type Logger } from "./server/logger.ts";
 import { lockDir } from "./storage/dir-lock.ts";
+import { DiskGuard, diskFault, faultMessage } from "./server/disk-guard.ts";
+import { hostDiskProbe } from "./runtime/effects.ts";
 import type { Server } from "./server/server.ts";
 import { createPeerTransport, type PeerHandler, type PeerTransportOptions } from "./transport/index.ts";
 
@@ -22,6 +24,8 @@ export interface RunningMember {
   server: Server;
   /** Resolves when the member was removed from the cluster and stopped itself. */
   removed: Promise<void>;
+  /** Resolves once the member stopped itself on an error it cannot go on after (a disk fault). */
+  failed: Promise<Error>;
   stop(): Promise<void>;
 }
 
@@ -137,7 +141,31 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
   };
   let resolveRemoved!: () => void;
   const removed = new Promise<void>((r) => (resolveRemoved = r));
+  let resolveFailed!: (err: Error) => void;
+  const failed = new Promise<Error>((r) => (resolveFailed = r));
   let stopMember: (() => Promise<void>) | undefined;
+  let failedOnce = false;
+  // A disk fault the member cannot wait out (disk-guard.ts), or any other fatal error of the
+  // loop: say what happened, stop serving, and let the process exit non-zero.
+  const onFatal = (err: Error) => {
+    if (failedOnce) return;
+    failedOnce = true;
+    const fault = diskFault(err);
+    logger.error(fault === undefined ? `stopping the member after a fatal error: ${err.message}` : faultMessage(fault, config.dataDir, err));
+    setTimeout(() => {
+      void (stopMember?.() ?? Promise.resolve()).catch(() => {}).finally(() => resolveFailed(err));
+    }, 0);
+  };
+  // Free space and the member dir itself, watched every second (disk-guard.ts). The reserve
+  // keeps room for what is already accepted: twice the largest request, and at least 8 MiB.
+  const disk = new DiskGuard({
+    probe: hostDiskProbe(memberDir),
+    reserveBytes: Math.max(8 * 1024 * 1024, 2 * config.maxRequestBytes),
+    everyMs: 1000,
+    timers: { setInterval: (fn, ms) => setInterval(fn, ms), clearInterval: (h) => clearInterval(h as ReturnType<typeof setInterval>) },
+    onFatal,
+    logger,
+  });
   let removedOnce = false;
   const onRemoved = () => {
     if (removedOnce) return;
@@ -232,6 +260,8 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
       autoCompaction:
         config.autoCompactionRetention > 0 ? { mode: config.autoCompactionMode, retention: config.autoCompactionRetention } : undefined,
       onRemoved,
+      onFatal,
+      disk,
       auth: { tokens: makeTokens(config, logger), hasher: runtimeHasher(), bcryptCost: config.bcryptCost },
     });
   } catch (err) {
@@ -241,8 +271,10 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
   server = assembled.server;
   const srv = assembled.server;
   try {
+    await disk.start();
     await srv.start();
   } catch (err) {
+    disk.stop();
     await assembled.close().catch(() => {});
     await peerTransport.close().catch(() => {});
     throw err;
@@ -254,6 +286,7 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
     cors: config.corsOrigins,
     logger,
   }).catch(async (err: unknown) => {
+    disk.stop();
     await assembled.close().catch(() => {});
     await peerTransport.close().catch(() => {});
     throw err;
@@ -266,10 +299,14 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
   let stopping: Promise<void> | undefined;
   stopMember = () =>
     (stopping ??= (async () => {
+      disk.stop();
       await client.close();
-      await assembled.close();
+      await assembled.close().catch((err: unknown) => {
+        // Closing flushes the log and the state file: on a data dir that failed, it fails too.
+        if (!failedOnce) throw err;
+      });
       await peerTransport.close();
     })());
   if (removedOnce) void stopMember().finally(resolveRemoved);
-  return { logger, server: srv, removed, stop: stopMember };
+  return { logger, server: srv, removed, failed, stop: stopMember };
 }

@@ -42,6 +42,13 @@ export interface MemberParts {
   unsafeNoFsync?: boolean;
   autoCompaction?: { mode: "periodic" | "revision"; retention: number };
   onRemoved?: () => void;
+  /** A disk fault the member cannot wait out (ServerOptions.onFatal). */
+  onFatal?: (err: Error) => void;
+  /** The data dir's watch (ServerOptions.disk). */
+  disk?: ServerOptions["disk"];
+  /** One-shot timers; the host's when not given. */
+  setTimeout?: (fn: () => void, ms: number) => unknown;
+  clearTimeout?: (h: unknown) => void;
   /** v3 auth: token provider, bcrypt, cost (ServerOptions.auth). */
   auth?: ServerOptions["auth"];
 }
@@ -149,6 +156,12 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
       sm = await openStateMachine(smOpts);
       return sm;
     },
+    reloadSm: async () => {
+      // The machine is broken (a failed write): close() commits nothing more.
+      await sm.close();
+      sm = await openStateMachine(smOpts);
+      return sm;
+    },
     members,
     transport: p.transport,
     logger: p.logger,
@@ -166,6 +179,10 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
     strictReconfigCheck: p.strictReconfigCheck,
     setInterval: p.setInterval,
     clearInterval: p.clearInterval,
+    setTimeout: p.setTimeout,
+    clearTimeout: p.clearTimeout,
+    disk: p.disk,
+    onFatal: p.onFatal,
     autoTick: p.autoTick,
     autoCompaction: p.autoCompaction,
     removeFile: (path) => hostFiles.remove(path),

@@ -20,9 +20,12 @@ import { Errors } from "../rpctypes/index.ts";
 import type { Logger } from "./logger.ts";
 import { peekRequestId } from "./request-codec.ts";
 import { ALREADY_APPLIED, type AppliedEntry, type StateMachine } from "./state-machine.ts";
+import { diskFault } from "./disk-guard.ts";
 
 /** What the loop needs from the durable log (src/storage/raft-log.ts implements it). */
 export interface ClusterLog {
+  /** Entries in [lo, hi) (the store replays them after a reload). */
+  entries(lo: number, hi: number): Entry[];
   append(entries: readonly Entry[]): void;
   setHardState(hs: HardState): void;
   sync(): Promise<void>;
@@ -59,6 +62,17 @@ export interface RaftLoopOptions {
   onApplied?: (index: number) => void;
   /** Removes a file (a received image that was not installed); no error if it is gone. */
   removeFile: (path: string) => Promise<void>;
+  /**
+   * Closes the state machine without committing what it holds and opens it again from its file
+   * (after a write to it failed for lack of space; the loop then replays the log after it).
+   */
+  reloadSm: () => Promise<StateMachine>;
+  /** Waits between attempts of a write that ran out of space. */
+  setTimeout: (fn: () => void, ms: number) => unknown;
+  /** Writes wait for disk space (true) or go through again (false). */
+  onStalled?: (stalled: boolean) => void;
+  /** The loop stopped on an error it cannot wait out (see disk-guard.ts). */
+  onFatal?: (err: Error) => void;
 }
 
 interface Waiter {
@@ -96,6 +110,10 @@ export class RaftLoop {
   private loopIdle: Promise<void> = Promise.resolve();
   private fatal?: Error;
   private stopped = false;
+  /** A write waits for disk space. */
+  private stalledNow = false;
+  /** The state machine failed a write: reload it from its file before applying more. */
+  private needReload = false;
   private lead = 0n;
   private lastSnapshotIndex: number;
   /** Snapshot images being streamed to each peer (temp copies on disk): closers, and whether reading began. */
@@ -122,6 +140,10 @@ export class RaftLoop {
   }
   get failed(): Error | undefined {
     return this.fatal;
+  }
+  /** Writes wait for disk space: proposals are refused meanwhile. */
+  get stalled(): boolean {
+    return this.stalledNow;
   }
   get pendingProposals(): number {
     return this.waiters.size;
@@ -286,7 +308,7 @@ export class RaftLoop {
           this.readsInFlight.delete(ctx);
           this.readsAwaitingApply.push({ index: rs.index, batch: b });
         }
-        if (rd.committedEntries.length > 0) await this.apply(rd.committedEntries);
+        if (rd.committedEntries.length > 0) await this.untilSpace(() => this.applyCommitted(rd.committedEntries));
         this.node.advance(rd);
         this.releaseReads();
         this.maybeSnapshot();
@@ -320,7 +342,8 @@ export class RaftLoop {
     // moved rides along with the next sync (a lost one is learned again from the leader).
     if (!rd.mustSync) return;
     const t0 = performance.now();
-    await this.o.log.sync();
+    // Only the sync is tried again: the WAL keeps what it could not write (wal.ts).
+    await this.untilSpace(() => this.o.log.sync());
     this.fsyncCount++;
     this.fsyncSeconds += (performance.now() - t0) / 1000;
   }
@@ -407,7 +430,7 @@ export class RaftLoop {
     for (const img of [...set]) if (all || !img.started()) void img.close().catch(() => {});
   }
 
-  private async apply(entries: readonly Entry[]): Promise<void> {
+  private async apply(entries: readonly Entry[], replay = false): Promise<void> {
     const batch: AppliedEntry[] = [];
     const after: (() => void)[] = [];
     for (const e of entries) {
@@ -422,7 +445,7 @@ export class RaftLoop {
       const out: InStatement[] = [];
       const ev = this.members.applyConfChange(cc, out);
       batch.push({ index: e.index, data: EMPTY, effect: (stmts) => stmts.push(...out) });
-      after.push(() => this.confChangeApplied(cc, ev));
+      if (!replay) after.push(() => this.confChangeApplied(cc, ev));
     }
     const results = await this.smRef.apply(batch);
     this.proposalsCommitted += entries.length;
@@ -447,6 +470,69 @@ export class RaftLoop {
     }
     for (const f of after) f();
     this.o.onApplied?.(this.smRef.appliedIndex);
+  }
+
+  /** Applies committed entries, reloading the store first if an earlier write to it failed. */
+  private async applyCommitted(entries: readonly Entry[]): Promise<void> {
+    if (this.needReload) await this.reload(entries[0]!.index);
+    try {
+      await this.apply(entries);
+    } catch (err) {
+      if (diskFault(err) === "full") this.needReload = true;
+      throw err;
+    }
+  }
+
+  /**
+   * The state machine failed a write (out of space): what it held beyond its file is gone from
+   * the file, though applied in memory. Reload it from the file and replay, from the log, every
+   * entry after the file's applied index up to `upTo` (exclusive). Those entries were answered
+   * already; conf changes among them are in the core and the member table already, so only the
+   * table's rows are written again (the table itself is read back from the file first).
+   */
+  private async reload(upTo: number): Promise<void> {
+    this.o.logger.warn("reloading the state machine from its file after a failed write");
+    const hub = this.smRef.detachWatchHub();
+    try {
+      this.smRef = await this.o.reloadSm();
+    } catch (err) {
+      hub.close();
+      throw err;
+    }
+    this.smRef.attachWatchHub(hub);
+    const { MemberTable } = await import("../membership/members.ts");
+    this.members = MemberTable.fromRows(await this.smRef.members());
+    const from = this.smRef.appliedIndex + 1;
+    if (from < upTo) await this.apply(this.o.log.entries(from, upTo), true);
+    this.needReload = false;
+  }
+
+  /**
+   * Runs a write, waiting out lack of disk space: tried again with a backoff up to 1 s for as
+   * long as it fails with ENOSPC/SQLITE_FULL (proposals are refused meanwhile). Any other
+   * failure goes up (and stops the member).
+   */
+  private async untilSpace(op: () => Promise<void>): Promise<void> {
+    let wait = 50;
+    for (;;) {
+      try {
+        await op();
+        if (this.stalledNow) {
+          this.stalledNow = false;
+          this.o.onStalled?.(false);
+        }
+        return;
+      } catch (err) {
+        if (diskFault(err) !== "full" || this.stopped) throw err;
+        if (!this.stalledNow) {
+          this.stalledNow = true;
+          this.o.logger.warn("out of disk space; waiting for space to write", { error: (err as Error).message });
+          this.o.onStalled?.(true);
+        }
+        await new Promise<void>((r) => this.o.setTimeout(r, wait));
+        wait = Math.min(wait * 2, 1000);
+      }
+    }
   }
 
   private confChangeApplied(cc: ConfChange, ev: MembershipEvent): void {
@@ -486,7 +572,15 @@ export class RaftLoop {
     if (this.smRef.appliedIndex - this.lastSnapshotIndex < this.o.snapshotCount) return;
     // The log is cut behind the snapshot index: everything applied must be on disk in the state
     // file first (a power loss included), or a restart would find entries it needs gone.
-    this.smRef.syncToDisk();
+    if (this.needReload) return;
+    try {
+      this.smRef.syncToDisk();
+    } catch (err) {
+      if (diskFault(err) !== "full") throw err;
+      // The group it held is gone from the file: reloaded before the next apply; no cut now.
+      this.needReload = true;
+      return;
+    }
     const applied = this.smRef.durableIndex;
     const idx = Math.min(applied, this.node.raft.raftLog.committed);
     if (idx <= this.o.log.snapshotMeta().index) return;
@@ -501,8 +595,13 @@ export class RaftLoop {
     // A failed fsync or apply leaves memory and disk out of step: stop serving rather than
     // acknowledge anything more (a crashed member is recoverable, a corrupt one is not).
     this.fatal = err instanceof Error ? err : new Error(String(err));
+    if (this.stopped && diskFault(err) === "full") {
+      this.failAll(Errors.stopped); // stopped while waiting for space: nothing more to say
+      return;
+    }
     this.o.logger.error("fatal error in the apply loop; stopping", { error: this.fatal.message, stack: this.fatal.stack });
     this.failAll(Errors.stopped);
+    this.o.onFatal?.(this.fatal);
   }
 
   private failAll(err: unknown): void {

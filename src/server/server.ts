@@ -67,14 +67,16 @@ import { Errors } from "../rpctypes/index.ts";
 import { IdGenerator } from "./id-generator.ts";
 import { RaftLoop, type RaftLoopOptions } from "./raft-loop.ts";
 import { buildRequest, type RequestInit } from "./request-codec.ts";
+import { txnHasPut } from "./apply-kv.ts";
 import type { StateMachine } from "./state-machine.ts";
 import { portableHasher, SimpleTokens, type PasswordHasher } from "../auth/index.ts";
 import { AuthOps } from "./auth-ops.ts";
 import { MemberAuth, type Tokens } from "./member-auth.ts";
 import type { AuthServer, EtcdServer, RequestContext, WatchStream } from "./types.ts";
+import type { DiskGuard } from "./disk-guard.ts";
 
 /** What the server hands straight to its raft loop (documented on RaftLoopOptions). */
-type LoopParts = "memberId" | "node" | "log" | "sm" | "reopenSm" | "members" | "transport" | "logger" | "clock" | "snapshotCount" | "removeFile";
+type LoopParts = "memberId" | "node" | "log" | "sm" | "reopenSm" | "reloadSm" | "members" | "transport" | "logger" | "clock" | "snapshotCount" | "removeFile";
 
 export interface ServerOptions extends Pick<RaftLoopOptions, LoopParts> {
   clusterId: bigint;
@@ -96,6 +98,13 @@ export interface ServerOptions extends Pick<RaftLoopOptions, LoopParts> {
   /** Periodic work: ticks, lease expiry and checkpoints, auto compaction. */
   setInterval: (fn: () => void, ms: number) => unknown;
   clearInterval: (h: unknown) => void;
+  /** One-shot timers (waits with a deadline); the host's when not given. */
+  setTimeout?: (fn: () => void, ms: number) => unknown;
+  clearTimeout?: (h: unknown) => void;
+  /** The data dir's watch (free space, the dir still there): refuses writes when space is low. */
+  disk?: DiskGuard;
+  /** The member cannot go on (a disk fault it cannot wait out): the process should stop. */
+  onFatal?: (err: Error) => void;
   /** Drive ticks from setInterval (default true; tests tick by hand). */
   autoTick?: boolean;
   autoCompaction?: { mode: "periodic" | "revision"; retention: number };
@@ -132,8 +141,12 @@ export class Server implements EtcdServer, PeerHandler {
   private readonly leaderLost = new Set<() => void>();
   /** The request timeout: etcd's 5 s + 2 × election timeout. */
   readonly requestTimeoutMs: number;
+  private readonly setTimer: (fn: () => void, ms: number) => unknown;
+  private readonly clearTimer: (h: unknown) => void;
 
   constructor(private readonly o: ServerOptions) {
+    this.setTimer = o.setTimeout ?? ((fn, ms) => setTimeout(fn, ms));
+    this.clearTimer = o.clearTimeout ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
     this.clusterId = o.clusterId;
     this.memberId = o.memberId;
     this.maxRequestBytes = o.maxRequestBytes;
@@ -145,6 +158,10 @@ export class Server implements EtcdServer, PeerHandler {
       log: o.log,
       sm: o.sm,
       reopenSm: o.reopenSm,
+      reloadSm: o.reloadSm,
+      setTimeout: this.setTimer,
+      onStalled: (on) => o.disk?.setStalled(on),
+      onFatal: (err) => o.onFatal?.(err),
       members: o.members,
       transport: o.transport,
       logger: o.logger,
@@ -326,7 +343,7 @@ export class Server implements EtcdServer, PeerHandler {
     if (index <= this.sm.appliedIndex) return Promise.resolve();
     if (this.stopped) return Promise.reject(Errors.stopped);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => done(Errors.timeout), ms);
+      const timer = this.setTimer(() => done(Errors.timeout), ms);
       const onAbort = () => done(Errors.timeout);
       const w = {
         index,
@@ -337,7 +354,7 @@ export class Server implements EtcdServer, PeerHandler {
       const done = (err: unknown) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        this.clearTimer(timer);
         signal?.removeEventListener("abort", onAbort);
         const i = this.appliedWaiters.indexOf(w);
         if (i >= 0) this.appliedWaiters.splice(i, 1);
@@ -448,6 +465,8 @@ export class Server implements EtcdServer, PeerHandler {
    */
   private propose<T>(init: RequestInit, ctx?: RequestContext): Promise<T> {
     if (this.stopped) return Promise.reject(Errors.stopped);
+    // Writes wait for disk space: a new proposal would only wait behind them (disk-guard.ts).
+    if (this.loop.stalled) return Promise.reject(Errors.noSpace);
     const id = this.ids.next();
     init.ID = id;
     const ai = ctx?.auth;
@@ -462,6 +481,9 @@ export class Server implements EtcdServer, PeerHandler {
   }
 
   private checkQuota(init: RequestInit): void {
+    // The disk itself is almost full: refused here, on this member only, until space returns
+    // (no alarm: it would outlive the condition and need a disarm).
+    if (this.o.disk?.low === true && addsData(init)) throw Errors.noSpace;
     // The NOSPACE alarm is raised through the log so that every member sees it.
     if (!this.sm.quotaExceeded(init as never)) return;
     void this.propose({
@@ -673,10 +695,10 @@ export class Server implements EtcdServer, PeerHandler {
     if (this.loop.leader() === 0n) return { health: false, reason: "RAFT NO LEADER" };
     let timer: unknown;
     const timeout = new Promise<"timeout">((r) => {
-      timer = setTimeout(() => r("timeout"), 1000);
+      timer = this.setTimer(() => r("timeout"), 1000);
     });
     const ok = await Promise.race([this.linearizableRead().then(() => "ok" as const), timeout]).catch(() => "error" as const);
-    clearTimeout(timer as ReturnType<typeof setTimeout>);
+    this.clearTimer(timer);
     return ok === "ok" ? { health: true } : { health: false, reason: "RAFT QGET FAILED" };
   }
 
@@ -750,6 +772,12 @@ export class Server implements EtcdServer, PeerHandler {
       this.o.logger.warn("auto compaction failed", { revision, error: String(err) });
     }
   }
+}
+
+/** etcd's quota rule: the requests that add data (Put, Txn with a put, LeaseGrant). */
+function addsData(init: RequestInit): boolean {
+  if (init.put !== undefined || init.leaseGrant !== undefined) return true;
+  return init.txn !== undefined && txnHasPut(init.txn as never);
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

@@ -376,12 +376,25 @@ class Sm implements StateMachine {
     if (this.commitTimer !== undefined) clearTimeout(this.commitTimer);
     this.commitTimer = undefined;
     this.uncommitted = 0;
-    if (this.broken === undefined) this.db.commitGroup();
+    if (this.broken !== undefined) return;
+    try {
+      this.db.commitGroup();
+    } catch (e) {
+      // The group may be gone from the file (SQLITE_FULL rolls it back): memory is ahead of it.
+      this.broken = e;
+      throw e;
+    }
   }
 
   syncToDisk(): void {
     this.commitGroup();
-    if (this.broken === undefined) this.db.syncToDisk(SYNC_TOUCH);
+    if (this.broken !== undefined) return;
+    try {
+      this.db.syncToDisk(SYNC_TOUCH);
+    } catch (e) {
+      this.broken = e;
+      throw e;
+    }
   }
 
   private timedCommit(): void {
