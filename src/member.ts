@@ -242,6 +242,8 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
       clusterToken: config.initialClusterToken,
       logger,
       clock: () => Date.now(),
+      // Lease and request deadlines must not move when the wall clock is stepped.
+      monotonic: () => performance.now(),
       rng: Math.random,
       setInterval: (fn, ms) => setInterval(fn, ms),
       clearInterval: (h) => clearInterval(h as ReturnType<typeof setInterval>),

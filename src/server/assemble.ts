@@ -4,13 +4,15 @@
 import { join } from "node:path";
 import { MemberTable } from "../membership/members.ts";
 import { RawNode } from "../raft/raw-node.ts";
-import { openRaftLog, type RaftLog } from "../storage/raft-log.ts";
+import { openRaftLog } from "../storage/raft-log.ts";
+import type { Storage } from "../raft/storage.ts";
+import type { ClusterLog } from "./raft-loop.ts";
 import type { PeerMember, PeerTransport } from "../transport/types.ts";
 import type { BootstrapPlan } from "./bootstrap.ts";
 import type { Logger } from "./logger.ts";
 import { SERVER_VERSION, Server, type ServerOptions } from "./server.ts";
 import { installStateFile, openStateMachine, type StateMachine, type StateMachineOptions } from "./state-machine.ts";
-import { hostFiles } from "./effects.ts";
+import { type FileEffects, hostFiles, hostTimers, type Timers } from "./effects.ts";
 
 export interface MemberParts {
   dataDir: string;
@@ -46,16 +48,27 @@ export interface MemberParts {
   onFatal?: (err: Error) => void;
   /** The data dir's watch (ServerOptions.disk). */
   disk?: ServerOptions["disk"];
-  /** One-shot timers; the host's when not given. */
-  setTimeout?: (fn: () => void, ms: number) => unknown;
-  clearTimeout?: (h: unknown) => void;
+  /** Timers besides the intervals above (one-shot waits, the state file's group commit). */
+  timers?: Timers;
+  /** Snapshot image files. */
+  files?: FileEffects;
+  /**
+   * Monotonic milliseconds for lease deadlines and request deadlines, which a step of the wall
+   * clock must not move (etcd uses Go's monotonic clock for both). Default: `clock`.
+   */
+  monotonic?: () => number;
+  /** The durable raft log (default: the WAL in the data dir; the simulator passes its own). */
+  openLog?: () => Promise<MemberLog>;
   /** v3 auth: token provider, bcrypt, cost (ServerOptions.auth). */
   auth?: ServerOptions["auth"];
 }
 
+/** The durable raft log as the member uses it (src/storage/raft-log.ts, or the simulator's). */
+export type MemberLog = Storage & ClusterLog & { lastIndex(): number; close(): Promise<void> };
+
 export interface AssembledMember {
   server: Server;
-  log: RaftLog;
+  log: MemberLog;
   /** Stops the loop and closes the state machine and the log (not the transport). */
   close(): Promise<void>;
 }
@@ -69,7 +82,7 @@ export interface AssembledMember {
  * looks more up to date than it is in an election, and a leader whose entry at that index has
  * a higher term finds no match and sends a snapshot.
  */
-async function rebaseLostTail(log: RaftLog, applied: number, members: MemberTable, logger: Logger): Promise<void> {
+async function rebaseLostTail(log: MemberLog, applied: number, members: MemberTable, logger: Logger): Promise<void> {
   const last = log.lastIndex();
   if (applied <= last) return;
   const all = members.list();
@@ -87,15 +100,21 @@ async function rebaseLostTail(log: RaftLog, applied: number, members: MemberTabl
 export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
   const memberDir = join(p.dataDir, "member");
   const { memberId, clusterId } = p.plan.identity;
-  const log = await openRaftLog(join(p.walDir || memberDir, "wal"), {
-    unsafeNoFsync: p.unsafeNoFsync,
-    warn: (msg: string) => p.logger.warn(msg),
-  });
+  const log: MemberLog = p.openLog
+    ? await p.openLog()
+    : await openRaftLog(join(p.walDir || memberDir, "wal"), {
+        unsafeNoFsync: p.unsafeNoFsync,
+        warn: (msg: string) => p.logger.warn(msg),
+      });
+  const timers = p.timers ?? hostTimers;
+  const files = p.files ?? hostFiles;
   let server: Server | undefined;
   const smPath = join(memberDir, "state.db");
   const smOpts: StateMachineOptions = {
     path: smPath,
-    clock: p.clock,
+    clock: p.monotonic ?? p.clock,
+    timers,
+    files,
     header: (revision: number) => server!.header(revision),
     memberId,
     // etcd: minTTL = ceil(3 * electionTicks / 2 * heartbeat), 2 s at the defaults.
@@ -152,7 +171,7 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
     sm,
     reopenSm: async (imagePath) => {
       await sm.close();
-      await installStateFile(smPath, imagePath, hostFiles);
+      await installStateFile(smPath, imagePath, files);
       sm = await openStateMachine(smOpts);
       return sm;
     },
@@ -166,6 +185,7 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
     transport: p.transport,
     logger: p.logger,
     clock: p.clock,
+    monotonic: p.monotonic,
     rng: p.rng,
     maxRequestBytes: p.maxRequestBytes,
     maxTxnOps: p.maxTxnOps,
@@ -179,13 +199,13 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
     strictReconfigCheck: p.strictReconfigCheck,
     setInterval: p.setInterval,
     clearInterval: p.clearInterval,
-    setTimeout: p.setTimeout,
-    clearTimeout: p.clearTimeout,
+    setTimeout: (fn, ms) => timers.setTimeout(fn, ms),
+    clearTimeout: (h) => timers.clearTimeout(h),
     disk: p.disk,
     onFatal: p.onFatal,
     autoTick: p.autoTick,
     autoCompaction: p.autoCompaction,
-    removeFile: (path) => hostFiles.remove(path),
+    removeFile: (path) => files.remove(path),
     onRemoved: p.onRemoved,
     auth: p.auth,
   });

@@ -80,6 +80,8 @@ type LoopParts = "memberId" | "node" | "log" | "sm" | "reopenSm" | "reloadSm" | 
 
 export interface ServerOptions extends Pick<RaftLoopOptions, LoopParts> {
   clusterId: bigint;
+  /** Monotonic ms for request deadlines (default: clock). */
+  monotonic?: () => number;
   name: string;
   /** This member's advertised client URLs, published through the log after start. */
   clientURLs: string[];
@@ -165,7 +167,7 @@ export class Server implements EtcdServer, PeerHandler {
       members: o.members,
       transport: o.transport,
       logger: o.logger,
-      clock: o.clock,
+      clock: o.monotonic ?? o.clock,
       snapshotCount: o.snapshotCount,
       catchUpEntries: o.catchUpEntries ?? 5000,
       requestTimeoutMs: this.requestTimeoutMs,
@@ -370,12 +372,13 @@ export class Server implements EtcdServer, PeerHandler {
   private waitFor(pred: () => boolean, ms: number, err: Error): Promise<void> {
     if (pred()) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const deadline = this.o.clock() + ms;
+      const now = this.o.monotonic ?? this.o.clock;
+      const deadline = now() + ms;
       const check = () => {
         if (pred()) {
           this.leaderWatchers.delete(check);
           resolve();
-        } else if (this.stopped || this.o.clock() >= deadline) {
+        } else if (this.stopped || now() >= deadline) {
           this.leaderWatchers.delete(check);
           reject(this.stopped ? Errors.stopped : err);
         }
@@ -443,7 +446,15 @@ export class Server implements EtcdServer, PeerHandler {
   async leaseRenew(id: bigint): Promise<number> {
     if (!this.loop.isLeader()) throw Errors.notLeader;
     await this.loop.linearizableRead();
-    return this.sm.leaseRenew(id);
+    const checkpointed = this.sm.leaseCheckpointed(id);
+    const ttl = this.sm.leaseRenew(id);
+    if (ttl > 0 && checkpointed) {
+      // A checkpoint holds an older remaining TTL: a leader elected now would restart the lease
+      // from it, before the deadline this renewal promises. Clear it through the log before
+      // answering (etcd's Renew does the same), so the next leader counts the full TTL.
+      await this.propose({ leaseCheckpoint: { checkpoints: [{ ID: id, remainingTTL: 0n }] } });
+    }
+    return ttl;
   }
 
   async leaseRemaining(id: bigint): Promise<number> {
@@ -578,7 +589,7 @@ export class Server implements EtcdServer, PeerHandler {
   private expiring = false;
   private expireLeases(): void {
     if (this.expiring || this.stopped || !this.loop.isLeader()) return;
-    const ids = this.sm.expiredLeases(this.o.clock(), 1000);
+    const ids = this.sm.expiredLeases((this.o.monotonic ?? this.o.clock)(), 1000);
     if (ids.length === 0) return;
     this.expiring = true;
     this.propose({ leaseExpire: { IDs: ids } })
@@ -595,12 +606,8 @@ export class Server implements EtcdServer, PeerHandler {
    */
   async checkpointLeases(): Promise<void> {
     if (this.checkpointing || this.stopped || !this.loop.isLeader() || this.loop.members.size < 2) return;
-    const ids = this.sm.leaseLeases().leases.map((l) => l.ID);
-    if (ids.length === 0) return;
-    const checkpoints = ids.slice(0, 1000).map((ID) => ({
-      ID,
-      remainingTTL: this.sm.leaseTimeToLive(create(LeaseTimeToLiveRequestSchema, { ID })).TTL,
-    })).filter((c) => c.remainingTTL > 0n);
+    // Rounded up, as etcd does: a checkpoint must never shorten a lease.
+    const checkpoints = this.sm.leaseCheckpoints(1000);
     if (checkpoints.length === 0) return;
     this.checkpointing = true;
     try {

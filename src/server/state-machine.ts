@@ -33,8 +33,8 @@ import { authStage } from "./apply-auth.ts";
 import { runAsync, runSync, txnHasPut } from "./apply-kv.ts";
 import { Errors, type EtcdError } from "../rpctypes/index.ts";
 import type { StreamFlow, WatchStream } from "./types.ts";
-import { type FileEffects, hostFiles } from "./effects.ts";
-import { type Timers, WatchHub, type WatchPermission } from "./watch.ts";
+import { type FileEffects, hostFiles, hostTimers, type Timers } from "./effects.ts";
+import { WatchHub, type WatchPermission } from "./watch.ts";
 
 /** The apply result of an entry at or below the applied index: it was skipped. */
 export const ALREADY_APPLIED: unique symbol = Symbol("already applied");
@@ -55,8 +55,10 @@ export interface StateMachineOptions {
    * commit every batch). The Raft log already holds them durably: a crash replays them.
    */
   groupCommitMs?: number;
-  /** Timer functions for the watch progress ticker (default: the global ones). */
+  /** Timers: the group commit, compaction pauses and the watch progress ticker (default: the host's). */
   timers?: Timers;
+  /** Snapshot image files (default: node:fs). */
+  files?: FileEffects;
   /** A member published its attributes (InternalRaftRequest.member_attrs): write them into the batch. */
   onMemberAttrs?: (m: Member, out: InStatement[]) => void;
   /** What the member learns from auth changes applied here (tokens to drop or register). */
@@ -105,6 +107,10 @@ export interface StateMachine {
   /** Keys attached to a lease (empty for an unknown one). */
   leaseKeys(id: bigint): Uint8Array[];
   leaseRenew(id: bigint): number;
+  /** The lease carries a checkpointed remaining TTL (see Lessor.checkpointed). */
+  leaseCheckpointed(id: bigint): boolean;
+  /** The remaining TTL of up to `limit` leases, rounded up, for a checkpoint. */
+  leaseCheckpoints(limit: number): { ID: bigint; remainingTTL: bigint }[];
   leaseTimeToLive(req: LeaseTimeToLiveRequest): LeaseTimeToLiveResponse;
   leaseLeases(): LeaseLeasesResponse;
   expiredLeases(now: number, limit: number): bigint[];
@@ -222,7 +228,9 @@ class Sm implements StateMachine {
   private broken: unknown;
   private closed = false;
   private snapSeq = 0;
-  private commitTimer: ReturnType<typeof setTimeout> | undefined;
+  private commitTimer: unknown;
+  private readonly timers: Timers;
+  private readonly files: FileEffects;
   private uncommitted = 0;
   private readonly ctx: ApplyContext & { index: number };
   /** An auth change was applied in this batch: open watchers are checked again after it. */
@@ -235,6 +243,8 @@ class Sm implements StateMachine {
     private readonly store: MvccStore,
     readonly auth: AuthStore,
   ) {
+    this.timers = o.timers ?? hostTimers;
+    this.files = o.files ?? hostFiles;
     const ev = o.authEvents;
     auth.events = {
       userInvalidated: (name) => ev?.userInvalidated(name),
@@ -256,7 +266,7 @@ class Sm implements StateMachine {
       {
         fragmentBytes: o.maxRequestBytes + 512 * 1024,
         progressNotifyIntervalMs: o.progressNotifyIntervalMs,
-        timers: o.timers,
+        timers: this.timers,
       },
     );
     const self = this;
@@ -373,7 +383,7 @@ class Sm implements StateMachine {
 
   /** Makes every applied batch durable in the state file (SQLite commit). */
   commitGroup(): void {
-    if (this.commitTimer !== undefined) clearTimeout(this.commitTimer);
+    if (this.commitTimer !== undefined) this.timers.clearTimeout(this.commitTimer);
     this.commitTimer = undefined;
     this.uncommitted = 0;
     if (this.broken !== undefined) return;
@@ -426,7 +436,7 @@ class Sm implements StateMachine {
     const rs = this.db.write(stmts, index);
     this.uncommitted += stmts.length;
     if (this.uncommitted >= GROUP_MAX_STATEMENTS || this.o.groupCommitMs === 0) this.commitGroup();
-    else this.commitTimer ??= setTimeout(() => this.timedCommit(), this.o.groupCommitMs ?? GROUP_COMMIT_MS);
+    else this.commitTimer ??= this.timers.setTimeout(() => this.timedCommit(), this.o.groupCommitMs ?? GROUP_COMMIT_MS);
     this.batchesSinceSizes++;
     if (sizes) {
       const row = rs[rs.length - 1]!.rows[0];
@@ -468,7 +478,7 @@ class Sm implements StateMachine {
         const step = this.store.compactionStep(lo, batch);
         await this.serial(() => this.db.batch([step.stmt], "write"));
         lo = step.next;
-        await new Promise<void>((r) => setImmediate(r)); // let apply batches in between
+        await new Promise<void>((r) => this.timers.setImmediate(r)); // let apply batches in between
       }
       if (this.closed) return;
       const done = await this.serial(async () => {
@@ -539,6 +549,21 @@ class Sm implements StateMachine {
 
   leaseRenew(id: bigint): number {
     return this.lessor.renew(id);
+  }
+
+  leaseCheckpointed(id: bigint): boolean {
+    return this.lessor.checkpointed(id);
+  }
+
+  leaseCheckpoints(limit: number): { ID: bigint; remainingTTL: bigint }[] {
+    const out: { ID: bigint; remainingTTL: bigint }[] = [];
+    for (const id of this.lessor.ids()) {
+      if (out.length >= limit) break;
+      const l = this.lessor.get(id)!;
+      const remaining = this.lessor.remainingSecondsCeil(l);
+      if (remaining > 0) out.push({ ID: id, remainingTTL: BigInt(remaining) });
+    }
+    return out;
   }
 
   leaseTimeToLive(req: LeaseTimeToLiveRequest): LeaseTimeToLiveResponse {
@@ -627,17 +652,17 @@ class Sm implements StateMachine {
 
   async *snapshot(): AsyncIterable<SnapshotResponse> {
     const tmp = `${this.o.path}.snap-${process.pid}-${++this.snapSeq}.tmp`;
-    await rm(tmp, { force: true });
+    await this.files.remove(tmp);
     // VACUUM INTO writes a consistent, compact copy; taken between apply batches.
     await this.serial(() => this.db.execute({ sql: "VACUUM INTO ?", args: [tmp] }));
-    const fh = await openFile(tmp, "r");
+    const fh = await this.files.openRead(tmp);
     try {
-      const total = (await fh.stat()).size;
+      const total = fh.size;
       const sha = createHash("sha256");
       let sent = 0;
       while (sent < total) {
         const buf = new Uint8Array(Math.min(SNAPSHOT_CHUNK, total - sent));
-        const { bytesRead } = await fh.read(buf, 0, buf.length, sent);
+        const bytesRead = await fh.read(buf, sent);
         if (bytesRead !== buf.length) throw new Error("snapshot: short read");
         sent += bytesRead;
         sha.update(buf);
@@ -651,7 +676,7 @@ class Sm implements StateMachine {
       };
     } finally {
       await fh.close();
-      await rm(tmp, { force: true });
+      await this.files.remove(tmp);
     }
   }
 

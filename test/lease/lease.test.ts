@@ -100,3 +100,26 @@ test("quota: a put that would pass quota-backend-bytes is reported", async () =>
   expect(h.sm.quotaExceeded(big)).toBe(true);
   expect(h.sm.quotaExceeded({ deleteRange: { key: enc("k") } } as never)).toBe(false);
 });
+
+test("checkpoints never shorten a lease: remaining TTLs are rounded up, and a cleared one means the full TTL", async () => {
+  const { Lessor } = await import("../../src/lease/lessor.ts");
+  let now = 1_000_000;
+  const l = new Lessor(() => now, 2);
+  l.grant(7n, 10, []);
+  now += 900; // 9.1 s left
+  const lease = l.get(7n)!;
+  expect(l.remainingSeconds(lease)).toBe(9);
+  expect(l.remainingSecondsCeil(lease)).toBe(10);
+  l.checkpoint(7n, l.remainingSecondsCeil(lease), []);
+  expect(l.checkpointed(7n)).toBe(true);
+  // Applied on a member, the checkpoint's deadline is not before the lease's own.
+  expect(lease.expiry).toBeGreaterThanOrEqual(1_000_000 + 10_000);
+  // A renewal clears it through the log (remaining 0): the full TTL counts, never "now".
+  l.checkpoint(7n, 0, []);
+  expect(l.checkpointed(7n)).toBe(false);
+  expect(lease.expiry).toBe(now + 10_000);
+  // A new leader then restarts the lease from the full TTL (plus the grace it adds).
+  now += 5000;
+  l.promote(1000);
+  expect(lease.expiry).toBe(now + 10_000 + 1000);
+});
