@@ -9,6 +9,8 @@
 //    after the TTL must not find its key.
 
 export interface LeaseEpoch {
+  /** The key written under the lease (one per epoch). */
+  readonly key: string;
   /** The value written under the lease (one per epoch). */
   readonly value: string;
   /** Granted TTL, ms. */

@@ -14,6 +14,7 @@ import { planBootstrap, type BootstrapPlan, type Identity } from "../../../src/s
 import type { Logger } from "../../../src/server/logger.ts";
 import type { Server } from "../../../src/server/server.ts";
 import type { KvOp } from "../linearizability.ts";
+import type { Entry } from "../../../src/raft/types.ts";
 import { chance, intn, pick, prng, type Rng } from "../prng.ts";
 import { earlyExpiries, type LeaseEpoch, type LeaseRead } from "./lease-check.ts";
 import { Scheduler } from "./scheduler.ts";
@@ -83,6 +84,8 @@ export class MemberCluster {
   private readonly p: { crash: number; powerLoss: number; blackout: number; partition: number; heal: number; jump: number; fsyncMax: number };
   private nextValue = 1;
   private readonly leaseReads: LeaseRead[] = [];
+  /** What each log index was applied as, by whichever member applied it first. */
+  private readonly appliedAt = new Map<number, string>();
   private finalEpoch: LeaseEpoch | undefined;
   private finalRead: { ret: number; value: string | undefined } | undefined;
 
@@ -174,6 +177,7 @@ export class MemberCluster {
         return;
       }
       inc.assembled = a;
+      this.watchApplies(n, a.server);
       net.handler = a.server;
       net.onUnreachable = (to) => a.server.loop.reportUnreachable(to);
       net.onSnapshotStatus = (to, ok) => a.server.loop.reportSnapshot(to, ok);
@@ -181,6 +185,24 @@ export class MemberCluster {
     })().catch((err: unknown) => {
       if (inc.alive) this.problems.push(`${n.name} failed to start: ${(err as Error).stack ?? String(err)}`);
     });
+  }
+
+  /**
+   * Every member must apply the same entry at each index (state machine safety, thesis §3.6.3):
+   * the loop's applies are fingerprinted and compared across members and incarnations.
+   */
+  private watchApplies(n: Node, server: Server): void {
+    const loop = server.loop as unknown as { apply(entries: readonly Entry[], replay?: boolean): Promise<void> };
+    const orig = loop.apply.bind(loop);
+    loop.apply = (entries, replay) => {
+      for (const e of entries) {
+        const f = `${e.term}/${e.type}/${Buffer.from(e.data).toString("base64")}`;
+        const prior = this.appliedAt.get(e.index);
+        if (prior === undefined) this.appliedAt.set(e.index, f);
+        else if (prior !== f) this.problems.push(`${n.name} applied index ${e.index} as term/type ${f.split("/").slice(0, 2).join("/")}, another member applied ${prior.split("/").slice(0, 2).join("/")} with other data`);
+      }
+      return orig(entries, replay);
+    };
   }
 
   /** The process dies; with `powerLoss` so does what its log had not made durable. */
@@ -257,33 +279,45 @@ export class MemberCluster {
 
   // ---- leases ---------------------------------------------------------------------------------
 
-  /** One lease epoch: grant, put under it, keep it alive `renewals` times, read it meanwhile. */
-  private async leaseEpoch(renewals: number, final: boolean): Promise<LeaseEpoch | undefined> {
+  /**
+   * One lease epoch: grant, put a key of its own under it, keep it alive `renewals` times
+   * (about every TTL/3), reading the key twice per renewal interval meanwhile and for a while
+   * after the renewals stop.
+   */
+  private async leaseEpoch(key: string, renewals: number, final: boolean): Promise<LeaseEpoch | undefined> {
     const s = this.leader() ?? this.target();
     if (s === undefined) return undefined;
     const t0 = this.sched.now;
     let grant;
     try {
-      grant = await s.leaseGrant(create(LeaseGrantRequestSchema, { TTL: 3n }), {});
+      grant = await this.withTimeout(s.leaseGrant(create(LeaseGrantRequestSchema, { TTL: 3n }), {}), 3000);
     } catch {
       return undefined;
     }
-    const epoch: LeaseEpoch = { value: `lease-${this.nextValue++}`, ttlMs: Number(grant.TTL) * 1000, putAck: undefined, protectedUntil: t0 + Number(grant.TTL) * 1000 };
+    const ttlMs = Number(grant.TTL) * 1000;
+    const epoch: LeaseEpoch = { key, value: `lease-${this.nextValue++}`, ttlMs, putAck: undefined, protectedUntil: t0 + ttlMs };
     this.count("lease-granted");
     try {
-      await this.withTimeout(s.put(create(PutRequestSchema, { key: enc("L"), value: enc(epoch.value), lease: grant.ID }), {}), 3000);
+      await this.withTimeout(s.put(create(PutRequestSchema, { key: enc(key), value: enc(epoch.value), lease: grant.ID }), {}), 3000);
       epoch.putAck = this.sched.now;
     } catch {
       return undefined; // unknown outcome: nothing to check
     }
     if (final) this.finalEpoch = epoch;
+    let reading = true;
+    void (async () => {
+      while (reading) {
+        await this.sleep(ttlMs / 6);
+        void this.leaseRead(epoch);
+      }
+    })();
     for (let i = 0; i < renewals; i++) {
-      await this.sleep(epoch.ttlMs / 3);
+      await this.sleep(ttlMs / 3);
       const srv = this.target();
       if (srv === undefined) continue;
       const call = this.sched.now;
       try {
-        const r = await this.withTimeout(srv.leaseKeepAlive(grant.ID, {}), 1000);
+        const r = await this.withTimeout(srv.leaseKeepAlive(grant.ID, {}), 2000);
         if (r.TTL > 0n) {
           epoch.protectedUntil = Math.max(epoch.protectedUntil, call + Number(r.TTL) * 1000);
           this.count("lease-renewed");
@@ -291,8 +325,10 @@ export class MemberCluster {
       } catch {
         this.count("lease-renew-failed");
       }
-      void this.leaseRead(epoch);
     }
+    // Reads go on for a while after the renewals stop (the early part still counts).
+    await this.sleep(ttlMs);
+    reading = false;
     return epoch;
   }
 
@@ -301,20 +337,18 @@ export class MemberCluster {
     if (s === undefined) return;
     const call = this.sched.now;
     try {
-      const r = await this.withTimeout(s.range(create(RangeRequestSchema, { key: enc("L") }), {}), 2000);
+      const r = await this.withTimeout(s.range(create(RangeRequestSchema, { key: enc(epoch.key) }), {}), 2000);
       this.leaseReads.push({ epoch, call, ret: this.sched.now, value: r.kvs[0] ? dec(r.kvs[0].value) : undefined });
     } catch {
       // no answer: no observation
     }
   }
 
-  private async leaseClient(until: number): Promise<void> {
-    while (this.sched.now < until) {
-      const epoch = await this.leaseEpoch(intn(this.rng, 6), false);
-      if (epoch !== undefined) {
-        // Wait for it to lapse before the next one (reads meanwhile see it or not: no claim).
-        await this.sleep(epoch.ttlMs + 2 * ELECTION_MS);
-      } else await this.sleep(500);
+  /** A lease client: epochs one after the other, each on a key of its own, until `until`. */
+  private async leaseClient(name: string, until: number): Promise<void> {
+    for (let i = 0; this.sched.now < until; i++) {
+      const epoch = await this.leaseEpoch(`${name}/${i}`, intn(this.rng, 8), false);
+      if (epoch === undefined) await this.sleep(300);
     }
   }
 
@@ -382,7 +416,7 @@ export class MemberCluster {
       const end = warm + faultMs;
       const busy: (PendingOp | undefined)[] = [undefined, undefined, undefined];
       // Lease epochs run into the quiet period by up to ~10 s (renewals, then the lapse).
-      const leases = this.leaseClient(end - 6000);
+      const leases = Promise.all([this.leaseClient("L1", end - 6000), this.leaseClient("L2", end - 6000)]);
       for (let t = 50; t <= end; t += 50) {
         if (t > warm) this.faults();
         for (let c = 0; c < busy.length; c++) this.clientStep(busy, c);
@@ -395,12 +429,12 @@ export class MemberCluster {
       void (async () => {
         // After the lease client's last epoch has lapsed: one lease nobody keeps alive.
         await leases;
-        const epoch = await this.leaseEpoch(0, true);
+        const epoch = await this.leaseEpoch("Lfinal", 0, true);
         if (epoch === undefined) return;
-        await this.sleep(epoch.ttlMs + 6000);
+        await this.sleep(6000);
         const s = this.leader() ?? this.target();
         if (s === undefined) return;
-        const r = await s.range(create(RangeRequestSchema, { key: enc("L") }), {});
+        const r = await s.range(create(RangeRequestSchema, { key: enc("Lfinal") }), {});
         this.finalRead = { ret: this.sched.now, value: r.kvs[0] ? dec(r.kvs[0].value) : undefined };
       })();
       for (let t = end + 3050; t <= end + 25_000 && this.finalRead === undefined; t += 50) {
