@@ -33,10 +33,21 @@ def tool():
     return out
 
 
+def cpu_s(pid):
+    """CPU seconds (user + system) the process has used."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (FileNotFoundError, IndexError):
+        return 0.0
+
+
 def run(label, cmd, mode, flags, workdir, port):
     procs, endpoints = kv.start_cluster(cmd, 1, port, workdir, label)
     try:
         time.sleep(1)
+        cpu0 = cpu_s(procs[0].pid)
         args = [tool(), "-endpoints", endpoints, "-mode", mode] + shlex.split(flags)
         if mode in ("stuck", "burst"):
             args += ["-pid", str(procs[0].pid)]
@@ -44,6 +55,7 @@ def run(label, cmd, mode, flags, workdir, port):
         line = (res.stdout.strip().splitlines() or ["{}"])[-1]
         out = json.loads(line) if line.startswith("{") else {"error": res.stderr.strip()[-300:]}
         out["rss_end_mb"] = round(kv.rss_kb(procs[0].pid) / 1024, 1)
+        out["server_cpu_s"] = round(cpu_s(procs[0].pid) - cpu0, 2)
         out["server"] = label
         return out
     finally:

@@ -91,10 +91,11 @@ func main() {
 		clients[i] = dial()
 	}
 	type tally struct {
-		n    int64
-		last int64
-		bad  int64
-		done chan struct{}
+		n         int64
+		last      int64
+		bad       int64
+		responses int64
+		done      chan struct{}
 	}
 	tallies := make([]*tally, *watchers)
 	var ready sync.WaitGroup
@@ -120,6 +121,7 @@ func main() {
 					fmt.Fprintln(os.Stderr, "watch:", resp.Err())
 					os.Exit(3)
 				}
+				t.responses++
 				for _, ev := range resp.Events {
 					if ev.Kv.ModRevision <= t.last {
 						t.bad++
@@ -148,14 +150,15 @@ func main() {
 		}
 	}
 	end := finishedAt.Load().(time.Time)
-	var bad int64
+	var bad, responses int64
 	for _, t := range tallies {
 		bad += t.bad
+		responses += t.responses
 	}
 	out, _ := json.Marshal(map[string]interface{}{
 		"mode": "fanout", "watchers": *watchers, "conns": *conns, "streams": *streams, "puts": *puts,
 		"put_s": putTime.Seconds(), "deliver_all_s": end.Sub(start).Seconds(), "events": int64(*watchers) * int64(*puts),
-		"out_of_order": bad, "put_errors": errs,
+		"out_of_order": bad, "put_errors": errs, "responses": responses,
 	})
 	fmt.Println(string(out))
 }

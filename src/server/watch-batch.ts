@@ -56,6 +56,17 @@ export class WatchBatch {
     return this.changes.length === 0 ? 0 : this.changes[this.changes.length - 1]!.revision;
   }
 
+  get firstRev(): number {
+    return this.changes.length === 0 ? 0 : this.changes[0]!.revision;
+  }
+
+  /** About what its changes hold in memory (keys, values, previous values). */
+  get bytes(): number {
+    let n = 0;
+    for (const c of this.changes) n += 96 + c.key.length + (c.kv?.value.length ?? 0) + (c.prev?.value.length ?? 0);
+    return n;
+  }
+
   /** The responses' events for a watcher that wants `f` from revision `from` on. */
   chunksFor(f: WatchFilter, key: string, from: number): EventChunk[] {
     const memoKey = `${from}\u0000${key}`;

@@ -7,7 +7,9 @@
 // all of a stream's watchers become unsynced when its client stops reading (the transport's
 // StreamFlow is not writable: nothing more is queued for it, so what the member holds for a
 // slow stream is bounded by the transport's high-water mark plus one batch), and every
-// watcher becomes unsynced while the store is replaced by a snapshot.
+// watcher becomes unsynced while the store is replaced by a snapshot. Catch-up reads the
+// revisions the hub still keeps in memory (its last few MiB of apply batches) from there, and
+// older ones from the state file.
 import {
   type Event,
 } from "../gen/kv_pb.ts";
@@ -48,6 +50,8 @@ export class HubStream implements WatchStream {
   private closed = false;
   /** A catch-up loop runs (one at a time per stream). */
   private catching = false;
+  /** Asked for while a loop was ending: run another once it has. */
+  private again = false;
   /** The client stopped reading: everything waits for the flow's onWritable. */
   private blocked = false;
 
@@ -197,14 +201,9 @@ export class HubStream implements WatchStream {
     if (due.length > 1) due.sort((a, b) => firstRev(a.chunks) - firstRev(b.chunks));
     for (const { w, chunks } of due) {
       if (w.canceled) continue;
-      if (this.flow !== undefined && !this.flow.writable) {
-        // The client stopped reading: this watcher and every other one wait for the drain and
-        // then read what they missed from history (etcd's slow watchers become victims).
-        this.block();
-        return;
-      }
-      this.sendChunks(w, chunks);
-      w.nextRev = last + 1;
+      // The client stopped reading: this watcher and every other one wait for the drain and
+      // then read what they missed from history (etcd's slow watchers become victims).
+      if (!this.sendWhileWritable(w, chunks, last)) return;
     }
   }
 
@@ -228,15 +227,22 @@ export class HubStream implements WatchStream {
   }
 
   private startCatchUp(): void {
-    if (this.catching || this.closed || this.hub.suspended) return;
+    if (this.closed || this.hub.suspended) return;
+    if (this.catching) {
+      // The running loop may be past its last look (it stopped on backpressure and is ending):
+      // another one runs after it.
+      this.again = true;
+      return;
+    }
     const epoch = this.hub.epoch;
     this.catching = true;
+    this.again = false;
     void this.catchUp(epoch)
       .catch((e: unknown) => this.fail(e, epoch))
       .finally(() => {
         this.catching = false;
         // Work that arrived as the loop ended (a rebind, a drain) starts a new one.
-        if (this.hub.epoch !== epoch && !this.hub.suspended && !this.closed) this.startCatchUp();
+        if ((this.again || this.hub.epoch !== epoch) && !this.hub.suspended && !this.closed && !this.blocked) this.startCatchUp();
       });
   }
 
@@ -273,7 +279,22 @@ export class HubStream implements WatchStream {
         if (w.nextRev < lo) lo = w.nextRev;
       }
       if (work.length === 0) return;
-      const to = Math.min(committed, lo + window - 1);
+      // What the hub still holds in memory is sent from there, the kept batches merged into
+      // few responses shared by every watcher at the same position. The kept batches end at
+      // the committed revision (the state machine notifies as it commits); were it otherwise
+      // the file covers the gap.
+      if (hub.recentStart !== undefined && hub.recentStart <= lo && hub.recentEnd === committed) {
+        for (const w of work) {
+          if (w.canceled) continue;
+          const chunks = hub.recentChunks(w, w.filterKey, w.nextRev);
+          if (chunks !== undefined && !this.sendWhileWritable(w, chunks, committed)) return;
+        }
+        continue; // the next round finds them past the committed revision: synced
+      }
+      let to = Math.min(committed, lo + window - 1);
+      // Read from the file only up to what memory holds; the rest comes from there next round.
+      const kept = hub.recentStart;
+      if (kept !== undefined && kept > lo) to = Math.min(to, kept - 1);
       // One read per distinct range (and one prev_kv lookup if any of its watchers wants it).
       const groups = new Map<string, Watcher[]>();
       for (const w of work) {
@@ -294,19 +315,28 @@ export class HubStream implements WatchStream {
         const batch = new WatchBatch(changes, headerOf);
         for (const w of list) {
           if (w.canceled || w.synced || w.nextRev > to) continue;
-          if (this.flow !== undefined && !this.flow.writable) {
-            this.block();
-            return;
-          }
-          this.sendChunks(w, batch.chunksFor(w, w.filterKey, w.nextRev));
-          w.nextRev = to + 1;
+          if (!this.sendWhileWritable(w, batch.chunksFor(w, w.filterKey, w.nextRev), to)) return;
         }
       }
     }
   }
 
-  private sendChunks(w: Watcher, chunks: readonly EventChunk[]): void {
-    for (const c of chunks) this.sendEvents(w, c.header, c.events);
+  /**
+   * Sends `chunks` (a watcher's responses up to revision `upTo`) while the stream takes them,
+   * moving the watcher's next revision along; false, with the stream blocked, if it stopped
+   * taking them (the rest is read again, from the next revision, after the drain).
+   */
+  private sendWhileWritable(w: Watcher, chunks: readonly EventChunk[], upTo: number): boolean {
+    for (const c of chunks) {
+      if (this.flow !== undefined && !this.flow.writable) {
+        this.block();
+        return false;
+      }
+      this.sendEvents(w, c.header, c.events);
+      w.nextRev = c.lastRev + 1;
+    }
+    w.nextRev = upTo + 1;
+    return true;
   }
 
   private sendEvents(w: Watcher, header: ResponseHeader, events: Event[]): void {
