@@ -24,7 +24,8 @@ const target = libsqlTarget();
 const staticRequire: import("bun").BunPlugin = {
   name: "libsql-static-require",
   setup(build) {
-    build.onLoad({ filter: /[\\/]libsql[\\/]index\.js$/ }, async (args) => {
+    // The `libsql` package itself, not drizzle-orm/libsql or @libsql/*.
+    build.onLoad({ filter: /[\\/]node_modules[\\/]libsql[\\/]index\.js$/ }, async (args) => {
       const src = await Bun.file(args.path).text();
       const dynamic = "return require(`@libsql/${target}`);";
       if (!src.includes(dynamic)) {

@@ -69,9 +69,9 @@ async function main(): Promise<void> {
   // Measured with compare.py (100k puts, 1000 clients): RSS right after the burst went from
   // 2.1-2.3x etcd's to 1.31-1.53x (median 1.36) with these settings, throughput 1.03-1.25x,
   // p99 0.92-1.08x (docs/benchmarks.md). Polling the heap size costs microseconds.
-  const { startHeapGovernor } = await import("./runtime/heap-governor.ts");
+  const { fullCollector, startHeapGovernor } = await import("./runtime/heap-governor.ts");
   await startHeapGovernor({ growth: 1.08, everyMs: 10, minBytes: 64 << 20 });
-  const member = await startMember(config).catch((err: unknown) => {
+  const member = await startMember(config, { collectGarbage: await fullCollector() }).catch((err: unknown) => {
     fail(`conclave: ${err instanceof Error ? err.message : String(err)}`);
   });
   // A member removed from the cluster stops itself; etcd then exits with status 0.
@@ -79,9 +79,21 @@ async function main(): Promise<void> {
   // One that stopped on a disk fault (read-only, removed, failed fsync) exits with status 1.
   void member.failed.then(() => process.exit(1));
   let stopping = false;
+  // systemd Type=notify: READY=1 once the member serves, STOPPING=1 when it begins to stop.
+  const { createNotifier } = await import("./runtime/sd-notify.ts");
+  const notifier = await createNotifier(process.env).catch((err: unknown) => {
+    member.logger.warn("cannot notify systemd", { error: err instanceof Error ? err.message : String(err) });
+    return undefined;
+  });
+  if (notifier !== undefined) {
+    void member.ready.then(() => {
+      if (!stopping && !notifier.notify("READY=1")) member.logger.warn("failed to notify systemd of readiness", { socket: process.env.NOTIFY_SOCKET });
+    });
+  }
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    notifier?.notify("STOPPING=1");
     member.logger.info("received signal; shutting down", { signal });
     member
       .stop()

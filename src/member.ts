@@ -2,22 +2,44 @@
 // log, state machine, Raft loop and the client port. Real effects (clock, timers, disk,
 // sockets) are created here.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { create } from "@bufbuild/protobuf";
+import { MoveLeaderRequestSchema } from "./gen/rpc_pb.ts";
 import { join } from "node:path";
-import { startClientServer } from "./api/index.ts";
-import { type ServerConfig, urlString, verifyBootstrap } from "./config/index.ts";
+import {
+  connectionCap,
+  DEFAULT_VERSION,
+  dashboardRoute,
+  type DialMaterial,
+  keepaliveFromFlags,
+  memberFetch,
+  Pipeline,
+  startClientServer,
+  v2Route,
+} from "./api/index.ts";
+import {
+  bootstrapSource,
+  DiscoveryError,
+  discoveryFailure,
+  type ResolvedBootstrap,
+  resolveInitialCluster,
+  systemResolver,
+  verifyInitialCluster,
+} from "./bootstrap/index.ts";
+import { type ServerConfig, urlString } from "./config/index.ts";
+import { computeClusterId, computeMemberId, hexId } from "./membership/ids.ts";
 import { setupMemberTls } from "./member-tls.ts";
-import { hexId } from "./membership/ids.ts";
 import { JwtTokens, SimpleTokens } from "./auth/index.ts";
 import { runtimeHasher } from "./runtime/bcrypt.ts";
 import { assembleMember } from "./server/assemble.ts";
 import type { Tokens } from "./server/member-auth.ts";
 import { type Identity, planBootstrap } from "./server/bootstrap.ts";
 import { createLogger, type Logger } from "./server/logger.ts";
+import { openFilesLimit } from "./runtime/fd-limit.ts";
 import { lockDir } from "./storage/dir-lock.ts";
 import { DiskGuard, diskFault, faultMessage } from "./server/disk-guard.ts";
 import { hostDiskProbe } from "./runtime/effects.ts";
 import type { Server } from "./server/server.ts";
-import { createPeerTransport, type PeerHandler, type PeerTransportOptions } from "./transport/index.ts";
+import { createPeerTransport, peerLimitsFor, type PeerHandler, type PeerTransport, type PeerTransportOptions } from "./transport/index.ts";
 
 export interface RunningMember {
   logger: Logger;
@@ -26,8 +48,22 @@ export interface RunningMember {
   removed: Promise<void>;
   /** Resolves once the member stopped itself on an error it cannot go on after (a disk fault). */
   failed: Promise<Error>;
+  /**
+   * Resolves once the member serves: its client port is open, it has a leader and a read
+   * through raft commits (what etcd's ReadyNotify waits for: the member is published).
+   */
+  ready: Promise<void>;
+  /**
+   * Stops as etcd does on SIGTERM: clients are told GOAWAY and given a moment to finish, a
+   * leader hands leadership to the peer connected longest, then everything closes.
+   */
   stop(): Promise<void>;
 }
+
+/** How long in-flight client requests get to finish when the member stops. */
+const CLIENT_GRACE_MS = 1000;
+/** How often readiness is probed until the member serves. */
+const READY_POLL_MS = 50;
 
 interface IdentityJson {
   name: string;
@@ -76,7 +112,52 @@ function makeTokens(config: ServerConfig, logger: Logger): Tokens {
   return { kind: "jwt", jwt };
 }
 
-export async function startMember(config: ServerConfig): Promise<RunningMember> {
+/**
+ * The InitialCluster of a member without data, from whichever source the flags name, checked
+ * the same way for all. A failed discovery join logs etcd's advice and throws its exit error.
+ */
+async function bootstrapInitialCluster(config: ServerConfig, logger: Logger): Promise<ResolvedBootstrap> {
+  try {
+    const ic = await resolveInitialCluster(config, {
+      resolver: systemResolver,
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      logger,
+      readFile: (p) => readFileSync(p),
+      memberId: computeMemberId,
+    });
+    await verifyInitialCluster(ic, config, systemResolver);
+    return ic;
+  } catch (e) {
+    if (e instanceof DiscoveryError) throw discoveryFailure(e, config, logger);
+    throw e;
+  }
+}
+
+/**
+ * The TLS material the dashboard's member calls dial other members' client ports with: the
+ * client side's CA (it signed their server certificates) and, as the client certificate, the
+ * peer certificate when there is one (peer certificates carry client auth; server certificates
+ * often do not, and --client-cert-auth refuses them), else the server certificate.
+ */
+function dashboardDial(t: Awaited<ReturnType<typeof setupMemberTls>>): (() => DialMaterial) | undefined {
+  const client = t.client;
+  if (client === undefined) return undefined;
+  const peer = t.peer;
+  return () => {
+    const c = client.dial();
+    if (peer === undefined) return c;
+    const p = peer.dial();
+    return { ...c, cert: p.cert, key: p.key };
+  };
+}
+
+/** Effects of the runtime the member may use (src/runtime builds them). */
+export interface MemberEffects {
+  /** A full garbage collection: streaming a snapshot asks for one every few MiB sent. */
+  collectGarbage?: () => void;
+}
+
+export async function startMember(config: ServerConfig, effects: MemberEffects = {}): Promise<RunningMember> {
   const logger = createLogger({
     level: config.logLevel,
     format: config.logger === "zap" ? "zap" : "capnslog",
@@ -92,7 +173,7 @@ export async function startMember(config: ServerConfig): Promise<RunningMember> 
       mkdirSync(config.walDir, { recursive: true, mode: 0o700 });
       locks.push(lockDir(config.walDir));
     }
-    const running = await startLocked(config, logger, memberDir);
+    const running = await startLocked(config, logger, memberDir, effects);
     const stop = running.stop;
     return {
       ...running,
@@ -107,21 +188,23 @@ export async function startMember(config: ServerConfig): Promise<RunningMember> 
   }
 }
 
-async function startLocked(config: ServerConfig, logger: Logger, memberDir: string): Promise<RunningMember> {
+async function startLocked(config: ServerConfig, logger: Logger, memberDir: string, effects: MemberEffects): Promise<RunningMember> {
   const identityFile = join(memberDir, "identity.json");
   const existing = readIdentity(identityFile);
+  // Static flags, discovery (v2, v3) and DNS SRV all end in one InitialCluster; everything
+  // after this block is the same whichever produced it. A data dir overrides all of them.
+  let bootstrap: ResolvedBootstrap | undefined;
   if (existing) {
-    if (config.initialCluster.length > 0) logger.info("data dir exists; ignoring --initial-cluster flags", { "data-dir": config.dataDir });
+    const source = bootstrapSource(config);
+    if (source === "discovery" || source === "v3-discovery") {
+      logger.warn(`discovery token ignored since a cluster has already been initialized. Valid log found at ${JSON.stringify(memberDir)}`);
+    } else if (source === "srv") {
+      logger.info("data dir exists; ignoring --discovery-srv", { "data-dir": config.dataDir });
+    } else if (config.initialCluster.length > 0) {
+      logger.info("data dir exists; ignoring --initial-cluster flags", { "data-dir": config.dataDir });
+    }
   } else {
-    if (config.initialCluster.length === 0) {
-      throw new Error("no initial cluster given: discovery and DNS SRV bootstrap are not available in this build; use --initial-cluster");
-    }
-    verifyBootstrap(config);
-    const self = config.initialAdvertisePeerUrls.map((u) => urlString(u));
-    const mine = config.initialCluster.filter((e) => e.name === config.name).map((e) => urlString(e.url));
-    if ([...mine].sort().join(",") !== [...self].sort().join(",")) {
-      throw new Error(`--initial-cluster has ${config.name}=${mine.join(",")} but missing from --initial-advertise-peer-urls=${self.join(",")}`);
-    }
+    bootstrap = await bootstrapInitialCluster(config, logger);
   }
 
   // The transport starts before the server (bootstrap probes use it); requests that arrive
@@ -177,7 +260,13 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
     }, 0);
   };
   const memberTls = await setupMemberTls(config, logger, () => new Date());
-  const peerTls = memberTls.peer;
+  // DNS SRV with https peers and no peer CA: peers' certificates must name the SRV domain (etcd).
+  const srvName = bootstrap?.peerServerName;
+  const basePeerTls = memberTls.peer;
+  const peerTls =
+    basePeerTls !== undefined && srvName !== undefined
+      ? { server: basePeerTls.server.bind(basePeerTls), dial: () => ({ ...basePeerTls.dial(), serverName: srvName }) }
+      : basePeerTls;
   // The transport is built once with the configured identity and again if the cluster
   // assigned this member another ID (join after `member add`).
   const peerOptions = (id: bigint): PeerTransportOptions => ({
@@ -191,27 +280,27 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
     logger,
     tls: peerTls,
     tmpDir: memberDir,
+    limits: peerLimitsFor(config.maxRequestBytes),
   });
   // memberId is fixed before any raft message flows; the getter below reads the final value.
   const transportRef: { t?: Awaited<ReturnType<typeof createPeerTransport>> } = {};
-  const initial = new Map<string, string[]>();
-  for (const e of config.initialCluster) initial.set(e.name, [...(initial.get(e.name) ?? []), urlString(e.url)]);
+  const initial = new Map<string, string[]>([...(bootstrap?.members ?? new Map<string, readonly string[]>())].map(([n, u]) => [n, [...u]]));
+  const clusterToken = bootstrap?.token ?? config.initialClusterToken;
   const plan = await (async () => {
     // Probing needs a transport; identity (and the transport's member ID) may come from the probe,
     // so a short-lived probe transport is not needed: fetchMembers carries no member ID of ours.
-    const { computeClusterId, computeMemberId } = await import("./membership/ids.ts");
     const mine = initial.get(config.name);
-    if (!existing && mine) memberId = computeMemberId(mine, config.initialClusterToken);
+    if (!existing && mine) memberId = computeMemberId(mine, clusterToken);
     if (!existing && config.initialClusterState !== "existing") {
       // Peers probing this one during a simultaneous start see the cluster ID at once.
-      clusterId = computeClusterId([...initial.values()].map((urls) => computeMemberId(urls, config.initialClusterToken)));
+      clusterId = computeClusterId([...initial.values()].map((urls) => computeMemberId(urls, clusterToken)));
     }
     transportRef.t = await createPeerTransport(peerOptions(memberId));
     return planBootstrap({
       name: config.name,
       initialCluster: initial,
       initialClusterState: config.initialClusterState === "existing" ? "existing" : "new",
-      token: config.initialClusterToken,
+      token: clusterToken,
       existing,
       fetchMembers: (urls) => transportRef.t!.fetchMembers(urls),
     });
@@ -239,7 +328,7 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
       clientURLs: config.advertiseClientUrls.map((u) => urlString(u)),
       plan,
       transport: peerTransport,
-      clusterToken: config.initialClusterToken,
+      clusterToken,
       logger,
       clock: () => Date.now(),
       // Lease and request deadlines must not move when the wall clock is stepped.
@@ -265,6 +354,7 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
       onFatal,
       disk,
       auth: { tokens: makeTokens(config, logger), hasher: runtimeHasher(), bcryptCost: config.bcryptCost },
+      collectGarbage: effects.collectGarbage,
     });
   } catch (err) {
     await peerTransport.close().catch(() => {});
@@ -275,18 +365,34 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
   try {
     await disk.start();
     await srv.start();
+    assembled.v2.start();
   } catch (err) {
     disk.stop();
     await assembled.close().catch(() => {});
     await peerTransport.close().catch(() => {});
     throw err;
   }
+  // One pipeline for gRPC, the gateway and the dashboard's routes.
+  const pipeline = new Pipeline(srv, logger);
+  const routes = config.enableDashboard
+    ? [dashboardRoute({ pipeline, logger, name: config.name, version: DEFAULT_VERSION.etcdserver, fetch: memberFetch(dashboardDial(memberTls)) })]
+    : [];
   const client = await startClientServer({
     server: srv,
+    pipeline,
     listenUrls: [...config.listenClientUrls],
     tls: memberTls.client,
     cors: config.corsOrigins,
     logger,
+    limits: {
+      maxConcurrentStreams: config.maxConcurrentStreams,
+      keepalive: keepaliveFromFlags(config.grpcKeepaliveMinTimeMs, config.grpcKeepaliveIntervalMs, config.grpcKeepaliveTimeoutMs),
+      maxConnections: connectionCap(openFilesLimit()),
+    },
+    // etcd 3.4 serves the v2 API only with --enable-v2 (then /v2/* is 404 "404 page not found").
+    routes: config.enableV2
+      ? [...routes, v2Route({ server: srv, svc: assembled.v2, logger, clock: () => Date.now(), clientCertAuth: config.clientCertAuth })]
+      : routes,
   }).catch(async (err: unknown) => {
     disk.stop();
     await assembled.close().catch(() => {});
@@ -299,10 +405,14 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
     "listen-client-urls": config.listenClientUrls.map(String),
   });
   let stopping: Promise<void> | undefined;
+  let stopped = false;
   stopMember = () =>
     (stopping ??= (async () => {
+      stopped = true;
       disk.stop();
-      await client.close();
+      await client.shutdown(CLIENT_GRACE_MS);
+      // A member that failed (a disk fault) has nothing to hand over: it stops as it is.
+      if (!removedOnce && !failedOnce) await handOverLeadership(srv, peerTransport, logger, memberId);
       await assembled.close().catch((err: unknown) => {
         // Closing flushes the log and the state file: on a data dir that failed, it fails too.
         if (!failedOnce) throw err;
@@ -310,5 +420,46 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
       await peerTransport.close();
     })());
   if (removedOnce) void stopMember().finally(resolveRemoved);
-  return { logger, server: srv, removed, failed, stop: stopMember };
+  const ready = (async () => {
+    while (!stopped && !(await srv.health([]).catch(() => ({ health: false }))).health) {
+      await new Promise((r) => setTimeout(r, READY_POLL_MS));
+    }
+  })();
+  return { logger, server: srv, removed, failed, ready, stop: stopMember };
+}
+
+/**
+ * etcd's TransferLeadership on stop: a leader with other voters hands leadership to the voter
+ * connected longest (ours: one whose message stream is open, else the one heard from last) and
+ * waits for it to take over, so the cluster does not sit out an election timeout.
+ */
+async function handOverLeadership(srv: Server, transport: PeerTransport, logger: Logger, self: bigint): Promise<void> {
+  if (!srv.loop.isLeader()) {
+    logger.info("skipped leadership transfer for stopping non-leader member");
+    return;
+  }
+  const voters = srv.members().filter((m) => !m.isLearner && m.id !== self);
+  if (voters.length === 0) {
+    logger.info("skipped leadership transfer for single voting member cluster");
+    return;
+  }
+  let best: { id: bigint; since: number } | undefined;
+  for (const v of voters) {
+    const since = transport.activeSince(v.id);
+    if (since !== undefined && (best === undefined || since < best.since)) best = { id: v.id, since };
+  }
+  if (best === undefined) {
+    logger.warn("failed to transfer leadership", { "local-member-id": hexId(self), error: "etcdserver: unhealthy cluster" });
+    return;
+  }
+  const t0 = Date.now();
+  logger.info("leadership transfer starting", { "local-member-id": hexId(self), "transferee-member-id": hexId(best.id) });
+  try {
+    await srv.moveLeader(create(MoveLeaderRequestSchema, { targetID: best.id }), {});
+    logger.info("leadership transfer finished", {
+      "local-member-id": hexId(self), "transferee-member-id": hexId(best.id), took: `${Date.now() - t0}ms`,
+    });
+  } catch (err) {
+    logger.warn("failed to transfer leadership", { "local-member-id": hexId(self), error: err instanceof Error ? err.message : String(err) });
+  }
 }

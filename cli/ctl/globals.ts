@@ -2,8 +2,10 @@
 // credentials, timeouts) and the command deadline.
 import { readFileSync } from "node:fs";
 import { Client, ClientError, type TlsSettings } from "../../src/client/index.ts";
+import { Errors } from "../../src/rpctypes/index.ts";
 import { Exit, fail } from "./exit.ts";
 import type { FlagDef, FlagSet } from "./flags.ts";
+import { errln } from "./io.ts";
 import { Display } from "./printer.ts";
 
 export const GLOBAL_FLAGS: FlagDef[] = [
@@ -42,6 +44,25 @@ function readPem(path: string, what: "cert" | "key" | "ca"): Buffer {
   return b;
 }
 
+/** etcdctl's newClientCfg: TLS when any file or a server name is given, or transport security is asked for. */
+export function tlsSettings(o: { cert: string; key: string; cacert: string; serverName?: string; insecureTransport: boolean; insecureSkipVerify?: boolean }): TlsSettings | undefined {
+  let t: TlsSettings | undefined;
+  if (o.cert !== "" || o.key !== "" || o.cacert !== "") {
+    t = { insecureSkipVerify: false };
+    if (o.cert !== "") t.cert = readPem(o.cert, "cert");
+    if (o.key !== "") t.key = readPem(o.key, "key");
+    if (o.cacert !== "") t.ca = readPem(o.cacert, "ca");
+    if ((o.cert === "") !== (o.key === "")) fail(Exit.BadArgs, "tls: neither certificate nor key can be empty");
+  }
+  if (o.serverName) {
+    t ??= { insecureSkipVerify: false };
+    t.serverName = o.serverName;
+  }
+  if (t === undefined && !o.insecureTransport) t = { insecureSkipVerify: false };
+  if (t !== undefined && o.insecureSkipVerify) t.insecureSkipVerify = true;
+  return t;
+}
+
 export class Globals {
   private displayCache: Display | undefined;
   /** Every client created, closed when the command ends. */
@@ -57,11 +78,26 @@ export class Globals {
     return d;
   }
 
-  /** Endpoints from --endpoints (or SRV discovery, not built yet: a clear error). */
-  endpoints(): string[] {
-    if (this.fs.string("discovery-srv") !== "") {
-      fail(Exit.Error, "--discovery-srv: DNS SRV endpoint discovery is not built yet in conclave ctl; list the members with --endpoints", "use --endpoints=host:port,... until SRV discovery lands");
+  private discovered: string[] | undefined;
+
+  /**
+   * etcdctl's endpointsFromCmd: with -d/--discovery-srv, the _etcd-client[-ssl][-<name>]._tcp
+   * records of the domain (http ones dropped, with a line on stderr, under
+   * --insecure-discovery=false); --endpoints when that finds none or no domain is given.
+   */
+  async endpoints(): Promise<string[]> {
+    const domain = this.fs.string("discovery-srv");
+    if (domain !== "" && this.discovered === undefined) {
+      const { discoverClientEndpoints } = await import("../../src/bootstrap/index.ts");
+      try {
+        const r = await discoverClientEndpoints({ domain, serviceName: this.fs.string("discovery-srv-name"), insecureDiscovery: this.fs.bool("insecure-discovery") });
+        for (const w of r.warnings) errln(w);
+        this.discovered = r.endpoints;
+      } catch (e) {
+        fail(Exit.Error, (e as Error).message, `no SRV records _etcd-client._tcp.${domain} or _etcd-client-ssl._tcp.${domain} could be read: check the domain and the DNS server, or list the members with --endpoints`);
+      }
     }
+    if (this.discovered !== undefined && this.discovered.length > 0) return this.discovered;
     return this.fs.strings("endpoints").map((e) => e.trim());
   }
 
@@ -78,37 +114,36 @@ export class Globals {
     for (const f of ["cert", "key", "cacert"]) {
       if (fs.changed.has(f) && fs.string(f) === "") fail(Exit.BadArgs, `empty string is passed to --${f} option`);
     }
-    const cert = fs.string("cert");
-    const key = fs.string("key");
-    const ca = fs.string("cacert");
-    let t: TlsSettings | undefined;
-    if (cert !== "" || key !== "" || ca !== "") {
-      t = { insecureSkipVerify: false };
-      if (cert !== "") t.cert = readPem(cert, "cert");
-      if (key !== "") t.key = readPem(key, "key");
-      if (ca !== "") t.ca = readPem(ca, "ca");
-      if ((cert === "") !== (key === "")) fail(Exit.BadArgs, "tls: neither certificate nor key can be empty");
-    }
-    if (t === undefined && !fs.bool("insecure-transport")) t = { insecureSkipVerify: false };
-    if (t !== undefined && fs.bool("insecure-skip-tls-verify")) t.insecureSkipVerify = true;
-    return t;
+    // --insecure-discovery=false: servers found through SRV are checked against the domain.
+    const domain = fs.bool("insecure-discovery") ? "" : fs.string("discovery-srv");
+    return tlsSettings({
+      cert: fs.string("cert"),
+      key: fs.string("key"),
+      cacert: fs.string("cacert"),
+      serverName: domain,
+      insecureTransport: fs.bool("insecure-transport"),
+      insecureSkipVerify: fs.bool("insecure-skip-tls-verify"),
+    });
   }
 
-  credentials(): { username: string; password: string } | undefined {
+  async credentials(): Promise<{ username: string; password: string } | undefined> {
     const user = this.fs.string("user");
     const pw = this.fs.string("password");
     if (user === "") return undefined;
     if (pw !== "") return { username: user, password: pw };
     const i = user.indexOf(":");
-    if (i < 0) fail(Exit.Error, "--user without a password needs a terminal prompt, which conclave ctl does not do; give --user name:password or --password");
+    if (i < 0) {
+      const { askPassword } = await import("./password.ts");
+      return { username: user, password: await askPassword("Password: ") };
+    }
     return { username: user.slice(0, i), password: user.slice(i + 1) };
   }
 
   /** clientv3.New: exits 2 when the client cannot be created (bad credentials, no endpoint). */
-  async client(endpoints = this.endpoints(), withAuth = true): Promise<Client> {
-    const tls = this.tls();
+  async client(endpoints?: string[], withAuth = true, tls: TlsSettings | undefined = this.tls()): Promise<Client> {
+    endpoints ??= await this.endpoints();
     this.display();
-    const creds = withAuth ? this.credentials() : undefined;
+    const creds = withAuth ? await this.credentials() : undefined;
     const c = new Client({
       endpoints,
       dialTimeoutMs: this.fs.duration("dial-timeout"),
@@ -143,12 +178,12 @@ export function hintFor(e: unknown, g: Globals): string | undefined {
   }
   if (/connection refused/.test(dial)) return `nothing listens at ${eps}: start the member or fix --endpoints`;
   if (/authentication handshake failed/.test(dial)) return "the TLS handshake failed: check --cacert matches the member's CA, or that the member serves TLS at all";
-  if (e.message === "etcdserver: user name is empty") return "authentication is enabled on this cluster: pass --user name:password";
-  if (e.message === "etcdserver: authentication failed, invalid user ID or password") return "check the user name and password given with --user/--password";
-  if (e.message === "etcdserver: permission denied") return "the user lacks a role granting this key range: see `role get` and `user get`";
-  if (e.message === "etcdserver: no leader") return "the cluster has no leader: a majority of members must be running and reach each other";
-  if (e.message === "etcdserver: rpc not supported for learner") return "this endpoint is a learner: use --consistency=s for reads, or point --endpoints at a voting member";
-  if (e.message === "etcdserver: mvcc: required revision has been compacted") return "that revision is older than the last compaction: use a newer --rev";
-  if (e.message === "etcdserver: mvcc: database space exceeded") return "the member is over its quota: compact, defrag, then `alarm disarm`";
+  if (e.is(Errors.userEmpty)) return "authentication is enabled on this cluster: pass --user name:password";
+  if (e.is(Errors.authFailed)) return "check the user name and password given with --user/--password";
+  if (e.is(Errors.permissionDenied)) return "the user lacks a role granting this key range: see `role get` and `user get`";
+  if (e.is(Errors.noLeader)) return "the cluster has no leader: a majority of members must be running and reach each other";
+  if (e.is(Errors.notSupportedForLearner)) return "this endpoint is a learner: use --consistency=s for reads, or point --endpoints at a voting member";
+  if (e.is(Errors.compacted)) return "that revision is older than the last compaction: use a newer --rev";
+  if (e.is(Errors.noSpace)) return "the member is over its quota: compact, defrag, then `alarm disarm`";
   return undefined;
 }

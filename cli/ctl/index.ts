@@ -46,7 +46,7 @@ async function run(args: string[]): Promise<number> {
   const api = process.env.ETCDCTL_API ?? "";
   if (args[0] === "v2" || api === "2") {
     const { mainV2 } = await import("./v2/index.ts");
-    return mainV2(args[0] === "v2" ? args.slice(1) : args);
+    return args[0] === "v2" ? mainV2(args.slice(1), `${PROG} v2`) : mainV2(args, PROG);
   }
   if (api !== "" && api !== "3") {
     errln(`unsupported API version ${api}`);

@@ -1,6 +1,6 @@
 // etcdctl's five output formats (-w simple|json|fields|table|protobuf, --hex) for every
 // response kind, with its texts, field orders and "not supported" errors.
-import { type DescMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
+import { create, type DescMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { type KeyValue, type Event, Event_EventType, KeyValueSchema, EventSchema } from "../../src/gen/kv_pb.ts";
 import { Permission_Type } from "../../src/gen/auth_pb.ts";
 import {
@@ -196,13 +196,21 @@ export class Display {
     this.kv(e.kv ?? ({ key: new Uint8Array(), value: new Uint8Array() } as unknown as KeyValue));
   }
 
+  /**
+   * -w protobuf of clientv3's lease responses: they embed *pb.ResponseHeader, whose Marshal
+   * method is the one etcdctl finds, so only the header is written.
+   */
+  private headerPb(h: ResponseHeader | undefined): void {
+    out(toBinary(ResponseHeaderSchema, h ?? create(ResponseHeaderSchema, {})));
+  }
+
   private headerFields(h: ResponseHeader | undefined): GoObject {
     return h ? pbToGo(ResponseHeaderSchema, h) : {};
   }
 
   grant(r: LeaseGrantResponse): void {
     if (this.format === "json") return outln(goJson({ ...this.headerFields(r.header), ID: r.ID, TTL: r.TTL, Error: r.error }));
-    if (this.format === "protobuf") fail(Exit.BadFeature, "marshal unsupported for type clientv3.LeaseGrantResponse");
+    if (this.format === "protobuf") return this.headerPb(r.header);
     if (this.format === "table") this.unsupported();
     if (this.format === "fields") {
       this.hdr(r.header);
@@ -214,6 +222,9 @@ export class Display {
   }
 
   revoke(id: bigint, r: { header?: ResponseHeader }, schema: DescMessage): void {
+    // clientv3.LeaseRevokeResponse is a plain copy of the protobuf type without its methods:
+    // etcdctl cannot marshal it and says so with the value (%v: the header's text form).
+    if (this.format === "protobuf") fail(Exit.BadFeature, `marshal unsupported for type clientv3.LeaseRevokeResponse ({${headerText(r.header)}})`);
     if (this.rpc(schema, r as unknown as MessageShape<DescMessage>)) return;
     if (this.format === "fields") return this.hdr(r.header);
     outln(`lease ${leaseHex(id)} revoked`);
@@ -221,7 +232,7 @@ export class Display {
 
   keepAlive(r: LeaseKeepAliveResponse): void {
     if (this.format === "json") return outln(goJson({ ...this.headerFields(r.header), ID: r.ID, TTL: r.TTL }));
-    if (this.format === "protobuf") fail(Exit.BadFeature, "marshal unsupported for type clientv3.LeaseKeepAliveResponse");
+    if (this.format === "protobuf") return this.headerPb(r.header);
     if (this.format === "table") this.unsupported();
     if (this.format === "fields") {
       this.hdr(r.header);
@@ -236,7 +247,7 @@ export class Display {
     if (this.format === "json") {
       return outln(goJson({ ...this.headerFields(r.header), id: r.ID, ttl: r.TTL, "granted-ttl": r.grantedTTL, keys: r.keys.length === 0 ? null : r.keys }));
     }
-    if (this.format === "protobuf") fail(Exit.BadFeature, "marshal unsupported for type *clientv3.LeaseTimeToLiveResponse");
+    if (this.format === "protobuf") return this.headerPb(r.header);
     if (this.format === "table") this.unsupported();
     if (this.format === "fields") {
       this.hdr(r.header);
@@ -256,7 +267,7 @@ export class Display {
     if (this.format === "json") {
       return outln(goJson({ ...this.headerFields(r.header), leases: r.leases.length === 0 ? null : r.leases.map((l) => ({ id: l.ID })) }));
     }
-    if (this.format === "protobuf") fail(Exit.BadFeature, "marshal unsupported for type *clientv3.LeaseLeasesResponse");
+    if (this.format === "protobuf") return this.headerPb(r.header);
     if (this.format === "table") this.unsupported();
     if (this.format === "fields") {
       this.hdr(r.header);
@@ -497,3 +508,14 @@ function prefixEndText(key: string): string {
 }
 
 export type { GoValue, KeyValueSchema };
+
+/** A ResponseHeader in protobuf's text form, as gogo's String() gives it (zero fields left out). */
+function headerText(h: ResponseHeader | undefined): string {
+  if (h === undefined) return "";
+  let t = "";
+  if (h.clusterId !== 0n) t += `cluster_id:${h.clusterId} `;
+  if (h.memberId !== 0n) t += `member_id:${h.memberId} `;
+  if (h.revision !== 0n) t += `revision:${h.revision} `;
+  if (h.raftTerm !== 0n) t += `raft_term:${h.raftTerm} `;
+  return t;
+}

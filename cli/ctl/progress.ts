@@ -16,6 +16,12 @@ export class Progress {
     this.total = n;
   }
 
+  /** Sets the amount done so far (and the total when it is known only now). */
+  update(done: number, total?: number): void {
+    if (total !== undefined) this.total = total;
+    this.add(done - this.done);
+  }
+
   add(n: number): void {
     this.done += n;
     const now = performance.now();

@@ -1,8 +1,16 @@
-// Go's text/tabwriter with etcdctl's settings (minwidth 0, tabwidth 8, padding 1, padchar '\t'):
-// tab-terminated cells aligned in column blocks, padding written as tabs.
+// Go's text/tabwriter: tab-terminated cells aligned in column blocks. Default settings are
+// etcdctl v3's (minwidth 0, tabwidth 8, padding 1, padchar '\t': padding written as tabs);
+// the v2 help uses urfave/cli's (minwidth 1, padding 2, padchar ' ').
 
 const TAB_WIDTH = 8;
-const PADDING = 1;
+
+export interface TabwriterOptions {
+  minWidth: number;
+  padding: number;
+  padChar: "\t" | " ";
+}
+
+const ETCDCTL_V3: TabwriterOptions = { minWidth: 0, padding: 1, padChar: "\t" };
 
 type Cell = { text: string; width: number };
 
@@ -10,7 +18,7 @@ function runeWidth(s: string): number {
   return [...s].length;
 }
 
-export function tabwrite(text: string): string {
+export function tabwrite(text: string, o: TabwriterOptions = ETCDCTL_V3): string {
   const rawLines = text.split("\n");
   const trailingNewline = text.endsWith("\n");
   if (trailingNewline) rawLines.pop();
@@ -26,9 +34,10 @@ export function tabwrite(text: string): string {
         const c = line[j]!;
         s += c.text;
         if (j < widths.length && j < line.length - 1) {
-          const cellw = Math.ceil(widths[j]! / TAB_WIDTH) * TAB_WIDTH;
-          const n = cellw - c.width;
-          s += "\t".repeat(Math.ceil(n / TAB_WIDTH));
+          if (o.padChar === "\t") {
+            const cellw = Math.ceil(widths[j]! / TAB_WIDTH) * TAB_WIDTH;
+            s += "\t".repeat(Math.ceil((cellw - c.width) / TAB_WIDTH));
+          } else s += " ".repeat(widths[j]! - c.width);
         }
       }
       out.push(s);
@@ -45,7 +54,7 @@ export function tabwrite(text: string): string {
       for (; t < line1; t++) {
         const line = lines[t]!;
         if (column >= line.length - 1) break;
-        const w = line[column]!.width + PADDING;
+        const w = Math.max(o.minWidth, line[column]!.width + o.padding);
         if (w > width) width = w;
       }
       widths.push(width);

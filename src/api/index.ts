@@ -5,8 +5,12 @@ export {
   type ClientServer,
   type ClientServerOptions,
 } from "./client-server.ts";
+export { connectionCap, keepaliveFromFlags, type ClientPortLimits } from "./port/index.ts";
 export type { HttpRoute } from "./http/router.ts";
 export type { FetchHandler } from "./http/fetch-bridge.ts";
 export { DEFAULT_VERSION } from "./http/router.ts";
 export { httpStatusFromCode } from "../rpctypes/index.ts";
 export { rpcTable } from "./rpc/index.ts";
+export { v2Route, type V2ApiOptions } from "./v2/index.ts";
+export { Pipeline } from "./pipeline/index.ts";
+export { dashboardRoute, memberFetch, type DashboardOptions, type DialMaterial } from "./dashboard/index.ts";

@@ -7,9 +7,10 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { PermissionSchema, RoleSchema, UserAddOptionsSchema, UserSchema } from "../gen/auth_pb.ts";
 import { toKey, fromKey } from "../mvcc/index.ts";
 import { Errors, type EtcdError } from "../rpctypes/index.ts";
+import { AuthEnabledFlag, type AuthTableRows } from "../storage/auth-rows.ts";
 import type { InStatement } from "../storage/sql-db.ts";
 import { mergePerms, type UserPerms } from "./perm-cache.ts";
-import { type AuthPerm, type AuthRole, type AuthUser, PermType, ROOT_ROLE, ROOT_USER } from "./types.ts";
+import { type AuthPerm, type AuthRole, type AuthState, type AuthUser, PermType, ROOT_ROLE, ROOT_USER } from "./types.ts";
 
 /** Who a request acts for (etcd's AuthInfo). */
 export interface Identity {
@@ -27,19 +28,15 @@ export interface AuthEvents {
   changed(): void;
 }
 
-/** Rows of the auth tables, as read at open. */
-export interface AuthRows {
-  readonly meta: { enabled: boolean; revision: number } | undefined;
-  readonly users: readonly Uint8Array[];
-  readonly roles: readonly Uint8Array[];
-}
-
 const enc = new TextEncoder();
-const dec = new TextDecoder();
+/** Names and hashes are UTF-8 (etcd's are Go strings); anything else is a corrupt record. */
+const dec = new TextDecoder("utf-8", { fatal: true });
 const EMPTY = new Uint8Array(0);
 
 export class AuthStore {
   private on = false;
+  /** etcd's authEnabled key exists (auth was enabled at some point); see AuthEnabledFlag. */
+  private keyed = false;
   private rev = 1;
   private readonly users = new Map<string, AuthUser>();
   private readonly roles = new Map<string, AuthRole>();
@@ -47,21 +44,33 @@ export class AuthStore {
   events: AuthEvents | undefined;
 
   /** Restores the store from its tables; a fresh store is disabled at revision 1 (etcd's). */
-  static load(rows: AuthRows): AuthStore {
+  static load(rows: AuthTableRows): AuthStore {
     const s = new AuthStore();
     if (rows.meta !== undefined) {
-      s.on = rows.meta.enabled;
+      s.on = rows.meta.enabled === AuthEnabledFlag.on;
+      s.keyed = rows.meta.enabled !== AuthEnabledFlag.absent;
       s.rev = rows.meta.revision;
     }
-    for (const b of rows.users) {
-      const u = decodeUser(b);
+    for (const rec of rows.users) {
+      const u = decodeUser(rec.data);
       s.users.set(u.name, u);
     }
-    for (const b of rows.roles) {
-      const r = decodeRole(b);
+    for (const rec of rows.roles) {
+      const r = decodeRole(rec.data);
       s.roles.set(r.name, r);
     }
     return s;
+  }
+
+  /** The whole store as one value (snapshots, hashes); users and roles in name order. */
+  state(): AuthState {
+    return {
+      enabled: this.on,
+      enabledKey: this.keyed,
+      revision: this.rev,
+      users: this.userNames().map((n) => this.users.get(n)!),
+      roles: this.roleNames().map((n) => this.roles.get(n)!),
+    };
   }
 
   get enabled(): boolean {
@@ -157,6 +166,7 @@ export class AuthStore {
     if (root === undefined) throw Errors.rootUserNotExist;
     if (!hasRoot(root)) throw Errors.rootRoleNotExist;
     this.on = true;
+    this.keyed = true;
     this.saveMeta(out);
     this.events?.enabledChanged(true);
     this.events?.changed();
@@ -269,14 +279,24 @@ export class AuthStore {
     this.bump(out);
   }
 
-  /** Every user and role as etcd's auth buckets hold them (snapshot conversion). */
-  export(): { enabled: boolean; revision: number; users: Uint8Array[]; roles: Uint8Array[] } {
-    return {
-      enabled: this.on,
-      revision: this.rev,
-      users: this.userNames().map((n) => encodeUser(this.users.get(n)!)),
-      roles: this.roleNames().map((n) => encodeRole(this.roles.get(n)!)),
-    };
+  /**
+   * Feeds the store to a hash in a fixed order (Maintenance.Hash): the authEnabled flag, the
+   * revision, then every role and user record in name order, each name before its authpb
+   * bytes. Every member that applied the same entries feeds the same bytes.
+   */
+  feedHash(update: (b: Uint8Array) => void): void {
+    const head = new Uint8Array(9);
+    head[0] = enabledFlag(this.on, this.keyed);
+    new DataView(head.buffer).setBigUint64(1, BigInt(this.rev));
+    update(head);
+    for (const n of this.roleNames()) {
+      update(enc.encode(`role:${n}:`));
+      update(encodeRole(this.roles.get(n)!));
+    }
+    for (const n of this.userNames()) {
+      update(enc.encode(`user:${n}:`));
+      update(encodeUser(this.users.get(n)!));
+    }
   }
 
   // ---- persistence ----
@@ -290,7 +310,7 @@ export class AuthStore {
   private saveMeta(out: InStatement[]): void {
     out.push({
       sql: "INSERT INTO auth_meta (id, enabled, revision) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET enabled = excluded.enabled, revision = excluded.revision",
-      args: [this.on ? 1 : 0, this.rev],
+      args: [enabledFlag(this.on, this.keyed), this.rev],
     });
   }
 
@@ -304,6 +324,20 @@ export class AuthStore {
     this.roles.set(r.name, r);
     out.push({ sql: "INSERT OR REPLACE INTO auth_roles (name, data) VALUES (?, ?)", args: [r.name, encodeRole(r)] });
   }
+}
+
+function enabledFlag(on: boolean, keyed: boolean): AuthEnabledFlag {
+  return on ? AuthEnabledFlag.on : keyed ? AuthEnabledFlag.off : AuthEnabledFlag.absent;
+}
+
+/** The tables that hold `state` (a restored snapshot's auth store). */
+export function authTableRowsOf(state: AuthState): AuthTableRows {
+  const fresh = !state.enabled && state.enabledKey !== true && state.revision === 1 && state.users.length === 0 && state.roles.length === 0;
+  return {
+    meta: fresh ? undefined : { enabled: enabledFlag(state.enabled, state.enabledKey === true), revision: state.revision },
+    users: state.users.map((u) => ({ name: u.name, data: encodeUser(u) })),
+    roles: state.roles.map((r) => ({ name: r.name, data: encodeRole(r) })),
+  };
 }
 
 function hasRoot(u: AuthUser): boolean {
@@ -359,7 +393,11 @@ export function decodeRole(b: Uint8Array): AuthRole {
   const r = fromBinary(RoleSchema, b);
   return {
     name: dec.decode(r.name),
-    perms: r.keyPermission.map((p) => ({ type: p.permType as unknown as PermType, key: toKey(p.key), rangeEnd: toKey(p.rangeEnd) })),
+    perms: r.keyPermission.map((p) => {
+      const type = p.permType as number;
+      if (type !== PermType.READ && type !== PermType.WRITE && type !== PermType.READWRITE) throw new Error(`permission type ${type} is not READ, WRITE or READWRITE`);
+      return { type, key: toKey(p.key), rangeEnd: toKey(p.rangeEnd) };
+    }),
   };
 }
 

@@ -31,3 +31,24 @@ export interface AuthUser {
 
 export const ROOT_USER = "root";
 export const ROOT_ROLE = "root";
+
+/**
+ * The whole store as one value (what a snapshot carries): etcd's auth, authUsers and authRoles
+ * buckets.
+ */
+export interface AuthState {
+  readonly enabled: boolean;
+  /**
+   * etcd's `authEnabled` key exists: written at the first enable, set to 0 by a disable, absent
+   * on a store never enabled. Implied by `enabled`.
+   */
+  readonly enabledKey?: boolean;
+  /** The auth revision: 1 on a fresh store, +1 per change of users, roles or permissions. */
+  readonly revision: number;
+  /** In name (byte) order. */
+  readonly users: readonly AuthUser[];
+  readonly roles: readonly AuthRole[];
+}
+
+/** What a new etcd member has: revision 1, no users or roles, no authEnabled key. */
+export const FRESH_AUTH_STATE: AuthState = { enabled: false, revision: 1, users: [], roles: [] };

@@ -3,7 +3,8 @@
 import type { Socket } from "node:net";
 import { connectH2, type H2ClientConnection, type H2ClientStream, H2StreamError } from "../api/h2/index.ts";
 import type { Endpoint } from "./endpoint.ts";
-import { ClientError, GrpcCode } from "./errors.ts";
+import { Code } from "../rpctypes/index.ts";
+import { ClientError } from "./errors.ts";
 
 export interface TlsSettings {
   ca?: string | Uint8Array;
@@ -74,7 +75,7 @@ export class Channel {
     } catch (e) {
       this.failedAt = Date.now();
       if (e instanceof ClientError) throw e;
-      const err = new ClientError(GrpcCode.Unavailable, dialErrorText(e, ep, this.secure));
+      const err = new ClientError(Code.Unavailable, dialErrorText(e, ep, this.secure));
       err.notSent = true;
       throw err;
     }
@@ -126,7 +127,7 @@ export class Channel {
         resolve(s);
       });
       s.once("error", (e: Error) => {
-        const err = new ClientError(GrpcCode.Unavailable, `connection error: desc = "transport: authentication handshake failed: ${tlsText(e)}"`);
+        const err = new ClientError(Code.Unavailable, `connection error: desc = "transport: authentication handshake failed: ${tlsText(e)}"`);
         err.notSent = true;
         reject(err);
       });
@@ -177,11 +178,11 @@ export class Channel {
       }, (err) => {
         clearTimeout(timer);
         if (err) reject(err);
-        else if (result === undefined) reject(new ClientError(GrpcCode.Internal, "grpc: no response message"));
+        else if (result === undefined) reject(new ClientError(Code.Internal, "grpc: no response message"));
         else resolve(result);
       });
       const timer = setTimeout(() => {
-        call.cancelWith(new ClientError(GrpcCode.DeadlineExceeded, "context deadline exceeded", "context"));
+        call.cancelWith(new ClientError(Code.DeadlineExceeded, "context deadline exceeded", "context"));
       }, timerDelay(deadline));
       call.send(req, true);
     });
@@ -195,7 +196,7 @@ export class Channel {
       onend: null,
       send: (m) => call.send(m, false),
       end: () => call.end(),
-      cancel: () => call.cancelWith(new ClientError(GrpcCode.Canceled, "context canceled", "context")),
+      cancel: () => call.cancelWith(new ClientError(Code.Canceled, "context canceled", "context")),
     };
     const call = this.open(conn, path, md, undefined, (m) => s.onmessage?.(m), (e) => s.onend?.(e));
     return s;
@@ -286,7 +287,7 @@ class CallHandle {
     while (data.length - off >= 5) {
       const len = new DataView(data.buffer, data.byteOffset + off + 1, 4).getUint32(0);
       if (data[off] !== 0) {
-        this.cancelWith(new ClientError(GrpcCode.Internal, "grpc: compressed messages are not supported"));
+        this.cancelWith(new ClientError(Code.Internal, "grpc: compressed messages are not supported"));
         return;
       }
       if (data.length - off - 5 < len) break;
@@ -303,9 +304,9 @@ class CallHandle {
     if (this.status !== null) return this.onend(this.status);
     if (err === undefined) {
       // Ended without grpc-status.
-      return this.onend(this.httpStatus !== 200 ? httpStatusError(this.httpStatus) : new ClientError(GrpcCode.Internal, "server closed the stream without sending trailers"));
+      return this.onend(this.httpStatus !== 200 ? httpStatusError(this.httpStatus) : new ClientError(Code.Internal, "server closed the stream without sending trailers"));
     }
-    const e = new ClientError(GrpcCode.Unavailable, err.refused ? "transport is closing" : err.message);
+    const e = new ClientError(Code.Unavailable, err.refused ? "transport is closing" : err.message);
     e.notSent = err.refused;
     this.onend(e);
   }
@@ -326,12 +327,12 @@ export function timerDelay(deadline: number): number {
 
 function httpStatusError(status: number): ClientError {
   const code =
-    status === 400 ? GrpcCode.Internal
-      : status === 401 ? GrpcCode.Unauthenticated
-        : status === 403 ? GrpcCode.PermissionDenied
-          : status === 404 ? GrpcCode.Unimplemented
-            : status === 429 || status === 502 || status === 503 || status === 504 ? GrpcCode.Unavailable
-              : GrpcCode.Unknown;
+    status === 400 ? Code.Internal
+      : status === 401 ? Code.Unauthenticated
+        : status === 403 ? Code.PermissionDenied
+          : status === 404 ? Code.Unimplemented
+            : status === 429 || status === 502 || status === 503 || status === 504 ? Code.Unavailable
+              : Code.Unknown;
   return new ClientError(code, `unexpected HTTP status code received from server: ${status}`);
 }
 
@@ -347,7 +348,7 @@ function decodeGrpcMessage(msg: string): string {
 function withDialTimeout<T extends Socket>(p: Promise<T>, ms: number, ep: Endpoint): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
-      const err = new ClientError(GrpcCode.Unavailable, `connection error: desc = "transport: Error while dialing dial tcp ${ep.authority}: i/o timeout"`);
+      const err = new ClientError(Code.Unavailable, `connection error: desc = "transport: Error while dialing dial tcp ${ep.authority}: i/o timeout"`);
       err.notSent = true;
       reject(err);
       p.then((s) => s.destroy(), () => {});

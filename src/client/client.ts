@@ -8,8 +8,9 @@ import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, 
 import type { DescMethodStreaming, DescMethodUnary } from "@bufbuild/protobuf";
 import { Auth, AuthenticateRequestSchema, type AuthenticateResponse } from "../gen/rpc_pb.ts";
 import { Channel, type ChannelOptions, type GrpcStream, type Metadata, type TlsSettings } from "./channel.ts";
-import { parseEndpoint } from "./endpoint.ts";
-import { ClientError, deadlineExceeded, ErrText, GrpcCode } from "./errors.ts";
+import { type Endpoint, parseEndpoint } from "./endpoint.ts";
+import { Code, Errors } from "../rpctypes/index.ts";
+import { ClientError, deadlineExceeded } from "./errors.ts";
 
 export interface ClientConfig {
   endpoints: string[];
@@ -20,6 +21,29 @@ export interface ClientConfig {
   tls?: TlsSettings;
   username?: string;
   password?: string;
+  /** Opens the connection to one endpoint (tests inject a scripted one); default: a real Channel. */
+  dial?: (endpoint: Endpoint, options: ChannelOptions) => ChannelLike;
+}
+
+/** What the client needs of one endpoint's connection (Channel's surface). */
+export interface ChannelLike {
+  readonly endpoint: Endpoint;
+  readonly connected: boolean;
+  /** Rejects with a notSent ClientError when the endpoint cannot be reached. */
+  connect(deadline: number): Promise<unknown>;
+  unary(path: string, req: Uint8Array, md: Metadata, deadline: number): Promise<Uint8Array>;
+  stream(path: string, md: Metadata, deadline: number): Promise<GrpcStream>;
+  close(): void;
+}
+
+/** The failures after which clientv3 fetches a new token (with credentials) and tries again. */
+export function isTokenError(msg: string): boolean {
+  return msg === Errors.invalidAuthToken.message || msg === Errors.authOldRevision.message || msg === Errors.userEmpty.message;
+}
+
+/** A watch create refused for its token: etcd puts the gRPC error text in cancel_reason. */
+export function isTokenCancelReason(reason: string): boolean {
+  return reason.endsWith(Errors.invalidAuthToken.message) || reason.endsWith(Errors.authOldRevision.message);
 }
 
 export interface CallOptions {
@@ -38,23 +62,28 @@ const RETRY_WAIT_MS = 25;
 const REDIAL_WAIT_MS = 100;
 
 export class Client {
-  readonly channels: Channel[];
+  readonly channels: ChannelLike[];
   private pinned = 0;
   private token: string | undefined;
   private closed = false;
   private readonly channelOptions: ChannelOptions;
   /** Channels to endpoints outside the configured list (endpoint status --cluster). */
-  private readonly extra = new Map<string, Channel>();
+  private readonly extra = new Map<string, ChannelLike>();
+  private readonly dial: (endpoint: Endpoint, options: ChannelOptions) => ChannelLike;
+  private authenticating: Promise<void> | undefined;
+  /** Tokens fetched so far (the first at open, one more per refresh). */
+  tokensFetched = 0;
 
   constructor(readonly config: ClientConfig) {
-    if (config.endpoints.length === 0) throw new ClientError(GrpcCode.InvalidArgument, "etcdclient: no available endpoints", "context");
+    if (config.endpoints.length === 0) throw new ClientError(Code.InvalidArgument, "etcdclient: no available endpoints", "context");
     const opts = (this.channelOptions = {
       tls: config.tls,
       dialTimeoutMs: config.dialTimeoutMs ?? 2000,
       keepAliveTimeMs: config.keepAliveTimeMs ?? 0,
       keepAliveTimeoutMs: config.keepAliveTimeoutMs ?? 6000,
     });
-    this.channels = config.endpoints.map((e) => new Channel(parseEndpoint(e), opts));
+    this.dial = config.dial ?? ((ep, o) => new Channel(ep, o));
+    this.channels = config.endpoints.map((e) => this.dial(parseEndpoint(e), opts));
   }
 
   get hasCredentials(): boolean {
@@ -70,6 +99,17 @@ export class Client {
     await this.authenticate(Date.now() + (this.config.dialTimeoutMs ?? 2000));
   }
 
+  /**
+   * A new token after a token error; concurrent callers (several streams failing at once) share
+   * one Authenticate.
+   */
+  refreshToken(deadline: number): Promise<void> {
+    this.authenticating ??= this.authenticate(deadline).finally(() => {
+      this.authenticating = undefined;
+    });
+    return this.authenticating;
+  }
+
   /** Fetches a token; "authentication is not enabled" leaves the client without one. */
   async authenticate(deadline: number): Promise<void> {
     const req = toBinary(AuthenticateRequestSchema, create(AuthenticateRequestSchema, { name: this.config.username ?? "", password: this.config.password ?? "" }));
@@ -79,13 +119,14 @@ export class Client {
       try {
         const out = fromBinary(Auth.method.authenticate.output, await ch.unary(path, req, {}, deadline)) as AuthenticateResponse;
         this.token = out.token;
+        this.tokensFetched++;
         return;
       } catch (e) {
-        if (e instanceof ClientError && e.kind === "status" && e.message === ErrText.authNotEnabled) {
+        if (e instanceof ClientError && e.is(Errors.authNotEnabled)) {
           this.token = undefined;
           return;
         }
-        if (e instanceof ClientError && (e.notSent || e.code === GrpcCode.Unavailable)) {
+        if (e instanceof ClientError && (e.notSent || e.code === Code.Unavailable)) {
           this.markFailed(ch);
           await this.wait(deadline, REDIAL_WAIT_MS);
           continue;
@@ -103,30 +144,28 @@ export class Client {
   }
 
   /** The endpoint to use next: the pinned one while it works, else the next that connects. */
-  private async pick(deadline: number, only: string | undefined): Promise<Channel> {
+  private async pick(deadline: number, only: string | undefined): Promise<ChannelLike> {
     if (only !== undefined) {
       let ch = this.extra.get(only) ?? this.channels.find((c) => c.endpoint.raw === only);
       if (ch === undefined) {
-        ch = new Channel(parseEndpoint(only), this.channelOptions);
+        ch = this.dial(parseEndpoint(only), this.channelOptions);
         this.extra.set(only, ch);
       }
       await this.dialOrWait(ch, deadline);
       return ch;
     }
     for (;;) {
-      if (this.closed) throw new ClientError(GrpcCode.Canceled, "grpc: the client connection is closing", "context");
+      if (this.closed) throw new ClientError(Code.Canceled, "grpc: the client connection is closing", "context");
+      // From the pinned endpoint on (a failure moves the pin to the next one): the first that
+      // is connected or connects now.
       const n = this.channels.length;
-      for (let i = 0; i < n; i++) {
-        const ch = this.channels[(this.pinned + i) % n]!;
-        if (ch.connected) {
-          this.pinned = (this.pinned + i) % n;
-          return ch;
-        }
-      }
-      // Nothing connected: dial in order, starting at the pinned endpoint.
       for (let i = 0; i < n; i++) {
         const idx = (this.pinned + i) % n;
         const ch = this.channels[idx]!;
+        if (ch.connected) {
+          this.pinned = idx;
+          return ch;
+        }
         if (Date.now() >= deadline) throw deadlineExceeded();
         try {
           await ch.connect(deadline);
@@ -144,7 +183,7 @@ export class Client {
   /** The most recent dial failure (for hints when a call times out). */
   lastDialError: ClientError | undefined;
 
-  private async dialOrWait(ch: Channel, deadline: number): Promise<void> {
+  private async dialOrWait(ch: ChannelLike, deadline: number): Promise<void> {
     for (;;) {
       if (Date.now() >= deadline) throw deadlineExceeded();
       try {
@@ -158,7 +197,7 @@ export class Client {
     }
   }
 
-  private markFailed(ch: Channel): void {
+  private markFailed(ch: ChannelLike): void {
     const i = this.channels.indexOf(ch);
     if (i >= 0 && i === this.pinned) this.pinned = (i + 1) % this.channels.length;
   }
@@ -188,10 +227,10 @@ export class Client {
         if (!(e instanceof ClientError) || e.kind === "context") throw e;
         if (!reauthed && this.hasCredentials && isTokenError(e.message)) {
           reauthed = true;
-          await this.authenticate(opts.deadline);
+          await this.refreshToken(opts.deadline);
           continue;
         }
-        if (e.notSent || (opts.idempotent && e.code === GrpcCode.Unavailable)) {
+        if (e.notSent || (opts.idempotent && e.code === Code.Unavailable)) {
           this.lastDialError = e;
           this.markFailed(ch);
           if (opts.endpoint === undefined || e.notSent) {
@@ -237,10 +276,6 @@ export class Client {
   }
 }
 
-function isTokenError(msg: string): boolean {
-  return msg === ErrText.invalidAuthToken || msg === ErrText.authOldRevision || msg === ErrText.userEmpty;
-}
-
 export function methodPath(m: { name: string; parent: { typeName: string } }): string {
   return `/${m.parent.typeName}/${m.name}`;
 }
@@ -261,7 +296,7 @@ export class TypedStream<I extends DescMessage, O extends DescMessage> {
         m = fromBinary(method.output, bytes);
       } catch (e) {
         raw.cancel();
-        this.finish(new ClientError(GrpcCode.Internal, `grpc: failed to unmarshal the received message ${(e as Error).message}`));
+        this.finish(new ClientError(Code.Internal, `grpc: failed to unmarshal the received message ${(e as Error).message}`));
         return;
       }
       if (this.onmessage) this.onmessage(m);

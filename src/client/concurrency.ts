@@ -6,7 +6,8 @@ import { create } from "@bufbuild/protobuf";
 import { KV, Lease, type ResponseHeader, type RangeResponse, RequestOpSchema, CompareSchema, Compare_CompareResult, Compare_CompareTarget, RangeRequest_SortOrder, RangeRequest_SortTarget, type RequestOp } from "../gen/rpc_pb.ts";
 import { Event_EventType, type KeyValue } from "../gen/kv_pb.ts";
 import type { Client } from "./client.ts";
-import { ClientError, GrpcCode } from "./errors.ts";
+import { Code } from "../rpctypes/index.ts";
+import { ClientError } from "./errors.ts";
 import { bytes, prefixEnd } from "./keys.ts";
 import { keepAlive, type KeepAliveHandle } from "./lease.ts";
 import { Watcher } from "./watch.ts";
@@ -73,7 +74,7 @@ function waitDelete(client: Client, key: string, rev: bigint, signal: AbortSigna
     const w = new Watcher(client);
     const stop = () => {
       w.close();
-      reject(new ClientError(GrpcCode.Canceled, "context canceled", "context"));
+      reject(new ClientError(Code.Canceled, "context canceled", "context"));
     };
     if (signal.aborted) return stop();
     signal.addEventListener("abort", stop, { once: true });
@@ -252,6 +253,8 @@ export class Election {
           w.close();
           resolve(true);
         };
+        // An abort that came during the read above fires no event: check for it too.
+        if (signal.aborted) return abort();
         signal.addEventListener("abort", abort, { once: true });
         w.watch({ key: kv.key, startRevision: hdr.revision + 1n, requireLeader: false }, (u) => {
           for (const ev of u.response.events) {
@@ -288,6 +291,7 @@ function watchFirst(
       w.close();
       resolve(undefined);
     };
+    if (signal.aborted) return abort();
     signal.addEventListener("abort", abort, { once: true });
     w.watch({ key: pfx, rangeEnd: prefixEnd(pfx), startRevision: rev, requireLeader: false }, (u) => {
       for (const ev of u.response.events) {

@@ -1,9 +1,13 @@
 // Watches over one bidi Watch stream per Watcher, as clientv3's watcher does: creates are
 // answered in request order; "created" replies are not handed to the caller; after a broken
-// stream every live watch is created again from the revision after the last one it saw.
+// stream every live watch is created again from the revision after the last one it saw. A
+// create refused for its token ("invalid auth token", "revision of auth store is old": a
+// restarted member, an expired JWT, an auth change) is retried with a new token, as clientv3
+// 3.5 does (3.4 gave up).
 import { Watch, type WatchResponse } from "../gen/rpc_pb.ts";
-import type { Client, TypedStream } from "./client.ts";
-import { ClientError, ErrText, GrpcCode } from "./errors.ts";
+import { type Client, isTokenCancelReason, isTokenError, type TypedStream } from "./client.ts";
+import { Code, Errors } from "../rpctypes/index.ts";
+import { ClientError } from "./errors.ts";
 import type { WatchRequestSchema, WatchResponseSchema } from "../gen/rpc_pb.ts";
 
 export interface WatchOptions {
@@ -39,9 +43,14 @@ interface Sub {
   id: bigint | undefined;
   nextRev: bigint;
   done: boolean;
+  /** Token refreshes for this watch since it last got an answer (bounds the retries). */
+  refreshes: number;
 }
 
 const RESUME_WAIT_MS = 200;
+/** Token refreshes in a row for one watch before its error is reported. */
+const MAX_REFRESHES = 3;
+const REFRESH_DEADLINE_MS = 10_000;
 
 export class Watcher {
   private stream: TypedStream<typeof WatchRequestSchema, typeof WatchResponseSchema> | undefined;
@@ -55,7 +64,7 @@ export class Watcher {
   constructor(private readonly client: Client, private readonly requireLeader = true) {}
 
   watch(opts: WatchOptions, onUpdate: (u: WatchUpdate) => void, onClose: (err: ClientError | undefined) => void = () => {}): WatchHandle {
-    const sub: Sub = { opts, onUpdate, onClose, id: undefined, nextRev: opts.startRevision ?? 0n, done: false };
+    const sub: Sub = { opts, onUpdate, onClose, id: undefined, nextRev: opts.startRevision ?? 0n, done: false, refreshes: 0 };
     this.subs.add(sub);
     void this.ensure().then(() => this.create(sub), (e) => this.fail(e));
     return { cancel: () => this.cancel(sub) };
@@ -94,7 +103,7 @@ export class Watcher {
         s.onend = (e) => this.onStreamEnd(s, e);
         return;
       } catch (e) {
-        if (e instanceof ClientError && e.kind === "status" && e.code !== GrpcCode.Unavailable) throw e;
+        if (e instanceof ClientError && e.kind === "status" && e.code !== Code.Unavailable) throw e;
         await new Promise((r) => setTimeout(r, RESUME_WAIT_MS));
       }
     }
@@ -143,13 +152,22 @@ export class Watcher {
     if (r.created) {
       const sub = this.pending.shift();
       if (sub === undefined) return;
+      if ((r.canceled || r.watchId === -1n) && this.client.hasCredentials && isTokenCancelReason(r.cancelReason) && sub.refreshes < MAX_REFRESHES) {
+        sub.refreshes++;
+        this.restart(true);
+        return;
+      }
       if (r.canceled || r.watchId === -1n) {
-        const err = new ClientError(GrpcCode.Unknown, r.cancelReason || "etcdserver: watch canceled");
+        const err = new ClientError(Code.Unknown, r.cancelReason || Errors.watchCanceled.message);
         sub.onUpdate({ response: r, error: err });
         this.finish(sub, err);
         return;
       }
       sub.id = r.watchId;
+      sub.refreshes = 0;
+      // A watch "from now" resumes after the revision it was created at, so a new stream
+      // misses nothing that happened in between.
+      if (sub.nextRev === 0n && r.header !== undefined) sub.nextRev = r.header.revision + 1n;
       this.byId.set(r.watchId, sub);
       if (sub.done) this.stream?.send({ requestUnion: { case: "cancelRequest", value: { watchId: r.watchId } } });
       return;
@@ -164,8 +182,8 @@ export class Watcher {
     if (r.canceled) {
       const err =
         r.compactRevision !== 0n
-          ? new ClientError(GrpcCode.OutOfRange, ErrText.compacted)
-          : new ClientError(GrpcCode.Unknown, r.cancelReason || "etcdserver: watch canceled");
+          ? new ClientError(Code.OutOfRange, Errors.compacted.message)
+          : new ClientError(Code.Unknown, r.cancelReason || Errors.watchCanceled.message);
       sub.onUpdate({ response: r, error: err });
       this.finish(sub, err);
       return;
@@ -180,13 +198,32 @@ export class Watcher {
     if (this.stream !== s) return;
     this.stream = undefined;
     if (this.closed || this.subs.size === 0) return;
-    if (e !== undefined && e.kind === "status" && e.code !== GrpcCode.Unavailable && e.code !== GrpcCode.Internal) {
+    const tokenError = e !== undefined && e.kind === "status" && isTokenError(e.message) && this.client.hasCredentials;
+    if (e !== undefined && e.kind === "status" && e.code !== Code.Unavailable && e.code !== Code.Internal && !tokenError) {
       for (const sub of [...this.subs]) this.finish(sub, e);
       return;
     }
-    // Resume every watch from where it got to.
+    if (tokenError) {
+      const worst = Math.max(...[...this.subs].map((s) => ++s.refreshes));
+      if (worst > MAX_REFRESHES) {
+        for (const sub of [...this.subs]) this.finish(sub, e);
+        return;
+      }
+    }
+    this.restart(tokenError);
+  }
+
+  /**
+   * Drops the stream and creates every live watch again on a new one, from the revision after
+   * the last event it delivered; with `refresh`, after fetching a new token.
+   */
+  private restart(refresh: boolean): void {
+    const old = this.stream;
+    this.stream = undefined;
+    old?.cancel();
     setTimeout(() => {
-      void this.ensure().then(
+      const ready = refresh ? this.client.refreshToken(Date.now() + REFRESH_DEADLINE_MS).then(() => this.ensure()) : this.ensure();
+      void ready.then(
         () => {
           for (const sub of this.subs) {
             sub.id = undefined;
@@ -195,11 +232,11 @@ export class Watcher {
         },
         (err) => this.fail(err),
       );
-    }, RESUME_WAIT_MS);
+    }, refresh ? 0 : RESUME_WAIT_MS);
   }
 
   private fail(e: unknown): void {
-    const err = e instanceof ClientError ? e : new ClientError(GrpcCode.Unknown, String(e));
+    const err = e instanceof ClientError ? e : new ClientError(Code.Unknown, String(e));
     for (const sub of [...this.subs]) this.finish(sub, err);
   }
 }

@@ -3,6 +3,7 @@
 // makes while starting: compaction retention, initial cluster, auth token, cipher suites).
 
 import { ConfigError } from "./errors.ts";
+import { checkExperimental } from "./experimental.ts";
 import { FLAG_BY_NAME, type FlagValue, defaultValue } from "./flags.ts";
 import { ValueError, goAtoi, goQuote, parseGoDuration } from "./go-values.ts";
 import type {
@@ -14,6 +15,7 @@ import type {
   Logger,
   ProxyMode,
   ServerConfig,
+  V3DiscoveryConfig,
 } from "./server-config.ts";
 import {
   type GoUrl,
@@ -84,6 +86,8 @@ export const ErrConflictBootstrapFlags =
   'multiple discovery or bootstrap flags are set. Choose one of "initial-cluster", "discovery" or "discovery-srv"';
 export const ErrUnsetAdvertiseClientURLsFlag =
   "--advertise-client-urls is required when --listen-client-urls is set explicitly";
+export const ErrV2V3DiscoveryFlags =
+  "both v2 discovery settings (discovery, discovery-proxy) and v3 discovery settings (discovery-token, discovery-endpoints, discovery-cert, discovery-key, discovery-cacert, discovery-user, discovery-password) are set";
 export const ErrInvalidAuthOpts = "auth: invalid auth options";
 export const ErrInvalidAuthMethod = "auth: invalid auth signature method";
 
@@ -96,6 +100,13 @@ class Values {
 
   isSet(name: string): boolean {
     return this.given.has(name);
+  }
+
+  /** True when the flag's value equals its default (set explicitly or not). */
+  isDefault(name: string): boolean {
+    const def = FLAG_BY_NAME.get(name);
+    if (def === undefined) throw new Error(`unknown flag ${name}`);
+    return JSON.stringify(this.get(name)) === JSON.stringify(defaultValue(def));
   }
 
   private get(name: string): FlagValue {
@@ -293,13 +304,18 @@ export function buildServerConfig(
   let initialCluster = v.str("initial-cluster");
   if (!v.isSet("initial-cluster")) {
     initialCluster =
-      discovery !== "" || discoverySrv !== "" || (source === "flags" && discoverySrvName !== "")
+      discovery !== "" ||
+      discoverySrv !== "" ||
+      v.str("discovery-token") !== "" ||
+      v.list("discovery-endpoints").some((e) => e !== "") ||
+      (source === "flags" && discoverySrvName !== "")
         ? ""
         : apUrls.map((u) => `${name}=${u.text}`).join(",");
   }
 
   // embed.Config.Validate, in etcd's order.
   const log = logging(v, warnings);
+  checkExperimental((n) => v.isSet(n), (n) => v.isDefault(n), warnings);
   check(() => checkBindUrls(lpUrls));
   check(() => checkBindUrls(lcUrls));
   check(() => checkBindUrls(metricsUrls));
@@ -316,8 +332,23 @@ export function buildServerConfig(
   }
   const clusterState = v.str("initial-cluster-state");
   if (clusterState !== "new" && clusterState !== "existing") fail(`unexpected clusterState ${goQuote(clusterState)}`);
-  const bootstrapFlags = [discovery !== "", initialCluster !== "", discoverySrv !== ""].filter(Boolean).length;
+  const discoveryEndpoints = v.list("discovery-endpoints");
+  const v3Endpoints = discoveryEndpoints.length === 1 && discoveryEndpoints[0] === "" ? [] : discoveryEndpoints;
+  const bootstrapFlags = [discovery !== "", initialCluster !== "", discoverySrv !== "", v3Endpoints.length > 0].filter(Boolean).length;
   if (bootstrapFlags > 1) fail(ErrConflictBootstrapFlags);
+  const v3Discovery = v3DiscoveryConfig(v, v3Endpoints);
+  // etcd 3.6: v2 discovery settings and v3 ones exclude each other; token and endpoints go together.
+  const v3FlagsSet =
+    v3Endpoints.length > 0 ||
+    v3Discovery.token !== "" ||
+    v3Discovery.cert !== "" ||
+    v3Discovery.key !== "" ||
+    v3Discovery.cacert !== "" ||
+    v3Discovery.user !== "" ||
+    v3Discovery.password !== "";
+  if ((discovery !== "" || v.str("discovery-proxy") !== "") && v3FlagsSet) fail(ErrV2V3DiscoveryFlags);
+  if ((v3Discovery.token !== "") !== (v3Endpoints.length > 0)) fail("both --discovery-token and --discovery-endpoints must be set");
+  if (v3Endpoints.some((e) => e.trim() === "")) fail("--discovery-endpoints must not contain empty endpoints");
 
   const heartbeatMs = v.num("heartbeat-interval");
   const electionMs = v.num("election-timeout");
@@ -405,6 +436,7 @@ export function buildServerConfig(
     discoveryProxy: v.str("discovery-proxy"),
     discoverySrv,
     discoverySrvName,
+    v3Discovery,
     strictReconfigCheck: v.bool("strict-reconfig-check"),
     preVote: v.bool("pre-vote"),
     autoCompactionMode: compactionMode,
@@ -439,6 +471,7 @@ export function buildServerConfig(
 
     enablePprof: v.bool("enable-pprof"),
     metrics: v.str("metrics"),
+    enableDashboard: v.bool("enable-dashboard"),
 
     ...log,
     logPackageLevels: v.str("log-package-levels"),
@@ -463,5 +496,24 @@ export function buildServerConfig(
 
     forceNewCluster: v.bool("force-new-cluster"),
     unsafeNoFsync: v.bool("unsafe-no-fsync"),
+  };
+}
+
+/** etcd 3.6's v3 discovery client settings (DiscoveryCfg). */
+function v3DiscoveryConfig(v: Values, endpoints: readonly string[]): V3DiscoveryConfig {
+  return {
+    endpoints,
+    token: v.str("discovery-token"),
+    dialTimeoutMs: v.ms("discovery-dial-timeout"),
+    requestTimeoutMs: v.ms("discovery-request-timeout"),
+    keepAliveTimeMs: v.ms("discovery-keepalive-time"),
+    keepAliveTimeoutMs: v.ms("discovery-keepalive-timeout"),
+    insecureTransport: v.bool("discovery-insecure-transport"),
+    insecureSkipTlsVerify: v.bool("discovery-insecure-skip-tls-verify"),
+    cert: v.str("discovery-cert"),
+    key: v.str("discovery-key"),
+    cacert: v.str("discovery-cacert"),
+    user: v.str("discovery-user"),
+    password: v.str("discovery-password"),
   };
 }

@@ -23,6 +23,25 @@ export type AuthTokenSpec =
       readonly ttlMs: number;
     };
 
+/** The --discovery-* flags of etcd 3.6's v3 discovery client. */
+export interface V3DiscoveryConfig {
+  /** Client URLs or host:port of the discovery cluster; empty when not used. */
+  readonly endpoints: readonly string[];
+  readonly token: string;
+  readonly dialTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly insecureTransport: boolean;
+  readonly insecureSkipTlsVerify: boolean;
+  readonly cert: string;
+  readonly key: string;
+  readonly cacert: string;
+  /** `user` or `user:password`. */
+  readonly user: string;
+  readonly password: string;
+}
+
 export interface ServerConfig {
   /** The --config-file used, "" when flags/env were used. */
   readonly configFile: string;
@@ -66,6 +85,8 @@ export interface ServerConfig {
   readonly discoveryProxy: string;
   readonly discoverySrv: string;
   readonly discoverySrvName: string;
+  /** etcd 3.6's v3 discovery (--discovery-endpoints, --discovery-token, ...). */
+  readonly v3Discovery: V3DiscoveryConfig;
   readonly strictReconfigCheck: boolean;
   readonly preVote: boolean;
   readonly autoCompactionMode: CompactionMode;
@@ -109,6 +130,8 @@ export interface ServerConfig {
   // Profiling and monitoring
   readonly enablePprof: boolean;
   readonly metrics: string;
+  /** Serve the web dashboard at /ui on the client port (Conclave's own flag; default true). */
+  readonly enableDashboard: boolean;
 
   // Logging
   readonly logger: Logger;

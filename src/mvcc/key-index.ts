@@ -101,6 +101,25 @@ export class KeyIndex {
     }
   }
 
+  /**
+   * The number of live keys in r without visiting them: whole leaves are counted by their
+   * length (O(log n + leaves in r)), so a count over a million keys allocates nothing.
+   */
+  count(r: KeyRange): number {
+    if (r.end === undefined) return this.byKey.has(r.start) ? 1 : 0;
+    const ls = this.leaves;
+    if (ls.length === 0) return 0;
+    const li = Math.max(0, this.leafFor(r.start));
+    const endLeaf = r.end === "" ? ls.length - 1 : Math.max(0, this.leafFor(r.end));
+    if (endLeaf < li) return 0;
+    const from = lowerBound(ls[li]!, r.start);
+    const to = r.end === "" ? ls[endLeaf]!.length : lowerBound(ls[endLeaf]!, r.end);
+    if (endLeaf === li) return Math.max(0, to - from);
+    let n = ls[li]!.length - from + to;
+    for (let i = li + 1; i < endLeaf; i++) n += ls[i]!.length;
+    return n;
+  }
+
   /** Index of the leaf whose first key ≤ k (or 0), -1 when empty. */
   private leafFor(k: string): number {
     const ls = this.leaves;

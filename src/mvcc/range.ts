@@ -37,8 +37,13 @@ export function toKeyValue(s: KeyState, keysOnly = false): KeyValue {
   };
 }
 
-/** Applies every RangeRequest option to `candidates`, which arrive in ascending key order. */
-export function selectRange(candidates: Iterable<KeyState>, req: RangeRequest): RangeOutcome {
+/**
+ * Applies every RangeRequest option to `candidates`, which arrive in ascending key order.
+ * `total`, when the caller can count the candidates without visiting them (the current-key
+ * index), lets an unsorted range with a limit stop after limit+1 candidates instead of walking
+ * the whole range for `count`.
+ */
+export function selectRange(candidates: Iterable<KeyState>, req: RangeRequest, total?: () => number): RangeOutcome {
   const limit = Number(req.limit);
   const minMod = Number(req.minModRevision);
   const maxMod = Number(req.maxModRevision);
@@ -51,6 +56,7 @@ export function selectRange(candidates: Iterable<KeyState>, req: RangeRequest): 
 
   let count = 0;
   if (req.countOnly) {
+    if (total !== undefined) return { kvs: [], more: false, count: total() };
     for (const _ of candidates) count++;
     return { kvs: [], more: false, count };
   }
@@ -59,7 +65,10 @@ export function selectRange(candidates: Iterable<KeyState>, req: RangeRequest): 
   let picked: KeyState[] = [];
   for (const s of candidates) {
     count++;
-    if (picked.length >= keep) continue;
+    if (picked.length >= keep) {
+      if (total !== undefined) break;
+      continue;
+    }
     if (filtered) {
       if (minMod !== 0 && s.modRevision < minMod) continue;
       if (maxMod !== 0 && s.modRevision > maxMod) continue;
@@ -74,6 +83,7 @@ export function selectRange(candidates: Iterable<KeyState>, req: RangeRequest): 
     // Stable sort over key order: ties keep ascending key order.
     picked = picked.sort((a, b) => dir * cmp(a, b));
   }
+  if (total !== undefined) count = total();
   let more = false;
   if (limit > 0 && picked.length > limit) {
     picked.length = limit;

@@ -5,3 +5,4 @@ export { Errors, RawErrors, rawAuthError } from "./errors.ts";
 export { toStatus, type Status } from "./status.ts";
 export { httpStatusFromCode, statusText } from "./http.ts";
 export { V2Code, V2Error, v2Message } from "./v2.ts";
+export { DiscoveryError, DiscoveryErrors, V2ClientErrors } from "./discovery.ts";

@@ -51,3 +51,14 @@ export async function startHeapGovernor(opts: HeapGovernorOptions): Promise<Heap
   timer.unref?.();
   return { stop: () => clearInterval(timer) };
 }
+
+/**
+ * A full collection on demand (Bun: bun:jsc fullGC), for work that allocates a lot of
+ * short-lived buffers outside the JS heap, which the governor's heap-size signal does not see
+ * (streaming a snapshot). undefined on other runtimes.
+ */
+export async function fullCollector(): Promise<(() => void) | undefined> {
+  if (!(globalThis as { Bun?: unknown }).Bun) return undefined;
+  const jsc = (await import("bun:jsc")) as unknown as HeapHooks;
+  return () => void jsc.fullGC();
+}

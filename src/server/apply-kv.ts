@@ -129,7 +129,7 @@ export function* doRange(ctx: KvContext, r: RangeRequest, current: number): Step
   const asked = Number(r.revision);
   let out;
   if (asked <= 0 || asked === current) {
-    out = selectRange(ctx.store.index.range(kr), r);
+    out = selectRange(ctx.store.index.range(kr), r, () => ctx.store.index.count(kr));
   } else {
     if (asked > current) throw Errors.futureRev;
     if (asked < ctx.store.compactRevision) throw Errors.compacted;

@@ -13,6 +13,8 @@ import type { Logger } from "./logger.ts";
 import { SERVER_VERSION, Server, type ServerOptions } from "./server.ts";
 import { installStateFile, openStateMachine, type StateMachine, type StateMachineOptions } from "./state-machine.ts";
 import { type FileEffects, hostFiles, hostTimers, type Timers } from "./effects.ts";
+import { V2Service } from "./v2-service.ts";
+import { WatcherHub } from "../v2store/index.ts";
 
 export interface MemberParts {
   dataDir: string;
@@ -61,6 +63,8 @@ export interface MemberParts {
   openLog?: () => Promise<MemberLog>;
   /** v3 auth: token provider, bcrypt, cost (ServerOptions.auth). */
   auth?: ServerOptions["auth"];
+  /** A full garbage collection (see StateMachineOptions.collectGarbage). */
+  collectGarbage?: () => void;
 }
 
 /** The durable raft log as the member uses it (src/storage/raft-log.ts, or the simulator's). */
@@ -68,6 +72,8 @@ export type MemberLog = Storage & ClusterLog & { lastIndex(): number; close(): P
 
 export interface AssembledMember {
   server: Server;
+  /** The v2 store's side of the member (always running: it expires TTL nodes as leader). */
+  v2: V2Service;
   log: MemberLog;
   /** Stops the loop and closes the state machine and the log (not the transport). */
   close(): Promise<void>;
@@ -109,6 +115,9 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
   const timers = p.timers ?? hostTimers;
   const files = p.files ?? hostFiles;
   let server: Server | undefined;
+  let v2: V2Service | undefined;
+  // One hub for the v2 watchers of every state machine this member opens (snapshot installs).
+  const v2Hub = new WatcherHub();
   const smPath = join(memberDir, "state.db");
   const smOpts: StateMachineOptions = {
     path: smPath,
@@ -131,6 +140,9 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
       enabledChanged: (on) => server?.auth.enabledChanged(on),
       tokenIssued: (token, user) => server?.auth.tokenIssued(token, user),
     },
+    collectGarbage: p.collectGarbage,
+    v2Hub,
+    onEmptyEntry: () => v2?.leaderEntryApplied(),
   };
   let sm: StateMachine = await openStateMachine(smOpts);
   const members = MemberTable.fromRows(await sm.members());
@@ -170,9 +182,12 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
     log,
     sm,
     reopenSm: async (imagePath) => {
+      const authRevision = sm.auth.revision;
       await sm.close();
       await installStateFile(smPath, imagePath, files);
       sm = await openStateMachine(smOpts);
+      // The image carries the auth tables; tokens live outside them (member-auth.ts).
+      if (sm.auth.revision !== authRevision) server?.auth.authReplaced();
       return sm;
     },
     reloadSm: async () => {
@@ -210,10 +225,21 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
     auth: p.auth,
   });
   const s = server;
+  v2 = new V2Service({
+    server: s,
+    clock: p.clock,
+    setInterval: p.setInterval,
+    clearInterval: p.clearInterval,
+    logger: p.logger,
+    hub: v2Hub,
+  });
+  const v2s = v2;
   return {
     server: s,
+    v2: v2s,
     log,
     async close() {
+      v2s.stop();
       await s.stop();
       await sm.close();
       await log.close();

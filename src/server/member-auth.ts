@@ -105,6 +105,16 @@ export class MemberAuth implements AuthGate {
     if (!enabled && this.d.tokens.kind === "simple") this.d.tokens.simple.clear();
   }
 
+  /**
+   * The state machine was replaced by a snapshot from the leader and the auth revision moved:
+   * users may have been deleted, passwords changed or auth disabled by entries this member
+   * never applied, so no simple token it knows can be trusted. Clients authenticate again.
+   * (JWTs carry their revision and are judged against the new store as they are.)
+   */
+  authReplaced(): void {
+    if (this.d.tokens.kind === "simple") this.d.tokens.simple.clear();
+  }
+
   tokenIssued(token: string, user: string): void {
     if (this.d.tokens.kind === "simple") this.d.tokens.simple.register(token, user);
   }

@@ -18,6 +18,7 @@ import type { PeerTransport } from "../transport/types.ts";
 import { imageLengthData } from "../transport/wire.ts";
 import { Errors } from "../rpctypes/index.ts";
 import type { Logger } from "./logger.ts";
+import { RaftStats } from "./raft-stats.ts";
 import { peekRequestId } from "./request-codec.ts";
 import { ALREADY_APPLIED, type AppliedEntry, type StateMachine } from "./state-machine.ts";
 import { diskFault } from "./disk-guard.ts";
@@ -127,6 +128,8 @@ export class RaftLoop {
   snapshotsReceived = 0;
   snapshotsSent = 0;
   snapshotsSendFailed = 0;
+  /** Append requests and heartbeat round trips (/v2/stats/self and /v2/stats/leader). */
+  readonly raftStats = new RaftStats();
 
   constructor(private readonly o: RaftLoopOptions) {
     this.node = o.node;
@@ -175,6 +178,7 @@ export class RaftLoop {
   /** Messages from peers. */
   receive(msgs: readonly Message[]): void {
     if (this.stopped || this.fatal) return;
+    this.raftStats.received(msgs);
     for (const m of msgs) {
       if (m.type === MessageType.MsgSnap) continue; // snapshots come through installSnapshot
       try {
@@ -225,18 +229,7 @@ export class RaftLoop {
       return;
     }
     this.o.logger.info("installing snapshot from the leader", { index: snap.meta.index, term: snap.meta.term });
-    // Client watch streams outlive the state machine: the hub is paused while the
-    // image replaces the store, then every watcher re-syncs from the new one.
-    const hub = this.smRef.detachWatchHub();
-    try {
-      this.smRef = await this.o.reopenSm(imagePath);
-    } catch (err) {
-      hub.close();
-      throw err;
-    }
-    this.smRef.attachWatchHub(hub);
-    const { MemberTable } = await import("../membership/members.ts");
-    this.members = MemberTable.fromRows(await this.smRef.members());
+    await this.replaceSm(() => this.o.reopenSm(imagePath));
     for (const mem of this.members.list()) {
       if (mem.id !== this.o.memberId) this.o.transport.addPeer(mem.id, mem.peerURLs);
     }
@@ -245,6 +238,7 @@ export class RaftLoop {
 
   reportUnreachable(id: bigint): void {
     if (this.stopped || this.fatal) return;
+    this.raftStats.unreachable(id);
     this.node.reportUnreachable(id);
     this.kick();
   }
@@ -350,6 +344,7 @@ export class RaftLoop {
 
   private async send(msgs: readonly Message[]): Promise<void> {
     if (msgs.length === 0) return;
+    this.raftStats.sent(msgs);
     let plain: Message[] | undefined;
     for (const m of msgs) {
       if (m.type === MessageType.MsgSnap) await this.sendSnapshot(m);
@@ -444,7 +439,7 @@ export class RaftLoop {
       const cc = decodeConfChange(e.data);
       const out: InStatement[] = [];
       const ev = this.members.applyConfChange(cc, out);
-      batch.push({ index: e.index, data: EMPTY, effect: (stmts) => stmts.push(...out) });
+      batch.push({ index: e.index, data: EMPTY, effect: (stmts) => stmts.push(...out), membership: ev });
       if (!replay) after.push(() => this.confChangeApplied(cc, ev));
     }
     const results = await this.smRef.apply(batch);
@@ -484,6 +479,24 @@ export class RaftLoop {
   }
 
   /**
+   * Swaps the state machine for the one `open` returns and reads the member table back from it.
+   * Client watch streams outlive the state machine: the hub is paused while the store is
+   * replaced, then every watcher re-syncs from the new one.
+   */
+  private async replaceSm(open: () => Promise<StateMachine>): Promise<void> {
+    const hub = this.smRef.detachWatchHub();
+    try {
+      this.smRef = await open();
+    } catch (err) {
+      hub.close();
+      throw err;
+    }
+    this.smRef.attachWatchHub(hub);
+    const { MemberTable } = await import("../membership/members.ts");
+    this.members = MemberTable.fromRows(await this.smRef.members());
+  }
+
+  /**
    * The state machine failed a write (out of space): what it held beyond its file is gone from
    * the file, though applied in memory. Reload it from the file and replay, from the log, every
    * entry after the file's applied index up to `upTo` (exclusive). Those entries were answered
@@ -492,16 +505,7 @@ export class RaftLoop {
    */
   private async reload(upTo: number): Promise<void> {
     this.o.logger.warn("reloading the state machine from its file after a failed write");
-    const hub = this.smRef.detachWatchHub();
-    try {
-      this.smRef = await this.o.reloadSm();
-    } catch (err) {
-      hub.close();
-      throw err;
-    }
-    this.smRef.attachWatchHub(hub);
-    const { MemberTable } = await import("../membership/members.ts");
-    this.members = MemberTable.fromRows(await this.smRef.members());
+    await this.replaceSm(() => this.o.reloadSm());
     const from = this.smRef.appliedIndex + 1;
     if (from < upTo) await this.apply(this.o.log.entries(from, upTo), true);
     this.needReload = false;

@@ -24,8 +24,11 @@ import type {
 } from "../gen/rpc_pb.ts";
 import { Lessor } from "../lease/index.ts";
 import { Crc32, fromKey, keyRange, MvccStore, selectRange } from "../mvcc/index.ts";
-import type { MemberRow } from "../membership/members.ts";
+import type { MemberRow, MembershipEvent } from "../membership/members.ts";
 import { stateDdl, statePragmas, SYNC_TOUCH } from "../storage/schema.ts";
+import { StateReader } from "../storage/state-reader.ts";
+import { AUTH_ROWS_SQL, authTableRows } from "../storage/auth-rows.ts";
+import { snapshotResponses } from "../snapshot/index.ts";
 import { AlarmSet } from "./apply-alarm.ts";
 import { AuthStore } from "../auth/index.ts";
 import { type ApplyContext, applyRequest, needsHistory } from "./apply.ts";
@@ -35,6 +38,8 @@ import { Errors, type EtcdError } from "../rpctypes/index.ts";
 import type { StreamFlow, WatchStream } from "./types.ts";
 import { type FileEffects, hostFiles, hostTimers, type Timers } from "./effects.ts";
 import { WatchHub, type WatchPermission } from "./watch.ts";
+import { applyV2Request, mirrorAttributes, mirrorMembership } from "./v2-applier.ts";
+import { changeStatements, LOAD_QUERIES, loadStore, V2Store, type WatcherHub } from "../v2store/index.ts";
 
 /** The apply result of an entry at or below the applied index: it was skipped. */
 export const ALREADY_APPLIED: unique symbol = Symbol("already applied");
@@ -61,6 +66,12 @@ export interface StateMachineOptions {
   files?: FileEffects;
   /** A member published its attributes (InternalRaftRequest.member_attrs): write them into the batch. */
   onMemberAttrs?: (m: Member, out: InStatement[]) => void;
+  /** The v2 store's watchers; pass the same hub to the machine that replaces this one. */
+  v2Hub?: WatcherHub;
+  /** A leader's first (empty) entry was applied: etcd decides the cluster version then. */
+  onEmptyEntry?: () => void;
+  /** A full garbage collection, asked for while streaming a snapshot (snapshot-responses.ts). */
+  collectGarbage?: () => void;
   /** What the member learns from auth changes applied here (tokens to drop or register). */
   authEvents?: StateAuthEvents;
 }
@@ -79,6 +90,8 @@ export interface AppliedEntry {
   req?: InternalRaftRequest;
   /** Applied instead of `data` (conf changes): pushes its writes into the entry's batch. */
   effect?: (out: InStatement[]) => void;
+  /** What the conf change did to membership: mirrored into the v2 store ("/0"), as etcd does. */
+  membership?: MembershipEvent;
 }
 
 export interface StateMachine {
@@ -97,6 +110,8 @@ export interface StateMachine {
   syncToDisk(): void;
   readonly revision: number;
   readonly compactRevision: number;
+  /** The v2 store (etcd's v2store: "/0" members, "/1" keys, "/2" v2 auth), applied in log order. */
+  readonly v2: V2Store;
   apply(entries: AppliedEntry[]): Promise<Array<unknown | EtcdError>>;
   range(req: RangeRequest): Promise<RangeResponse>;
   /**
@@ -121,7 +136,13 @@ export interface StateMachine {
   quotaExceeded(req: InternalRaftRequest): boolean;
   hash(): Promise<number>;
   hashKV(rev: number): Promise<{ hash: number; compactRevision: number; revision: number }>;
+  /** The internal image (a SQLite copy) that lagging followers install; ends with its SHA-256. */
   snapshot(): AsyncIterable<SnapshotResponse>;
+  /**
+   * Maintenance.Snapshot: etcd's format (a bbolt image of the state at this moment, then its
+   * SHA-256), streamed from a consistent read view while applying goes on.
+   */
+  etcdSnapshot(): AsyncIterable<SnapshotResponse>;
   dbSize(): number;
   dbSizeInUse(): number;
   /** Resolves once the physical deletion of the latest compaction is done (`physical`). */
@@ -196,12 +217,13 @@ export async function openStateMachine(o: StateMachineOptions): Promise<StateMac
   const m = (await db.execute("SELECT applied_index, revision, compact_revision, scheduled_compact FROM meta WHERE id = 1")).rows[0];
   if (m === undefined) throw new Error("state: meta row missing");
   db.resetMark(Number(m[0]));
-  const am = (await db.execute("SELECT enabled, revision FROM auth_meta WHERE id = 1")).rows[0];
-  const auth = AuthStore.load({
-    meta: am === undefined ? undefined : { enabled: Number(am[0]) === 1, revision: Number(am[1]) },
-    users: (await db.execute("SELECT data FROM auth_users")).rows.map((r) => r[0] as Uint8Array),
-    roles: (await db.execute("SELECT data FROM auth_roles")).rows.map((r) => r[0] as Uint8Array),
-  });
+  const auth = AuthStore.load(
+    authTableRows(
+      (await db.execute(AUTH_ROWS_SQL.meta)).rows[0],
+      (await db.execute(AUTH_ROWS_SQL.users)).rows,
+      (await db.execute(AUTH_ROWS_SQL.roles)).rows,
+    ),
+  );
   const sm = new Sm(db, o, Number(m[0]), await MvccStore.open(db, {
     revision: Number(m[1]),
     compactRevision: Number(m[2]),
@@ -235,6 +257,7 @@ class Sm implements StateMachine {
   private readonly ctx: ApplyContext & { index: number };
   /** An auth change was applied in this batch: open watchers are checked again after it. */
   private authChanged = false;
+  readonly v2: V2Store;
 
   constructor(
     private readonly db: SqlDb,
@@ -254,6 +277,7 @@ class Sm implements StateMachine {
       },
     };
     this.lessor = new Lessor(o.clock, o.minLeaseTtl);
+    this.v2 = new V2Store({ now: o.clock, namespaces: ["/0", "/1"], hub: o.v2Hub });
     this.committedRev = store.revision;
     this.hub = new WatchHub(
       {
@@ -301,6 +325,11 @@ class Sm implements StateMachine {
       if (this.lessor.get(kv.lease) === undefined) throw new Error(`state: key attached to unknown lease ${kv.lease}`);
       this.lessor.attach(kv.lease, kv.k);
     }
+    loadStore(this.v2, {
+      index: (await this.db.execute(LOAD_QUERIES.index)).rows,
+      nodes: (await this.db.execute(LOAD_QUERIES.nodes)).rows,
+      events: (await this.db.execute(LOAD_QUERIES.events)).rows,
+    });
     const as = await this.db.execute("SELECT member_id, alarm FROM alarms");
     for (const r of as.rows) this.alarmSet.restore(BigInt(r[0] as string), Number(r[1]));
     await this.refreshSizes();
@@ -345,17 +374,25 @@ class Sm implements StateMachine {
         }
         if (e.effect !== undefined) {
           e.effect(this.stmts);
+          if (e.membership !== undefined) mirrorMembership(this.v2, e.membership);
           results.push(undefined);
           last = e.index;
           continue;
         }
         if (e.data.length === 0) {
+          this.o.onEmptyEntry?.();
           results.push(undefined);
           last = e.index;
           continue;
         }
         const req = e.req ?? fromBinary(InternalRaftRequestSchema, e.data);
         this.ctx.index = e.index;
+        if (req.v2 !== undefined) {
+          results.push(applyV2Request(this.v2, req.v2));
+          last = e.index;
+          continue;
+        }
+        if (req.memberAttrs !== undefined) mirrorAttributes(this.v2, req.memberAttrs);
         if (needsHistory(req)) {
           // History reads must see this batch's earlier writes: commit them first.
           if (last > this.applied) this.flush(last);
@@ -425,6 +462,7 @@ class Sm implements StateMachine {
     const stmts = s.takeStatements();
     for (const st of this.stmts) stmts.push(st);
     this.stmts = [];
+    changeStatements(this.v2, this.v2.takeChanges(), stmts);
     stmts.push({
       sql: "UPDATE meta SET applied_index = ?, revision = ?, compact_revision = ?, scheduled_compact = ? WHERE id = 1",
       args: [index, s.revision, s.compactRevision, s.scheduledCompact],
@@ -516,7 +554,7 @@ class Sm implements StateMachine {
     const kr = keyRange(req.key, req.rangeEnd);
     let out;
     if (asked <= 0 || asked === current) {
-      out = selectRange(s.index.range(kr), req);
+      out = selectRange(s.index.range(kr), req, () => s.index.count(kr));
     } else {
       if (asked > current) throw Errors.futureRev;
       if (asked < s.compactRevision) throw Errors.compacted;
@@ -635,6 +673,9 @@ class Sm implements StateMachine {
     crc.updateU64(await this.store.hashKV(this.store.revision));
     const ls = await this.db.execute("SELECT id, ttl FROM leases ORDER BY id");
     for (const r of ls.rows) crc.update(new TextEncoder().encode(`${r[0] as string}:${Number(r[1])};`));
+    // etcd's Hash covers its whole backend, the auth buckets included: members that disagree
+    // on users, roles or permissions must not report the same hash (HashKV stays keys only).
+    this.auth.feedHash((b) => crc.update(b));
     return crc.digest();
   }
 
@@ -678,6 +719,17 @@ class Sm implements StateMachine {
       await fh.close();
       await this.files.remove(tmp);
     }
+  }
+
+  etcdSnapshot(): AsyncIterable<SnapshotResponse> {
+    // Opened between two apply batches, with every applied batch committed: the view holds the
+    // state at exactly appliedIndex, and keeps it while applying goes on.
+    const open = () =>
+      this.serial(() => {
+        this.commitGroup();
+        return StateReader.open(this.o.path);
+      });
+    return snapshotResponses(open, this.o.collectGarbage);
   }
 
   defragment(): Promise<void> {

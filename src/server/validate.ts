@@ -37,12 +37,17 @@ export function validateRequest(r: InternalRaftRequest, maxTxnOps: number = DEFA
   else if (r.txn !== undefined) validateTxn(r.txn, maxTxnOps);
 }
 
+/**
+ * etcd's checkTxnRequest: a txn's operations count against the budget, and a nested txn gets
+ * what is left of it (maxTxnOps minus this level's count), so nesting deeper than the budget
+ * is "too many operations" as well.
+ */
 function checkTxnShape(t: TxnRequest, maxTxnOps: number): void {
   const ops = Math.max(t.compare.length, t.success.length, t.failure.length);
   if (ops > maxTxnOps) throw Errors.tooManyOps;
   for (const c of t.compare) if (c.key.length === 0) throw Errors.emptyKey;
-  for (const op of t.success) checkOp(op, maxTxnOps);
-  for (const op of t.failure) checkOp(op, maxTxnOps);
+  for (const op of t.success) checkOp(op, maxTxnOps - ops);
+  for (const op of t.failure) checkOp(op, maxTxnOps - ops);
 }
 
 function checkOp(op: RequestOp, maxTxnOps: number): void {

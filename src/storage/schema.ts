@@ -57,6 +57,32 @@ export const alarms = sqliteTable(
   (t) => [primaryKey({ columns: [t.memberId, t.alarm] })],
 );
 
+/**
+ * The v2 store's tree (etcd's v2store; keys under "/1", members under "/0", v2 auth under "/2").
+ * One row per node; a directory's children are the rows whose path starts with its path + "/".
+ * expire_time: Unix ms, 0 = permanent. A WITHOUT ROWID table: one B-tree keyed by path.
+ */
+export const v2Nodes = sqliteTable("v2_nodes", {
+  path: text("path").primaryKey(),
+  dir: integer("dir").notNull(),
+  value: text("value").notNull(),
+  createdIndex: integer("created_index").notNull(),
+  modifiedIndex: integer("modified_index").notNull(),
+  expireTime: integer("expire_time").notNull(),
+});
+
+/** The v2 store's last events (its watch history window), by store index. */
+export const v2Events = sqliteTable("v2_events", {
+  idx: integer("idx").primaryKey(),
+  record: text("record").notNull(),
+});
+
+/** One row (id = 1): the v2 store's current index. */
+export const v2Meta = sqliteTable("v2_meta", {
+  id: integer("id").primaryKey(),
+  currentIndex: integer("current_index").notNull(),
+});
+
 /** Cluster membership (hex member ID as the key; URL lists as JSON arrays). */
 export const members = sqliteTable("members", {
   id: text("id").primaryKey(),
@@ -67,7 +93,11 @@ export const members = sqliteTable("members", {
   removed: integer("removed").notNull().default(0),
 });
 
-/** v3 auth's one row (id = 1): etcd's `auth` bucket (authEnabled, authRevision). */
+/**
+ * v3 auth's one row (id = 1): etcd's `auth` bucket. enabled = its authEnabled key
+ * (AuthEnabledFlag in auth-rows.ts: 0 no key, 1 enabled, 2 disabled after being enabled);
+ * revision = authRevision.
+ */
 export const authMeta = sqliteTable("auth_meta", {
   id: integer("id").primaryKey(),
   enabled: integer("enabled").notNull(),
@@ -128,6 +158,17 @@ export const stateDdl: readonly string[] = [
     alarm INTEGER NOT NULL,
     PRIMARY KEY (member_id, alarm)
   )`,
+  `CREATE TABLE IF NOT EXISTS v2_nodes (
+    path TEXT PRIMARY KEY,
+    dir INTEGER NOT NULL,
+    value TEXT NOT NULL,
+    created_index INTEGER NOT NULL,
+    modified_index INTEGER NOT NULL,
+    expire_time INTEGER NOT NULL
+  ) WITHOUT ROWID`,
+  "CREATE TABLE IF NOT EXISTS v2_events (idx INTEGER PRIMARY KEY, record TEXT NOT NULL)",
+  "CREATE TABLE IF NOT EXISTS v2_meta (id INTEGER PRIMARY KEY, current_index INTEGER NOT NULL)",
+  "INSERT OR IGNORE INTO v2_meta (id, current_index) VALUES (1, 0)",
   `CREATE TABLE IF NOT EXISTS members (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,

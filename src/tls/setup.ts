@@ -39,12 +39,14 @@ export interface DialOptions {
   readonly minVersion: "TLSv1.2";
   /** Moves when the files were re-read: connection pools keyed on the old material are dropped. */
   readonly generation: number;
+  /** Name peers' certificates are checked against instead of the URL host (DNS SRV bootstrap). */
+  readonly serverName?: string;
 }
 
 export interface Tls {
   readonly info: TlsInfo;
-  /** Accepting connections on a listener. */
-  server(alpn: readonly string[]): ServerTls;
+  /** Accepting connections on a listener; a handshake unfinished after `handshakeTimeoutMs` (default 20 s) is dropped. */
+  server(alpn: readonly string[], opts?: { readonly handshakeTimeoutMs?: number }): ServerTls;
   /** Dialing a peer with the same certificate (the peer transport's client side). */
   dial(): DialOptions;
 }
@@ -95,7 +97,7 @@ export async function createTls(
   const lookup = deps.lookup ?? nodeLookup;
   return {
     info,
-    server: (alpn) => new ServerTls({ material, requestCert, policy, alpn, logger: deps.logger, lookup }),
+    server: (alpn, o) => new ServerTls({ material, requestCert, policy, alpn, logger: deps.logger, lookup, ...o }),
     dial() {
       const m = material.current();
       return {

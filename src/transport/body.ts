@@ -24,9 +24,6 @@ export async function readBody(stream: Readable, limit: number): Promise<Uint8Ar
   return Buffer.concat(chunks, size);
 }
 
-/** Largest MsgSnap frame accepted ahead of the image (the image itself is unbounded). */
-const MAX_SNAP_HEADER = 64 * 1024 * 1024;
-
 let tempSeq = 0;
 
 async function createTemp(dir: string, m: Message): Promise<{ fh: FileHandle; path: string }> {
@@ -43,10 +40,11 @@ async function createTemp(dir: string, m: Message): Promise<{ fh: FileHandle; pa
 
 /**
  * Parses `[u32 len][MsgSnap]` from the head of the stream and writes the rest to a new file in
- * `dir`, fsynced before it is handed over. Throws CodecError on a malformed head; on any failure
- * the partial file is removed.
+ * `dir`, fsynced before it is handed over. Throws CodecError on a malformed head or one longer
+ * than `maxHead` (the image itself may be any size: it goes to disk as it arrives); on any
+ * failure the partial file is removed.
  */
-export async function receiveSnapshotStream(stream: Readable, dir: string): Promise<{ m: Message; path: string }> {
+export async function receiveSnapshotStream(stream: Readable, dir: string, maxHead: number): Promise<{ m: Message; path: string }> {
   let head: Buffer = Buffer.alloc(0);
   let m: Message | undefined;
   let file: { fh: FileHandle; path: string } | undefined;
@@ -58,7 +56,7 @@ export async function receiveSnapshotStream(stream: Readable, dir: string): Prom
         head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
         if (head.length < 4) continue;
         const len = head.readUInt32BE(0);
-        if (len > MAX_SNAP_HEADER) throw new CodecError(`snapshot message of ${len} bytes is too large`);
+        if (len > maxHead) throw new CodecError(`snapshot message of ${len} bytes is too large`);
         if (head.length < 4 + len) continue;
         m = decodeMessage(head.subarray(4, 4 + len));
         if (m.type !== MessageType.MsgSnap) throw new CodecError(`expected MsgSnap, got type ${m.type}`);

@@ -6,6 +6,7 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { DialOptions } from "../tls/index.ts";
+import { isSecureUrl, isUnixUrl, socketPath } from "./unix-url.ts";
 
 /** The current options for dialing a peer over TLS (src/tls: re-read when the files change). */
 export type ClientTls = () => DialOptions;
@@ -19,6 +20,7 @@ export function tlsConnectOptions(d: DialOptions) {
     rejectUnauthorized: d.rejectUnauthorized,
     ...(d.ciphers ? { ciphers: d.ciphers } : {}),
     minVersion: d.minVersion,
+    ...(d.serverName !== undefined ? { servername: d.serverName } : {}),
   };
 }
 
@@ -68,9 +70,15 @@ export class PeerHttpClient {
 
   private begin(url: URL, method: string, headers: Record<string, string>): ClientRequest {
     if (this.closed) throw new Error("peer transport is closed");
-    const secure = url.protocol === "https:";
+    const secure = isSecureUrl(url);
     const opts = { method, headers, agent: secure ? this.httpsAgent() : this.http };
-    const req = secure ? httpsRequest(url, opts) : httpRequest(url, opts);
+    let req: ClientRequest;
+    if (isUnixUrl(url)) {
+      const at = { ...opts, socketPath: socketPath(url), path: url.pathname + url.search, host: "localhost" };
+      req = secure ? httpsRequest(at) : httpRequest(at);
+    } else {
+      req = secure ? httpsRequest(url, opts) : httpRequest(url, opts);
+    }
     this.open.add(req);
     req.once("close", () => this.open.delete(req));
     return req;

@@ -2,7 +2,9 @@
 // The node request rides along in the env so routes can stream its body themselves.
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from "node:net";
+import { freeSocketPath, removeSocketFile } from "../runtime/unix-listen.ts";
 import type { Tls } from "../tls/index.ts";
+import { isSecureUrl, isUnixUrl, socketPath } from "./unix-url.ts";
 
 /** Takes over a socket whose request asked for an HTTP upgrade (the message streams). */
 export type UpgradeHandler = (req: IncomingMessage, socket: Socket, head: Buffer) => void;
@@ -37,10 +39,19 @@ async function serve(fetch: EnvFetch, secure: boolean, req: IncomingMessage, res
   res.end(body);
 }
 
-function listenOne(server: NetServer, url: URL): Promise<URL> {
+async function listenOne(server: NetServer, url: URL): Promise<URL> {
+  if (isUnixUrl(url)) await freeSocketPath(socketPath(url));
   return new Promise((resolve, reject) => {
     const onError = (e: Error) => reject(e);
     server.once("error", onError);
+    if (isUnixUrl(url)) {
+      server.listen({ path: socketPath(url) }, () => {
+        server.off("error", onError);
+        server.once("close", () => removeSocketFile(socketPath(url)));
+        resolve(url);
+      });
+      return;
+    }
     const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
     server.listen(Number(url.port || (url.protocol === "https:" ? 443 : 80)), host, () => {
       server.off("error", onError);
@@ -79,7 +90,7 @@ export async function listenAll(
   const bound: URL[] = [];
   try {
     for (const url of urls) {
-      const secure = url.protocol === "https:";
+      const secure = isSecureUrl(url);
       if (secure && tls === undefined) throw new Error(`listen peer URL ${url.href} is https but no peer certificate is set`);
       const onRequest = (req: IncomingMessage, res: ServerResponse) => {
         serve(fetch, secure, req, res).catch(() => res.destroy());

@@ -1,7 +1,7 @@
 // The peer transport: raft messages on long-lived upgraded streams (POST /raft batches when there
 // is no stream), snapshot streaming, lease forwarding and bootstrap probes between members over
 // HTTP on the listen peer URLs.
-export { createPeerTransport, defaultLimits } from "./peer-transport.ts";
+export { createPeerTransport, defaultLimits, peerLimitsFor } from "./peer-transport.ts";
 export { PeerRequestError } from "./errors.ts";
 export type {
   PeerHandler, PeerMember, PeerStats, PeerTransport, PeerTransportLimits, PeerTransportOptions,

@@ -8,7 +8,7 @@ import { CodecError } from "../raft/codec.ts";
 import { Errors, EtcdError } from "../rpctypes/index.ts";
 import type { PeerHandler, PeerMember } from "./types.ts";
 import { BodyTooLargeError, readBody, receiveSnapshotStream } from "./body.ts";
-import { checkPeer } from "./peer-check.ts";
+import { checkPeer, type PeerCheckOptions } from "./peer-check.ts";
 import {
   CLUSTER_VERSION, decodeBatch, formatId, Header, parseDecimalId, Paths, PromoteTexts, SERVER_VERSION,
 } from "./wire.ts";
@@ -23,8 +23,12 @@ export interface PeerRoutesOptions {
   readonly handler: PeerHandler;
   readonly tmpDir: string;
   readonly logger: { warn(m: string, f?: Record<string, unknown>): void };
+  /** The identity check, shared with the stream server. */
+  readonly check: PeerCheckOptions;
   /** Largest accepted message batch (bytes). */
   readonly maxBatchBytes: number;
+  /** Largest accepted single message (the MsgSnap ahead of a snapshot image). */
+  readonly maxMessageBytes: number;
 }
 
 /** Lease requests carry a small JSON object. */
@@ -37,7 +41,7 @@ const memberJson = (m: PeerMember) => ({
 
 export function createPeerRoutes(o: PeerRoutesOptions): Hono<PeerEnv> {
   const app = new Hono<PeerEnv>();
-  const check = { clusterId: o.clusterId, memberId: o.memberId, isRemoved: (id: bigint) => o.handler.isRemoved(id), logger: o.logger };
+  const check = o.check;
 
   const text = (status: number, body: string): Response =>
     new Response(body, {
@@ -45,7 +49,7 @@ export function createPeerRoutes(o: PeerRoutesOptions): Hono<PeerEnv> {
       headers: { "content-type": "text/plain; charset=utf-8", [Header.clusterId]: formatId(o.clusterId()) },
     });
 
-  // Every POST is checked (peer-check.ts). undefined = go on.
+  // Every POST is checked (peer-check.ts) before its body is read. undefined = go on.
   const refuse = (c: Context<PeerEnv>): Response | undefined => {
     const r = checkPeer(check, (name) => c.req.header(name));
     return r === undefined ? undefined : text(r.status, r.text);
@@ -75,7 +79,7 @@ export function createPeerRoutes(o: PeerRoutesOptions): Hono<PeerEnv> {
     if (refused) return refused;
     let got;
     try {
-      got = await receiveSnapshotStream(c.env.incoming, o.tmpDir);
+      got = await receiveSnapshotStream(c.env.incoming, o.tmpDir, o.maxMessageBytes);
     } catch (e) {
       return badBody(c, e);
     }

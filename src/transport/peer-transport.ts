@@ -5,22 +5,37 @@ import { MessageType, type Message } from "../raft/message.ts";
 import { PeerRequestError } from "./errors.ts";
 import { PeerHttpClient, type PeerResponse } from "./http-client.ts";
 import { listenAll } from "./http-server.ts";
+import type { PeerCheckOptions } from "./peer-check.ts";
 import { createPeerRoutes } from "./peer-routes.ts";
 import { PeerSender, type SenderContext } from "./peer-sender.ts";
 import { createStreamServer } from "./stream-server.ts";
 import type { PeerMember, PeerTransport, PeerTransportLimits, PeerTransportOptions } from "./types.ts";
 import { formatId, frameOne, Header, parseHexId, Paths, PromoteTexts, SERVER_VERSION, Texts } from "./wire.ts";
 
+/** etcd's --max-request-bytes default. */
+const DEFAULT_MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
+
+/**
+ * What the receiving side buffers at most, from the largest message raft sends: an append
+ * carries at most 1 MiB of entries (maxSizePerMsg) or one larger entry, and an entry is at most
+ * a client request (max-request-bytes plus gRPC's 512 KiB of headroom) in its envelope. A batch
+ * (POST /raft) is the sender's batch size plus one such message. etcd's pipeline reads up to
+ * the whole body; these bounds keep a forged frame or body from costing more.
+ */
+export function peerLimitsFor(maxRequestBytes: number): Pick<PeerTransportLimits, "maxFrameBytes" | "maxReceiveBytes"> {
+  const maxFrameBytes = 1024 * 1024 + maxRequestBytes + 512 * 1024 + 64 * 1024;
+  return { maxFrameBytes, maxReceiveBytes: 4 * 1024 * 1024 + maxFrameBytes };
+}
+
 export const defaultLimits: PeerTransportLimits = {
   maxQueue: 4096,
   maxBatchBytes: 4 * 1024 * 1024,
-  maxReceiveBytes: 128 * 1024 * 1024,
   requestTimeoutMs: 5000,
   snapshotIdleMs: 5000,
   probeTimeoutMs: 1000,
   backoffMinMs: 100,
   backoffMaxMs: 1000,
-  maxFrameBytes: 64 * 1024 * 1024,
+  ...peerLimitsFor(DEFAULT_MAX_REQUEST_BYTES),
 };
 
 const ok = (r: PeerResponse) => r.status >= 200 && r.status < 300;
@@ -29,24 +44,35 @@ export async function createPeerTransport(opts: PeerTransportOptions): Promise<P
   const limits: PeerTransportLimits = { ...defaultLimits, ...opts.limits };
   const now = opts.now ?? (() => performance.now());
   const log = opts.logger;
+  const senders = new Map<bigint, PeerSender>();
+  const handlerIsMember = opts.handler.isMember;
+  const check: PeerCheckOptions = {
+    clusterId: opts.clusterId,
+    memberId: opts.memberId,
+    logger: log,
+    isRemoved: (id) => opts.handler.isRemoved(id),
+    // etcd's rafthttp asks its peer table; so does this one unless the handler decides.
+    isMember: handlerIsMember !== undefined ? (id) => handlerIsMember.call(opts.handler, id) : (id) => senders.has(id),
+  };
   const routes = createPeerRoutes({
+    check,
     clusterId: opts.clusterId,
     memberId: opts.memberId,
     handler: opts.handler,
     tmpDir: opts.tmpDir,
     logger: log,
     maxBatchBytes: limits.maxReceiveBytes,
+    maxMessageBytes: limits.maxFrameBytes,
   });
   const streams = opts.streams !== false;
   const streamServer = createStreamServer({
-    clusterId: opts.clusterId, memberId: opts.memberId, handler: opts.handler, logger: log, maxFrameBytes: limits.maxFrameBytes,
+    clusterId: opts.clusterId, memberId: opts.memberId, handler: opts.handler, logger: log, maxFrameBytes: limits.maxFrameBytes, check,
   });
   const listening = await listenAll(
     opts.listenUrls, (req, env) => routes.fetch(req, env), opts.tls, streams ? streamServer.onUpgrade : undefined,
   );
   const dialTls = opts.tls ? () => opts.tls!.dial() : undefined;
   const http = new PeerHttpClient(dialTls);
-  const senders = new Map<bigint, PeerSender>();
   let removedReported = false;
   let closed = false;
 

@@ -5,6 +5,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { connect as netConnect, isIP, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { type ClientTls, type PeerResponse, tlsConnectOptions } from "./http-client.ts";
+import { isSecureUrl, isUnixUrl, socketPath } from "./unix-url.ts";
 import { Paths, STREAM_PROTOCOL } from "./wire.ts";
 
 export type DialResult =
@@ -24,9 +25,10 @@ export interface Dial {
 const MAX_ANSWER = 64 * 1024;
 
 export function dialStream(url: URL, headers: Record<string, string>, tls: ClientTls | undefined, timeoutMs: number): Dial {
-  const secure = url.protocol === "https:";
+  const secure = isSecureUrl(url);
   const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   const port = Number(url.port || (secure ? 443 : 80));
+  const where = isUnixUrl(url) ? { path: socketPath(url) } : { host, port };
   let socket: Socket;
   let settle: { ok: (r: DialResult) => void; ko: (e: Error) => void };
   const result = new Promise<DialResult>((ok, ko) => {
@@ -48,9 +50,9 @@ export function dialStream(url: URL, headers: Record<string, string>, tls: Clien
   };
   if (secure) {
     const d = tls?.();
-    socket = tlsConnect({ host, port, ...(isIP(host) === 0 ? { servername: host } : {}), ...(d ? tlsConnectOptions(d) : {}) }, request);
+    socket = tlsConnect({ ...where, ...(isIP(host) === 0 ? { servername: host } : {}), ...(d ? tlsConnectOptions(d) : {}) }, request);
   } else {
-    socket = netConnect({ host, port }, request);
+    socket = netConnect(where, request);
   }
   const timer = setTimeout(() => fail(new Error(`stream to ${url.href} not answered within ${timeoutMs} ms`)), timeoutMs);
 

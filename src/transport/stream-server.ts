@@ -17,6 +17,8 @@ export interface StreamServerOptions {
   readonly memberId: bigint;
   readonly handler: PeerHandler;
   readonly logger: { warn(m: string, f?: Record<string, unknown>): void };
+  /** The identity check, shared with the peer routes. */
+  readonly check: PeerCheckOptions;
   /** Largest frame accepted; a longer one closes the stream. */
   readonly maxFrameBytes: number;
 }
@@ -40,9 +42,7 @@ const REASONS: Record<number, string> = {
 
 export function createStreamServer(o: StreamServerOptions): StreamServer {
   const sockets = new Set<Socket>();
-  const check: PeerCheckOptions = {
-    clusterId: o.clusterId, memberId: o.memberId, isRemoved: (id) => o.handler.isRemoved(id), logger: o.logger,
-  };
+  const check = o.check;
 
   const answer = (socket: Socket, status: number, text: string) => {
     const body = Buffer.from(text);

@@ -25,6 +25,12 @@ export interface PeerHandler {
   receiveSnapshot(m: Message, imagePath: string): Promise<void>;
   /** True when `id` was removed from the cluster: its requests get 410. */
   isRemoved(id: bigint): boolean;
+  /**
+   * Who may send: by default the transport's own peer table (the peers added with addPeer, as
+   * etcd's rafthttp asks its peer getter); anyone else is refused before any body is read (404).
+   * A handler may decide instead (tests).
+   */
+  isMember?(id: bigint): boolean;
   /** GET /members. */
   members(): PeerMember[];
   /** The member's raft progress facts for bootstrap checks: GET /raft/status. */
@@ -101,7 +107,7 @@ export interface PeerTransportLimits {
   readonly maxQueue: number;
   /** Bytes of messages one POST /raft carries at most (always at least one message). Default 4 MiB. */
   readonly maxBatchBytes: number;
-  /** Largest POST /raft body accepted. Default 128 MiB. */
+  /** Largest POST /raft body accepted. Default: a full batch plus one largest message (peerLimitsFor). */
   readonly maxReceiveBytes: number;
   /** Deadline of one POST /raft or lease request. Default 5000 ms. */
   readonly requestTimeoutMs: number;
@@ -112,7 +118,10 @@ export interface PeerTransportLimits {
   /** Backoff after a failed batch: doubles from min to max, reset by a success. Default 100..1000 ms. */
   readonly backoffMinMs: number;
   readonly backoffMaxMs: number;
-  /** Largest frame accepted on a message stream; a longer one closes the stream. Default 64 MiB. */
+  /**
+   * Largest message accepted (a stream frame, a MsgSnap ahead of its image); a longer one closes
+   * the stream or is refused. Default: the largest message raft sends (peerLimitsFor).
+   */
   readonly maxFrameBytes: number;
 }
 

@@ -55,6 +55,9 @@ export const Texts = {
   clusterMismatch: "request cluster ID mismatch",
   removed: "the member has been permanently removed from the cluster",
   toMismatch: "to field mismatch",
+  /** rafthttp's answer to a sender that is not a member. */
+  senderNotFound: "error sender not found",
+  invalidFrom: "invalid from",
 } as const;
 
 /** etcd's texts on a refused POST /members/promote (membership.Err*, etcdserver.ErrLearnerNotReady). */

@@ -80,13 +80,76 @@ test("gateway JSON input errors are InvalidArgument with Go's wording", () => {
     throw new Error("accepted " + s);
   };
   expect(err('{"key":"Zm9v!"}')).toBe("illegal base64 data at input byte 4");
-  expect(err('{"key":"Zm9v","foo":1}')).toBe('unknown field "foo" in etcdserverpb.PutRequest');
   expect(err("hello")).toBe("invalid character 'h' looking for beginning of value");
   expect(err('{"key":')).toBe("unexpected EOF");
   expect(err("[1]")).toBe("json: cannot unmarshal array into Go value of type map[string]json.RawMessage");
   expect(() => decodeJson(pb.TxnRequestSchema, '{"success":[{"request_put":{"key":"%%"}}]}')).toThrow(
     "illegal base64 data at input byte 0",
   );
+});
+
+test("gateway JSON input: unknown fields are ignored, as etcd's gateway ignores them", () => {
+  const p = decodeJson<pb.PutRequest>(pb.PutRequestSchema, '{"key":"Zm9v","foo":1,"bar":{"x":[1,"y",{"z":null}]},"value":"YmFy"}');
+  expect(new TextDecoder().decode(p.key)).toBe("foo");
+  expect(new TextDecoder().decode(p.value)).toBe("bar");
+});
+
+test("gateway JSON numbers are read exactly, with encoding/json's refusals", () => {
+  const tl = (s: string) => decodeJson<pb.LeaseTimeToLiveRequest>(pb.LeaseTimeToLiveRequestSchema, s).ID;
+  // Above 2^53: a double would turn ...993 into ...992.
+  expect(tl('{"ID":9007199254740993}')).toBe(9007199254740993n);
+  expect(tl('{"ID":"9007199254740993"}')).toBe(9007199254740993n);
+  expect(tl('{"ID":9223372036854775807}')).toBe(9223372036854775807n);
+  expect(tl('{"ID":-9223372036854775808}')).toBe(-9223372036854775808n);
+  expect(tl('{"ID":-0}')).toBe(0n);
+  const m = decodeJson<pb.MemberRemoveRequest>(pb.MemberRemoveRequestSchema, '{"ID":18446744073709551615}');
+  expect(m.ID).toBe(18446744073709551615n);
+  // Nested and repeated places too.
+  const t = decodeJson<pb.TxnRequest>(pb.TxnRequestSchema, '{"compare":[{"key":"YQ==","target":"LEASE","lease":9007199254740995}],"success":[{"request_put":{"key":"YQ==","lease":9007199254740997}}]}');
+  expect(t.compare[0]!.targetUnion.value).toBe(9007199254740995n);
+  expect((t.success[0]!.request.value as pb.PutRequest).lease).toBe(9007199254740997n);
+  const err = (schema: Parameters<typeof decodeJson>[0], s: string) => {
+    try {
+      decodeJson(schema, s);
+    } catch (e) {
+      expect((e as EtcdError).code).toBe(Code.InvalidArgument);
+      return (e as Error).message;
+    }
+    throw new Error("accepted " + s);
+  };
+  // Texts taken from etcd 3.4.23's gateway.
+  const R = pb.RangeRequestSchema;
+  expect(err(R, '{"key":"Zm9v","limit":1.0}')).toBe("json: cannot unmarshal number 1.0 into Go value of type int64");
+  expect(err(R, '{"key":"Zm9v","limit":-1e2}')).toBe("json: cannot unmarshal number -1e2 into Go value of type int64");
+  expect(err(R, '{"key":"Zm9v","limit":"1.0"}')).toBe("json: cannot unmarshal number 1.0 into Go value of type int64");
+  expect(err(R, '{"key":"Zm9v","limit":"abc"}')).toBe("invalid character 'a' looking for beginning of value");
+  expect(err(R, '{"key":"Zm9v","limit":9223372036854775808}')).toBe("json: cannot unmarshal number 9223372036854775808 into Go value of type int64");
+  expect(err(R, '{"key":"Zm9v","sort_order":1.5}')).toBe("json: cannot unmarshal number 1.5 into Go value of type etcdserverpb.RangeRequest_SortOrder");
+  expect(err(R, '{"key":"Zm9v","sort_order":99999999999}')).toBe("json: cannot unmarshal number 99999999999 into Go value of type etcdserverpb.RangeRequest_SortOrder");
+  expect(err(R, '{"key":"Zm9v","serializable":1}')).toBe("json: cannot unmarshal number into Go value of type bool");
+  expect(err(R, '{"key":1}')).toBe("json: cannot unmarshal number into Go value of type []uint8");
+  expect(err(pb.MemberRemoveRequestSchema, '{"ID":18446744073709551616}')).toBe("json: cannot unmarshal number 18446744073709551616 into Go value of type uint64");
+  expect(err(pb.MemberRemoveRequestSchema, '{"ID":-1}')).toBe("json: cannot unmarshal number -1 into Go value of type uint64");
+  // A string holding the mark's escape does not confuse the reader.
+  const k = decodeJson<pb.PutRequest>(pb.PutRequestSchema, '{"key":"Zm9v","lease":12,"value":"","x":"\\\\u0001 \\u0001 \\u0002"}');
+  expect(k.lease).toBe(12n);
+});
+
+test("gateway JSON nesting: encoding/json's depth limit, and a nested Txn past the budget is too many operations", () => {
+  let s = '{"request_put":{"key":"YQ=="}}';
+  for (let i = 0; i < 200; i++) s = `{"request_txn":{"success":[${s}]}}`;
+  const t = decodeJson<pb.TxnRequest>(pb.TxnRequestSchema, `{"success":[${s}]}`);
+  expect(t.success.length).toBe(1);
+  let deep = "1";
+  for (let i = 0; i < 10_001; i++) deep = `[${deep}]`;
+  expect(() => decodeJson(pb.TxnRequestSchema, `{"success":${deep}}`)).toThrow("invalid character '[' exceeded max depth");
+});
+
+test("JSON splitter refuses a value that grows past its limit, before buffering more", () => {
+  const s = new JsonSplitter(100, 40);
+  const enc = new TextEncoder();
+  expect(s.push(enc.encode('{"a":1}{"b":"' + "x".repeat(50)))).toEqual(['{"a":1}']);
+  expect(() => s.push(enc.encode("y".repeat(60)))).toThrow("grpc: received message larger than max (116 vs. 40)");
 });
 
 test("JSON splitter finds each top-level object across chunk boundaries", () => {

@@ -3,7 +3,10 @@
 // roles, permissions, the enabled flag and the auth revision come back from the state file
 // and the log. Conclave's binary, etcdctl 3.4.
 import { expect, test } from "bun:test";
-import { b64, Ctl, delay, Gateway, Member } from "../helpers/index.ts";
+import { join } from "node:path";
+import { parseAuthBuckets } from "../../src/snapshot/index.ts";
+import { SnapshotFile } from "../../src/snapshot/snapshot-file.ts";
+import { b64, Ctl, delay, Gateway, makeTempDir, Member, removeDir } from "../helpers/index.ts";
 
 const m_gw = (m: Member) => new Gateway(m.clientURL);
 
@@ -76,5 +79,31 @@ test("the auth store survives SIGKILL and restart", async () => {
     void b64;
   } finally {
     await m.cleanup();
+  }
+}, 60_000);
+
+test("auth disabled after being enabled: the state (authEnabled 0, the revision) survives SIGKILL and reaches snapshots", async () => {
+  const m = await Member.start();
+  const dir = makeTempDir("auth-flag-snapshot");
+  try {
+    const ctl = new Ctl(m.endpoint);
+    await setup(ctl);
+    await ctl.ok(...ROOT, "auth", "disable");
+    await m.kill();
+    await m.launch();
+    const file = join(dir, "s.db");
+    await ctl.ok("snapshot", "save", file);
+    const f = SnapshotFile.open(file, "open");
+    try {
+      const r = f.bolt();
+      // user add ×2, role add, grant-permission, grant-role (2..6), enable: role root, grant (7, 8), disable (9).
+      expect(parseAuthBuckets(r, r.root())).toMatchObject({ enabled: false, enabledKey: true, revision: 9 });
+    } finally {
+      f.close();
+    }
+    expect((await ctl.run("get", "x")).code).toBe(0); // auth is off
+  } finally {
+    await m.cleanup();
+    removeDir(dir);
   }
 }, 60_000);

@@ -1,7 +1,7 @@
 // The auth store as the applier drives it: etcd's rules for users, roles, permissions, root,
 // the auth revision, and the permission checks with their merged intervals.
 import { expect, test } from "bun:test";
-import { AuthStore, IntervalSet, pointInterval, PermType, type AuthPerm } from "../../src/auth/index.ts";
+import { AuthStore, authTableRowsOf, IntervalSet, pointInterval, PermType, type AuthPerm } from "../../src/auth/index.ts";
 import { Errors } from "../../src/rpctypes/index.ts";
 import type { InStatement } from "../../src/storage/sql-db.ts";
 
@@ -149,8 +149,7 @@ test("the store reloads from the records it wrote (authpb bytes, as etcd's bucke
   const { s } = enabled();
   const out: InStatement[] = [];
   s.roleGrantPermission("r", perm(PermType.READWRITE, "x", "y"), out);
-  const e = s.export();
-  const t = AuthStore.load({ meta: { enabled: e.enabled, revision: e.revision }, users: e.users, roles: e.roles });
+  const t = AuthStore.load(authTableRowsOf(s.state()));
   expect(t.enabled).toBe(true);
   expect(t.revision).toBe(s.revision);
   expect(t.userNames()).toEqual(["alice", "root"]);
@@ -158,6 +157,24 @@ test("the store reloads from the records it wrote (authpb bytes, as etcd's bucke
   expect(t.user("alice")).toEqual(s.user("alice"));
   // Every mutation left SQL for the batch (users, roles, the meta row).
   expect(out.map((x) => (typeof x === "string" ? x : x.sql)).join("\n")).toContain("auth_roles");
+});
+
+test("the auth_meta row keeps etcd's authEnabled key: absent until the first enable, 0 after a disable", () => {
+  const flagOf = (out: InStatement[]) => {
+    const last = [...out].reverse().find((x) => typeof x !== "string" && x.sql.includes("auth_meta"));
+    return (last as { args: readonly unknown[] }).args[0];
+  };
+  const { s, out } = fresh();
+  s.userAdd("root", "h", false, out);
+  expect(flagOf(out)).toBe(0); // no key
+  s.userGrantRole("root", "root", out);
+  s.enable(out);
+  expect(flagOf(out)).toBe(1);
+  s.disable(out);
+  expect(flagOf(out)).toBe(2); // key present, value 0
+  expect(s.state()).toMatchObject({ enabled: false, enabledKey: true, revision: 4 });
+  const t = AuthStore.load(authTableRowsOf(s.state()));
+  expect(t.state()).toEqual(s.state());
 });
 
 test("permission checks cost microseconds", () => {

@@ -192,7 +192,7 @@ test("each value type parses and rejects like Go", () => {
     "--data-dir=/d",
     "--discovery-proxy=http://proxy:1",
     "--metrics=extensive",
-    "--experimental-enable-v2v3=/v2",
+    "--experimental-backend-bbolt-freelist-type=map",
   ]).config;
   expect([s.certFile, s.keyFile, s.trustedCaFile, s.clientCertAuth]).toEqual(["c.pem", "k.pem", "ca.pem", true]);
   expect([s.peerCertFile, s.peerKeyFile, s.peerTrustedCaFile, s.peerClientCertAuth]).toEqual([
@@ -203,7 +203,22 @@ test("each value type parses and rejects like Go", () => {
   ]);
   expect([s.peerAutoTls, s.autoTls, s.peerCertAllowedCn, s.clientCrlFile]).toEqual([true, true, "member", "crl"]);
   expect([s.initialClusterToken, s.walDir, s.dataDir, s.discoveryProxy]).toEqual(["tok", "/w", "/d", "http://proxy:1"]);
-  expect([s.metrics, s.experimentalEnableV2v3]).toEqual(["extensive", "/v2"]);
+  expect([s.metrics, s.experimentalBackendBboltFreelistType]).toEqual(["extensive", "map"]);
+});
+
+test("etcd 3.4's experimental flags: accepted with their effect, always on, warned about, or refused", () => {
+  const c = run(["--experimental-watch-progress-notify-interval=2s", "--experimental-compaction-batch-limit=10"]);
+  expect(c.warnings).toEqual([]);
+  expect([c.config.experimentalWatchProgressNotifyIntervalMs, c.config.experimentalCompactionBatchLimit]).toEqual([2000, 10]);
+  expect(run(["--experimental-enable-lease-checkpoint", "--experimental-enable-lease-checkpoint-persist"]).warnings).toEqual([]);
+  // Set to their defaults, the flags without effect say nothing.
+  expect(run(["--experimental-initial-corrupt-check=false", "--experimental-warning-apply-duration=100ms"]).warnings).toEqual([]);
+  expect(run(["--experimental-initial-corrupt-check", "--experimental-corrupt-check-time=5m"]).warnings).toEqual([
+    "--experimental-initial-corrupt-check has no effect: the cross-member hash check at start is not built (WAL records are CRC-checked when read)",
+    "--experimental-corrupt-check-time has no effect: the periodic cross-member hash check is not built",
+  ]);
+  expect(run(["--experimental-warning-apply-duration=1s"]).warnings[0]).toStartWith("--experimental-warning-apply-duration has no effect");
+  expect(fails(["--experimental-enable-v2v3=/v2"])).toBe("--experimental-enable-v2v3 is not supported: the v2 API is not available in this build");
 });
 
 test("removed etcd 2 flags are accepted with a warning", () => {

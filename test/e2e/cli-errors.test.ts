@@ -3,7 +3,7 @@ import { expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { isEtcd, makeTempDir, memberBinary } from "../helpers/index.ts";
+import { freePorts, isEtcd, makeTempDir, memberBinary } from "../helpers/index.ts";
 
 function run(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(memberBinary(), args, { encoding: "utf8", timeout: 30_000, env: { ...process.env, ...env } });
@@ -55,4 +55,20 @@ test.skipIf(isEtcd())("--version and --help exit 0", () => {
   const h = run(["--help"]);
   expect(h.code).toBe(0);
   expect(h.stdout).toContain("--initial-cluster-state");
+});
+
+test("an initial cluster that cannot bootstrap this member: etcd's texts, exit 1", async () => {
+  const dir = makeTempDir("cli-errors-cluster");
+  const [client, peer] = await freePorts(2);
+  const p = `http://127.0.0.1:${peer}`;
+  const c = `http://127.0.0.1:${client}`;
+  const base = ["--listen-client-urls", c, "--advertise-client-urls", c, "--listen-peer-urls", p, "--initial-advertise-peer-urls", p];
+  // etcd logs it as a critical line ("... C | etcdmain: <text>"), ours as "conclave: <text>".
+  const line = (stderr: string) => stderr.split("\n").at(-1)!.replace(/^.* C \| etcdmain: /, "").replace(/^conclave: /, "");
+  const dup = run([...base, "--name", "a", "--data-dir", join(dir, "a"), "--initial-cluster", `a=${p},b=${p}`]);
+  expect(dup.code).toBe(1);
+  expect(line(dup.stderr)).toBe(`initial cluster a=${p},b=${p} has duplicate url`);
+  const missing = run([...base, "--name", "c", "--data-dir", join(dir, "c"), "--initial-cluster", `a=${p}`]);
+  expect(missing.code).toBe(1);
+  expect(line(missing.stderr)).toBe(`couldn't find local name "c" in the initial cluster configuration`);
 });

@@ -5,7 +5,7 @@
 //
 // Replay a failure with E2E_SEED=<printed seed>; E2E_CRASH_KILLS sets the number of kills.
 import { afterAll, expect, test } from "bun:test";
-import { b64, delay, Gateway, type Json, Member, mulberry32, prefixEnd, seedFromEnv, unb64 } from "../helpers/index.ts";
+import { b64, delay, Gate, Gateway, type Json, Member, mulberry32, prefixEnd, seedFromEnv, unb64 } from "../helpers/index.ts";
 
 const KILLS = Number(process.env.E2E_CRASH_KILLS ?? 20);
 const SINGLE_WRITERS = 3;
@@ -21,22 +21,6 @@ let member: Member | undefined;
 afterAll(async () => {
   await member?.cleanup();
 });
-
-/** Lets writers park while the member is down and resume once it is back. */
-class Gate {
-  private open = true;
-  private waiters: (() => void)[] = [];
-  close(): void {
-    this.open = false;
-  }
-  release(): void {
-    this.open = true;
-    for (const w of this.waiters.splice(0)) w();
-  }
-  wait(): Promise<void> {
-    return this.open ? delay(5) : new Promise((r) => this.waiters.push(r));
-  }
-}
 
 test(
   "every acknowledged write survives repeated SIGKILL with its revision; no gaps, nothing torn",

@@ -40,6 +40,19 @@ test("snapshot save shows a progress bar on a terminal and none in a pipe", asyn
   expect(piped.stderr).toBe("");
 }, 60_000);
 
+test("snapshot restore on a terminal: a progress bar, then the restored member's start command and how to restore the others", async () => {
+  const dir = mkdtempSync("/tmp/ctl-pty-restore-");
+  expect((await runConclaveCtl([`--endpoints=${env().member.endpoint}`, "snapshot", "save", `${dir}/s.db`])).code).toBe(0);
+  const cluster = "a=http://127.0.0.1:12380,b=http://127.0.0.1:22380";
+  const t = await onTerminal(ctl(`snapshot restore ${dir}/s.db --name a --data-dir ${dir}/a --initial-cluster ${cluster} --initial-advertise-peer-urls http://127.0.0.1:12380 --initial-cluster-token tok`));
+  expect(t.code).toBe(0);
+  expect(t.screen).toMatch(/restore \[=+\] 100% [\d.]+ [kM]?B\/[\d.]+ [kM]?B/);
+  expect(t.screen).toMatch(/restored member a \(ID [0-9a-f]+, cluster [0-9a-f]+\) into .*\/a at revision \d+/);
+  expect(t.screen).toContain(`conclave --name a --data-dir ${dir}/a --initial-advertise-peer-urls http://127.0.0.1:12380 --listen-peer-urls http://127.0.0.1:12380`);
+  expect(t.screen).toContain(`--initial-cluster ${cluster} --initial-cluster-token tok`);
+  expect(t.screen).toContain(`conclave ctl snapshot restore ${dir}/s.db --name b --initial-advertise-peer-urls http://127.0.0.1:22380`);
+}, 60_000);
+
 test("check perf shows progress on a terminal and etcdctl's verdict lines", async () => {
   const t = await onTerminal(ctl(`--endpoints=${env().member.endpoint} check perf --duration 2`));
   expect(t.screen).toMatch(/check perf \[/);

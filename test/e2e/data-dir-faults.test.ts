@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, rmSync, unlinkSync, writeFileSync } from "node:f
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { KV, RangeRequestSchema } from "../../src/gen/rpc_pb.ts";
-import { Client, isClientError } from "../../src/client/index.ts";
+import { Client, ClientError } from "../../src/client/index.ts";
 import { makeTempDir, Member, pollUntil, removeDir } from "../helpers/index.ts";
 
 const mounts: string[] = [];
@@ -69,7 +69,7 @@ test("a data dir that fills up refuses writes with an etcd error, recovers when 
       acked.push(`full/${String(i).padStart(5, "0")}`);
       refusals.length = 0;
     } catch (e) {
-      if (isClientError(e) && e.message === NO_SPACE) refusals.push(e.message);
+      if (e instanceof ClientError && e.message === NO_SPACE) refusals.push(e.message);
       else others.push(String(e)); // a write caught by the disk filling up: outcome unknown
     }
   }

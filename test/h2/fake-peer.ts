@@ -14,9 +14,31 @@ export class FakeSocket extends EventEmitter {
   destroyed = false;
   /** When true, write() reports a full buffer (the caller must wait for "drain"). */
   full = false;
+  /** pause()/resume() calls: reading stopped while true. */
+  paused = false;
+  /** Octets written while full, as a real socket buffers them (writableLength). */
+  buffered = 0;
   write(b: Uint8Array): boolean {
     this.writes.push(Buffer.from(b));
+    if (this.full) this.buffered += b.length;
     return !this.full;
+  }
+  get writableLength(): number {
+    return this.buffered;
+  }
+  /** The client reads everything: the buffer empties and "drain" fires. */
+  drain(): void {
+    this.full = false;
+    this.buffered = 0;
+    this.emit("drain");
+  }
+  pause(): this {
+    this.paused = true;
+    return this;
+  }
+  resume(): this {
+    this.paused = false;
+    return this;
   }
   end(): void {
     this.ended = true;
@@ -25,6 +47,37 @@ export class FakeSocket extends EventEmitter {
     this.destroyed = true;
   }
   setNoDelay(): void {}
+}
+
+/** A clock the test moves by hand; timers fire inside advance(). */
+export class FakeClock {
+  t = 0;
+  private timers: Array<{ at: number; fn: () => void; id: number }> = [];
+  private seq = 0;
+  now = (): number => this.t;
+  setTimeout = (fn: () => void, ms: number): unknown => {
+    const id = ++this.seq;
+    this.timers.push({ at: this.t + ms, fn, id });
+    return id;
+  };
+  clearTimeout = (h: unknown): void => {
+    this.timers = this.timers.filter((x) => x.id !== h);
+  };
+  advance(ms: number): void {
+    const end = this.t + ms;
+    for (;;) {
+      this.timers.sort((a, b) => a.at - b.at);
+      const next = this.timers[0];
+      if (next === undefined || next.at > end) break;
+      this.timers.shift();
+      this.t = next.at;
+      next.fn();
+    }
+    this.t = end;
+  }
+  get pending(): number {
+    return this.timers.length;
+  }
 }
 
 export interface Frame {
@@ -113,4 +166,10 @@ export class Peer {
 export function goawayCode(frames: Frame[]): number | undefined {
   const g = frames.find((f) => f.type === T.GOAWAY);
   return g?.payload.readUInt32BE(4);
+}
+
+/** The debug text of the first GOAWAY. */
+export function goawayText(frames: Frame[]): string | undefined {
+  const g = frames.find((f) => f.type === T.GOAWAY);
+  return g?.payload.subarray(8).toString();
 }

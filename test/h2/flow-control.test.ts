@@ -108,3 +108,37 @@ test("socket backpressure holds DATA until drain", async () => {
   expect(first + octets(rest)).toBe(500000);
   expect(ended(rest)).toBe(true);
 });
+
+test("drained() waits while DATA held back by flow control is over the high-water mark and resolves once it drained", async () => {
+  const states: string[] = [];
+  let stream: import("../../src/api/h2/index.ts").H2Stream | undefined;
+  let drained: Promise<void> | null = null;
+  const p = new Peer({
+    limits: { streamHighWater: 32768, streamLowWater: 8192 },
+    onStream(s) {
+      s.ondrain = () => states.push("ondrain");
+      stream = s;
+      s.onend = () => {
+        s.respond([[":status", "200"]]);
+        s.write(new Uint8Array(16384));
+        states.push(s.drained() === null ? "small: nothing waits" : "small: waits");
+        s.write(new Uint8Array(100_000)); // beyond the 64 KiB window: 50849 octets wait
+        drained = s.drained();
+        states.push(drained === null ? "big: nothing waits" : "big: waits");
+        states.push(s.writable ? "writable" : "not writable");
+        void drained?.then(() => states.push("drained"));
+      };
+    },
+  });
+  await p.frames();
+  p.send(frame(T.HEADERS, F.END_HEADERS | F.END_STREAM, 1, block(GET)));
+  expect(octets(await p.streamFrames())).toBe(65535);
+  expect(states).toEqual(["small: nothing waits", "big: waits", "not writable"]);
+  p.send(frame(T.WINDOW_UPDATE, 0, 1, u32(1 << 20)));
+  p.send(frame(T.WINDOW_UPDATE, 0, 0, u32(1 << 20)));
+  expect(octets(await p.streamFrames())).toBe(116384 - 65535);
+  await drained;
+  expect(states).toEqual(["small: nothing waits", "big: waits", "not writable", "ondrain", "drained"]);
+  expect(stream!.drained()).toBeNull();
+  expect(stream!.writable).toBe(true);
+});

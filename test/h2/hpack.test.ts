@@ -236,3 +236,32 @@ test("encoder output decodes back to the same fields", () => {
   expect(fields(d)).toEqual(list);
   expect(d.dynamicTableLength).toBe(0); // never indexed: no shared state to keep in sync
 });
+
+test("a block fed in pieces decodes as the whole block does, cut at every octet", () => {
+  const fields: Array<[string, string]> = [[":method", "POST"], [":path", "/etcdserverpb.KV/Put"], ["x-long", "v".repeat(300)], ["cookie", "a=1"], ["x-short", "s"]];
+  const block = Buffer.alloc(maxEncodedLength(fields));
+  const n = encodeHeaderBlock(fields, block, 0);
+  // A literal with incremental indexing up front, so table updates are exercised too.
+  const insert = Buffer.concat([Buffer.from([0x40, 3]), Buffer.from("x-i"), Buffer.from([5]), Buffer.from("hello"), Buffer.from([0xbe])]);
+  const whole = Buffer.concat([insert, block.subarray(0, n)]);
+  const ref = new HpackDecoder();
+  ref.decode(whole);
+  const expected = Array.from({ length: ref.count }, (_, i) => [ref.names[i], ref.values[i]]);
+  for (let cut = 1; cut < whole.length; cut++) {
+    const d = new HpackDecoder();
+    d.begin();
+    let rest: Buffer = Buffer.alloc(0);
+    for (let o = 0; o < whole.length; o += cut) {
+      const piece = Buffer.concat([rest, whole.subarray(o, o + cut)]);
+      const last = o + cut >= whole.length;
+      const at = d.feed(piece, 0, piece.length, last);
+      rest = piece.subarray(at);
+    }
+    expect(Array.from({ length: d.count }, (_, i) => [d.names[i], d.values[i]])).toEqual(expected);
+    expect(d.dynamicTableLength).toBe(ref.dynamicTableLength);
+  }
+  // The last piece may not end inside a representation.
+  const d = new HpackDecoder();
+  d.begin();
+  expect(() => d.feed(whole, 0, whole.length - 1, true)).toThrow(HpackError);
+});

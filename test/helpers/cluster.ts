@@ -40,6 +40,18 @@ export interface ClusterOptions {
   healthTimeoutMs?: number;
   /** Member executable; default the current E2E_TARGET's binary. */
   bin?: string;
+  /**
+   * Runs once ports and data dirs are chosen and before any member starts, e.g. to restore a
+   * snapshot into each data dir (which must then exist; the flags are the usual ones).
+   */
+  prepare?: (spec: PreparedCluster) => Promise<void>;
+}
+
+/** What a prepare hook learns about the cluster it prepares. */
+export interface PreparedCluster {
+  readonly token: string;
+  readonly initialCluster: string;
+  readonly members: readonly { readonly name: string; readonly dataDir: string; readonly peerURL: string }[];
 }
 
 interface MemberSpec {
@@ -310,6 +322,7 @@ export class Cluster {
           }),
         );
       }
+      await opts.prepare?.({ token, initialCluster, members: c.members.map((m) => ({ name: m.name, dataDir: m.dataDir, peerURL: m.peerURL })) });
       for (const m of c.members) m.spawn();
       await Promise.all(c.members.map((m) => m.waitHealthy(opts.healthTimeoutMs ?? 30_000)));
     } catch (e) {

@@ -21,6 +21,8 @@ export interface MemberOptions {
   healthTimeoutMs?: number;
   /** Environment of the process; default this one's. */
   env?: Record<string, string>;
+  /** Start under `ulimit -n` (open file descriptors, soft and hard). */
+  fdLimit?: number;
   /**
    * Serve the client port over TLS (the server's own --cert-file flags go in extraArgs): the
    * client URL is https and /health is polled with these files (PEM contents).
@@ -111,7 +113,10 @@ export class Member {
     if (this.running) throw new Error("member already running");
     const bin = this.opts.bin ?? memberBinary();
     if (!existsSync(bin)) throw new Error(`member binary ${bin} does not exist (build it with npm run build)`);
-    this.proc = new LineProcess(bin, this.flags(), { cwd: this.opts.cwd, env: this.opts.env, maxLines: 2000 });
+    const [cmd, args] = this.opts.fdLimit === undefined
+      ? [bin, this.flags()]
+      : ["/bin/sh", ["-c", `ulimit -n ${this.opts.fdLimit} && exec "$0" "$@"`, bin, ...this.flags()]];
+    this.proc = new LineProcess(cmd, args, { cwd: this.opts.cwd, env: this.opts.env, maxLines: 2000 });
     this.history.push(this.proc);
     await this.waitHealthy(this.opts.healthTimeoutMs ?? 20_000);
   }

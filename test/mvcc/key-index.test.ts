@@ -31,9 +31,15 @@ test("key index matches a sorted-array model under random inserts, updates, dele
       const got = [...idx.range({ start: lo, end: hi })].map((e) => `${e.k}@${e.modRevision}`);
       const want = [...model.entries()].filter(([mk]) => mk >= lo && mk < hi).sort(([x], [y]) => (x < y ? -1 : 1)).map(([mk, r]) => `${mk}@${r}`);
       expect(got).toEqual(want);
+      // count() agrees without visiting the keys, also for reversed, open and point ranges.
+      expect(idx.count({ start: lo, end: hi })).toBe(want.length);
+      expect(idx.count({ start: hi, end: lo })).toBe(0);
+      expect(idx.count({ start: lo, end: "" })).toBe([...model.keys()].filter((mk) => mk >= lo).length);
+      expect(idx.count({ start: a, end: undefined })).toBe(model.has(a) ? 1 : 0);
     }
   }
   expect(idx.size).toBe(model.size);
+  expect(idx.count({ start: "", end: "" })).toBe(model.size);
   expect([...idx.range({ start: "", end: "" })].length).toBe(model.size);
 });
 

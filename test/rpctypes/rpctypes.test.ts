@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { Code, Errors, RawErrors, rawAuthError, httpStatusFromCode, toStatus, V2Code, V2Error } from "../../src/rpctypes/index.ts";
+import { Code, DiscoveryError, DiscoveryErrors, Errors, RawErrors, rawAuthError, httpStatusFromCode, toStatus, V2ClientErrors, V2Code, V2Error } from "../../src/rpctypes/index.ts";
 
 test("grpcText is grpc-go's error string (a watch's cancel_reason)", () => {
   expect(Errors.permissionDenied.grpcText).toBe("rpc error: code = PermissionDenied desc = etcdserver: permission denied");
@@ -35,4 +35,14 @@ test("v2 errors carry etcd's messages, statuses and JSON shape", () => {
   expect(new V2Error(V2Code.NodeExist).status).toBe(412);
   expect(JSON.stringify(new V2Error(V2Code.TTLNaN))).toBe('{"errorCode":202,"message":"The given TTL in POST form is not a number","index":0}');
   expect(new V2Error(V2Code.TTLNaN).status).toBe(400);
+});
+
+test("discovery errors are etcd's texts; a DiscoveryError's kind follows its text", () => {
+  expect(DiscoveryErrors.fullCluster).toBe("discovery: cluster is full");
+  expect(DiscoveryErrors.duplicateID).toBe("discovery: found duplicate id");
+  expect(V2ClientErrors.invalidJSON).toBe("client: response is invalid json. The endpoint is probably not valid etcd cluster endpoint.");
+  expect(new DiscoveryError(DiscoveryErrors.fullCluster).kind).toBe("full");
+  expect(new DiscoveryError(DiscoveryErrors.duplicateID).kind).toBe("duplicate-id");
+  expect(new DiscoveryError(DiscoveryErrors.duplicateName).kind).toBe("duplicate-name");
+  expect(new DiscoveryError(DiscoveryErrors.sizeNotFound).kind).toBe("other");
 });

@@ -140,6 +140,14 @@ test("strict reconfig check: voters that never published their name are not star
   expect(await add("http://10.0.0.9:2380")).toBe("etcdserver: re-configuration failed due to not enough started members");
 });
 
+test("strict reconfig check: a one-member cluster may add a second voter (etcd's IsReadyToAddVotingMember)", async () => {
+  cl = await TestCluster.start(1);
+  const leader = cl.leader()!;
+  const res = await leader.server.memberAdd(create(MemberAddRequestSchema, { peerURLs: ["http://10.0.0.9:2380"] }), {});
+  expect(res.members.length).toBe(2);
+  expect(res.member!.peerURLs).toEqual(["http://10.0.0.9:2380"]);
+});
+
 test("member promote on a follower is forwarded to the leader, which applies its in-sync rule", async () => {
   cl = await TestCluster.start(3);
   const leader = cl.leader()!;

@@ -63,6 +63,9 @@ export async function startNode(o: NodeOptions): Promise<Node> {
       notify();
     },
     isRemoved: (id) => rec.removedIds.has(id),
+    // Tests exchange messages without adding every sender as a peer; pass isMember: undefined
+    // to get the transport's own check (its peer table).
+    isMember: () => true,
     members: (): PeerMember[] => [],
     raftStatus: () => ({ term: 0, commit: 0, applied: 0, leader: 0n }),
     leaseRenew: async () => 0,

@@ -6,7 +6,8 @@ import {
   AuthUserGetResponseSchema, AuthUserGrantRoleResponseSchema, AuthUserListResponseSchema, AuthUserRevokeRoleResponseSchema,
 } from "../../../src/gen/rpc_pb.ts";
 import { Permission_Type } from "../../../src/gen/auth_pb.ts";
-import { bytes, ClientError, ErrText, prefixEnd } from "../../../src/client/index.ts";
+import { bytes, ClientError, prefixEnd } from "../../../src/client/index.ts";
+import { Errors } from "../../../src/rpctypes/index.ts";
 import type { Command } from "../command.ts";
 import { Exit, fail } from "../exit.ts";
 import type { FlagSet } from "../flags.ts";
@@ -23,8 +24,14 @@ async function passwordFromStdin(): Promise<string> {
   return t.trim().split(/\s+/)[0] ?? "";
 }
 
-function noTerminalPrompt(): never {
-  fail(Exit.BadArgs, "failed to ask password: conclave ctl reads passwords from stdin only: pass --interactive=false, user:password or --new-user-password");
+/** readPasswordInteractive: asked twice (echo off on a terminal), both must match. */
+async function passwordInteractive(name: string): Promise<string> {
+  const { askPassword } = await import("../password.ts");
+  const p1 = await askPassword(`Password of ${name}: `);
+  if (p1.length === 0) fail(Exit.BadArgs, "empty password");
+  const p2 = await askPassword(`Type password of ${name} again for confirmation: `);
+  if (p1 !== p2) fail(Exit.BadArgs, "given passwords are different");
+  return p1;
 }
 
 async function client(g: Globals) {
@@ -49,7 +56,7 @@ export const authCommand: Command = {
             await c.call(Auth.method.authEnable, {}, { deadline });
             break;
           } catch (e) {
-            if (e instanceof ClientError && e.kind === "status" && e.message === ErrText.rootRoleNotExist) {
+            if (e instanceof ClientError && e.is(Errors.rootRoleNotExist)) {
               await callOrFail(g, () => c.call(Auth.method.roleAdd, { name: "root" }, { deadline }));
               await callOrFail(g, () => c.call(Auth.method.userGrantRole, { user: "root", role: "root" }, { deadline }));
               continue;
@@ -101,7 +108,7 @@ export const userCommand: Command = {
             const i = user.indexOf(":");
             if (i < 0) {
               if (!flags.bool("interactive")) password = await passwordFromStdin();
-              else noTerminalPrompt();
+              else password = await passwordInteractive(user);
             } else {
               password = user.slice(i + 1);
               user = user.slice(0, i);
@@ -165,8 +172,7 @@ export const userCommand: Command = {
       flags: [{ name: "interactive", type: "bool", def: "true", usage: "If true, read password from stdin instead of interactive terminal" }],
       async run({ args, flags, g }) {
         if (args.length !== 1) fail(Exit.BadArgs, "user passwd command requires user name as its argument");
-        if (flags.bool("interactive")) noTerminalPrompt();
-        const password = await passwordFromStdin();
+        const password = flags.bool("interactive") ? await passwordInteractive(args[0]!) : await passwordFromStdin();
         const c = await client(g);
         const r = await callOrFail(g, () => c.call(Auth.method.userChangePassword, { name: args[0]!, password }, dl()));
         g.display().authSimple("Password updated", r, AuthUserChangePasswordResponseSchema);

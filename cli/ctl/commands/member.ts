@@ -7,6 +7,7 @@ import type { Command } from "../command.ts";
 import { Exit, fail } from "../exit.ts";
 import { errln, isTTY, outln } from "../io.ts";
 import { callOrFail } from "./util.ts";
+import { type AddedMember, envLines, startCommand } from "../../../src/client/member-start.ts";
 
 function memberId(args: string[]): bigint {
   if (args.length !== 1) fail(Exit.BadArgs, "member ID is not provided");
@@ -15,13 +16,6 @@ function memberId(args: string[]): bigint {
   const v = BigInt(`0x${a}`);
   if (v > 0xffffffffffffffffn) fail(Exit.BadArgs, `bad member ID arg (strconv.ParseUint: parsing ${JSON.stringify(a)}: value out of range), expecting ID in Hex`);
   return v;
-}
-
-/** Go's %q for the ETCD_* lines (ASCII URLs and names). */
-const q = (s: string) => JSON.stringify(s);
-
-function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_./:=,@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 export const memberCommand: Command = {
@@ -53,24 +47,19 @@ export const memberCommand: Command = {
         const d = g.display();
         d.memberChange("added to", r.member?.ID ?? 0n, r, MemberAddResponseSchema);
         if (d.format !== "simple") return;
-        const conf: string[] = [];
-        for (const m of r.members) for (const u of m.peerURLs) conf.push(`${m.ID === r.member?.ID ? name : m.name}=${u}`);
+        const added: AddedMember = {
+          name,
+          peerURLs: urls,
+          id: String(r.member?.ID ?? 0n),
+          members: r.members.map((m) => ({ id: String(m.ID), name: m.name, peerURLs: m.peerURLs })),
+        };
         outln("");
-        outln(`ETCD_NAME=${q(name)}`);
-        outln(`ETCD_INITIAL_CLUSTER=${q(conf.join(","))}`);
-        outln(`ETCD_INITIAL_ADVERTISE_PEER_URLS=${q(peerUrls)}`);
-        outln(`ETCD_INITIAL_CLUSTER_STATE="existing"`);
+        for (const l of envLines(added)) outln(l);
         if (isTTY(1) || isTTY(2)) {
           // For people: the whole start command, with the flags etcd and conclave both take.
-          const host = new URL(urls[0]!).hostname;
-          const cmd = [
-            "conclave", "--name", name, "--initial-advertise-peer-urls", peerUrls, "--listen-peer-urls", peerUrls,
-            "--listen-client-urls", `http://${host}:2379`, "--advertise-client-urls", `http://${host}:2379`,
-            "--initial-cluster", conf.join(","), "--initial-cluster-state", "existing",
-          ].map(shellQuote).join(" ");
           errln("");
           errln("Start the new member with (adjust the client URLs and add --data-dir as needed):");
-          errln(`  ${cmd}`);
+          errln(`  ${startCommand(added)}`);
           if (flags.bool("learner")) errln(`Then promote it once it has caught up: conclave ctl member promote ${r.member?.ID.toString(16)}`);
         }
       },

@@ -1,7 +1,9 @@
 // version, completion (bash, zsh, fish), make-mirror.
-import { bytes, type Client, prefixEnd, Watcher } from "../../../src/client/index.ts";
+import { create } from "@bufbuild/protobuf";
+import { type ClientError, Syncer } from "../../../src/client/index.ts";
 import { Event_EventType } from "../../../src/gen/kv_pb.ts";
-import { KV } from "../../../src/gen/rpc_pb.ts";
+import { KV, type RequestOp, RequestOpSchema } from "../../../src/gen/rpc_pb.ts";
+import { tlsSettings } from "../globals.ts";
 import { API_VERSION, CTL_VERSION, type Command } from "../command.ts";
 import { Exit, fail } from "../exit.ts";
 import { outln } from "../io.ts";
@@ -48,67 +50,87 @@ export const makeMirrorCommand: Command = {
     { name: "dest-insecure-transport", type: "bool", def: "true", usage: "Disable transport security for client connections" },
   ],
   async run({ args, flags, g }) {
-    if (args.length !== 1) fail(Exit.BadArgs, "make-mirror takes one destination argument.");
+    if (args.length !== 1) fail(Exit.BadArgs, "make-mirror takes one destination argument");
+    // The destination: its own TLS flags, no credentials (etcdctl's clientConfig for it).
+    const destTls = tlsSettings({ cert: flags.string("dest-cert"), key: flags.string("dest-key"), cacert: flags.string("dest-cacert"), insecureTransport: flags.bool("dest-insecure-transport") });
+    const dst = await g.client([args[0]!], false, destTls);
     const src = await g.client();
-    const dst = await g.client([args[0]!], false);
     const prefix = flags.string("prefix");
-    let destPrefix = flags.string("dest-prefix");
-    if (flags.bool("no-dest-prefix")) destPrefix = "";
-    else if (!flags.changed.has("dest-prefix")) destPrefix = prefix;
-    const map = (k: Uint8Array): Uint8Array => {
-      const rest = k.subarray(bytes(prefix).length);
-      const out = new Uint8Array(bytes(destPrefix).length + rest.length);
-      out.set(bytes(destPrefix));
-      out.set(rest, bytes(destPrefix).length);
-      return out;
-    };
+    const s = new Syncer(src, prefix);
+    const bar = new Progress("make-mirror sync", await callOrFail(g, () => s.count()), "items");
+    if (flags.bool("no-dest-prefix") && flags.string("dest-prefix") !== "") {
+      fail(Exit.BadArgs, "`--dest-prefix` and `--no-dest-prefix` cannot be set at the same time, choose one");
+    }
+    const destPrefix = flags.bool("no-dest-prefix") || flags.string("dest-prefix") !== "" ? flags.string("dest-prefix") : prefix;
+    const map = modifyPrefix(prefix, destPrefix);
     let total = 0;
     // Like etcdctl: the running count every 30 s.
     const t = setInterval(() => outln(String(total)), 30_000);
-    await mirror(src, dst, prefix, map, (n) => {
-      total = n;
-    }, g);
+    const write = (f: () => Promise<unknown>) => callOrFail(g, f);
+    for await (const page of iterate(g, s)) {
+      for (const kv of page.kvs) {
+        await write(() => dst.call(KV.method.put, { key: map(kv.key), value: kv.value }, { deadline: Date.now() + LONG }));
+        total++;
+        bar.add(1);
+      }
+    }
+    bar.finish();
+    // Every later change; the events of one revision (a transaction) go in one transaction.
+    const err = await new Promise<ClientError | undefined>((resolve) => {
+      let chain: Promise<void> = Promise.resolve();
+      s.syncUpdates(
+        (r) => {
+          chain = chain.then(async () => {
+            let ops: RequestOp[] = [];
+            let lastRev = 0n;
+            const commit = async () => {
+              const success = ops;
+              ops = [];
+              await write(() => dst.call(KV.method.txn, { success }, { deadline: Date.now() + LONG }));
+            };
+            for (const ev of r.events) {
+              const rev = ev.kv!.modRevision;
+              if (lastRev !== 0n && rev > lastRev) await commit();
+              lastRev = rev;
+              const key = map(ev.kv!.key);
+              ops.push(
+                create(RequestOpSchema, ev.type === Event_EventType.PUT ? { request: { case: "requestPut", value: { key, value: ev.kv!.value } } } : { request: { case: "requestDeleteRange", value: { key } } }),
+              );
+              total++;
+            }
+            if (ops.length > 0) await commit();
+          });
+        },
+        (e) => {
+          void chain.then(() => resolve(e));
+        },
+      );
+    });
     clearInterval(t);
+    s.close();
+    fail(Exit.Error, err?.text ?? "watch closed");
   },
 };
 
-/** Copies the prefix's current keys, then replays every later change; prints the running count. */
-async function mirror(src: Client, dst: Client, prefix: string, map: (k: Uint8Array) => Uint8Array, report: (n: number) => void, g: Parameters<typeof callOrFail>[0]): Promise<void> {
-  const pk = bytes(prefix);
-  const end = pk.length === 0 ? new Uint8Array([0]) : prefixEnd(pk);
-  const key = pk.length === 0 ? new Uint8Array([0]) : pk;
-  const first = await callOrFail(g, () => src.call(KV.method.range, { key, rangeEnd: end, limit: 1n, countOnly: true }, { deadline: Date.now() + 60_000, idempotent: true }));
-  const rev = first.header!.revision;
-  const bar = new Progress("make-mirror sync", Number(first.count), "items");
-  let total = 0;
-  let from = key;
+const LONG = 365 * 24 * 3600 * 1000;
+
+async function* iterate(g: Parameters<typeof callOrFail>[0], s: Syncer) {
+  const it = s.syncBase();
   for (;;) {
-    const page = await callOrFail(g, () => src.call(KV.method.range, { key: from, rangeEnd: end, limit: 1000n, revision: rev }, { deadline: Date.now() + 60_000, idempotent: true }));
-    for (const kv of page.kvs) {
-      await callOrFail(g, () => dst.call(KV.method.put, { key: map(kv.key), value: kv.value }, { deadline: Date.now() + 60_000 }));
-      total++;
-      bar.add(1);
-    }
-    if (!page.more || page.kvs.length === 0) break;
-    const last = page.kvs.at(-1)!.key;
-    from = new Uint8Array(last.length + 1);
-    from.set(last);
+    const r = await callOrFail(g, () => it.next());
+    if (r.done) return;
+    yield r.value;
   }
-  bar.finish();
-  const w = new Watcher(src);
-  await new Promise<void>((resolve, reject) => {
-    let chain = Promise.resolve();
-    w.watch({ key, rangeEnd: end, startRevision: rev + 1n, requireLeader: true }, (u) => {
-      const evs = u.response.events;
-      chain = chain.then(async () => {
-        for (const ev of evs) {
-          const k = map(ev.kv!.key);
-          if (ev.type === Event_EventType.PUT) await dst.call(KV.method.put, { key: k, value: ev.kv!.value }, { deadline: Date.now() + 60_000 });
-          else await dst.call(KV.method.deleteRange, { key: k }, { deadline: Date.now() + 60_000 });
-          total++;
-        }
-        if (evs.length > 0) report(total);
-      }).catch(reject);
-    }, (err) => (err ? reject(err) : resolve()));
-  }).catch((e) => fail(Exit.Error, (e as { text?: string }).text ?? String(e)));
+}
+
+/** strings.Replace(key, prefix, destPrefix, 1), on bytes. */
+function modifyPrefix(prefix: string, destPrefix: string): (k: Uint8Array) => Uint8Array {
+  const p = Buffer.from(prefix);
+  const d = Buffer.from(destPrefix);
+  return (k) => {
+    const b = Buffer.from(k);
+    const at = b.indexOf(p);
+    if (at < 0) return k;
+    return new Uint8Array(Buffer.concat([b.subarray(0, at), d, b.subarray(at + p.length)]));
+  };
 }

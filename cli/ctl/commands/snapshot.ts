@@ -1,7 +1,7 @@
 // snapshot save / status / restore. save streams Maintenance.Snapshot into <file>.part, checks
 // the size and the trailing SHA-256 the way etcdctl does, then renames it into place. status and
-// restore read etcd's bbolt format, which the snapshot library (src/snapshot) provides; until it
-// is part of this build they say so and exit non-zero.
+// restore read etcd's bbolt format with the snapshot library (src/snapshot), loaded only by
+// those two commands; restore builds a Conclave data dir for one member of a new cluster.
 import { createHash } from "node:crypto";
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { Maintenance } from "../../../src/gen/rpc_pb.ts";
@@ -9,34 +9,26 @@ import { ClientError } from "../../../src/client/index.ts";
 import type { Command } from "../command.ts";
 import { Exit, fail } from "../exit.ts";
 import { hintFor } from "../globals.ts";
-import { outln } from "../io.ts";
+import { errln, isTTY, outln } from "../io.ts";
 import { Progress } from "../progress.ts";
 
 const DEFAULT_NAME = "default";
 
-/** The interface snapshot status/restore plug into (the snapshot library's exports). */
-export interface SnapshotLibrary {
-  snapshotStatus(path: string): Promise<{ hash: number; revision: number; totalKey: number; totalSize: number }>;
-  restoreSnapshot(opts: RestoreOptions): Promise<void>;
+/** The snapshot library and a full collector (keeps a large file's memory flat), on demand. */
+async function snapshotLibrary() {
+  const [lib, rt] = await Promise.all([import("../../../src/snapshot/index.ts"), import("../../../src/runtime/heap-governor.ts")]);
+  return { lib, collectGarbage: await rt.fullCollector() };
 }
 
-export interface RestoreOptions {
-  snapshotPath: string;
-  name: string;
-  outputDataDir: string;
-  outputWalDir: string;
-  peerURLs: string[];
-  initialCluster: string;
-  initialClusterToken: string;
-  skipHashCheck: boolean;
+/** The library's errors (and config's URL errors) are etcdctl's one line; exit 1 as etcdctl. */
+function failWith(e: unknown): never {
+  if (e instanceof Error) fail(Exit.Error, e.message);
+  throw e;
 }
 
-/** Loads the snapshot library when this build has it; undefined otherwise. */
-async function snapshotLibrary(): Promise<SnapshotLibrary | undefined> {
-  return undefined;
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./:=,@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
-
-const NOT_BUILT = "reading and restoring etcd snapshot files (bbolt format) is not built into this conclave yet";
 
 export const snapshotCommand: Command = {
   name: "snapshot",
@@ -50,7 +42,7 @@ export const snapshotCommand: Command = {
       async run({ args, g }) {
         if (args.length !== 1) fail(Exit.BadArgs, "snapshot save expects one argument");
         const path = args[0]!;
-        const eps = g.endpoints();
+        const eps = await g.endpoints();
         if (eps.length !== 1) fail(Exit.BadArgs, `snapshot must be requested to one selected node, not multiple [${eps.join(" ")}]`);
         const c = await g.client();
         const partPath = `${path}.part`;
@@ -129,23 +121,52 @@ export const snapshotCommand: Command = {
         { name: "name", type: "string", def: DEFAULT_NAME, usage: "Human-readable name for this member" },
         { name: "skip-hash-check", type: "bool", def: "false", usage: "Ignore snapshot integrity hash value (required if copied from data directory)" },
       ],
-      async run({ args, flags }) {
+      async run({ args, flags, g }) {
         if (args.length !== 1) fail(Exit.BadArgs, "snapshot restore requires exactly one argument");
-        const lib = await snapshotLibrary();
-        if (lib === undefined) fail(Exit.Error, NOT_BUILT);
+        const { lib, collectGarbage } = await snapshotLibrary();
+        const given = (n: string) => (flags.changed.has(n) ? flags.string(n) : undefined);
         const name = flags.string("name");
-        const dataDir = flags.string("data-dir") || `${name}.etcd`;
-        const opts: RestoreOptions = {
-          snapshotPath: args[0]!,
-          name,
-          outputDataDir: dataDir,
-          outputWalDir: flags.string("wal-dir") || `${dataDir}/member/wal`,
-          peerURLs: flags.string("initial-advertise-peer-urls").split(","),
-          initialCluster: flags.string("initial-cluster"),
-          initialClusterToken: flags.string("initial-cluster-token"),
-          skipHashCheck: flags.bool("skip-hash-check"),
-        };
-        await lib.restoreSnapshot(opts);
+        const progress = new Progress("restore", undefined);
+        let result;
+        try {
+          result = await lib.restoreSnapshot({
+            snapshotPath: args[0]!,
+            name,
+            dataDir: given("data-dir") || undefined,
+            walDir: given("wal-dir") || undefined,
+            initialCluster: flags.string("initial-cluster"),
+            initialClusterToken: flags.string("initial-cluster-token"),
+            initialAdvertisePeerUrls: flags.string("initial-advertise-peer-urls"),
+            skipHashCheck: flags.bool("skip-hash-check"),
+            collectGarbage,
+            progress: (done, total) => progress.update(done, total),
+          });
+        } catch (e) {
+          progress.finish();
+          failWith(e);
+        }
+        progress.finish();
+        if (!isTTY(2)) return;
+        // For people: how to start what was restored, and how to restore the other members.
+        const cluster = flags.string("initial-cluster");
+        const peers = flags.string("initial-advertise-peer-urls");
+        const host = new URL(peers.split(",")[0]!).hostname;
+        const start = [
+          "conclave", "--name", name, "--data-dir", result.dataDir, ...(given("wal-dir") ? ["--wal-dir", given("wal-dir")!] : []),
+          "--initial-advertise-peer-urls", peers, "--listen-peer-urls", peers,
+          "--listen-client-urls", `http://${host}:2379`, "--advertise-client-urls", `http://${host}:2379`,
+          "--initial-cluster", cluster, "--initial-cluster-token", flags.string("initial-cluster-token"),
+        ].map(shellQuote).join(" ");
+        errln(`restored member ${name} (ID ${result.memberId.toString(16)}, cluster ${result.clusterId.toString(16)}) into ${result.dataDir} at revision ${result.revision}`);
+        errln("Start it with (adjust the client URLs as needed):");
+        errln(`  ${start}`);
+        const others = cluster.split(",").map((e) => e.split("=")).filter(([n]) => n !== name);
+        if (others.length > 0) {
+          errln("Restore the same snapshot for each other member before starting them, e.g.:");
+          for (const [n, u] of others) {
+            errln(`  conclave ctl snapshot restore ${shellQuote(args[0]!)} --name ${shellQuote(n!)} --initial-advertise-peer-urls ${shellQuote(u ?? "")} --initial-cluster ${shellQuote(cluster)} --initial-cluster-token ${shellQuote(flags.string("initial-cluster-token"))} --data-dir ${shellQuote(`${n}.conclave`)}`);
+          }
+        }
       },
     },
     {
@@ -157,10 +178,15 @@ The items in the lists are hash, revision, total keys, total size.
 `,
       async run({ args, g }) {
         if (args.length !== 1) fail(Exit.BadArgs, "snapshot status requires exactly one argument");
-        g.display();
-        const lib = await snapshotLibrary();
-        if (lib === undefined) fail(Exit.Error, NOT_BUILT);
-        g.display().dbStatus(await lib.snapshotStatus(args[0]!));
+        const d = g.display();
+        const { lib, collectGarbage } = await snapshotLibrary();
+        let st;
+        try {
+          st = await lib.snapshotStatus(args[0]!, collectGarbage);
+        } catch (e) {
+          failWith(e);
+        }
+        d.dbStatus(st);
       },
     },
   ],

@@ -8,7 +8,7 @@ import { header, readBody, type HttpExchange } from "../http/exchange.ts";
 import type { BidiHandler, BidiMethod, RpcMethod, ServerStreamMethod, UnaryMethod } from "../rpc/method.ts";
 import { rpcTable } from "../rpc/table.ts";
 import { httpStatusFromCode, statusText } from "../../rpctypes/index.ts";
-import { binarySize, decodeJson, messageFromJsonValue, toJsonValue } from "./json-codec.ts";
+import { binarySize, decodeJson, parseStreamRequest, toJsonValue } from "./json-codec.ts";
 import { JsonSplitter } from "./json-splitter.ts";
 import { canonicalGatewayPath, gatewayRoutes } from "./routes.ts";
 
@@ -50,7 +50,7 @@ function tooLarge(n: number, max: number): EtcdError {
  * AnnotateContext does). A client certificate never names the user here (etcd ignores the CN
  * of gateway requests).
  */
-function metaFor(ex: HttpExchange, withSignal: boolean): CallMeta {
+function metaFor(ex: HttpExchange, withSignal: boolean, streaming = false): CallMeta {
   const timeoutMs = parseGatewayTimeout(header(ex, "grpc-timeout"));
   if (timeoutMs instanceof EtcdError) throw timeoutMs;
   let signal: AbortSignal | undefined;
@@ -67,7 +67,31 @@ function metaFor(ex: HttpExchange, withSignal: boolean): CallMeta {
     timeoutMs,
     clientDeadline: true,
     // Streaming calls: the response's backpressure (see StreamFlow).
-    flow: withSignal ? { get writable() { return ex.writable; }, onWritable: (fn) => ex.onDrain(fn) } : undefined,
+    flow: streaming ? { get writable() { return ex.writable; }, onWritable: (fn) => ex.onDrain(fn) } : undefined,
+  };
+}
+
+/**
+ * Waiting for a slow reader of a streamed answer: the function returned is null while `ex`
+ * takes more output, else a promise that resolves once it drained (or closed). One drain
+ * listener per exchange, however often it waits.
+ */
+function drainWaiter(ex: HttpExchange): () => Promise<void> | null {
+  let wake: (() => void) | null = null;
+  let listening = false;
+  const fire = () => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  return () => {
+    if (ex.closed || ex.writable) return null;
+    if (!listening) {
+      listening = true;
+      ex.onDrain(fire);
+      ex.onClose(fire);
+    }
+    return new Promise((resolve) => (wake = resolve));
   };
 }
 
@@ -120,7 +144,7 @@ export class Gateway {
     let req: Message;
     let meta: CallMeta;
     try {
-      meta = metaFor(ex, true);
+      meta = metaFor(ex, true, true);
       req = await this.readRequest(ex, method);
     } catch (err) {
       writeGatewayError(ex, err);
@@ -131,12 +155,15 @@ export class Gateway {
       if (!started) ex.writeHead(200, JSON_HEADERS);
       started = true;
     };
+    // A Snapshot to a slow reader waits for it (as the gRPC pump does) instead of queueing.
+    const drained = drainWaiter(ex);
     try {
       for await (const msg of this.pipeline.serverStream(method, req, meta)) {
         if (ex.closed) return;
         const line = JSON.stringify({ result: toJsonValue(method.output, msg) }) + "\n";
         start();
         ex.write(line);
+        for (let w = drained(); w !== null; w = drained()) await w;
       }
       start();
       ex.end();
@@ -150,7 +177,7 @@ export class Gateway {
   private bidi(ex: HttpExchange, method: BidiMethod): void {
     let meta: CallMeta;
     try {
-      meta = metaFor(ex, true);
+      meta = metaFor(ex, true, true);
     } catch (err) {
       ex.body.resume();
       writeGatewayError(ex, err);
@@ -186,15 +213,26 @@ export class Gateway {
       finished = true;
       handler.close();
     });
-    const splitter = new JsonSplitter();
+    const max = this.opts.maxRecvBytes;
+    const splitter = new JsonSplitter(max * 2 + 1024, max);
     let sendClosed = false;
-    const deliver = (text: string): void => {
+    const deliver = (text: string | Error): void => {
       if (sendClosed || finished) return;
       let req: Message;
       try {
-        req = messageFromJsonValue(method.input, JSON.parse(text));
+        if (text instanceof Error) throw text;
+        req = parseStreamRequest(method.input, text, max);
       } catch (err) {
         sendClosed = true;
+        if (err instanceof EtcdError && err.code === Code.ResourceExhausted) {
+          // Over the receive limit: etcd answers with the stream's error line (HTTP 429 if first).
+          if (!started) {
+            started = true;
+            ex.writeHead(httpStatusFromCode(err.code), JSON_HEADERS);
+          }
+          sink.end(err);
+          return;
+        }
         // The first request failing to decode fails the call; later ones just end the input.
         if (received === 0 && !started) {
           finished = true;
@@ -207,7 +245,15 @@ export class Gateway {
       handler.message(req);
     };
     ex.body.on("data", (chunk: Buffer) => {
-      for (const text of splitter.push(chunk)) deliver(text);
+      if (sendClosed || finished) return;
+      let texts: string[];
+      try {
+        texts = splitter.push(chunk);
+      } catch (err) {
+        deliver(err as Error);
+        return;
+      }
+      for (const text of texts) deliver(text);
     });
     ex.body.on("end", () => {
       const rest = splitter.rest();

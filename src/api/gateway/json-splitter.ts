@@ -1,5 +1,9 @@
 // Splits a byte stream holding several concatenated JSON values (a streaming gateway request
-// body) into the text of each top-level value, as Go's json.Decoder reads them.
+// body) into the text of each top-level value, as Go's json.Decoder reads them. A value still
+// open past `maxValue` characters is refused (the request would be over the receive limit),
+// so what a streaming request buffers is bounded.
+import { messageTooLarge } from "./json-codec.ts";
+
 export class JsonSplitter {
   private buf = "";
   private depth = 0;
@@ -8,6 +12,15 @@ export class JsonSplitter {
   private start = -1;
   private pos = 0;
   private readonly decoder = new TextDecoder();
+
+  /**
+   * maxValue: characters one value may take (the gateway allows twice the receive limit, for
+   * base64); reportedMax: the limit named in the error (the receive limit itself).
+   */
+  constructor(
+    private readonly maxValue = Infinity,
+    private readonly reportedMax = maxValue,
+  ) {}
 
   /** Feeds bytes; returns the complete top-level values seen so far. */
   push(chunk: Uint8Array): string[] {
@@ -49,6 +62,13 @@ export class JsonSplitter {
       this.buf = b.slice(this.start);
       this.pos = this.buf.length;
       this.start = 0;
+      if (this.buf.length > this.maxValue) {
+        const n = this.buf.length;
+        this.buf = "";
+        this.pos = 0;
+        this.start = -1;
+        throw messageTooLarge(n, this.reportedMax);
+      }
     }
     return out;
   }

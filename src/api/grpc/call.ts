@@ -1,13 +1,13 @@
 // One gRPC call, independent of the HTTP/2 implementation underneath: decodes request
 // frames, dispatches to the RPC table, and writes responses and the status through a
 // GrpcPort. Bindings (node:http2, the h2 engine) feed it data/end/close events.
-import { fromBinary, toBinary, type Message } from "@bufbuild/protobuf";
-import { Code } from "../../rpctypes/index.ts";
-import { type CallMeta, type Pipeline, parseGrpcTimeout } from "../pipeline/index.ts";
+import { toBinary, type Message } from "@bufbuild/protobuf";
+import { Code, isEtcdError } from "../../rpctypes/index.ts";
 import type { StreamFlow } from "../../server/types.ts";
+import { type CallMeta, type Pipeline, parseGrpcTimeout } from "../pipeline/index.ts";
 import type { BidiHandler, RpcMethod, StreamSink } from "../rpc/method.ts";
 import { rpcServices, rpcTable } from "../rpc/table.ts";
-import { encodeFrame, FrameReader } from "./framing.ts";
+import { decodeRequest, encodeFrame, FrameReader } from "./framing.ts";
 import { encodeGrpcMessage, grpcError, toStatus } from "./status.ts";
 
 /** What a call needs from its HTTP/2 stream. */
@@ -96,6 +96,7 @@ export class GrpcCall implements StreamSink {
       commonName: meta.commonName,
       signal: this.abort?.signal,
       timeoutMs,
+      // Streaming calls get their stream's output backpressure (the watch hub reads it).
       flow: method.kind !== "unary" ? port.flow : undefined,
     };
   }
@@ -188,9 +189,9 @@ export class GrpcCall implements StreamSink {
       for (const bytes of msgs) {
         let req: Message;
         try {
-          req = fromBinary(this.method.input, bytes);
+          req = decodeRequest(this.method.input, bytes);
         } catch (err) {
-          this.end(grpcError(Code.Internal, `grpc: failed to unmarshal the received message: ${(err as Error).message}`));
+          this.end(isEtcdError(err) ? err : grpcError(Code.Internal, `grpc: failed to unmarshal the received message: ${(err as Error).message}`));
           return;
         }
         bidi.message(req);
@@ -219,9 +220,9 @@ export class GrpcCall implements StreamSink {
     }
     let req: Message;
     try {
-      req = fromBinary(this.method.input, bytes);
+      req = decodeRequest(this.method.input, bytes);
     } catch (err) {
-      this.end(grpcError(Code.Internal, `grpc: error unmarshalling request: ${(err as Error).message}`));
+      this.end(isEtcdError(err) ? err : grpcError(Code.Internal, `grpc: error unmarshalling request: ${(err as Error).message}`));
       return;
     }
     const m = this.method;

@@ -1,7 +1,7 @@
 // GrpcCall on the h2 engine's streams (src/api/h2): plain callback fields, no emitters.
 import type { H2Stream } from "../h2/index.ts";
-import type { Pipeline } from "../pipeline/index.ts";
 import type { StreamFlow } from "../../server/types.ts";
+import type { Pipeline } from "../pipeline/index.ts";
 import { GrpcCall, type GrpcCallOptions, type GrpcPort } from "./call.ts";
 
 type Header = readonly [string, string];
@@ -13,13 +13,11 @@ const OK_TRAILERS: readonly Header[] = [["grpc-status", "0"]];
 
 class EnginePort implements GrpcPort, StreamFlow {
   headersSent = false;
-  /** Waiting for the stream's queued output to drain: server-streaming pumps and StreamFlow users. */
-  private waiters: (() => void)[] = [];
+  /** StreamFlow users called back when the stream's output drains. */
   private watchers: (() => void)[] = [];
 
   constructor(private readonly s: H2Stream) {
     s.ondrain = () => {
-      this.release();
       for (const fn of this.watchers) fn();
     };
   }
@@ -59,14 +57,7 @@ class EnginePort implements GrpcPort, StreamFlow {
   }
   /** Null while the stream takes more output; else resolves once it drained (or closed). */
   drained(): Promise<void> | null {
-    if (this.s.writable || this.s.closed) return null;
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
-  /** Wakes everything waiting for the output to drain. */
-  release(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const fn of w) fn();
+    return this.s.drained();
   }
   refuse(): void {
     this.s.reset(PROTOCOL_ERROR);
@@ -98,9 +89,6 @@ export function createEngineGrpcHandler(pipeline: Pipeline, opts: GrpcCallOption
     if (call === null) return;
     s.ondata = (chunk) => call.data(chunk);
     s.onend = () => call.finishRequest();
-    s.onclose = () => {
-      port.release();
-      call.closed();
-    };
+    s.onclose = () => call.closed();
   };
 }

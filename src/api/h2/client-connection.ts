@@ -97,6 +97,8 @@ class ClientStream implements H2ClientStream {
 class ClientConnection implements H2ClientConnection {
   onclose: H2ClientConnection["onclose"] = null;
   dead = false;
+  /** Set once fail() has run: every stream is closed and the socket destroyed. */
+  private finished = false;
   private readonly reader: FrameReader;
   private readonly writer = new FrameWriter();
   private readonly decoder = new HpackDecoder();
@@ -172,9 +174,11 @@ class ClientConnection implements H2ClientConnection {
   }
 
   close(): void {
-    if (this.dead) return;
-    this.writer.goaway(0, ErrorCode.NO_ERROR, "");
-    this.flush();
+    if (this.finished) return;
+    if (!this.dead) {
+      this.writer.goaway(0, ErrorCode.NO_ERROR, "");
+      this.flush();
+    }
     this.fail(undefined, undefined);
   }
 
@@ -227,6 +231,8 @@ class ClientConnection implements H2ClientConnection {
     this.streams.delete(s.id);
     this.blocked.delete(s);
     s.onclose?.(error);
+    // After the peer's GOAWAY the connection ends with its last stream.
+    if (this.dead && !this.finished && this.streams.size === 0) this.fail(undefined, undefined);
   }
 
   private scheduleFlush(): void {
@@ -254,7 +260,10 @@ class ClientConnection implements H2ClientConnection {
   }
 
   private fail(error: Error | undefined, goawayCode: number | undefined): void {
-    if (this.dead) return;
+    // `dead` alone is not enough: after the peer's GOAWAY the connection is dead (no new
+    // streams) while the streams it still serves run on; they end here, when the socket goes.
+    if (this.finished) return;
+    this.finished = true;
     this.dead = true;
     if (goawayCode !== undefined) {
       this.writer.goaway(0, goawayCode, error?.message ?? "");

@@ -1,6 +1,6 @@
 // One server-side HTTP/2 connection (RFC 9113) on a connected socket: frame dispatch, stream
-// lifecycle, flow control in both directions, and write batching (all frames produced during one
-// event-loop turn leave in one socket.write).
+// lifecycle and the connection's defences (limits.ts). Output (flow control, write batching,
+// congestion) lives in output.ts; this class is its host.
 
 import type { Socket } from "node:net";
 import {
@@ -9,23 +9,27 @@ import {
 } from "./constants.ts";
 import { ConnectionError, StreamError } from "./errors.ts";
 import { FrameReader } from "./frame-reader.ts";
-import { FrameWriter } from "./frame-writer.ts";
+import { HeaderBlock } from "./header-block.ts";
 import { HpackDecoder, HpackError } from "./hpack-decoder.ts";
+import { Hold, InputPacer } from "./input-pacer.ts";
 import type { HeaderList } from "./hpack-encoder.ts";
+import { KeepaliveTimer } from "./keepalive.ts";
+import {
+  continuationLimit, DEFAULT_KEEPALIVE, DEFAULT_LIMITS, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_HEADER_LIST_SIZE,
+  realClock, type H2Clock, type H2Limits,
+} from "./limits.ts";
+import { Output, type OutputHost } from "./output.ts";
+import { PingPolicy, TOO_MANY_PINGS } from "./ping-policy.ts";
+import { RateCounter } from "./rate-counter.ts";
 import { requestHeaders } from "./request-headers.ts";
-import { ServerStream, type StreamHost } from "./stream.ts";
+import { ServerStream } from "./stream.ts";
 import type { H2Connection, H2Options } from "./types.ts";
 
 /** Connection-level receive window we grant up front (RFC 9113 §6.9.2). */
 const CONNECTION_WINDOW = 16 * 1024 * 1024;
 const STATUS_431: HeaderList = [[":status", "431"]];
-const EMPTY = new Uint8Array(0);
-/** Queued output that is written at once instead of waiting for the end of the turn. */
-const HIGH_WATER = 256 * 1024;
-/** A stream whose queued output exceeds this reports itself not writable (backpressure to its producer) ... */
-const STREAM_HIGH_WATER = 1024 * 1024;
-/** ... until it drains to this (then `ondrain`). */
-const STREAM_LOW_WATER = 256 * 1024;
+/** How long an ended connection waits for its client to read the last frames. */
+const LINGER_MS = 1000;
 
 /**
  * Serves HTTP/2 on a connected socket (cleartext with prior knowledge, or a TLSSocket whose ALPN
@@ -39,56 +43,64 @@ export function serveH2(socket: Socket, opts: H2Options, alreadyRead?: Uint8Arra
   return c;
 }
 
-class Connection implements StreamHost, H2Connection {
+class Connection implements OutputHost, H2Connection {
   private readonly reader: FrameReader;
-  private readonly writer = new FrameWriter();
+  private readonly out: Output;
   private readonly decoder = new HpackDecoder();
   private readonly streams = new Map<number, ServerStream>();
-  /** Streams with DATA (or an end) waiting for flow-control window or socket drain. */
-  private readonly blocked = new Set<ServerStream>();
+  private readonly block: HeaderBlock;
 
+  private readonly limits: H2Limits;
+  private readonly clock: H2Clock;
   private readonly maxConcurrent: number;
   private readonly initialWindow: number;
   private readonly maxHeaderList: number;
-  /** Limit on a header block's encoded size while CONTINUATION frames accumulate. */
-  private readonly maxHeaderBlock: number;
+  private readonly resets: RateCounter;
+  private readonly cancels: RateCounter;
+  private readonly pings: PingPolicy;
+  private readonly keepalive: KeepaliveTimer;
+  private handshakeTimer: unknown;
+  /** Clock reading taken once per input slice, used by the per-frame policies. */
+  private now = 0;
+  private readonly input: InputPacer;
 
-  // Peer's settings.
   private peerInitialWindow = DEFAULT_WINDOW_SIZE;
-  private peerMaxFrame = DEFAULT_MAX_FRAME_SIZE;
   private gotSettings = false;
 
-  /** Connection window for sending (peer's). */
-  private sendWindow = DEFAULT_WINDOW_SIZE;
   /** Connection window for receiving, and octets consumed but not yet acknowledged. */
   private recvWindow = CONNECTION_WINDOW;
   private recvUnacked = 0;
 
   /** Highest client stream id seen. Invariant: streams only holds ids <= lastStreamId. */
   private lastStreamId = 0;
-  /** Header block being continued: stream id (0 = none), END_STREAM flag, fragments. */
-  private contStream = 0;
-  private contEndStream = false;
-  private contSelfDependent = false;
-  private contParts: Buffer[] = [];
-  private contLen = 0;
 
   private goawaySent = false;
   private peerGoaway = false;
   private dead = false;
-  private congested = false;
-  private flushScheduled = false;
-  private readonly flushNow = () => this.flush();
+  private resolveClosed!: () => void;
+  readonly closed = new Promise<void>((r) => (this.resolveClosed = r));
 
   constructor(private readonly socket: Socket, private readonly opts: H2Options) {
-    this.maxConcurrent = opts.maxConcurrentStreams ?? 1000;
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.clock = opts.clock ?? realClock;
+    this.maxConcurrent = Math.min(opts.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_CONCURRENT_STREAMS);
     this.initialWindow = opts.initialWindowSize ?? 1024 * 1024;
-    this.maxHeaderList = opts.maxHeaderListSize ?? 64 * 1024;
-    this.maxHeaderBlock = this.maxHeaderList + 16 * 1024;
+    this.maxHeaderList = opts.maxHeaderListSize ?? DEFAULT_MAX_HEADER_LIST_SIZE;
     const maxFrame = opts.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     if (maxFrame < DEFAULT_MAX_FRAME_SIZE || maxFrame > MAX_ALLOWED_FRAME_SIZE) throw new RangeError("h2: maxFrameSize out of range");
     if (this.initialWindow > MAX_WINDOW_SIZE) throw new RangeError("h2: initialWindowSize out of range");
+    this.block = new HeaderBlock(this.limits.maxContinuationFrames || continuationLimit(this.maxHeaderList));
+    this.resets = new RateCounter(this.limits.maxResetsPerSecond);
+    this.cancels = new RateCounter(this.limits.maxCanceledPerSecond);
+    const ka = { ...DEFAULT_KEEPALIVE, ...opts.keepalive };
+    this.pings = new PingPolicy(ka);
+    this.out = new Output(socket, this, this.limits, this.clock);
+    this.keepalive = new KeepaliveTimer(ka, this.clock, {
+      sendPing: () => this.out.ping(),
+      expire: () => this.violation(ErrorCode.NO_ERROR, "keepalive ping not answered"),
+    });
     this.reader = new FrameReader(maxFrame, (t, f, id, b, s, e) => this.onFrame(t, f, id, b, s, e));
+    this.input = new InputPacer(socket, this.clock, (slice, now) => this.slice(slice, now));
   }
 
   start(alreadyRead: Uint8Array | undefined): void {
@@ -99,18 +111,22 @@ class Connection implements StreamHost, H2Connection {
     s.on("close", () => this.teardown());
     s.on("end", () => {
       // The peer is done sending: what is already queued still goes out.
-      this.flush();
+      this.out.flush();
       this.teardown();
     });
+    this.handshakeTimer = this.clock.setTimeout(() => {
+      this.handshakeTimer = undefined;
+      if (!this.gotSettings) this.violation(ErrorCode.SETTINGS_TIMEOUT, "no SETTINGS frame within the handshake timeout");
+    }, this.limits.handshakeTimeoutMs);
     const settings: Array<[number, number]> = [
       [Setting.MAX_CONCURRENT_STREAMS, this.maxConcurrent],
       [Setting.INITIAL_WINDOW_SIZE, this.initialWindow],
       [Setting.MAX_HEADER_LIST_SIZE, this.maxHeaderList],
     ];
     if (this.reader.maxFrameSize !== DEFAULT_MAX_FRAME_SIZE) settings.push([Setting.MAX_FRAME_SIZE, this.reader.maxFrameSize]);
-    this.writer.settings(settings);
-    this.writer.windowUpdate(0, CONNECTION_WINDOW - DEFAULT_WINDOW_SIZE);
-    this.schedule();
+    this.out.writer.settings(settings);
+    this.out.writer.windowUpdate(0, CONNECTION_WINDOW - DEFAULT_WINDOW_SIZE);
+    this.out.schedule();
     if (alreadyRead && alreadyRead.length > 0) {
       this.onData(Buffer.isBuffer(alreadyRead) ? alreadyRead : Buffer.from(alreadyRead.buffer, alreadyRead.byteOffset, alreadyRead.byteLength));
     }
@@ -118,44 +134,71 @@ class Connection implements StreamHost, H2Connection {
 
   // ---- H2Connection ----
 
+  get openStreams(): number {
+    return this.streams.size;
+  }
+
+  get queuedBytes(): number {
+    return this.out.queuedBytes;
+  }
+
   close(): void {
     if (this.dead) return;
-    this.writer.goaway(this.lastStreamId, ErrorCode.NO_ERROR, "");
+    this.out.writer.goaway(this.lastStreamId, ErrorCode.NO_ERROR, "");
     this.shutdown();
   }
 
   goaway(): void {
     if (this.dead || this.goawaySent) return;
     this.goawaySent = true;
-    this.writer.goaway(this.lastStreamId, ErrorCode.NO_ERROR, "");
-    this.schedule();
+    this.out.writer.goaway(this.lastStreamId, ErrorCode.NO_ERROR, "");
+    this.out.schedule();
     if (this.streams.size === 0) this.shutdown();
+  }
+
+  abort(code: number, reason: string): void {
+    this.violation(code, reason);
   }
 
   // ---- input ----
 
   private onData(chunk: Buffer): void {
     if (this.dead) return;
+    this.keepalive.read(this.clock.now());
+    this.input.push(chunk);
+  }
+
+  /** One slice of input; false once the connection has ended. */
+  private slice(slice: Buffer, now: number): boolean {
+    this.now = now;
     try {
-      this.reader.push(chunk);
+      this.reader.push(slice);
     } catch (e) {
       if (e instanceof ConnectionError) {
-        this.fail(e.code, e.message);
+        if (e.code === ErrorCode.ENHANCE_YOUR_CALM) this.violation(e.code, e.message);
+        else this.fail(e.code, e.message);
       } else {
         this.report(e);
         this.fail(ErrorCode.INTERNAL_ERROR, "internal error");
       }
     }
-    // The flush for this chunk's responses is scheduled; pending WINDOW_UPDATEs ride along.
+    // The flush for this slice's responses is scheduled; pending WINDOW_UPDATEs ride along.
+    return !this.dead;
+  }
+
+  holdReading(hold: boolean): void {
+    this.input.hold(Hold.OUTPUT, hold);
   }
 
   private onFrame(type: number, flags: number, id: number, buf: Buffer, start: number, end: number): void {
-    if (this.contStream !== 0 && type !== FrameType.CONTINUATION) {
+    if (this.block.stream !== 0 && type !== FrameType.CONTINUATION) {
       throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "h2: expected CONTINUATION");
     }
     if (!this.gotSettings) {
       if (type !== FrameType.SETTINGS || flags & Flag.ACK) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "h2: first frame must be SETTINGS");
       this.gotSettings = true;
+      if (this.handshakeTimer !== undefined) this.clock.clearTimeout(this.handshakeTimer);
+      this.handshakeTimer = undefined;
     }
     try {
       switch (type) {
@@ -176,8 +219,7 @@ class Connection implements StreamHost, H2Connection {
       }
     } catch (e) {
       if (!(e instanceof StreamError)) throw e;
-      this.writer.rstStream(e.streamId, e.code);
-      this.schedule();
+      this.out.rstStream(e.streamId, e.code);
       const s = this.streams.get(e.streamId);
       if (s) this.closeStream(s, true);
     }
@@ -209,10 +251,10 @@ class Connection implements StreamHost, H2Connection {
     if (!endStream) {
       s.recvUnacked += frameLen;
       if (s.recvUnacked >= this.initialWindow >> 1) {
-        this.writer.windowUpdate(id, s.recvUnacked);
+        this.out.writer.windowUpdate(id, s.recvUnacked);
         s.recvWindow += s.recvUnacked;
         s.recvUnacked = 0;
-        this.schedule();
+        this.out.schedule();
       }
     }
     const n = end - start;
@@ -235,10 +277,10 @@ class Connection implements StreamHost, H2Connection {
   private consumed(n: number): void {
     this.recvUnacked += n;
     if (this.recvUnacked >= CONNECTION_WINDOW >> 1) {
-      this.writer.windowUpdate(0, this.recvUnacked);
+      this.out.writer.windowUpdate(0, this.recvUnacked);
       this.recvWindow += this.recvUnacked;
       this.recvUnacked = 0;
-      this.schedule();
+      this.out.schedule();
     }
   }
 
@@ -258,38 +300,47 @@ class Connection implements StreamHost, H2Connection {
       start += 5;
     }
     const endStream = (flags & Flag.END_STREAM) !== 0;
-    if (flags & Flag.END_HEADERS) {
-      this.headerBlock(id, endStream, selfDependent, buf, start, end);
-      return;
-    }
-    if (end - start > this.maxHeaderBlock) throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "h2: header block too large");
-    this.contStream = id;
-    this.contEndStream = endStream;
-    this.contParts = [buf.subarray(start, end)];
-    this.contLen = end - start;
-    this.contSelfDependent = selfDependent;
+    const last = (flags & Flag.END_HEADERS) !== 0;
+    this.decoder.begin(this.maxHeaderList);
+    this.block.begin(id, endStream, selfDependent);
+    this.fragment(buf.subarray(start, end), last);
+    if (last) this.headersDone(id, endStream, selfDependent);
   }
 
   private onContinuation(flags: number, id: number, buf: Buffer, start: number, end: number): void {
-    if (this.contStream === 0 || id !== this.contStream) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "h2: unexpected CONTINUATION");
-    this.contLen += end - start;
-    if (this.contLen > this.maxHeaderBlock) throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "h2: header block too large");
-    this.contParts.push(buf.subarray(start, end));
-    if ((flags & Flag.END_HEADERS) === 0) return;
-    const block = Buffer.concat(this.contParts, this.contLen);
-    this.contStream = 0;
-    this.contParts = [];
-    this.headerBlock(id, this.contEndStream, this.contSelfDependent, block, 0, block.length);
+    const b = this.block;
+    if (b.stream === 0 || id !== b.stream) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "h2: unexpected CONTINUATION");
+    b.continued();
+    const last = (flags & Flag.END_HEADERS) !== 0;
+    this.fragment(buf.subarray(start, end), last);
+    if (last) this.headersDone(id, b.endStream, b.selfDependent);
   }
 
-  private headerBlock(id: number, endStream: boolean, selfDependent: boolean, buf: Buffer, start: number, end: number): void {
+  /**
+   * Decodes one piece of a header block. As Go's server: a piece longer than twice what the
+   * list may still grow by (once the list is past its limit: any more of it) ends the
+   * connection; sizes are checked while decoding, so a block past the limit never becomes
+   * strings.
+   */
+  private fragment(frag: Buffer, last: boolean): void {
     const d = this.decoder;
+    const remaining = d.truncated ? 0 : Math.max(0, this.maxHeaderList - d.listSize);
+    if (frag.length > 2 * remaining) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "h2: header list too large");
+    const data = this.block.join(frag);
+    let at: number;
     try {
-      d.decode(buf, start, end);
+      at = d.feed(data, 0, data.length, last);
     } catch (e) {
       if (e instanceof HpackError) throw new ConnectionError(ErrorCode.COMPRESSION_ERROR, e.message);
       throw e;
     }
+    if (last) this.block.done();
+    else this.block.keep(data, at);
+  }
+
+  /** A request's (or trailers') header block is complete and decoded. */
+  private headersDone(id: number, endStream: boolean, selfDependent: boolean): void {
+    const d = this.decoder;
     const existing = this.streams.get(id);
     if (existing !== undefined) {
       // Trailers: must end the stream and carry no pseudo-header fields (RFC 9113 §8.1).
@@ -302,24 +353,27 @@ class Connection implements StreamHost, H2Connection {
       return;
     }
     if ((id & 1) === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "h2: client stream id must be odd");
-    if (id <= this.lastStreamId) return; // a stream already closed or reset: its headers are dropped
+    // A new stream's id must exceed every id used before (RFC 9113 §5.1.1); Go's server ends
+    // the connection for HEADERS on a closed stream as well.
+    if (id <= this.lastStreamId) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "h2: HEADERS on a closed or lower stream id");
     if (this.goawaySent) return; // beyond our GOAWAY's last stream id: ignored (RFC 9113 §6.8)
     this.lastStreamId = id;
     if (selfDependent) throw new StreamError(ErrorCode.PROTOCOL_ERROR, id, "h2: stream depends on itself");
     if (this.streams.size >= this.maxConcurrent) throw new StreamError(ErrorCode.REFUSED_STREAM, id, "h2: too many streams");
-    const headers = requestHeaders(d);
+    const headers = d.badValue ? null : requestHeaders(d);
     if (headers === null) throw new StreamError(ErrorCode.PROTOCOL_ERROR, id, "h2: malformed request headers");
-    const s = new ServerStream(id, headers, this, this.peerInitialWindow, this.initialWindow);
+    const s = new ServerStream(id, headers, this.out, this.peerInitialWindow, this.initialWindow);
     const cl = headers.get("content-length");
     if (cl !== undefined) {
       if (!/^[0-9]{1,15}$/.test(cl)) throw new StreamError(ErrorCode.PROTOCOL_ERROR, id, "h2: bad content-length");
       s.contentLength = Number(cl);
     }
     this.streams.set(id, s);
+    if (this.streams.size === 1) this.busy(true);
     // Known before the handler runs, so a response sent from onStream needs no RST_STREAM.
     s.remoteEnded = endStream;
-    if (d.listSize > this.maxHeaderList) {
-      // Decoded (the table stays in sync) but refused: HTTP 431 (RFC 9113 §10.5.1).
+    if (d.truncated) {
+      // The table is in sync; the request is refused: HTTP 431 (RFC 9113 §10.5.1).
       s.respond(STATUS_431, true);
       return;
     }
@@ -357,8 +411,13 @@ class Connection implements StreamHost, H2Connection {
     if (id === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "h2: RST_STREAM on stream 0");
     if (len !== 4) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "h2: RST_STREAM length");
     if (id > this.lastStreamId) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "h2: RST_STREAM on idle stream");
+    if (this.resets.hit(this.now)) throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "too many stream resets");
     const s = this.streams.get(id);
-    if (s !== undefined) this.closeStream(s, true);
+    if (s === undefined) return;
+    // Opened, handed to the server, and cancelled before anything was answered: the work done
+    // for it was for nothing (rapid reset).
+    if (!s.responded && this.cancels.hit(this.now)) throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "too many canceled streams");
+    this.closeStream(s, true);
   }
 
   private onSettings(flags: number, id: number, buf: Buffer, start: number, end: number): void {
@@ -368,6 +427,7 @@ class Connection implements StreamHost, H2Connection {
       return;
     }
     if ((end - start) % 6 !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "h2: SETTINGS length");
+    let window = this.peerInitialWindow;
     for (let o = start; o < end; o += 6) {
       const key = buf.readUInt16BE(o);
       const value = buf.readUInt32BE(o + 2);
@@ -375,36 +435,38 @@ class Connection implements StreamHost, H2Connection {
         case Setting.ENABLE_PUSH:
           if (value > 1) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "h2: ENABLE_PUSH must be 0 or 1");
           break;
-        case Setting.INITIAL_WINDOW_SIZE: {
+        case Setting.INITIAL_WINDOW_SIZE:
           if (value > MAX_WINDOW_SIZE) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "h2: INITIAL_WINDOW_SIZE too large");
-          // The change applies to every open stream's window (RFC 9113 §6.9.2).
-          const delta = value - this.peerInitialWindow;
-          this.peerInitialWindow = value;
-          for (const s of this.streams.values()) {
-            s.sendWindow += delta;
-            if (s.sendWindow > MAX_WINDOW_SIZE) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "h2: stream window overflow");
-          }
+          window = value;
           break;
-        }
         case Setting.MAX_FRAME_SIZE:
           if (value < DEFAULT_MAX_FRAME_SIZE || value > MAX_ALLOWED_FRAME_SIZE) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "h2: MAX_FRAME_SIZE out of range");
-          this.peerMaxFrame = value;
+          this.out.peerMaxFrame = value;
           break;
         default:
           break; // HEADER_TABLE_SIZE: the encoder uses no dynamic table; others need nothing here
       }
     }
-    this.writer.settingsAck();
-    this.pumpBlocked();
-    this.schedule();
+    // The net change applies to every open stream's window (RFC 9113 §6.9.2), once per frame
+    // however many times the frame repeats the setting.
+    const delta = window - this.peerInitialWindow;
+    if (delta !== 0) {
+      this.peerInitialWindow = window;
+      for (const s of this.streams.values()) {
+        s.sendWindow += delta;
+        if (s.sendWindow > MAX_WINDOW_SIZE) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "h2: stream window overflow");
+      }
+    }
+    this.out.settingsAck();
+    this.out.pumpBlocked();
   }
 
   private onPing(flags: number, id: number, buf: Buffer, start: number, end: number): void {
     if (id !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "h2: PING on a stream");
     if (end - start !== 8) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "h2: PING length");
     if (flags & Flag.ACK) return;
-    this.writer.pingAck(buf, start);
-    this.schedule();
+    this.out.pingAck(buf, start);
+    if (this.pings.ping(this.now, this.streams.size)) throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, TOO_MANY_PINGS);
   }
 
   private onGoaway(id: number, len: number): void {
@@ -419,9 +481,9 @@ class Connection implements StreamHost, H2Connection {
     const inc = buf.readUInt32BE(start) & 0x7fffffff;
     if (id === 0) {
       if (inc === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "h2: WINDOW_UPDATE of 0");
-      this.sendWindow += inc;
-      if (this.sendWindow > MAX_WINDOW_SIZE) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "h2: connection window overflow");
-      this.pumpBlocked();
+      this.out.sendWindow += inc;
+      if (this.out.sendWindow > MAX_WINDOW_SIZE) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "h2: connection window overflow");
+      this.out.pumpBlocked();
       return;
     }
     const s = this.streams.get(id);
@@ -432,122 +494,41 @@ class Connection implements StreamHost, H2Connection {
     if (inc === 0) throw new StreamError(ErrorCode.PROTOCOL_ERROR, id, "h2: WINDOW_UPDATE of 0");
     s.sendWindow += inc;
     if (s.sendWindow > MAX_WINDOW_SIZE) throw new StreamError(ErrorCode.FLOW_CONTROL_ERROR, id, "h2: stream window overflow");
-    if (this.blocked.has(s)) this.pump(s);
+    this.out.unblock(s);
   }
 
-  // ---- output (StreamHost) ----
+  // ---- OutputHost ----
 
-  sendHeaders(s: ServerStream, fields: HeaderList, endStream: boolean): void {
-    this.writer.headers(s.id, fields, endStream, this.peerMaxFrame);
-    this.schedule();
-    if (endStream) this.localEnd(s);
-  }
-
-  sendData(s: ServerStream, data: Uint8Array): void {
-    const n = data.length;
-    if (s.queue.length === 0 && !this.congested && n <= s.sendWindow && n <= this.sendWindow && n <= this.peerMaxFrame) {
-      s.sendWindow -= n;
-      this.sendWindow -= n;
-      this.writer.data(s.id, false, data, 0, n);
-      this.schedule();
-      return;
-    }
-    s.queue.push(data);
-    s.queuedBytes += n;
-    if (s.queuedBytes > STREAM_HIGH_WATER) s.needDrain = true;
-    this.pump(s);
-  }
-
-  sendEnd(s: ServerStream, trailers: HeaderList | undefined): void {
-    if (s.queue.length > 0) {
-      s.pendingTrailers = trailers;
-      return; // pump() ends the stream once the queue drains
-    }
-    this.finish(s, trailers);
-  }
-
-  sendReset(s: ServerStream, code: number): void {
-    this.writer.rstStream(s.id, code);
-    this.schedule();
-    this.closeStream(s, true);
-  }
-
-  private finish(s: ServerStream, trailers: HeaderList | undefined): void {
-    if (trailers !== undefined && trailers.length > 0) this.writer.headers(s.id, trailers, true, this.peerMaxFrame);
-    else this.writer.data(s.id, true, EMPTY, 0, 0);
-    this.schedule();
-    this.localEnd(s);
-  }
-
-  private localEnd(s: ServerStream): void {
-    s.localEnded = true;
+  /** The stream sent its END_STREAM. */
+  localEnded(s: ServerStream): void {
     if (s.closed) return;
     if (!s.remoteEnded) {
       // Response complete before the request: ask the client to stop sending (RFC 9113 §8.1).
-      this.writer.rstStream(s.id, ErrorCode.NO_ERROR);
+      this.out.writer.rstStream(s.id, ErrorCode.NO_ERROR);
     }
     this.closeStream(s, false);
   }
 
-  /** Sends as much queued DATA as the windows allow; ends the stream when drained and ending. */
-  private pump(s: ServerStream): void {
-    const q = s.queue;
-    this.schedule();
-    while (q.length > 0) {
-      const chunk = q[0];
-      const avail = Math.min(s.sendWindow, this.sendWindow, this.peerMaxFrame);
-      if (avail <= 0 || this.congested) {
-        this.blocked.add(s);
-        this.maybeDrained(s);
-        return;
-      }
-      const from = s.queueOffset;
-      const to = Math.min(chunk.length, from + avail);
-      this.writer.data(s.id, false, chunk, from, to);
-      s.sendWindow -= to - from;
-      this.sendWindow -= to - from;
-      s.queuedBytes -= to - from;
-      // A large body goes out in slices so socket backpressure can stop it (bounded memory).
-      if (this.writer.pending >= HIGH_WATER) this.writeOut();
-      if (to === chunk.length) {
-        q.shift();
-        s.queueOffset = 0;
-      } else {
-        s.queueOffset = to;
-      }
-    }
-    this.blocked.delete(s);
-    if (s.ending && !s.localEnded) this.finish(s, s.pendingTrailers);
-    this.maybeDrained(s);
+  resetSent(s: ServerStream): void {
+    this.closeStream(s, true);
   }
 
-  /** A stream back below its low-water mark tells its producer (ondrain). */
-  private maybeDrained(s: ServerStream): void {
-    if (!s.needDrain || s.queuedBytes > STREAM_LOW_WATER || s.closed) return;
-    s.needDrain = false;
-    const cb = s.ondrain;
-    if (cb === null) return;
-    try {
-      cb();
-    } catch (e) {
-      this.callbackFailed(s, e);
-    }
+  sentResponse(): void {
+    this.pings.sent();
   }
 
-  private pumpBlocked(): void {
-    for (const s of this.blocked) {
-      if (this.sendWindow <= 0 || this.congested) return;
-      this.pump(s);
-    }
+  /** A limit of the output side was exceeded (control frame queue, output bound). */
+  outputExceeded(code: number, reason: string): void {
+    this.violation(code, reason);
   }
+
+  // ---- lifecycle ----
 
   private closeStream(s: ServerStream, reset: boolean): void {
     if (s.closed) return;
     s.closed = true;
     this.streams.delete(s.id);
-    this.blocked.delete(s);
-    s.queue.length = 0;
-    s.queuedBytes = 0;
+    this.out.dropQueue(s);
     const cb = s.onclose;
     if (cb !== null) {
       try {
@@ -556,12 +537,23 @@ class Connection implements StreamHost, H2Connection {
         this.report(e);
       }
     }
-    if (this.streams.size === 0 && (this.goawaySent || this.peerGoaway)) this.shutdown();
+    if (this.streams.size === 0) {
+      this.busy(false);
+      if (this.goawaySent || this.peerGoaway) this.shutdown();
+    }
+  }
+
+  private busy(b: boolean): void {
+    try {
+      this.opts.onBusy?.(b);
+    } catch (e) {
+      this.report(e);
+    }
   }
 
   private callbackFailed(s: ServerStream, e: unknown): void {
     this.report(e);
-    if (!s.closed && !this.dead) this.sendReset(s, ErrorCode.INTERNAL_ERROR);
+    if (!s.closed && !this.dead) this.out.sendReset(s, ErrorCode.INTERNAL_ERROR);
   }
 
   private report(e: unknown): void {
@@ -573,41 +565,21 @@ class Connection implements StreamHost, H2Connection {
     }
   }
 
-  // ---- socket ----
-
-  private schedule(): void {
-    if (this.writer.pending >= HIGH_WATER) {
-      this.writeOut();
-      return;
-    }
-    if (this.flushScheduled || this.dead) return;
-    this.flushScheduled = true;
-    setImmediate(this.flushNow);
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    this.writeOut();
-  }
-
-  private writeOut(): void {
+  /** A defence ended the connection: reported, then GOAWAY(code, reason) and closed. */
+  private violation(code: number, reason: string): void {
     if (this.dead) return;
-    const out = this.writer.take();
-    if (out === null) return;
-    if (!this.socket.write(out) && !this.congested) {
-      this.congested = true;
-      this.socket.once("drain", () => {
-        this.congested = false;
-        this.pumpBlocked();
-        this.schedule();
-      });
+    try {
+      this.opts.onViolation?.(code, reason);
+    } catch (e) {
+      this.report(e);
     }
+    this.fail(code, reason);
   }
 
   /** Connection error: GOAWAY(code) then close (RFC 9113 §5.4.1). */
   private fail(code: number, message: string): void {
     if (this.dead) return;
-    this.writer.goaway(this.lastStreamId, code, message);
+    this.out.writer.goaway(this.lastStreamId, code, message);
     this.shutdown();
   }
 
@@ -615,20 +587,39 @@ class Connection implements StreamHost, H2Connection {
   private shutdown(): void {
     if (this.dead) return;
     this.reader.stopped = true;
-    const out = this.writer.take();
+    this.input.stopped = true;
     this.dead = true;
-    if (out !== null) this.socket.write(out);
+    // Nothing more is read: a client still sending (a flood) costs no more buffers.
+    this.socket.pause();
+    this.stopTimers();
+    this.out.finalFlush();
     this.socket.end();
+    // A client that does not read would hold the ended socket open: it gets a moment to take
+    // the GOAWAY, then the socket is destroyed.
+    const s = this.socket;
+    realClock.setTimeout(() => {
+      if (!s.destroyed) s.destroy();
+    }, LINGER_MS);
     this.closeAll();
   }
 
   private teardown(): void {
+    this.input.stopped = true;
     if (!this.dead) {
       this.dead = true;
       this.reader.stopped = true;
       if (!this.socket.destroyed) this.socket.destroy();
     }
+    this.stopTimers();
     this.closeAll();
+    this.resolveClosed();
+  }
+
+  private stopTimers(): void {
+    this.keepalive.stop();
+    this.out.stop();
+    if (this.handshakeTimer !== undefined) this.clock.clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
   }
 
   private closeAll(): void {

@@ -123,6 +123,14 @@ export class FrameWriter {
     this.end += 8;
   }
 
+  /** A PING of our own (keepalive); its payload is all zero octets. */
+  ping(): void {
+    this.ensure(FRAME_HEADER_SIZE + 8);
+    this.header(8, FrameType.PING, 0, 0);
+    this.buf.fill(0, this.end, this.end + 8);
+    this.end += 8;
+  }
+
   goaway(lastStreamId: number, code: number, debug: string): void {
     const text = Buffer.from(debug, "utf8");
     this.ensure(FRAME_HEADER_SIZE + 8 + text.length);

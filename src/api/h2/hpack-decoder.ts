@@ -1,12 +1,21 @@
 // HPACK header block decoder (RFC 7541): static + dynamic table, size updates, Huffman strings.
 // One decoder per connection; header blocks must be decoded in the order received, even for
 // streams that are refused or already closed, or the dynamic table goes out of sync.
+//
+// The header list size is checked while decoding, not after: once a block's fields add up to
+// more than the limit, later fields are no longer materialised (an indexed reference to a
+// 4 KB table entry costs one octet on the wire, so a block of such references would otherwise
+// expand a thousandfold). The block is still read to its end, entries it inserts included, so
+// the table stays in sync; the caller sees `truncated` (HTTP 431, as Go's server answers).
 
 import { huffmanDecode, huffmanDecodedMaxLength, HuffmanError } from "./huffman.ts";
 import { STATIC_TABLE, STATIC_TABLE_LENGTH } from "./hpack-static-table.ts";
 
 /** A COMPRESSION_ERROR: the connection cannot continue after it (RFC 9113 §4.3). */
 export class HpackError extends Error {}
+
+/** Thrown inside feed() when a representation runs past the piece it was given. */
+const NEED_MORE = Symbol("need more");
 
 /** Per octet: 1 when it may appear in an HTTP/2 field name (lower-case token characters). */
 const NAME_CHAR: Uint8Array = (() => {
@@ -15,6 +24,15 @@ const NAME_CHAR: Uint8Array = (() => {
   for (let i = 0; i < ok.length; i++) t[ok.charCodeAt(i)] = 1;
   return t;
 })();
+
+/**
+ * Whether a field value is acceptable: no control characters other than HTAB (Go's
+ * httpguts.ValidHeaderFieldValue; RFC 9113 §8.2.1 forbids NUL, CR and LF outright).
+ */
+const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+export function isValidFieldValue(s: string): boolean {
+  return !BAD_VALUE.test(s);
+}
 
 /** Whether s is a valid lower-case field name, or a pseudo-header name (":" + lower-case token). */
 export function isValidFieldName(s: string): boolean {
@@ -42,6 +60,11 @@ export class HpackDecoder {
   listSize = 0;
   /** True when a field name in the last block is not a valid lower-case name. */
   badName = false;
+  /** True when a field value in the last block holds a forbidden control character. */
+  badValue = false;
+  /** True when the last block's fields exceed the limit given to decode(); fields past it were dropped. */
+  truncated = false;
+
 
   /** Dynamic table limit in force; changed by size updates, never above maxAllowed. */
   private limit: number;
@@ -50,11 +73,18 @@ export class HpackDecoder {
   // Dynamic table as a ring, oldest entry at `head`; entry k (0 = newest) is at head+len-1-k.
   private ringNames: string[] = new Array(64);
   private ringValues: string[] = new Array(64);
-  private ringBad: boolean[] = new Array(64);
+  /** Per entry: bit 1 = invalid name, bit 2 = invalid value. */
+  private ringBad: number[] = new Array(64);
   private head = 0;
   private len = 0;
   private pos = 0;
   private scratch = Buffer.allocUnsafe(256);
+  /** Header list size allowed for the block being decoded. */
+  private maxList = Infinity;
+  /** A field was decoded in this block (size updates must come before any). */
+  private fieldSeen = false;
+  /** Decoding a piece that is not the block's last: running short is not an error. */
+  private partial = false;
 
   /** maxAllowed: the SETTINGS_HEADER_TABLE_SIZE this side advertised (default 4096). */
   constructor(private readonly maxAllowed = 4096) {
@@ -72,29 +102,72 @@ export class HpackDecoder {
     return [this.ringNames[at], this.ringValues[at]];
   }
 
-  /** Decodes block[start, end). Throws HpackError on any malformed input. */
-  decode(block: Uint8Array, start = 0, end = block.length): void {
-    const buf = asBuffer(block);
+  /**
+   * Decodes block[start, end) as one whole header block. Throws HpackError on any malformed
+   * input, and on a single string longer than `maxListSize` (Go's decoder limits string length
+   * the same way). Fields beyond `maxListSize` (RFC 9113 §6.5.2 sizes) are not kept: see
+   * `truncated`.
+   */
+  decode(block: Uint8Array, start = 0, end = block.length, maxListSize = Infinity): void {
+    this.begin(maxListSize);
+    this.feed(block, start, end, true);
+  }
+
+  /** Starts a header block that arrives in pieces (HEADERS, then CONTINUATION frames). */
+  begin(maxListSize = Infinity): void {
     this.count = 0;
     this.listSize = 0;
     this.badName = false;
+    this.badValue = false;
+    this.truncated = false;
+    this.maxList = maxListSize;
+    this.fieldSeen = false;
+  }
+
+  /**
+   * Decodes the field representations complete in block[start, end) and returns where the
+   * first incomplete one starts (end when none is). With `final` the block ends here and an
+   * incomplete representation is an HpackError. A representation is applied whole or not at
+   * all, so the rest can be fed again with the next piece in front of it.
+   */
+  feed(block: Uint8Array, start: number, end: number, final: boolean): number {
+    const buf = asBuffer(block);
     this.pos = start;
-    let fieldSeen = false;
+    this.partial = !final;
+    let rep = start;
     try {
       while (this.pos < end) {
+        rep = this.pos;
         const b = buf[this.pos];
+        if (this.truncated && (b & 0x80) !== 0 && (b & 0x7f) !== 0x7f) {
+          // A run of one-octet references past the limit (the bulk of an HPACK bomb): only
+          // checked, in a tight loop.
+          const max = STATIC_TABLE_LENGTH + this.len;
+          let p = this.pos;
+          for (; p < end; p++) {
+            const x = buf[p];
+            if ((x & 0x80) === 0 || (x & 0x7f) === 0x7f) break;
+            if ((x & 0x7f) === 0) throw new HpackError("hpack: index 0");
+            if ((x & 0x7f) > max) throw new HpackError("hpack: index out of range");
+          }
+          this.pos = p;
+          this.fieldSeen = true;
+          continue;
+        }
         if (b & 0x80) {
           const index = this.integer(buf, 0x7f, end);
           if (index === 0) throw new HpackError("hpack: index 0");
-          this.emitIndexed(index);
-          fieldSeen = true;
+          // Past the limit a reference is only checked, never expanded (HPACK bombs).
+          if (this.truncated) this.checkIndex(index);
+          else this.emitIndexed(index);
+          this.fieldSeen = true;
         } else if (b & 0x40) {
           const index = this.integer(buf, 0x3f, end);
           this.literal(buf, index, end, true);
-          fieldSeen = true;
+          this.fieldSeen = true;
         } else if (b & 0x20) {
           // Size updates are allowed only at the start of a block (RFC 7541 §4.2).
-          if (fieldSeen) throw new HpackError("hpack: table size update after a field");
+          if (this.fieldSeen) throw new HpackError("hpack: table size update after a field");
           const size = this.integer(buf, 0x1f, end);
           if (size > this.maxAllowed) throw new HpackError("hpack: table size update above the limit");
           this.limit = size;
@@ -102,13 +175,21 @@ export class HpackDecoder {
         } else {
           const index = this.integer(buf, 0x0f, end);
           this.literal(buf, index, end, false);
-          fieldSeen = true;
+          this.fieldSeen = true;
         }
       }
     } catch (e) {
+      if (e === NEED_MORE) return rep;
       if (e instanceof HuffmanError) throw new HpackError(e.message);
       throw e;
     }
+    return end;
+  }
+
+  /** An incomplete representation: more of the block is needed, or (final) it is malformed. */
+  private short(what: string): never {
+    if (this.partial) throw NEED_MORE;
+    throw new HpackError(what);
   }
 
   private integer(buf: Buffer, mask: number, end: number): number {
@@ -116,7 +197,7 @@ export class HpackDecoder {
     if (v < mask) return v;
     let shift = 1;
     for (;;) {
-      if (this.pos >= end) throw new HpackError("hpack: truncated integer");
+      if (this.pos >= end) this.short("hpack: truncated integer");
       const b = buf[this.pos++];
       v += (b & 0x7f) * shift;
       if ((b & 0x80) === 0) return v;
@@ -126,11 +207,12 @@ export class HpackDecoder {
   }
 
   private string(buf: Buffer, end: number): string {
-    if (this.pos >= end) throw new HpackError("hpack: truncated string");
+    if (this.pos >= end) this.short("hpack: truncated string");
     const huffman = buf[this.pos] & 0x80;
     const n = this.integer(buf, 0x7f, end);
     const s = this.pos;
-    if (n > end - s) throw new HpackError("hpack: string longer than the block");
+    if (n > this.maxList) throw new HpackError("hpack: string longer than the header list limit");
+    if (n > end - s) this.short("hpack: string longer than the block");
     this.pos = s + n;
     if (!huffman) return buf.toString("latin1", s, s + n);
     const need = huffmanDecodedMaxLength(n);
@@ -139,10 +221,22 @@ export class HpackDecoder {
     return this.scratch.toString("latin1", 0, len);
   }
 
+  private checkIndex(index: number): void {
+    if (index > STATIC_TABLE_LENGTH && index - STATIC_TABLE_LENGTH - 1 >= this.len) throw new HpackError("hpack: index out of range");
+  }
+
+  private skipString(buf: Buffer, end: number): void {
+    if (this.pos >= end) this.short("hpack: truncated string");
+    const n = this.integer(buf, 0x7f, end);
+    if (n > this.maxList) throw new HpackError("hpack: string longer than the header list limit");
+    if (n > end - this.pos) this.short("hpack: string longer than the block");
+    this.pos += n;
+  }
+
   private emitIndexed(index: number): void {
     if (index <= STATIC_TABLE_LENGTH) {
       const e = STATIC_TABLE[index - 1];
-      this.emit(e[0], e[1], false);
+      this.emit(e[0], e[1], 0);
       return;
     }
     const k = index - STATIC_TABLE_LENGTH - 1;
@@ -152,35 +246,50 @@ export class HpackDecoder {
   }
 
   private literal(buf: Buffer, nameIndex: number, end: number, index: boolean): void {
+    if (this.truncated && !index) {
+      // Past the limit and not entering the table: its strings are skipped, not decoded.
+      if (nameIndex === 0) this.skipString(buf, end);
+      else this.checkIndex(nameIndex);
+      this.skipString(buf, end);
+      return;
+    }
     let name: string;
-    let bad: boolean;
+    let bad: number;
     if (nameIndex === 0) {
       name = this.string(buf, end);
-      bad = !isValidFieldName(name);
+      bad = isValidFieldName(name) ? 0 : 1;
     } else if (nameIndex <= STATIC_TABLE_LENGTH) {
       name = STATIC_TABLE[nameIndex - 1][0];
-      bad = false;
+      bad = 0;
     } else {
       const k = nameIndex - STATIC_TABLE_LENGTH - 1;
       if (k >= this.len) throw new HpackError("hpack: name index out of range");
       const at = (this.head + this.len - 1 - k) & (this.ringNames.length - 1);
       name = this.ringNames[at];
-      bad = this.ringBad[at];
+      bad = this.ringBad[at] & 1;
     }
     const value = this.string(buf, end);
+    if (!isValidFieldValue(value)) bad |= 2;
     if (index) this.add(name, value, bad);
     this.emit(name, value, bad);
   }
 
-  private emit(name: string, value: string, bad: boolean): void {
+  private emit(name: string, value: string, bad: number): void {
+    // Sizes count even when nothing is kept, so the caller can report the real size.
+    this.listSize += name.length + value.length + 32;
+    if (this.truncated) return;
+    if (this.listSize > this.maxList) {
+      this.truncated = true;
+      return;
+    }
     this.names[this.count] = name;
     this.values[this.count] = value;
     this.count++;
-    this.listSize += name.length + value.length + 32;
-    if (bad) this.badName = true;
+    if (bad & 1) this.badName = true;
+    if (bad & 2) this.badValue = true;
   }
 
-  private add(name: string, value: string, bad: boolean): void {
+  private add(name: string, value: string, bad: number): void {
     const entrySize = name.length + value.length + 32;
     // An entry larger than the table empties it and is not added (RFC 7541 §4.4).
     if (entrySize > this.limit) {
@@ -215,7 +324,7 @@ export class HpackDecoder {
     const cap = this.ringNames.length;
     const names: string[] = new Array(cap * 2);
     const values: string[] = new Array(cap * 2);
-    const bad: boolean[] = new Array(cap * 2);
+    const bad: number[] = new Array(cap * 2);
     for (let i = 0; i < this.len; i++) {
       const at = (this.head + i) & (cap - 1);
       names[i] = this.ringNames[at];

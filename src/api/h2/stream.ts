@@ -42,6 +42,9 @@ export class ServerStream implements H2Stream {
   queuedBytes = 0;
   /** Went over the high-water mark; ondrain is owed once below the low-water mark. */
   needDrain = false;
+  /** Resolvers of drained() promises: called with ondrain, or when the stream closes. */
+  private drainWaiters: (() => void)[] = [];
+
   /** Trailers of an end() issued while DATA was still queued. */
   pendingTrailers: HeaderList | undefined = undefined;
 
@@ -73,6 +76,32 @@ export class ServerStream implements H2Stream {
     if (!this.responded) throw new Error("h2: write before respond");
     if (this.ending) throw new Error("h2: write after end");
     if (data.length > 0) this.host.sendData(this, data);
+  }
+
+  /**
+   * null while the stream is writable; else a promise that resolves when its queue has drained
+   * below the low-water mark (the moment `ondrain` is called) or the stream closed. A producer
+   * that awaits it after each write holds at most the high-water mark in memory.
+   */
+  drained(): Promise<void> | null {
+    if (this.closed || !this.needDrain) return null;
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /**
+   * The queue fell below the low-water mark after going over the high-water mark (the
+   * connection's output side clears needDrain first), or the stream closed (`closing`):
+   * drained() promises resolve, and ondrain is called unless the stream is gone.
+   */
+  releaseDrain(closing: boolean): void {
+    const ws = this.drainWaiters;
+    if (ws.length > 0) {
+      this.drainWaiters = [];
+      for (const w of ws) w();
+    }
+    if (closing) return;
+    const cb = this.ondrain;
+    if (cb !== null) cb();
   }
 
   end(trailers?: HeaderList): void {

@@ -3,7 +3,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { ServerHttp2Stream } from "node:http2";
 import { PassThrough, type Readable } from "node:stream";
-import type { H2Stream } from "../h2/index.ts";
+import { DEFAULT_LIMITS, OutputGuard, realClock, type H2Stream } from "../h2/index.ts";
 
 export interface HttpExchange {
   readonly method: string;
@@ -26,26 +26,55 @@ export interface HttpExchange {
   readonly writable: boolean;
   /** Registers a callback for every time queued output drains after `writable` was false. */
   onDrain(fn: () => void): void;
+  /** The whole body without a stream, null past `limit` (an exchange that can do it cheaply). */
+  readAll?(limit: number): Promise<Buffer | null>;
+  /** Common name of the client's verified TLS certificate, when there is one. */
+  readonly peerCommonName?: string;
 }
 
-/** An HTTP/1.1 response holding more than this for its client is not writable. */
-const HTTP1_HIGH_WATER = 1024 * 1024;
-
+/**
+ * An HTTP/1.1 exchange. A response the client does not read is bounded like an HTTP/2
+ * connection's output (the same OutputGuard and limits): over the bound past the deadline,
+ * or over the hard cap, the connection is closed.
+ */
 export function fromHttp1(req: IncomingMessage, res: ServerResponse): HttpExchange {
+  let guard: OutputGuard | undefined;
+  const watchOutput = () => {
+    if (guard === undefined) {
+      guard = new OutputGuard(
+        {
+          bound: DEFAULT_LIMITS.connectionOutputBound,
+          hardCap: DEFAULT_LIMITS.connectionOutputHardCap,
+          deadlineMs: DEFAULT_LIMITS.outputDeadlineMs,
+          clock: realClock,
+          onExceeded: () => res.destroy(),
+        },
+        () => res.writableLength,
+      );
+      res.once("close", () => guard!.stop());
+      res.on("drain", () => guard!.update());
+    }
+    guard.update();
+  };
   return {
     method: req.method ?? "GET",
     url: req.url ?? "/",
     headers: req.headers,
     body: req,
     writeHead: (status, headers) => void res.writeHead(status, headers),
-    write: (chunk) => res.write(chunk),
+    write: (chunk) => {
+      if (res.destroyed) return false;
+      const ok = res.write(chunk);
+      if (!ok || guard !== undefined) watchOutput();
+      return ok;
+    },
     end: (chunk) => void (chunk === undefined ? res.end() : res.end(chunk)),
     get closed() {
       return res.writableEnded || res.destroyed;
     },
     onClose: (fn) => void res.on("close", fn),
     get writable() {
-      return !res.destroyed && res.writableLength <= HTTP1_HIGH_WATER;
+      return !res.destroyed && res.writableLength <= DEFAULT_LIMITS.streamHighWater;
     },
     onDrain: (fn) => void res.on("drain", fn),
   };
@@ -99,6 +128,7 @@ export function fromHttp2(stream: ServerHttp2Stream, headers: IncomingHttpHeader
 
 /** Reads the whole body, failing once it exceeds `limit` bytes (then returns null). */
 export function readBody(ex: HttpExchange, limit: number): Promise<Buffer | null> {
+  if (ex.readAll !== undefined) return ex.readAll(limit);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

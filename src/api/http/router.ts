@@ -11,6 +11,10 @@ export interface HttpRoute {
   /** Path prefix, e.g. "/v2/" or "/ui". */
   readonly prefix: string;
   readonly fetch: FetchHandler;
+  /** Serves an exchange directly when it returns true (a hot path); otherwise `fetch` does. */
+  readonly exchange?: (ex: HttpExchange) => boolean;
+  /** false: no CORS headers on its answers (the dashboard is same-origin only). Default true. */
+  readonly cors?: boolean;
 }
 
 export interface HttpRouterOptions {
@@ -44,7 +48,7 @@ export class HttpRouter {
   private readonly server: EtcdServer;
 
   constructor(
-    pipeline: Pipeline,
+    private readonly pipeline: Pipeline,
     private readonly opts: HttpRouterOptions,
   ) {
     this.server = pipeline.server;
@@ -53,6 +57,11 @@ export class HttpRouter {
     this.corsAll = cors.includes("*");
     this.corsOrigins = new Set(cors);
     this.versionBody = JSON.stringify(opts.version ?? DEFAULT_VERSION);
+  }
+
+  /** True when `path` is a gateway route whose request is a stream of messages (watch, keepalive). */
+  isBidiRoute(path: string): boolean {
+    return this.gateway.route(path)?.kind === "bidi_streaming";
   }
 
   /**
@@ -65,7 +74,7 @@ export class HttpRouter {
     if (commonName !== undefined && commonName !== "" && (ex.url.startsWith("/v3/") || ex.url.startsWith("/v3beta/")) && this.server.auth.enabled()) {
       return text(ex, 400, "CommonName of client sending a request against gateway will be ignored and not used as expected\n");
     }
-    this.addCors(ex);
+    if (this.opts.routes?.some((r) => r.cors === false && ex.url.startsWith(r.prefix)) !== true) this.addCors(ex);
     if (ex.method === "OPTIONS") {
       ex.writeHead(200, {});
       ex.end();
@@ -90,11 +99,12 @@ export class HttpRouter {
         return;
       case "/metrics":
         ex.writeHead(200, METRICS_HEADERS);
-        ex.end(this.server.metrics());
+        ex.end(this.server.metrics() + this.pipeline.metrics());
         return;
     }
     for (const r of this.opts.routes ?? []) {
       if (path.startsWith(r.prefix)) {
+        if (r.exchange?.(ex) === true) return;
         serveFetch(ex, r.fetch, this.opts.secure === true).catch((err) => {
           this.opts.logger.warn("http handler failed", { path, error: String(err) });
           if (!ex.closed) text(ex, 500, "Internal Server Error\n");

@@ -28,7 +28,7 @@ export interface CallMeta {
    * grpc-gateway): every call ends with DeadlineExceeded at it.
    */
   readonly clientDeadline?: boolean | undefined;
-  /** Streaming calls: the output's backpressure, handed to the method as ctx.flow. */
+  /** Streaming calls: the output backpressure of the call's stream (h2 engine, gateway). */
   readonly flow?: StreamFlow | undefined;
 }
 

@@ -32,6 +32,7 @@ export class Pipeline {
 
   /** A unary call from a transport. */
   unary(method: UnaryMethod, req: Message, meta: CallMeta): Promise<Message> {
+    this.count(method);
     const ctx = buildContext(meta);
     const dl = this.deadline(meta, ctx);
     if (dl === EXPIRED) return Promise.reject(deadlineExceeded);
@@ -80,6 +81,7 @@ export class Pipeline {
 
   /** A server-streaming call: the checks run before the first response. */
   async *serverStream(method: ServerStreamMethod, req: Message, meta: CallMeta): AsyncGenerator<Message> {
+    this.count(method);
     const ctx = buildContext(meta);
     const dl = this.deadline(meta, ctx);
     if (dl === EXPIRED) throw deadlineExceeded;
@@ -120,6 +122,7 @@ export class Pipeline {
    * ends the stream with its error. hasleader streams end with "no leader" when it is lost.
    */
   bidi(method: BidiMethod, meta: CallMeta, sink: StreamSink): BidiHandler {
+    this.count(method);
     const ctx = buildContext(meta);
     const dl = this.deadline(meta, ctx);
     let handler: BidiHandler | null = null;
@@ -216,6 +219,25 @@ export class Pipeline {
     const err = this.identityErrors.get(ctx);
     if (err !== undefined) throw this.mapError(err);
     return ctx;
+  }
+
+  // ---- metrics ------------------------------------------------------------------------------
+
+  /** Calls started per method (gRPC and gateway), go-grpc-prometheus's grpc_server_started_total. */
+  private readonly started = new Map<RpcMethod, number>();
+
+  private count(method: RpcMethod): void {
+    this.started.set(method, (this.started.get(method) ?? 0) + 1);
+  }
+
+  /** The call counters in Prometheus text form (appended to the member's /metrics). */
+  metrics(): string {
+    let out = "# HELP grpc_server_started_total Total number of RPCs started on the server.\n# TYPE grpc_server_started_total counter\n";
+    for (const [m, n] of this.started) {
+      const slash = m.path.lastIndexOf("/");
+      out += `grpc_server_started_total{grpc_method="${m.path.slice(slash + 1)}",grpc_service="${m.path.slice(1, slash)}",grpc_type="${m.kind}"} ${n}\n`;
+    }
+    return out;
   }
 
   // ---- interceptors -------------------------------------------------------------------------

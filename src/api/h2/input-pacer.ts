@@ -1,0 +1,79 @@
+// Fair reading for one connection. Input is handed on in slices, and a connection whose input
+// has taken TURN_BUDGET_MS of one event-loop turn yields until the next turn, reading paused
+// meanwhile. One process serves every connection, and a request needs several turns through
+// raft: a flood of cheap frames that held the loop for 20-50 ms per read made every other
+// client's put wait that long at each turn (puts took up to 1 s behind an HPACK bomb).
+//
+// Reading also stops for other reasons (the output side's, when the client does not read its
+// answers): each reason is a bit, and the socket reads while no bit is set.
+import type { Socket } from "node:net";
+import type { H2Clock } from "./limits.ts";
+
+export const TURN_BUDGET_MS = 3;
+const INPUT_SLICE = 32 * 1024;
+
+/** Reasons to stop reading. */
+export const Hold = { YIELDED: 1, OUTPUT: 2 } as const;
+
+export class InputPacer {
+  /** Input read but not yet processed (yielded), oldest first. */
+  private backlog: Buffer[] = [];
+  private holds = 0;
+  stopped = false;
+
+  /**
+   * process: hands one slice on, with the clock reading taken for it; returns false when the
+   * connection ended (nothing more is processed).
+   */
+  constructor(
+    private readonly socket: Socket,
+    private readonly clock: H2Clock,
+    private readonly process: (slice: Buffer, now: number) => boolean,
+  ) {}
+
+  /** A chunk read from the socket. */
+  push(chunk: Buffer): void {
+    if (this.stopped) return;
+    if (this.backlog.length > 0) this.backlog.push(chunk);
+    else this.run(chunk);
+  }
+
+  /** Sets or clears one reason to stop reading. */
+  hold(bit: number, on: boolean): void {
+    const before = this.holds;
+    this.holds = on ? before | bit : before & ~bit;
+    if (this.stopped) return;
+    if (before === 0 && this.holds !== 0) this.socket.pause();
+    else if (before !== 0 && this.holds === 0) this.socket.resume();
+  }
+
+  /** Processes a chunk until done (true) or until this turn's budget is spent (false: it yielded). */
+  private run(chunk: Buffer): boolean {
+    const t0 = this.clock.now();
+    for (let off = 0; off < chunk.length && !this.stopped; ) {
+      const end = Math.min(chunk.length, off + INPUT_SLICE);
+      const now = this.clock.now();
+      if (!this.process(off === 0 && end === chunk.length ? chunk : chunk.subarray(off, end), now)) {
+        this.stopped = true;
+        break;
+      }
+      off = end;
+      if (off < chunk.length && now - t0 >= TURN_BUDGET_MS) {
+        this.backlog.unshift(chunk.subarray(off));
+        this.hold(Hold.YIELDED, true);
+        setImmediate(this.resume);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private readonly resume = (): void => {
+    while (this.backlog.length > 0 && !this.stopped) {
+      // A chunk that yields again puts its rest back in front and schedules the next turn.
+      if (!this.run(this.backlog.shift()!)) return;
+    }
+    this.backlog = [];
+    this.hold(Hold.YIELDED, false);
+  };
+}
