@@ -122,6 +122,7 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
   const smOpts: StateMachineOptions = {
     path: smPath,
     clock: p.monotonic ?? p.clock,
+    wallClock: p.clock,
     timers,
     files,
     header: (revision: number) => server!.header(revision),

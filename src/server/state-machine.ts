@@ -46,7 +46,9 @@ export const ALREADY_APPLIED: unique symbol = Symbol("already applied");
 
 export interface StateMachineOptions {
   path: string; // SQLite file, e.g. <data-dir>/member/state.db (created if missing)
-  clock: () => number; // ms, for lease deadlines only
+  clock: () => number; // ms, for lease deadlines only (a monotonic clock in a member)
+  /** Wall-clock ms for v2 TTL expiration times, which clients read as dates (default: `clock`). */
+  wallClock?: () => number;
   header: (revision: number) => ResponseHeader; // fills cluster_id/member_id/raft_term
   memberId: bigint;
   minLeaseTtl: number; // seconds; grants below are raised to it
@@ -277,7 +279,7 @@ class Sm implements StateMachine {
       },
     };
     this.lessor = new Lessor(o.clock, o.minLeaseTtl);
-    this.v2 = new V2Store({ now: o.clock, namespaces: ["/0", "/1"], hub: o.v2Hub });
+    this.v2 = new V2Store({ now: o.wallClock ?? o.clock, namespaces: ["/0", "/1"], hub: o.v2Hub });
     this.committedRev = store.revision;
     this.hub = new WatchHub(
       {
