@@ -92,3 +92,28 @@ test("the client going away aborts the call's signal; clear() disarms the timer"
   dl.clear();
   expect(timers.armed).toBe(0);
 });
+
+test("a deadline longer than a timer takes (a year, as a lock wait sends) is waited out in steps", () => {
+  const delays: number[] = [];
+  let fn: (() => void) | undefined;
+  const timers: DeadlineTimers = {
+    setTimeout(f: () => void, ms: number) {
+      fn = f;
+      delays.push(ms);
+      return delays.length;
+    },
+    clearTimeout() {
+      fn = undefined;
+    },
+  };
+  const year = 365 * 24 * 3600 * 1000;
+  const dl = new CallDeadline(year, undefined, timers);
+  // Every step fits a 32-bit timer (a longer delay would fire at once).
+  for (let i = 0; i < 20 && !dl.expired; i++) {
+    expect(delays[delays.length - 1]!).toBeLessThanOrEqual(2 ** 31 - 1);
+    fn!();
+  }
+  expect(dl.expired).toBe(true);
+  expect(delays.reduce((a, b) => a + b, 0)).toBe(year);
+  expect(delays.length).toBe(Math.ceil(year / (2 ** 31 - 1)));
+});

@@ -73,6 +73,9 @@ export interface DeadlineTimers {
   clearTimeout(h: unknown): void;
 }
 
+/** The longest delay a timer takes (a signed 32-bit count of ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export const globalDeadlineTimers: DeadlineTimers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
@@ -85,7 +88,7 @@ export const globalDeadlineTimers: DeadlineTimers = {
  */
 export class CallDeadline {
   private readonly ac = new AbortController();
-  private readonly handle: unknown;
+  private handle: unknown;
   private expiredFlag = false;
   private readonly listeners = new Set<() => void>();
   private readonly onParentAbort = () => this.ac.abort();
@@ -97,7 +100,16 @@ export class CallDeadline {
   ) {
     parent?.addEventListener("abort", this.onParentAbort, { once: true });
     if (parent?.aborted) this.ac.abort();
-    this.handle = timers.setTimeout(() => this.expire(), Math.max(0, ms));
+    this.arm(Math.max(0, ms));
+  }
+
+  /**
+   * Timers take at most MAX_TIMER_MS (a longer delay fires at once, with a warning): a longer
+   * deadline (clients send up to years, e.g. for a lock wait) is waited out in steps.
+   */
+  private arm(ms: number): void {
+    const step = Math.min(ms, MAX_TIMER_MS);
+    this.handle = this.timers.setTimeout(() => (ms > step ? this.arm(ms - step) : this.expire()), step);
     (this.handle as { unref?: () => void } | undefined)?.unref?.();
   }
 
