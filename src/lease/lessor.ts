@@ -78,13 +78,14 @@ export class Lessor {
 
   /**
    * A remaining TTL written through the log (0 clears it: a renewal happened, the full TTL
-   * counts again), as etcd's LeaseCheckpoint applies.
+   * counts again), as etcd's LeaseCheckpoint applies: only the remaining TTL is kept, the
+   * deadline stays (promote() starts from it on a new leader). Checkpoints round up, so moving
+   * the deadline to each one would lengthen a lease by up to a second per checkpoint.
    */
   checkpoint(id: bigint, remaining: number, out: InStatement[]): void {
     const l = this.leases.get(id);
     if (l === undefined) return;
     l.remaining = remaining;
-    l.expiry = this.clock() + (remaining > 0 ? remaining : l.ttl) * 1000;
     out.push({ sql: "UPDATE leases SET remaining = ? WHERE id = ?", args: [remaining, id.toString()] });
   }
 
