@@ -736,6 +736,15 @@ export class Server implements EtcdServer, PeerHandler {
     // reads the resident memory before and after its writes.
     out += "# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\n";
     out += `process_resident_memory_bytes ${process.memoryUsage().rss}\n`;
+    // etcd's rafthttp gauge: 1 while the message stream to a peer is up. Operators (and the
+    // strict reconfiguration check's 5 s of connection) read it per Remote.
+    out += "# HELP etcd_network_active_peers The current number of active peer connections.\n# TYPE etcd_network_active_peers gauge\n";
+    const local = this.memberId.toString(16);
+    for (const m of this.loop.members.list()) {
+      if (m.id === this.memberId) continue;
+      const up = this.o.transport.connectedFor(m.id) === undefined ? 0 : 1;
+      out += `etcd_network_active_peers{Local="${local}",Remote="${m.id.toString(16)}"} ${up}\n`;
+    }
     out += "# HELP etcd_disk_wal_fsync_duration_seconds The latency distributions of fsync called by WAL.\n";
     out += "# TYPE etcd_disk_wal_fsync_duration_seconds summary\n";
     out += `etcd_disk_wal_fsync_duration_seconds_sum ${l.fsyncSeconds}\netcd_disk_wal_fsync_duration_seconds_count ${l.fsyncCount}\n`;

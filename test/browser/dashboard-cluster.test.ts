@@ -442,7 +442,6 @@ describe("dashboard on a 3-member cluster", () => {
     try {
       const row = page.getByTestId("mrow-ui4");
       await seeText(row.getByTestId("mstatus"), "learner", 20_000);
-      const connectedAt = Date.now();
       // Promote once it has caught up (the leader refuses a lagging learner).
       await pollUntil(
         async () => {
@@ -460,8 +459,19 @@ describe("dashboard on a 3-member cluster", () => {
       expect(promoted.isLearner).toBe(false);
       expect(promoted.name).toBe("ui4");
       // etcd's strict reconfiguration check (on by default) refuses to remove a running voter
-      // ("unhealthy cluster") until every voter has been connected for 5 s (HealthInterval).
-      await new Promise((r) => setTimeout(r, Math.max(0, connectedAt + 5500 - Date.now())));
+      // ("unhealthy cluster") until every voter has been connected to the member that is asked
+      // for 5 s (HealthInterval): wait until the page's member reports its stream to ui4 up
+      // (etcd_network_active_peers), then 5 s more. The learner's first status in the page is
+      // no such sign: the member's peer stream may dial it later.
+      const upSince = await pollUntil(
+        async () => {
+          const text = await (await fetch(`${base}/metrics`)).text();
+          return new RegExp(`^etcd_network_active_peers\\{[^}]*Remote="${promoted.id.toString(16)}"\\} 1$`, "m").test(text) ? Date.now() : undefined;
+        },
+        20_000,
+        "the page's member connected to ui4",
+      );
+      await new Promise((r) => setTimeout(r, Math.max(0, upSince + 5500 - Date.now())));
       await row.getByTestId("remove").click();
       await page.getByTestId("confirm-yes").click();
       await seeContains(page.getByTestId("members-notice"), "removed from cluster");

@@ -5,12 +5,19 @@
 // they catch up from the new store. etcdctl's watch must stay alive and print every event once,
 // in order (nothing is compacted here, so no compacted cancel is expected).
 //
+// The first writes go one at a time: raft sends each to the frozen follower as a message of its
+// own until its window of 256 unacknowledged messages is full, so the entries already on their
+// way (kept in the socket buffers and read at SIGCONT) end far below the leader's compaction
+// point. Written 16 at a time from the start, the window's messages could carry most of the
+// 6000 entries, and the follower then needed no snapshot at all.
+//
 // etcdctl's keepalive is made long so that the client does not drop the frozen connection and
 // re-watch: the test is about the server-side stream surviving, not the client resuming.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Cluster, type LineProcess, spawnEtcdctl, writeKeys } from "../helpers/index.ts";
 
 const WRITES = 6000;
+const ONE_BY_ONE = 400;
 const EARLY = 20;
 const LATE = 10;
 const PREFIX = "cw/";
@@ -83,7 +90,8 @@ test("etcdctl watch on a follower keeps printing every event once across a snaps
 
   follower.pause();
   try {
-    await writeKeys(leader, `${PREFIX}b/`, WRITES, 16);
+    await writeKeys(leader, `${PREFIX}b/`, ONE_BY_ONE, 1);
+    await writeKeys(leader, `${PREFIX}b/`, WRITES - ONE_BY_ONE, 16, ONE_BY_ONE);
   } finally {
     follower.resume();
   }

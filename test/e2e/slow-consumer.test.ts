@@ -112,10 +112,17 @@ describe.if(!isEtcd())("slow consumers", () => {
       expect(hClosed).toBe(false);
       expect(m.logTail(200)).not.toMatch(/output buffer over/);
       const peak = rss.stop();
-      // Two watchers of 40 MiB each were not queued in memory (before, the two queues held
-      // ~95 MiB here until their connections were closed).
-      const report = JSON.stringify({ before, peak });
-      expect(peak - before, report).toBeLessThan(200);
+      // Two watchers of 40 MiB each were not queued in memory. What the member still holds 10 s
+      // after the burst, both non-reading watchers still open, is the test: queued events would
+      // stay there until the connections close (before, the two queues held ~95 MiB more here;
+      // held back, the growth is 75-80 MiB of caches and heap the collector keeps). The peak
+      // during the burst depends on when the collector runs (195-275 MiB over the start on
+      // this 2-core machine with other work running), so it only gets a coarse cap.
+      const settled = rssMiB(pid);
+      const report = JSON.stringify({ before, peak, settled });
+      console.log(`slow consumers: RSS ${report}`);
+      expect(settled - before, report).toBeLessThan(130);
+      expect(peak - before, report).toBeLessThan(300);
       // The gateway watcher reads at last: every event once, in revision order.
       const revs = await readGatewayEvents(h, n, 20_000);
       expect(revs.length).toBe(n);

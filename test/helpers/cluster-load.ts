@@ -171,8 +171,9 @@ export async function measureFirstWrite(
  * Writes `n` keys `${prefix}<i>` = `v<i>` through one member's gateway with `concurrency`
  * requests in flight; every write must succeed. Returns the last revision seen.
  */
-export async function writeKeys(member: ClusterMember, prefix: string, n: number, concurrency = 8): Promise<number> {
-  let next = 0;
+export async function writeKeys(member: ClusterMember, prefix: string, n: number, concurrency = 8, from = 0): Promise<number> {
+  let next = from;
+  n += from;
   let maxRev = 0;
   const worker = async (): Promise<void> => {
     for (let i = next++; i < n; i = next++) {
