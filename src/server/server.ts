@@ -499,7 +499,11 @@ export class Server implements EtcdServer, PeerHandler {
   }
 
   async compact(req: CompactionRequest, ctx: RequestContext): Promise<CompactionResponse> {
-    return this.propose<CompactionResponse>({ compaction: req }, ctx);
+    const res = await this.propose<CompactionResponse>({ compaction: req }, ctx);
+    // `physical`: answer once this member has deleted the compacted revisions (etcd waits on
+    // the compaction's done channel), so a defrag right after it reclaims their space.
+    if (req.physical) await this.sm.compactionDone();
+    return res;
   }
 
   openWatchStream(
