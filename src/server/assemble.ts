@@ -11,6 +11,7 @@ import type { PeerMember, PeerTransport } from "../transport/types.ts";
 import type { BootstrapPlan } from "./bootstrap.ts";
 import type { Logger } from "./logger.ts";
 import { SERVER_VERSION, Server, type ServerOptions } from "./server.ts";
+import { StepDurations } from "./step-durations.ts";
 import { installStateImage, openStateMachine, type StateMachine, type StateMachineOptions } from "./state-machine.ts";
 import { V2Service } from "./v2-service.ts";
 import { WatcherHub } from "../v2store/index.ts";
@@ -116,6 +117,8 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
       tokenIssued: (token, user) => server?.auth.tokenIssued(token, user),
     },
     collectGarbage: p.collectGarbage,
+    // One histogram for every state machine this member opens (snapshot installs).
+    steps: new StepDurations(),
     v2Hub,
     onEmptyEntry: () => v2?.leaderEntryApplied(),
   };

@@ -715,6 +715,7 @@ export class Server implements EtcdServer, PeerHandler {
     out += "# HELP etcd_disk_wal_fsync_duration_seconds The latency distributions of fsync called by WAL.\n";
     out += "# TYPE etcd_disk_wal_fsync_duration_seconds summary\n";
     out += `etcd_disk_wal_fsync_duration_seconds_sum ${l.fsyncSeconds}\netcd_disk_wal_fsync_duration_seconds_count ${l.fsyncCount}\n`;
+    out += this.sm.steps.render();
     return out;
   }
 
