@@ -4,10 +4,11 @@
 // (etcd_debugging_server_apply_step_duration_seconds), not from wall time.
 //
 // The state is a synthetic etcd snapshot (50k keys' worth of 1.2 KB revisions at full size)
-// restored with `conclave ctl snapshot restore`. Size: RECLAIM_TEST_MB (default 64). CI runs
-// 64 MB: the property (every step bounded, independent of the file's size) is the same at any
-// size, and 64 MB keeps the test within seconds on a shared 2-core machine; the issue's 500 MB
-// case is run by hand with RECLAIM_TEST_MB=500 and its figures are in docs/benchmarks.md.
+// restored with `conclave ctl snapshot restore`. Size: RECLAIM_TEST_MB (default 128). CI runs
+// 128 MB: the property (every step bounded, independent of the file's size) is the same at any
+// size, a whole-database step is already 2-4× over the bound there, and the test stays within
+// ~10 s on a shared 2-core machine; the issue's 500 MB case is run by hand with
+// RECLAIM_TEST_MB=500 and its figures are in docs/benchmarks.md.
 //
 // Conclave only: the histogram is the member's own (etcd 3.4 has no such metric, and its
 // defrag is exactly the whole-database step this test rules out).
@@ -15,19 +16,19 @@ import { afterAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { b64, Ctl, Gateway, makeTempDir, Member, REPO_ROOT, removeDir, runEtcdctl, writeSynthSnapshot } from "../helpers/index.ts";
+import { b64, Ctl, delay, Gateway, makeTempDir, Member, REPO_ROOT, removeDir, runEtcdctl, writeSynthSnapshot } from "../helpers/index.ts";
 
 const MB = 1 << 20;
-const SIZE_MB = Number(process.env.RECLAIM_TEST_MB ?? 64);
+const SIZE_MB = Number(process.env.RECLAIM_TEST_MB ?? 128);
 const VALUE_BYTES = 1200;
 // ~1.3 KB per revision in the state file; 8 revisions per key, as the issue's 400k puts on 50k keys.
 const REVISIONS = Math.round((SIZE_MB * MB) / 1330);
 const KEYS = Math.max(1, Math.round(REVISIONS / 8));
 /**
  * No step may hold the loop longer than this (s). A batch is sized for ~4 ms; the bound leaves
- * room for a loaded machine descheduling the member mid-step. A whole-database step is far
- * above it at these sizes: one `PRAGMA incremental_vacuum` of everything freed took 0.9 s at
- * 64 MB and 6-8 s at 500 MB (docs/benchmarks.md).
+ * room for a loaded machine descheduling the member mid-step. A whole-database step is above it
+ * at these sizes: one `PRAGMA incremental_vacuum` of everything freed (the defrag before) fell in
+ * the 0.256-0.512 s bucket at 64 MB, and grows with the file (docs/benchmarks.md).
  */
 const STEP_BOUND_S = 0.256;
 const CONCLAVE = process.env.CONCLAVE_BIN ?? resolve(REPO_ROOT, "dist", "conclave");
@@ -101,10 +102,16 @@ test(`compaction + defrag of a ${SIZE_MB} MB state file while a client writes: s
     expect(d.code).toBe(0);
     const tDefrag = performance.now() - t0 - tCompact;
     const putsDuring = puts;
+
+    // defrag answers within 3 s at most (etcdctl's timeout is 5 s); what is left then is
+    // given back between apply batches: wait for it (a bound, not a timing).
+    let after = await status(ctl);
+    for (let i = 0; i < 600 && after.dbSize > after.dbSizeInUse + MB; i++) {
+      await delay(100);
+      after = await status(ctl);
+    }
     writing = false;
     await writer;
-
-    const after = await status(ctl);
     const hist = await steps(m);
     // Per kind: how many steps, and the bucket of the longest one.
     const longest = (s: { le: Map<string, number>; count: number }) => [...s.le].find(([, n]) => n === s.count)?.[0] ?? "?";
