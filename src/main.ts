@@ -71,7 +71,8 @@ async function main(): Promise<void> {
   // p99 0.92-1.08x (docs/benchmarks.md). Polling the heap size costs microseconds.
   const { fullCollector, startHeapGovernor } = await import("./runtime/heap-governor.ts");
   await startHeapGovernor({ growth: 1.08, everyMs: 10, minBytes: 64 << 20 });
-  const member = await startMember(config, { collectGarbage: await fullCollector() }).catch((err: unknown) => {
+  const { startCheckpointer } = await import("./runtime/checkpointer.ts");
+  const member = await startMember(config, { collectGarbage: await fullCollector(), openCheckpointer: (path) => startCheckpointer(path) }).catch((err: unknown) => {
     fail(`conclave: ${err instanceof Error ? err.message : String(err)}`);
   });
   // A member removed from the cluster stops itself; etcd then exits with status 0.

@@ -12,6 +12,7 @@ import type { BootstrapPlan } from "./bootstrap.ts";
 import type { Logger } from "./logger.ts";
 import { SERVER_VERSION, Server, type ServerOptions } from "./server.ts";
 import { StepDurations } from "./step-durations.ts";
+import type { OpenCheckpointer } from "../storage/checkpointer.ts";
 import { installStateImage, openStateMachine, type StateMachine, type StateMachineOptions } from "./state-machine.ts";
 import { V2Service } from "./v2-service.ts";
 import { WatcherHub } from "../v2store/index.ts";
@@ -50,6 +51,8 @@ export interface MemberParts {
   auth?: ServerOptions["auth"];
   /** A full garbage collection (see StateMachineOptions.collectGarbage). */
   collectGarbage?: () => void;
+  /** See StateMachineOptions.openCheckpointer. */
+  openCheckpointer?: OpenCheckpointer;
 }
 
 export interface AssembledMember {
@@ -119,6 +122,7 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
     collectGarbage: p.collectGarbage,
     // One histogram for every state machine this member opens (snapshot installs).
     steps: new StepDurations(),
+    openCheckpointer: p.openCheckpointer,
     v2Hub,
     onEmptyEntry: () => v2?.leaderEntryApplied(),
   };

@@ -27,6 +27,7 @@ import { Crc32, fromKey, keyRange, MvccStore, selectRange } from "../mvcc/index.
 import type { MemberRow, MembershipEvent } from "../membership/members.ts";
 import { stateDdl, statePragmas, SYNC_TOUCH } from "../storage/schema.ts";
 import { StateReader } from "../storage/state-reader.ts";
+import type { Checkpointer, OpenCheckpointer } from "../storage/checkpointer.ts";
 import { AUTH_ROWS_SQL, authTableRows } from "../storage/auth-rows.ts";
 import { snapshotResponses } from "../snapshot/index.ts";
 import { type StepKind, StepDurations } from "./step-durations.ts";
@@ -74,6 +75,11 @@ export interface StateMachineOptions {
   authEvents?: StateAuthEvents;
   /** Where the durations of the single-writer steps go; pass the same one to a replacing machine. */
   steps?: StepDurations;
+  /**
+   * Runs the state file's WAL checkpoints beside the writer (storage/checkpointer.ts); without
+   * one, SQLite checkpoints inside commits on this thread.
+   */
+  openCheckpointer?: OpenCheckpointer;
 }
 
 /** Auth changes as the member outside the state machine must learn them. */
@@ -180,6 +186,8 @@ const RECLAIM_FIRST_PAGES = 64;
 const RECLAIM_MAX_PAGES = 1 << 16;
 /** Defragment answers once every free page is back, or after this long (ms), whichever is first. */
 const DEFRAG_WAIT_MS = 3000;
+/** Background batches wait while the checkpointer is behind by more than this many WAL frames (16 MB). */
+const WAL_BACKLOG_FRAMES = 4096;
 
 /**
  * Replaces the state file with a snapshot image (the blobs of snapshot() without the final
@@ -242,6 +250,11 @@ class Sm implements StateMachine {
   private sizesAt = -Infinity;
   private compacting: Promise<void> | undefined;
   private reclaiming: Promise<void> | undefined;
+  /** The WAL checkpointer while background work runs (see background()). */
+  private checkpointer: Checkpointer | undefined;
+  private checkpointerUsers = 0;
+  /** Starts and stops of the checkpointer, one after the other. */
+  private checkpointerLife: Promise<void> = Promise.resolve();
   /** Free pages the running reclamation leaves (0 = all of them, as defragment asks). */
   private reclaimKeep = 0;
   readonly steps: StepDurations;
@@ -487,8 +500,57 @@ class Sm implements StateMachine {
 
   // ---- compaction in the background: small batches, each its own serialized write ----
 
+  /**
+   * Runs background work (compaction, reclamation) with the WAL checkpointer on its own thread:
+   * those batches write the WAL fast, and SQLite's automatic checkpoint inside a commit on this
+   * thread was their longest step (an fsync of the file). Started for the work and stopped
+   * after it, so an idle member does not carry the thread's runtime (~15 MB); without one (no
+   * `openCheckpointer`, or it failed to start) SQLite checkpoints as before.
+   */
+  private async background<T>(job: () => Promise<T>): Promise<T> {
+    const open = this.o.openCheckpointer;
+    if (open === undefined) return job();
+    if (this.checkpointerUsers++ === 0) {
+      this.checkpointerLife = this.checkpointerLife.then(async () => {
+        if (this.checkpointer !== undefined || this.closed) return;
+        const cp = await open(this.o.path).catch(() => undefined);
+        if (cp === undefined) return;
+        this.checkpointer = cp;
+        // Automatic checkpoints off while it runs; a restarted WAL is trimmed back to 4 MiB.
+        await this.serial("checkpoint", () => this.db.executeMultiple("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=4194304;")).catch(() => undefined);
+      });
+    }
+    // The job does not wait for the thread to start (~100 ms): until it is up, SQLite's
+    // automatic checkpoint goes on as before.
+    try {
+      return await job();
+    } finally {
+      if (--this.checkpointerUsers === 0) {
+        this.checkpointerLife = this.checkpointerLife.then(() => this.stopCheckpointer());
+      }
+    }
+  }
+
+  private async stopCheckpointer(): Promise<void> {
+    const cp = this.checkpointer;
+    if (cp === undefined || this.checkpointerUsers > 0) return;
+    // Hand back to SQLite's automatic checkpoint once the checkpointer has copied everything (or
+    // after 2 s of trying): otherwise the next commit here would copy the rest and fsync.
+    if (!this.closed) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([cp.caughtUp(0), new Promise<void>((r) => (timer = setTimeout(r, 2000)))]);
+      clearTimeout(timer);
+    }
+    if (this.checkpointerUsers > 0) return; // new background work started meanwhile: keep it
+    this.checkpointer = undefined;
+    if (!this.closed) {
+      await this.serial("checkpoint", () => this.db.executeMultiple("PRAGMA wal_autocheckpoint=1000")).catch(() => undefined);
+    }
+    await cp.stop();
+  }
+
   private startCompaction(): void {
-    this.compacting = this.compactLoop().finally(() => {
+    this.compacting = this.background(() => this.compactLoop()).finally(() => {
       this.compacting = undefined;
     });
     this.compacting.catch(() => undefined);
@@ -502,6 +564,7 @@ class Sm implements StateMachine {
       if (target === 0 || this.closed) return;
       let lo: number | undefined = Math.max(0, (await this.store.lowestRevision()) - 1);
       while (lo !== undefined && !this.closed) {
+        await this.checkpointer?.caughtUp(WAL_BACKLOG_FRAMES);
         const step = this.store.compactionStep(lo, batch);
         const ms = await this.serial("compact", () => {
           const t0 = this.steps.now();
@@ -525,8 +588,10 @@ class Sm implements StateMachine {
     }
     // Give back what the compaction freed beyond a slack the next writes reuse (defragment
     // gives back the rest), after the compaction's waiters are answered.
+    // Near the quota (which counts free pages, as etcd's does) everything goes back.
     const inUse = this.pages - this.freePages;
-    const keep = Math.max(RECLAIM_MIN_PAGES, Math.floor(inUse * RECLAIM_SLACK));
+    const nearQuota = this.dbSize() * 2 >= this.o.quotaBackendBytes;
+    const keep = nearQuota ? 0 : Math.max(RECLAIM_MIN_PAGES, Math.floor(inUse * RECLAIM_SLACK));
     if (this.freePages > keep) setImmediate(() => void this.reclaim(keep).catch(() => undefined));
   }
 
@@ -544,7 +609,7 @@ class Sm implements StateMachine {
     this.reclaimKeep = Math.min(this.reclaimKeep, keep);
     if (this.reclaiming !== undefined) return this.reclaiming;
     this.reclaimKeep = keep;
-    this.reclaiming = this.reclaimLoop().finally(() => {
+    this.reclaiming = this.background(() => this.reclaimLoop()).finally(() => {
       this.reclaiming = undefined;
     });
     return this.reclaiming;
@@ -553,6 +618,7 @@ class Sm implements StateMachine {
   private async reclaimLoop(): Promise<void> {
     let n = RECLAIM_FIRST_PAGES;
     while (!this.closed && this.freePages > this.reclaimKeep) {
+      await this.checkpointer?.caughtUp(WAL_BACKLOG_FRAMES);
       const pages = Math.min(n, this.freePages - this.reclaimKeep);
       const ms = await this.serial("reclaim", () => {
         const t0 = this.steps.now();
@@ -761,12 +827,21 @@ class Sm implements StateMachine {
     // answer waits for that at most DEFRAG_WAIT_MS, so etcdctl's 5 s default timeout never
     // reports a defrag as failed; past it the reclamation goes on between apply batches and
     // endpoint status shows dbSize falling (docs/design-notes.md).
-    const done = this.reclaim(0).then(() =>
-      this.serial("checkpoint", async () => {
+    const done = this.background(async () => {
+      await this.reclaim(0);
+      const cp = this.checkpointer;
+      if (cp !== undefined) {
+        // The checkpointer copies the WAL into the file (which shrinks to its pages then); the
+        // next write restarts the WAL and journal_size_limit trims it. No fsync on this thread.
+        await cp.caughtUp(0);
+        await this.serial("checkpoint", () => this.refreshSizes());
+        return;
+      }
+      await this.serial("checkpoint", async () => {
         await this.db.executeMultiple("PRAGMA wal_checkpoint(TRUNCATE);");
         await this.refreshSizes();
-      }),
-    );
+      });
+    });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<void>((r) => (timer = setTimeout(r, DEFRAG_WAIT_MS)));
     try {
@@ -813,6 +888,10 @@ class Sm implements StateMachine {
     await this.reclaiming?.catch(() => undefined);
     await this.tail;
     this.commitGroup();
+    // The checkpointer's connection closes first: this one, closing last, checkpoints what is
+    // left and removes the WAL, and nothing touches the file after close() resolves.
+    await this.checkpointerLife;
+    await this.stopCheckpointer();
     this.db.close();
   }
 }
