@@ -49,6 +49,10 @@ const result = await Bun.build({
   outdir: resolve(root, "dist"),
   minify: { syntax: true, whitespace: true },
   sourcemap: "none",
+  // Modules are compiled to bytecode at build time, so a start parses nothing: `--version` 42 ->
+  // 21 ms, `ctl get` 97 -> 75 ms (docs/benchmarks.md). Splitting with bytecode needs ESM.
+  bytecode: true,
+  format: "esm",
   plugins: [staticRequire],
   define: { "process.env.CONCLAVE_BUILD": JSON.stringify("compiled") },
 });

@@ -130,11 +130,9 @@ test("bad snapshot files and arguments: etcdctl's exit code, one line, nothing l
   expect({ code: c.code, err: lastError(c) }).toEqual({ code: d.code, err: lastError(d) });
 }, 90_000);
 
-// Users, roles and auth in a snapshot: restored with them, or refused with one line and nothing
-// written. Marked `failing` while the snapshot library refuses auth data ("snapshot holds auth
-// data … it has no auth store yet"); the auth import into restored data dirs is being added on
-// another branch, and once it lands this test passes and the marker must go.
-test.failing("users, roles and auth enabled travel through save → restore: the restored cluster authenticates them", async () => {
+// Users, roles and the auth-enabled flag travel in a snapshot and come back in every restored
+// member's data dir.
+test("users, roles and auth enabled travel through save → restore: the restored cluster authenticates them", async () => {
   const { ctl } = env();
   await ctl.ok("user", "add", "root:rootpw");
   await ctl.ok("user", "add", "alice:alicepw");

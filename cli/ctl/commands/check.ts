@@ -1,6 +1,5 @@
 // check perf (etcdctl's write workloads and verdicts, with a progress bar on a terminal) and
 // check datascale.
-import { randomBytes } from "node:crypto";
 import { bytes, type Client, ClientError, prefixEnd } from "../../../src/client/index.ts";
 import { KV, Maintenance } from "../../../src/gen/rpc_pb.ts";
 import type { Command } from "../command.ts";
@@ -67,7 +66,7 @@ const perf: Command = {
         while (sent < due && inflight < cfg.clients) {
           const k = new Uint8Array(pk.length + 256);
           k.set(pk);
-          k.set(randomBytes(8), pk.length);
+          k.set(crypto.getRandomValues(new Uint8Array(8)), pk.length);
           const c = clients[sent % conns]!;
           sent++;
           inflight++;
@@ -210,7 +209,7 @@ const datascale: Command = {
         // A 512-byte key: the prefix, then a random number as a varint, then zeros (etcdctl's).
         const k = new Uint8Array(pk.length + cfg.kvSize / 2);
         k.set(pk);
-        k.set(randomBytes(8), pk.length);
+        k.set(crypto.getRandomValues(new Uint8Array(8)), pk.length);
         try {
           await c.call(KV.method.put, { key: k, value }, { deadline: Date.now() + 60_000 });
         } catch (e) {

@@ -1,6 +1,5 @@
 // lock and elect with clientv3/concurrency's recipes (src/client/concurrency.ts), so they
 // exclude etcdctl's own lock and election holders on the same name.
-import { spawn } from "node:child_process";
 import { bytes, Election, Mutex, Session } from "../../../src/client/index.ts";
 import { KV, RangeResponseSchema } from "../../../src/gen/rpc_pb.ts";
 import { create } from "@bufbuild/protobuf";
@@ -37,6 +36,7 @@ export const lockCommand: Command = {
     await callOrFail(g, () => m.lock(signal));
     const cmd = args.slice(1);
     if (cmd.length > 0) {
+      const { spawn } = await import("node:child_process");
       const code = await new Promise<number | string>((resolve) => {
         const child = spawn(cmd[0]!, cmd.slice(1), {
           stdio: "inherit",

@@ -2,7 +2,6 @@
 // the size and the trailing SHA-256 the way etcdctl does, then renames it into place. status and
 // restore read etcd's bbolt format with the snapshot library (src/snapshot), loaded only by
 // those two commands; restore builds a Conclave data dir for one member of a new cluster.
-import { createHash } from "node:crypto";
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { Maintenance } from "../../../src/gen/rpc_pb.ts";
 import { ClientError } from "../../../src/client/index.ts";
@@ -55,6 +54,8 @@ export const snapshotCommand: Command = {
         const deadline = g.fs.changed.has("command-timeout") ? g.deadline() : Date.now() + 365 * 24 * 3600_000;
         const progress = new Progress("snapshot", undefined);
         let size = 0;
+        // node:crypto is loaded by this command only (it costs every one-shot command ~5 ms).
+        const { createHash } = await import("node:crypto");
         const hash = createHash("sha256");
         let last = new Uint8Array(0);
         try {

@@ -1,5 +1,4 @@
 // watch [key [range_end]] [-- command args...], and -i (interactive: "watch …" / "progress" lines).
-import { spawnSync } from "node:child_process";
 import { bytes, type ClientError, Watcher, type WatchOptions, isProgressNotify, prefixEnd } from "../../../src/client/index.ts";
 import { Event_EventType } from "../../../src/gen/kv_pb.ts";
 import type { Command } from "../command.ts";
@@ -31,8 +30,10 @@ function watchOptions(args: string[], f: FlagSet): WatchOptions {
 }
 
 /** Prints every response of one watch (and runs the exec command per event); resolves when it ends. */
-function runWatch(g: Globals, w: Watcher, o: WatchOptions, exec: string[]): Promise<ClientError | undefined> {
+async function runWatch(g: Globals, w: Watcher, o: WatchOptions, exec: string[]): Promise<ClientError | undefined> {
   const d = g.display();
+  // node:child_process only for the exec form (loading it costs every one-shot command).
+  const { spawnSync } = exec.length > 0 ? await import("node:child_process") : { spawnSync: undefined };
   return new Promise((resolve) => {
     w.watch(o, (u) => {
       const r = u.response;
@@ -48,7 +49,7 @@ function runWatch(g: Globals, w: Watcher, o: WatchOptions, exec: string[]): Prom
             ETCD_WATCH_KEY: goQuote(ev.kv?.key ?? new Uint8Array()),
             ETCD_WATCH_VALUE: goQuote(ev.kv?.value ?? new Uint8Array()),
           };
-          const res = spawnSync(exec[0]!, exec.slice(1), { env, stdio: "inherit" });
+          const res = spawnSync!(exec[0]!, exec.slice(1), { env, stdio: "inherit" });
           if (res.error || res.status !== 0) {
             const why = res.error ? (res.error as Error).message : `exit status ${res.status}`;
             errln(`command [${exec.map((a) => goQuote(a)).join(" ")}] error (${why})`);
