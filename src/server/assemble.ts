@@ -122,7 +122,15 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
     collectGarbage: p.collectGarbage,
     // One histogram for every state machine this member opens (snapshot installs).
     steps: new StepDurations(),
-    openCheckpointer: p.openCheckpointer,
+    // A checkpointer that fails to start leaves SQLite's own checkpoint in place: say so.
+    openCheckpointer:
+      p.openCheckpointer === undefined
+        ? undefined
+        : (path: string) =>
+            p.openCheckpointer!(path).catch((e: unknown) => {
+              p.logger.warn("state file checkpointer did not start; checkpoints stay in commits", { error: String(e) });
+              throw e;
+            }),
     v2Hub,
     onEmptyEntry: () => v2?.leaderEntryApplied(),
   };
