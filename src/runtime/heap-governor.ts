@@ -7,7 +7,7 @@
 // environment before start, which a single executable cannot do for itself. This governor
 // does the equivalent from inside: it watches the heap size and asks for a full collection
 // when it has grown by `growth` over the size the last collection left (8 % every 10 ms by
-// default in main.ts), spending at most `maxShare` of the time in those collections.
+// default in main.ts).
 //
 // Bun-only (bun:jsc); a no-op elsewhere.
 export interface HeapGovernor {
@@ -26,15 +26,6 @@ export interface HeapGovernorOptions {
   everyMs: number;
   /** Below this size the heap is left alone. */
   minBytes: number;
-  /**
-   * The largest share of wall time forced collections may take (default 0.05): after a
-   * collection of d ms the next waits at least d·(1/share − 1) ms. Under a steady stream of
-   * garbage (HTTP load) the heap then grows past `growth` for a while instead of being
-   * collected every poll; it still never runs away, and bursts are collected as before.
-   */
-  maxShare?: number;
-  /** A monotonic clock in ms (default performance.now), injectable for tests. */
-  now?: () => number;
   hooks?: HeapHooks;
 }
 
@@ -49,18 +40,11 @@ export async function startHeapGovernor(opts: HeapGovernorOptions): Promise<Heap
     hooks = { heapSize: () => process.memoryUsage().heapUsed, fullGC: () => jsc.fullGC() };
   }
   const h = hooks;
-  const now = opts.now ?? (() => performance.now());
-  const rest = 1 / (opts.maxShare ?? 0.05) - 1;
   let base = Math.max(h.heapSize(), opts.minBytes);
-  let notBefore = 0;
   const timer = setInterval(() => {
     const size = h.heapSize();
     if (size > base * opts.growth) {
-      const t0 = now();
-      if (t0 < notBefore) return;
       h.fullGC();
-      const t1 = now();
-      notBefore = t1 + (t1 - t0) * rest;
       base = Math.max(h.heapSize(), opts.minBytes);
     } else if (size < base) base = Math.max(size, opts.minBytes);
   }, opts.everyMs);
