@@ -25,12 +25,14 @@ const VALUE_BYTES = 1200;
 const REVISIONS = Math.round((SIZE_MB * MB) / 1330);
 const KEYS = Math.max(1, Math.round(REVISIONS / 8));
 /**
- * No step may hold the loop longer than this (s). A batch is sized for ~4 ms; the bound leaves
- * room for a loaded machine descheduling the member mid-step. A whole-database step is above it
- * at these sizes: one `PRAGMA incremental_vacuum` of everything freed (the defrag before) fell in
- * the 0.256-0.512 s bucket at 64 MB, and grows with the file (docs/benchmarks.md).
+ * No step may hold the loop longer than this (s). Batches are sized for ~4 ms, and most must
+ * take under SMALL_STEP_S; the bound leaves room for a shared machine's disk and scheduler,
+ * which stretched single batches to 64-256 ms under load. A whole-database step is one step
+ * (the counts below catch it at any size) and takes seconds at 500 MB.
  */
-const STEP_BOUND_S = 0.256;
+const STEP_BOUND_S = 1.024;
+/** At least 90 % of the compaction and reclamation batches take at most this long (s). */
+const SMALL_STEP_S = 0.016;
 const CONCLAVE = process.env.CONCLAVE_BIN ?? resolve(REPO_ROOT, "dist", "conclave");
 const METRIC = "etcd_debugging_server_apply_step_duration_seconds";
 
@@ -133,6 +135,10 @@ test(`compaction + defrag of a ${SIZE_MB} MB state file while a client writes: s
     expect(hist.get("compact")!.count).toBeGreaterThan(1);
     expect(hist.get("reclaim")!.count).toBeGreaterThan(1);
     for (const [kind, s] of hist) expect(`${kind} ${s.le.get(String(STEP_BOUND_S))}`).toBe(`${kind} ${s.count}`);
+    for (const kind of ["compact", "reclaim"]) {
+      const s = hist.get(kind)!;
+      expect(s.le.get(String(SMALL_STEP_S))!).toBeGreaterThanOrEqual(0.9 * s.count);
+    }
     // The data is intact: the newest revision of a key.
     const kv = JSON.parse(await ctl.ok("get", "synth/", "--prefix", "--limit", "1", "-w", "json")) as { count: number };
     expect(kv.count).toBe(KEYS);
