@@ -78,6 +78,8 @@ async function main(): Promise<void> {
   });
   // A member removed from the cluster stops itself; etcd then exits with status 0.
   void member.removed.then(() => process.exit(0));
+  // One that stopped on a disk fault (read-only, removed, failed fsync) exits with status 1.
+  void member.failed.then(() => process.exit(1));
   let stopping = false;
   // systemd Type=notify: READY=1 once the member serves, STOPPING=1 when it begins to stop.
   const { createNotifier } = await import("./runtime/sd-notify.ts");

@@ -37,6 +37,8 @@ import { type Identity, planBootstrap } from "./server/bootstrap.ts";
 import { createLogger, type Logger } from "./server/logger.ts";
 import { openFilesLimit } from "./runtime/fd-limit.ts";
 import { lockDir } from "./storage/dir-lock.ts";
+import { DiskGuard, diskFault, faultMessage } from "./server/disk-guard.ts";
+import { hostDiskProbe } from "./runtime/effects.ts";
 import type { Server } from "./server/server.ts";
 import { createPeerTransport, peerLimitsFor, type PeerHandler, type PeerTransport, type PeerTransportOptions } from "./transport/index.ts";
 
@@ -45,6 +47,8 @@ export interface RunningMember {
   server: Server;
   /** Resolves when the member was removed from the cluster and stopped itself. */
   removed: Promise<void>;
+  /** Resolves once the member stopped itself on an error it cannot go on after (a disk fault). */
+  failed: Promise<Error>;
   /**
    * Resolves once the member serves: its client port is open, it has a leader and a read
    * through raft commits (what etcd's ReadyNotify waits for: the member is published).
@@ -223,7 +227,31 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
   };
   let resolveRemoved!: () => void;
   const removed = new Promise<void>((r) => (resolveRemoved = r));
+  let resolveFailed!: (err: Error) => void;
+  const failed = new Promise<Error>((r) => (resolveFailed = r));
   let stopMember: (() => Promise<void>) | undefined;
+  let failedOnce = false;
+  // A disk fault the member cannot wait out (disk-guard.ts), or any other fatal error of the
+  // loop: say what happened, stop serving, and let the process exit non-zero.
+  const onFatal = (err: Error) => {
+    if (failedOnce) return;
+    failedOnce = true;
+    const fault = diskFault(err);
+    logger.error(fault === undefined ? `stopping the member after a fatal error: ${err.message}` : faultMessage(fault, config.dataDir, err));
+    setTimeout(() => {
+      void (stopMember?.() ?? Promise.resolve()).catch(() => {}).finally(() => resolveFailed(err));
+    }, 0);
+  };
+  // Free space and the member dir itself, watched every second (disk-guard.ts). The reserve
+  // keeps room for what is already accepted: twice the largest request, and at least 8 MiB.
+  const disk = new DiskGuard({
+    probe: hostDiskProbe(memberDir),
+    reserveBytes: Math.max(8 * 1024 * 1024, 2 * config.maxRequestBytes),
+    everyMs: 1000,
+    timers: { setInterval: (fn, ms) => setInterval(fn, ms), clearInterval: (h) => clearInterval(h as ReturnType<typeof setInterval>) },
+    onFatal,
+    logger,
+  });
   let removedOnce = false;
   const onRemoved = () => {
     if (removedOnce) return;
@@ -306,6 +334,8 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
       clusterToken,
       logger,
       clock: () => Date.now(),
+      // Lease and request deadlines must not move when the wall clock is stepped.
+      monotonic: () => performance.now(),
       rng: Math.random,
       setInterval: (fn, ms) => setInterval(fn, ms),
       clearInterval: (h) => clearInterval(h as ReturnType<typeof setInterval>),
@@ -324,6 +354,8 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
       autoCompaction:
         config.autoCompactionRetention > 0 ? { mode: config.autoCompactionMode, retention: config.autoCompactionRetention } : undefined,
       onRemoved,
+      onFatal,
+      disk,
       auth: { tokens: makeTokens(config, logger), hasher: runtimeHasher(), bcryptCost: config.bcryptCost },
       collectGarbage: effects.collectGarbage,
       openCheckpointer: effects.openCheckpointer,
@@ -335,9 +367,11 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
   server = assembled.server;
   const srv = assembled.server;
   try {
+    await disk.start();
     await srv.start();
     assembled.v2.start();
   } catch (err) {
+    disk.stop();
     await assembled.close().catch(() => {});
     await peerTransport.close().catch(() => {});
     throw err;
@@ -364,6 +398,7 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
       ? [...routes, v2Route({ server: srv, svc: assembled.v2, logger, clock: () => Date.now(), clientCertAuth: config.clientCertAuth })]
       : routes,
   }).catch(async (err: unknown) => {
+    disk.stop();
     await assembled.close().catch(() => {});
     await peerTransport.close().catch(() => {});
     throw err;
@@ -378,9 +413,14 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
   stopMember = () =>
     (stopping ??= (async () => {
       stopped = true;
+      disk.stop();
       await client.shutdown(CLIENT_GRACE_MS);
-      if (!removedOnce) await handOverLeadership(srv, peerTransport, logger, memberId);
-      await assembled.close();
+      // A member that failed (a disk fault) has nothing to hand over: it stops as it is.
+      if (!removedOnce && !failedOnce) await handOverLeadership(srv, peerTransport, logger, memberId);
+      await assembled.close().catch((err: unknown) => {
+        // Closing flushes the log and the state file: on a data dir that failed, it fails too.
+        if (!failedOnce) throw err;
+      });
       await peerTransport.close();
     })());
   if (removedOnce) void stopMember().finally(resolveRemoved);
@@ -389,7 +429,7 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
       await new Promise((r) => setTimeout(r, READY_POLL_MS));
     }
   })();
-  return { logger, server: srv, removed, ready, stop: stopMember };
+  return { logger, server: srv, removed, failed, ready, stop: stopMember };
 }
 
 /**

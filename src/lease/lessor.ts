@@ -76,12 +76,22 @@ export class Lessor {
     this.leases.get(id)?.keys.delete(k);
   }
 
+  /**
+   * A remaining TTL written through the log (0 clears it: a renewal happened, the full TTL
+   * counts again), as etcd's LeaseCheckpoint applies: only the remaining TTL is kept, the
+   * deadline stays (promote() starts from it on a new leader). Checkpoints round up, so moving
+   * the deadline to each one would lengthen a lease by up to a second per checkpoint.
+   */
   checkpoint(id: bigint, remaining: number, out: InStatement[]): void {
     const l = this.leases.get(id);
     if (l === undefined) return;
     l.remaining = remaining;
-    l.expiry = this.clock() + remaining * 1000;
     out.push({ sql: "UPDATE leases SET remaining = ? WHERE id = ?", args: [remaining, id.toString()] });
+  }
+
+  /** The lease carries a checkpointed remaining TTL (a new leader would start from it). */
+  checkpointed(id: bigint): boolean {
+    return (this.leases.get(id)?.remaining ?? 0) > 0;
   }
 
   /** Keepalive: back to the full TTL. Returns the TTL, or 0 if unknown or already expired. */
@@ -97,6 +107,11 @@ export class Lessor {
   /** Remaining whole seconds (truncated, as etcd), never below 0. */
   remainingSeconds(l: Lease): number {
     return Math.max(0, Math.floor((l.expiry - this.clock()) / 1000));
+  }
+
+  /** Remaining seconds rounded up, as etcd checkpoints them: a checkpoint never shortens a lease. */
+  remainingSecondsCeil(l: Lease): number {
+    return Math.max(0, Math.ceil((l.expiry - this.clock()) / 1000));
   }
 
   isExpired(id: bigint, now: number): boolean {

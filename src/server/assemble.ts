@@ -1,19 +1,20 @@
 // Builds one member's server from its parts: durable raft log, state machine, membership,
 // RawNode and the peer transport. Effects (clock, timers, randomness, transport) are injected so
 // tests assemble whole clusters in one process; src/member.ts passes the real ones.
-import { createReadStream } from "node:fs";
-import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { MemberTable } from "../membership/members.ts";
 import { RawNode } from "../raft/raw-node.ts";
-import { openRaftLog, type RaftLog } from "../storage/raft-log.ts";
+import { openRaftLog } from "../storage/raft-log.ts";
+import type { Storage } from "../raft/storage.ts";
+import type { ClusterLog } from "./raft-loop.ts";
 import type { PeerMember, PeerTransport } from "../transport/types.ts";
 import type { BootstrapPlan } from "./bootstrap.ts";
 import type { Logger } from "./logger.ts";
 import { SERVER_VERSION, Server, type ServerOptions } from "./server.ts";
 import { StepDurations } from "./step-durations.ts";
 import type { OpenCheckpointer } from "../storage/checkpointer.ts";
-import { installStateImage, openStateMachine, type StateMachine, type StateMachineOptions } from "./state-machine.ts";
+import { installStateFile, openStateMachine, type StateMachine, type StateMachineOptions } from "./state-machine.ts";
+import { type FileEffects, hostFiles, hostTimers, type Timers } from "./effects.ts";
 import { V2Service } from "./v2-service.ts";
 import { WatcherHub } from "../v2store/index.ts";
 
@@ -47,6 +48,21 @@ export interface MemberParts {
   unsafeNoFsync?: boolean;
   autoCompaction?: { mode: "periodic" | "revision"; retention: number };
   onRemoved?: () => void;
+  /** A disk fault the member cannot wait out (ServerOptions.onFatal). */
+  onFatal?: (err: Error) => void;
+  /** The data dir's watch (ServerOptions.disk). */
+  disk?: ServerOptions["disk"];
+  /** Timers besides the intervals above (one-shot waits, the state file's group commit). */
+  timers?: Timers;
+  /** Snapshot image files. */
+  files?: FileEffects;
+  /**
+   * Monotonic milliseconds for lease deadlines and request deadlines, which a step of the wall
+   * clock must not move (etcd uses Go's monotonic clock for both). Default: `clock`.
+   */
+  monotonic?: () => number;
+  /** The durable raft log (default: the WAL in the data dir; the simulator passes its own). */
+  openLog?: () => Promise<MemberLog>;
   /** v3 auth: token provider, bcrypt, cost (ServerOptions.auth). */
   auth?: ServerOptions["auth"];
   /** A full garbage collection (see StateMachineOptions.collectGarbage). */
@@ -55,11 +71,14 @@ export interface MemberParts {
   openCheckpointer?: OpenCheckpointer;
 }
 
+/** The durable raft log as the member uses it (src/storage/raft-log.ts, or the simulator's). */
+export type MemberLog = Storage & ClusterLog & { lastIndex(): number; close(): Promise<void> };
+
 export interface AssembledMember {
   server: Server;
   /** The v2 store's side of the member (always running: it expires TTL nodes as leader). */
   v2: V2Service;
-  log: RaftLog;
+  log: MemberLog;
   /** Stops the loop and closes the state machine and the log (not the transport). */
   close(): Promise<void>;
 }
@@ -73,7 +92,7 @@ export interface AssembledMember {
  * looks more up to date than it is in an election, and a leader whose entry at that index has
  * a higher term finds no match and sends a snapshot.
  */
-async function rebaseLostTail(log: RaftLog, applied: number, members: MemberTable, logger: Logger): Promise<void> {
+async function rebaseLostTail(log: MemberLog, applied: number, members: MemberTable, logger: Logger): Promise<void> {
   const last = log.lastIndex();
   if (applied <= last) return;
   const all = members.list();
@@ -91,10 +110,14 @@ async function rebaseLostTail(log: RaftLog, applied: number, members: MemberTabl
 export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
   const memberDir = join(p.dataDir, "member");
   const { memberId, clusterId } = p.plan.identity;
-  const log = await openRaftLog(join(p.walDir || memberDir, "wal"), {
-    unsafeNoFsync: p.unsafeNoFsync,
-    warn: (msg: string) => p.logger.warn(msg),
-  });
+  const log: MemberLog = p.openLog
+    ? await p.openLog()
+    : await openRaftLog(join(p.walDir || memberDir, "wal"), {
+        unsafeNoFsync: p.unsafeNoFsync,
+        warn: (msg: string) => p.logger.warn(msg),
+      });
+  const timers = p.timers ?? hostTimers;
+  const files = p.files ?? hostFiles;
   let server: Server | undefined;
   let v2: V2Service | undefined;
   // One hub for the v2 watchers of every state machine this member opens (snapshot installs).
@@ -102,7 +125,10 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
   const smPath = join(memberDir, "state.db");
   const smOpts: StateMachineOptions = {
     path: smPath,
-    clock: p.clock,
+    clock: p.monotonic ?? p.clock,
+    wallClock: p.clock,
+    timers,
+    files,
     header: (revision: number) => server!.header(revision),
     memberId,
     // etcd: minTTL = ceil(3 * electionTicks / 2 * heartbeat), 2 s at the defaults.
@@ -171,19 +197,26 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
     node,
     log,
     sm,
-    reopenSm: async (image) => {
+    reopenSm: async (imagePath) => {
       const authRevision = sm.auth.revision;
       await sm.close();
-      await installStateImage(smPath, image);
+      await installStateFile(smPath, imagePath, files);
       sm = await openStateMachine(smOpts);
       // The image carries the auth tables; tokens live outside them (member-auth.ts).
       if (sm.auth.revision !== authRevision) server?.auth.authReplaced();
+      return sm;
+    },
+    reloadSm: async () => {
+      // The machine is broken (a failed write): close() commits nothing more.
+      await sm.close();
+      sm = await openStateMachine(smOpts);
       return sm;
     },
     members,
     transport: p.transport,
     logger: p.logger,
     clock: p.clock,
+    monotonic: p.monotonic,
     rng: p.rng,
     maxRequestBytes: p.maxRequestBytes,
     maxTxnOps: p.maxTxnOps,
@@ -197,10 +230,13 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
     strictReconfigCheck: p.strictReconfigCheck,
     setInterval: p.setInterval,
     clearInterval: p.clearInterval,
+    setTimeout: (fn, ms) => timers.setTimeout(fn, ms),
+    clearTimeout: (h) => timers.clearTimeout(h),
+    disk: p.disk,
+    onFatal: p.onFatal,
     autoTick: p.autoTick,
     autoCompaction: p.autoCompaction,
-    readImage: (path) => createReadStream(path) as AsyncIterable<Uint8Array>,
-    removeFile: (path) => rm(path, { force: true }),
+    removeFile: (path) => files.remove(path),
     onRemoved: p.onRemoved,
     auth: p.auth,
   });

@@ -50,6 +50,9 @@ export interface ClusterOpsContext {
   readonly requestTimeoutMs: number;
 }
 
+/** etcd's HealthInterval: how long peers must have been connected for a reconfiguration. */
+export const HEALTH_INTERVAL_MS = 5000;
+
 /** Pause between two attempts to reach the leader with a forwarded promote. */
 const PROMOTE_RETRY_MS = 100;
 
@@ -87,12 +90,25 @@ export class ClusterOps {
     return (BigInt(Math.floor(this.c.rng() * 0xffffffff)) << 24n) ^ (this.c.memberId & 0xffffffn) ^ this.ccSeq;
   }
 
-  /** Members that answered recently (and this one): etcd's "started" members. */
+  /**
+   * etcd's "started" members: those that published their attributes through the log (a name),
+   * whether or not this member talks to them now (membership.Member.IsStarted).
+   */
   private started(ids: readonly bigint[]): number {
+    let n = 0;
+    for (const id of ids) if ((this.c.loop.members.get(id)?.name ?? "") !== "") n++;
+    return n;
+  }
+
+  /**
+   * etcd's numConnectedSince(now − HealthInterval): this member, and every peer whose message
+   * stream has been open for at least HEALTH_INTERVAL_MS.
+   */
+  private connectedLong(ids: readonly bigint[]): number {
     let n = 0;
     for (const id of ids) {
       if (id === this.c.memberId) n++;
-      else if (this.c.transport.activeSince(id) !== undefined) n++;
+      else if ((this.c.transport.connectedFor(id) ?? -1) >= HEALTH_INTERVAL_MS) n++;
     }
     return n;
   }
@@ -105,19 +121,20 @@ export class ClusterOps {
     const urls = [...req.peerURLs];
     if (!validUrls(urls)) throw Errors.memberBadURLs;
     const table = this.c.loop.members;
+    if (!req.isLearner && this.c.strictReconfigCheck) {
+      // etcd's mayAddMember: IsReadyToAddVotingMember counts the voters that published their
+      // attributes (a one-member cluster may grow to two), then every voter must have been
+      // connected to this member for HealthInterval, or the change could break the quorum.
+      const voters = this.voters();
+      const members = voters.length + 1;
+      const started = this.started(voters);
+      if (!(started === 1 && members === 2) && started < Math.floor(members / 2) + 1) throw Errors.memberNotEnoughStarted;
+      if (this.connectedLong(voters) !== voters.length) throw Errors.unhealthyCluster;
+    }
+    // Checked when the change is applied in etcd (ValidateConfigurationChange), so after the above.
     const taken = new Set(table.list().flatMap((m) => m.peerURLs));
     if (urls.some((u) => taken.has(u))) throw Errors.peerURLExist;
     if (req.isLearner && table.list().some((m) => m.isLearner)) throw Errors.tooManyLearners;
-    if (!req.isLearner && this.c.strictReconfigCheck) {
-      // The cluster after the change must still have a quorum of started voters.
-      const voters = this.voters();
-      const quorum = Math.floor((voters.length + 1) / 2) + 1;
-      const started = this.started(voters);
-      // etcd's IsReadyToAddVotingMember lets a one-member cluster grow to two (restoring a
-      // cluster from one member's data), though the pair has no quorum until the new one starts.
-      const growingSingle = voters.length === 1 && started === 1;
-      if (started < quorum && !growingSingle) throw Errors.memberNotEnoughStarted;
-    }
     // etcd hashes runtime-added members with an empty cluster token and the unix time.
     const id = computeMemberId(urls, "", Math.floor(this.c.clock() / 1000));
     if (table.has(id) || table.isRemoved(id)) throw Errors.memberExist;
@@ -136,9 +153,15 @@ export class ClusterOps {
     const m = table.get(req.ID);
     if (m === undefined) throw Errors.memberNotFound;
     if (!m.isLearner && this.c.strictReconfigCheck) {
+      // etcd's mayRemoveMember: the voters left must hold a quorum of started members; then,
+      // unless the member removed is down, the connected voters minus it must keep a quorum.
       const remaining = this.voters().filter((v) => v !== req.ID);
-      const quorum = Math.floor(remaining.length / 2) + 1;
-      if (this.started(remaining) < quorum) throw Errors.memberNotEnoughStarted;
+      if (this.started(remaining) < Math.floor(remaining.length / 2) + 1) throw Errors.memberNotEnoughStarted;
+      const down = req.ID !== this.c.memberId && this.c.transport.connectedFor(req.ID) === undefined;
+      if (!down) {
+        const all = this.voters();
+        if (this.connectedLong(all) - 1 < 1 + Math.floor((all.length - 1) / 2)) throw Errors.unhealthyCluster;
+      }
     }
     await this.c.loop.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: req.ID, id: this.ccId(), context: new Uint8Array(0) });
     return create(MemberRemoveResponseSchema, { header: this.c.header(), members: this.members() });
@@ -210,12 +233,11 @@ export class ClusterOps {
     const lp = st.progress.get(id);
     if (self === undefined || lp === undefined || lp.match < self.match * 0.9) throw Errors.learnerNotReady;
     if (this.c.strictReconfigCheck) {
-      // etcd's IsReadyToPromoteMember: the started voters plus the learner make a quorum of the
-      // voters after the change.
+      // etcd's IsReadyToPromoteMember: the started voters plus the learner (counted as started)
+      // make a quorum of the voters after the change.
       const voters = this.voters();
       const quorum = Math.floor((voters.length + 1) / 2) + 1;
-      const learnerStarted = this.c.transport.activeSince(id) !== undefined ? 1 : 0;
-      if (this.started(voters) + learnerStarted < quorum) throw Errors.memberNotEnoughStarted;
+      if (this.started(voters) + 1 < quorum) throw Errors.memberNotEnoughStarted;
     }
     await loop.proposeConfChange({
       type: ConfChangeType.AddNode,

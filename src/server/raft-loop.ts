@@ -15,14 +15,18 @@ import type { Ready, RawNode } from "../raft/raw-node.ts";
 import { EntryType, type ConfState, type Entry, type HardState, type Snapshot, type SnapshotMeta } from "../raft/types.ts";
 import type { MemberTable, MembershipEvent } from "../membership/members.ts";
 import type { PeerTransport } from "../transport/types.ts";
+import { imageLengthData } from "../transport/wire.ts";
 import { Errors } from "../rpctypes/index.ts";
 import type { Logger } from "./logger.ts";
 import { RaftStats } from "./raft-stats.ts";
 import { peekRequestId } from "./request-codec.ts";
 import { ALREADY_APPLIED, type AppliedEntry, type StateMachine } from "./state-machine.ts";
+import { diskFault } from "./disk-guard.ts";
 
 /** What the loop needs from the durable log (src/storage/raft-log.ts implements it). */
 export interface ClusterLog {
+  /** Entries in [lo, hi) (the store replays them after a reload). */
+  entries(lo: number, hi: number): Entry[];
   append(entries: readonly Entry[]): void;
   setHardState(hs: HardState): void;
   sync(): Promise<void>;
@@ -38,8 +42,8 @@ export interface RaftLoopOptions {
   node: RawNode;
   log: ClusterLog;
   sm: StateMachine;
-  /** Closes the current state machine, installs `image` in its place and opens it again. */
-  reopenSm: (image: AsyncIterable<Uint8Array>) => Promise<StateMachine>;
+  /** Closes the current state machine, puts the image file in its place and opens it again. */
+  reopenSm: (imagePath: string) => Promise<StateMachine>;
   members: MemberTable;
   transport: PeerTransport;
   logger: Logger;
@@ -57,9 +61,19 @@ export interface RaftLoopOptions {
   onMembership?: (ev: MembershipEvent) => void;
   /** Entries up to `index` are applied (waits for an index, e.g. a simple token's, end here). */
   onApplied?: (index: number) => void;
-  /** Reads a received snapshot image from disk. */
-  readImage: (path: string) => AsyncIterable<Uint8Array>;
+  /** Removes a file (a received image that was not installed); no error if it is gone. */
   removeFile: (path: string) => Promise<void>;
+  /**
+   * Closes the state machine without committing what it holds and opens it again from its file
+   * (after a write to it failed for lack of space; the loop then replays the log after it).
+   */
+  reloadSm: () => Promise<StateMachine>;
+  /** Waits between attempts of a write that ran out of space. */
+  setTimeout: (fn: () => void, ms: number) => unknown;
+  /** Writes wait for disk space (true) or go through again (false). */
+  onStalled?: (stalled: boolean) => void;
+  /** The loop stopped on an error it cannot wait out (see disk-guard.ts). */
+  onFatal?: (err: Error) => void;
 }
 
 interface Waiter {
@@ -97,10 +111,14 @@ export class RaftLoop {
   private loopIdle: Promise<void> = Promise.resolve();
   private fatal?: Error;
   private stopped = false;
+  /** A write waits for disk space. */
+  private stalledNow = false;
+  /** The state machine failed a write: reload it from its file before applying more. */
+  private needReload = false;
   private lead = 0n;
   private lastSnapshotIndex: number;
-  /** Snapshot images being streamed to each peer: their closers (temp copies on disk). */
-  private readonly outgoingImages = new Map<bigint, Set<() => Promise<void>>>();
+  /** Snapshot images being streamed to each peer (temp copies on disk): closers, and whether reading began. */
+  private readonly outgoingImages = new Map<bigint, Set<{ close(): Promise<void>; started(): boolean }>>();
   // metrics
   proposalsCommitted = 0;
   proposalsApplied = 0;
@@ -125,6 +143,10 @@ export class RaftLoop {
   }
   get failed(): Error | undefined {
     return this.fatal;
+  }
+  /** Writes wait for disk space: proposals are refused meanwhile. */
+  get stalled(): boolean {
+    return this.stalledNow;
   }
   get pendingProposals(): number {
     return this.waiters.size;
@@ -169,49 +191,49 @@ export class RaftLoop {
     this.kick();
   }
 
-  /** A MsgSnap with its image on disk: install it between two Readies, then step the message. */
+  /**
+   * A MsgSnap with its image on disk, handled between two Readies. The message goes to the core
+   * first: only if the core restores the snapshot (not a stale term, newer than the commit index,
+   * this member in its configuration, not already in the log) does the image replace the state
+   * machine, before the Ready that persists the snapshot and acknowledges it. A failure to
+   * install it after the core took it stops the member (the core and the store would disagree).
+   */
   installSnapshot(m: Message, imagePath: string): Promise<void> {
     return new Promise((resolve, reject) => {
       this.tasks.push(async () => {
+        let failure: unknown;
         try {
-          const snap = m.snapshot;
-          assert(snap !== undefined, "MsgSnap without a snapshot");
-          const cs = snap.meta.confState;
-          if (snap.meta.index <= this.node.raft.raftLog.committed) {
-            this.o.logger.info("ignoring a snapshot not newer than the commit index", { index: snap.meta.index });
-          } else if (!cs.voters.includes(this.o.memberId) && !cs.learners.includes(this.o.memberId)) {
-            // The core refuses it too; installing the image would run ahead of the log.
-            this.o.logger.warn("ignoring a snapshot whose configuration does not include this member", { index: snap.meta.index });
-          } else {
-            this.o.logger.info("installing snapshot from the leader", { index: snap.meta.index, term: snap.meta.term });
-            // Client watch streams outlive the state machine: the hub is paused while the
-            // image replaces the store, then every watcher re-syncs from the new one.
-            const hub = this.smRef.detachWatchHub();
-            try {
-              this.smRef = await this.o.reopenSm(this.o.readImage(imagePath));
-            } catch (err) {
-              hub.close();
-              throw err;
-            }
-            this.smRef.attachWatchHub(hub);
-            const { MemberTable } = await import("../membership/members.ts");
-            this.members = MemberTable.fromRows(await this.smRef.members());
-            for (const mem of this.members.list()) {
-              if (mem.id !== this.o.memberId) this.o.transport.addPeer(mem.id, mem.peerURLs);
-            }
-            this.snapshotsReceived++;
-          }
-          this.node.step(m);
-          resolve();
+          await this.install(m, imagePath);
         } catch (err) {
-          reject(err);
-          throw err;
+          failure = err;
         } finally {
           await this.o.removeFile(imagePath).catch(() => {});
         }
+        if (failure === undefined) return resolve();
+        reject(failure);
+        throw failure;
       });
       this.kick();
     });
+  }
+
+  private async install(m: Message, imagePath: string): Promise<void> {
+    const snap = m.snapshot;
+    assert(snap !== undefined, "MsgSnap without a snapshot");
+    const log = this.node.raft.raftLog;
+    const before = log.unstable.snapshot;
+    this.node.step(m);
+    const restored = log.unstable.snapshot;
+    if (restored === before || restored === undefined || restored.meta.index !== snap.meta.index || restored.meta.term !== snap.meta.term) {
+      this.o.logger.info("ignored a snapshot the raft log does not need", { index: snap.meta.index, term: snap.meta.term, commit: log.committed });
+      return;
+    }
+    this.o.logger.info("installing snapshot from the leader", { index: snap.meta.index, term: snap.meta.term });
+    await this.replaceSm(() => this.o.reopenSm(imagePath));
+    for (const mem of this.members.list()) {
+      if (mem.id !== this.o.memberId) this.o.transport.addPeer(mem.id, mem.peerURLs);
+    }
+    this.snapshotsReceived++;
   }
 
   reportUnreachable(id: bigint): void {
@@ -253,7 +275,7 @@ export class RaftLoop {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.drain();
-    for (const id of [...this.outgoingImages.keys()]) this.closeImages(id);
+    for (const id of [...this.outgoingImages.keys()]) this.closeImages(id, true);
     this.failAll(Errors.stopped);
   }
 
@@ -280,7 +302,7 @@ export class RaftLoop {
           this.readsInFlight.delete(ctx);
           this.readsAwaitingApply.push({ index: rs.index, batch: b });
         }
-        if (rd.committedEntries.length > 0) await this.apply(rd.committedEntries);
+        if (rd.committedEntries.length > 0) await this.untilSpace(() => this.applyCommitted(rd.committedEntries));
         this.node.advance(rd);
         this.releaseReads();
         this.maybeSnapshot();
@@ -314,7 +336,8 @@ export class RaftLoop {
     // moved rides along with the next sync (a lost one is learned again from the leader).
     if (!rd.mustSync) return;
     const t0 = performance.now();
-    await this.o.log.sync();
+    // Only the sync is tried again: the WAL keeps what it could not write (wal.ts).
+    await this.untilSpace(() => this.o.log.sync());
     this.fsyncCount++;
     this.fsyncSeconds += (performance.now() - t0) / 1000;
   }
@@ -351,28 +374,35 @@ export class RaftLoop {
       return;
     }
     assert(this.smRef.appliedIndex === index, "state changed while a snapshot image was taken");
+    // The first message tells the image's size: its blob and what remains after it.
+    const size = first.done ? 0 : first.value.blob.length + Number((first.value as { remainingBytes?: bigint }).remainingBytes ?? 0n);
     const snap: Snapshot = {
       meta: { index, term: this.node.raft.raftLog.term(index), confState: this.node.raft.prs.confState() },
-      data: new Uint8Array(0),
+      data: imageLengthData(size),
     };
     // Closes the copy (and removes it) once sent, failed, never started, or at stop.
     let done = false;
+    let started = false;
     const close = async (): Promise<void> => {
       if (done) return;
       done = true;
-      this.outgoingImages.get(m.to)?.delete(close);
+      this.outgoingImages.get(m.to)?.delete(entry);
       await it.return?.();
     };
+    const entry = { close, started: () => started };
     let set = this.outgoingImages.get(m.to);
     if (set === undefined) this.outgoingImages.set(m.to, (set = new Set()));
-    set.add(close);
+    set.add(entry);
     async function* image(): AsyncGenerator<Uint8Array> {
+      started = true;
       try {
         // One chunk of lookahead: the state machine's final message is the image's SHA-256,
         // not part of it.
         let held = first.done ? undefined : first.value.blob;
         while (held !== undefined) {
+          if (done) throw new Error("snapshot image closed before it was sent");
           const next = await it.next();
+          if (done) throw new Error("snapshot image closed before it was sent");
           if (next.done) break;
           yield held;
           held = next.value.blob;
@@ -384,14 +414,18 @@ export class RaftLoop {
     this.o.transport.sendSnapshot({ ...m, snapshot: snap }, image);
   }
 
-  /** Closes the images being sent to `id` (the transport reported the outcome). */
-  private closeImages(id: bigint): void {
+  /**
+   * The transport reported a send to `id`: images it never started reading are closed (their
+   * copies removed); one being read closes itself when its reader stops. With `all` (at stop),
+   * every image is closed, and one still being read fails its send rather than end short.
+   */
+  private closeImages(id: bigint, all = false): void {
     const set = this.outgoingImages.get(id);
     if (set === undefined) return;
-    for (const close of [...set]) void close().catch(() => {});
+    for (const img of [...set]) if (all || !img.started()) void img.close().catch(() => {});
   }
 
-  private async apply(entries: readonly Entry[]): Promise<void> {
+  private async apply(entries: readonly Entry[], replay = false): Promise<void> {
     const batch: AppliedEntry[] = [];
     const after: (() => void)[] = [];
     for (const e of entries) {
@@ -406,7 +440,7 @@ export class RaftLoop {
       const out: InStatement[] = [];
       const ev = this.members.applyConfChange(cc, out);
       batch.push({ index: e.index, data: EMPTY, effect: (stmts) => stmts.push(...out), membership: ev });
-      after.push(() => this.confChangeApplied(cc, ev));
+      if (!replay) after.push(() => this.confChangeApplied(cc, ev));
     }
     const results = await this.smRef.apply(batch);
     this.proposalsCommitted += entries.length;
@@ -431,6 +465,78 @@ export class RaftLoop {
     }
     for (const f of after) f();
     this.o.onApplied?.(this.smRef.appliedIndex);
+  }
+
+  /** Applies committed entries, reloading the store first if an earlier write to it failed. */
+  private async applyCommitted(entries: readonly Entry[]): Promise<void> {
+    if (this.needReload) await this.reload(entries[0]!.index);
+    try {
+      await this.apply(entries);
+    } catch (err) {
+      if (diskFault(err) === "full") this.needReload = true;
+      throw err;
+    }
+  }
+
+  /**
+   * Swaps the state machine for the one `open` returns and reads the member table back from it.
+   * Client watch streams outlive the state machine: the hub is paused while the store is
+   * replaced, then every watcher re-syncs from the new one.
+   */
+  private async replaceSm(open: () => Promise<StateMachine>): Promise<void> {
+    const hub = this.smRef.detachWatchHub();
+    try {
+      this.smRef = await open();
+    } catch (err) {
+      hub.close();
+      throw err;
+    }
+    this.smRef.attachWatchHub(hub);
+    const { MemberTable } = await import("../membership/members.ts");
+    this.members = MemberTable.fromRows(await this.smRef.members());
+  }
+
+  /**
+   * The state machine failed a write (out of space): what it held beyond its file is gone from
+   * the file, though applied in memory. Reload it from the file and replay, from the log, every
+   * entry after the file's applied index up to `upTo` (exclusive). Those entries were answered
+   * already; conf changes among them are in the core and the member table already, so only the
+   * table's rows are written again (the table itself is read back from the file first).
+   */
+  private async reload(upTo: number): Promise<void> {
+    this.o.logger.warn("reloading the state machine from its file after a failed write");
+    await this.replaceSm(() => this.o.reloadSm());
+    const from = this.smRef.appliedIndex + 1;
+    if (from < upTo) await this.apply(this.o.log.entries(from, upTo), true);
+    this.needReload = false;
+  }
+
+  /**
+   * Runs a write, waiting out lack of disk space: tried again with a backoff up to 1 s for as
+   * long as it fails with ENOSPC/SQLITE_FULL (proposals are refused meanwhile). Any other
+   * failure goes up (and stops the member).
+   */
+  private async untilSpace(op: () => Promise<void>): Promise<void> {
+    let wait = 50;
+    for (;;) {
+      try {
+        await op();
+        if (this.stalledNow) {
+          this.stalledNow = false;
+          this.o.onStalled?.(false);
+        }
+        return;
+      } catch (err) {
+        if (diskFault(err) !== "full" || this.stopped) throw err;
+        if (!this.stalledNow) {
+          this.stalledNow = true;
+          this.o.logger.warn("out of disk space; waiting for space to write", { error: (err as Error).message });
+          this.o.onStalled?.(true);
+        }
+        await new Promise<void>((r) => this.o.setTimeout(r, wait));
+        wait = Math.min(wait * 2, 1000);
+      }
+    }
   }
 
   private confChangeApplied(cc: ConfChange, ev: MembershipEvent): void {
@@ -470,7 +576,15 @@ export class RaftLoop {
     if (this.smRef.appliedIndex - this.lastSnapshotIndex < this.o.snapshotCount) return;
     // The log is cut behind the snapshot index: everything applied must be on disk in the state
     // file first (a power loss included), or a restart would find entries it needs gone.
-    this.smRef.syncToDisk();
+    if (this.needReload) return;
+    try {
+      this.smRef.syncToDisk();
+    } catch (err) {
+      if (diskFault(err) !== "full") throw err;
+      // The group it held is gone from the file: reloaded before the next apply; no cut now.
+      this.needReload = true;
+      return;
+    }
     const applied = this.smRef.durableIndex;
     const idx = Math.min(applied, this.node.raft.raftLog.committed);
     if (idx <= this.o.log.snapshotMeta().index) return;
@@ -485,8 +599,13 @@ export class RaftLoop {
     // A failed fsync or apply leaves memory and disk out of step: stop serving rather than
     // acknowledge anything more (a crashed member is recoverable, a corrupt one is not).
     this.fatal = err instanceof Error ? err : new Error(String(err));
+    if (this.stopped && diskFault(err) === "full") {
+      this.failAll(Errors.stopped); // stopped while waiting for space: nothing more to say
+      return;
+    }
     this.o.logger.error("fatal error in the apply loop; stopping", { error: this.fatal.message, stack: this.fatal.stack });
     this.failAll(Errors.stopped);
+    this.o.onFatal?.(this.fatal);
   }
 
   private failAll(err: unknown): void {

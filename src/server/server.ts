@@ -67,18 +67,22 @@ import { Errors } from "../rpctypes/index.ts";
 import { IdGenerator } from "./id-generator.ts";
 import { RaftLoop, type RaftLoopOptions } from "./raft-loop.ts";
 import { buildRequest, type RequestInit } from "./request-codec.ts";
+import { txnHasPut } from "./apply-kv.ts";
 import type { StateMachine } from "./state-machine.ts";
 import { portableHasher, SimpleTokens, type PasswordHasher } from "../auth/index.ts";
 import { AuthOps } from "./auth-ops.ts";
 import { MemberAuth, type Tokens } from "./member-auth.ts";
 import type { AuthServer, EtcdServer, RequestContext, WatchStream } from "./types.ts";
+import type { DiskGuard } from "./disk-guard.ts";
 import { buildV2Entry, type V2RequestFields } from "./v2-codec.ts";
 
 /** What the server hands straight to its raft loop (documented on RaftLoopOptions). */
-type LoopParts = "memberId" | "node" | "log" | "sm" | "reopenSm" | "members" | "transport" | "logger" | "clock" | "snapshotCount" | "readImage" | "removeFile";
+type LoopParts = "memberId" | "node" | "log" | "sm" | "reopenSm" | "reloadSm" | "members" | "transport" | "logger" | "clock" | "snapshotCount" | "removeFile";
 
 export interface ServerOptions extends Pick<RaftLoopOptions, LoopParts> {
   clusterId: bigint;
+  /** Monotonic ms for request deadlines (default: clock). */
+  monotonic?: () => number;
   name: string;
   /** This member's advertised client URLs, published through the log after start. */
   clientURLs: string[];
@@ -97,6 +101,13 @@ export interface ServerOptions extends Pick<RaftLoopOptions, LoopParts> {
   /** Periodic work: ticks, lease expiry and checkpoints, auto compaction. */
   setInterval: (fn: () => void, ms: number) => unknown;
   clearInterval: (h: unknown) => void;
+  /** One-shot timers (waits with a deadline); the host's when not given. */
+  setTimeout?: (fn: () => void, ms: number) => unknown;
+  clearTimeout?: (h: unknown) => void;
+  /** The data dir's watch (free space, the dir still there): refuses writes when space is low. */
+  disk?: DiskGuard;
+  /** The member cannot go on (a disk fault it cannot wait out): the process should stop. */
+  onFatal?: (err: Error) => void;
   /** Drive ticks from setInterval (default true; tests tick by hand). */
   autoTick?: boolean;
   autoCompaction?: { mode: "periodic" | "revision"; retention: number };
@@ -133,8 +144,12 @@ export class Server implements EtcdServer, PeerHandler {
   private readonly leaderLost = new Set<() => void>();
   /** The request timeout: etcd's 5 s + 2 × election timeout. */
   readonly requestTimeoutMs: number;
+  private readonly setTimer: (fn: () => void, ms: number) => unknown;
+  private readonly clearTimer: (h: unknown) => void;
 
   constructor(private readonly o: ServerOptions) {
+    this.setTimer = o.setTimeout ?? ((fn, ms) => setTimeout(fn, ms));
+    this.clearTimer = o.clearTimeout ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
     this.clusterId = o.clusterId;
     this.memberId = o.memberId;
     this.maxRequestBytes = o.maxRequestBytes;
@@ -146,10 +161,14 @@ export class Server implements EtcdServer, PeerHandler {
       log: o.log,
       sm: o.sm,
       reopenSm: o.reopenSm,
+      reloadSm: o.reloadSm,
+      setTimeout: this.setTimer,
+      onStalled: (on) => o.disk?.setStalled(on),
+      onFatal: (err) => o.onFatal?.(err),
       members: o.members,
       transport: o.transport,
       logger: o.logger,
-      clock: o.clock,
+      clock: o.monotonic ?? o.clock,
       snapshotCount: o.snapshotCount,
       catchUpEntries: o.catchUpEntries ?? 5000,
       requestTimeoutMs: this.requestTimeoutMs,
@@ -157,7 +176,6 @@ export class Server implements EtcdServer, PeerHandler {
       onRemoved: () => this.removedFromCluster(),
       onMembership: (ev) => this.membershipChanged(ev),
       onApplied: (index) => this.applied(index),
-      readImage: o.readImage,
       removeFile: o.removeFile,
     });
     const tokens: Tokens = o.auth?.tokens ?? {
@@ -328,7 +346,7 @@ export class Server implements EtcdServer, PeerHandler {
     if (index <= this.sm.appliedIndex) return Promise.resolve();
     if (this.stopped) return Promise.reject(Errors.stopped);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => done(Errors.timeout), ms);
+      const timer = this.setTimer(() => done(Errors.timeout), ms);
       const onAbort = () => done(Errors.timeout);
       const w = {
         index,
@@ -339,7 +357,7 @@ export class Server implements EtcdServer, PeerHandler {
       const done = (err: unknown) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        this.clearTimer(timer);
         signal?.removeEventListener("abort", onAbort);
         const i = this.appliedWaiters.indexOf(w);
         if (i >= 0) this.appliedWaiters.splice(i, 1);
@@ -355,12 +373,13 @@ export class Server implements EtcdServer, PeerHandler {
   private waitFor(pred: () => boolean, ms: number, err: Error): Promise<void> {
     if (pred()) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const deadline = this.o.clock() + ms;
+      const now = this.o.monotonic ?? this.o.clock;
+      const deadline = now() + ms;
       const check = () => {
         if (pred()) {
           this.leaderWatchers.delete(check);
           resolve();
-        } else if (this.stopped || this.o.clock() >= deadline) {
+        } else if (this.stopped || now() >= deadline) {
           this.leaderWatchers.delete(check);
           reject(this.stopped ? Errors.stopped : err);
         }
@@ -428,7 +447,15 @@ export class Server implements EtcdServer, PeerHandler {
   async leaseRenew(id: bigint): Promise<number> {
     if (!this.loop.isLeader()) throw Errors.notLeader;
     await this.loop.linearizableRead();
-    return this.sm.leaseRenew(id);
+    const checkpointed = this.sm.leaseCheckpointed(id);
+    const ttl = this.sm.leaseRenew(id);
+    if (ttl > 0 && checkpointed) {
+      // A checkpoint holds an older remaining TTL: a leader elected now would restart the lease
+      // from it, before the deadline this renewal promises. Clear it through the log before
+      // answering (etcd's Renew does the same), so the next leader counts the full TTL.
+      await this.propose({ leaseCheckpoint: { checkpoints: [{ ID: id, remainingTTL: 0n }] } });
+    }
+    return ttl;
   }
 
   async leaseRemaining(id: bigint): Promise<number> {
@@ -450,6 +477,8 @@ export class Server implements EtcdServer, PeerHandler {
    */
   private propose<T>(init: RequestInit, ctx?: RequestContext): Promise<T> {
     if (this.stopped) return Promise.reject(Errors.stopped);
+    // Writes wait for disk space: a new proposal would only wait behind them (disk-guard.ts).
+    if (this.loop.stalled) return Promise.reject(Errors.noSpace);
     const id = this.ids.next();
     init.ID = id;
     const ai = ctx?.auth;
@@ -464,6 +493,9 @@ export class Server implements EtcdServer, PeerHandler {
   }
 
   private checkQuota(init: RequestInit): void {
+    // The disk itself is almost full: refused here, on this member only, until space returns
+    // (no alarm: it would outlive the condition and need a disarm).
+    if (this.o.disk?.low === true && addsData(init)) throw Errors.noSpace;
     // The NOSPACE alarm is raised through the log so that every member sees it.
     if (!this.sm.quotaExceeded(init as never)) return;
     void this.propose({
@@ -511,7 +543,7 @@ export class Server implements EtcdServer, PeerHandler {
     ctx: RequestContext,
     _close: (err: Error) => void,
   ): WatchStream {
-    return this.sm.openWatchStream(send, ctx.watchPermission);
+    return this.sm.openWatchStream(send, ctx.watchPermission, ctx.flow);
   }
 
   // ---- Lease ------------------------------------------------------------------------------
@@ -562,7 +594,7 @@ export class Server implements EtcdServer, PeerHandler {
   private expiring = false;
   private expireLeases(): void {
     if (this.expiring || this.stopped || !this.loop.isLeader()) return;
-    const ids = this.sm.expiredLeases(this.o.clock(), 1000);
+    const ids = this.sm.expiredLeases((this.o.monotonic ?? this.o.clock)(), 1000);
     if (ids.length === 0) return;
     this.expiring = true;
     this.propose({ leaseExpire: { IDs: ids } })
@@ -579,12 +611,8 @@ export class Server implements EtcdServer, PeerHandler {
    */
   async checkpointLeases(): Promise<void> {
     if (this.checkpointing || this.stopped || !this.loop.isLeader() || this.loop.members.size < 2) return;
-    const ids = this.sm.leaseLeases().leases.map((l) => l.ID);
-    if (ids.length === 0) return;
-    const checkpoints = ids.slice(0, 1000).map((ID) => ({
-      ID,
-      remainingTTL: this.sm.leaseTimeToLive(create(LeaseTimeToLiveRequestSchema, { ID })).TTL,
-    })).filter((c) => c.remainingTTL > 0n);
+    // Rounded up, as etcd does: a checkpoint must never shorten a lease.
+    const checkpoints = this.sm.leaseCheckpoints(1000);
     if (checkpoints.length === 0) return;
     this.checkpointing = true;
     try {
@@ -679,10 +707,10 @@ export class Server implements EtcdServer, PeerHandler {
     if (this.loop.leader() === 0n) return { health: false, reason: "RAFT NO LEADER" };
     let timer: unknown;
     const timeout = new Promise<"timeout">((r) => {
-      timer = setTimeout(() => r("timeout"), 1000);
+      timer = this.setTimer(() => r("timeout"), 1000);
     });
     const ok = await Promise.race([this.linearizableRead().then(() => "ok" as const), timeout]).catch(() => "error" as const);
-    clearTimeout(timer as ReturnType<typeof setTimeout>);
+    this.clearTimer(timer);
     return ok === "ok" ? { health: true } : { health: false, reason: "RAFT QGET FAILED" };
   }
 
@@ -772,6 +800,12 @@ export class Server implements EtcdServer, PeerHandler {
       this.o.logger.warn("auto compaction failed", { revision, error: String(err) });
     }
   }
+}
+
+/** etcd's quota rule: the requests that add data (Put, Txn with a put, LeaseGrant). */
+function addsData(init: RequestInit): boolean {
+  if (init.put !== undefined || init.leaseGrant !== undefined) return true;
+  return init.txn !== undefined && txnHasPut(init.txn as never);
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

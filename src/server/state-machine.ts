@@ -37,8 +37,9 @@ import { type ApplyContext, applyRequest, needsHistory } from "./apply.ts";
 import { authStage } from "./apply-auth.ts";
 import { runAsync, runSync, txnHasPut } from "./apply-kv.ts";
 import { Errors, type EtcdError } from "../rpctypes/index.ts";
-import type { WatchStream } from "./types.ts";
-import { type Timers, WatchHub, type WatchPermission } from "./watch.ts";
+import type { StreamFlow, WatchStream } from "./types.ts";
+import { type FileEffects, hostFiles, hostTimers, type Timers } from "./effects.ts";
+import { WatchHub, type WatchPermission } from "./watch.ts";
 import { applyV2Request, mirrorAttributes, mirrorMembership } from "./v2-applier.ts";
 import { changeStatements, LOAD_QUERIES, loadStore, V2Store, type WatcherHub } from "../v2store/index.ts";
 
@@ -47,7 +48,9 @@ export const ALREADY_APPLIED: unique symbol = Symbol("already applied");
 
 export interface StateMachineOptions {
   path: string; // SQLite file, e.g. <data-dir>/member/state.db (created if missing)
-  clock: () => number; // ms, for lease deadlines only
+  clock: () => number; // ms, for lease deadlines only (a monotonic clock in a member)
+  /** Wall-clock ms for v2 TTL expiration times, which clients read as dates (default: `clock`). */
+  wallClock?: () => number;
   header: (revision: number) => ResponseHeader; // fills cluster_id/member_id/raft_term
   memberId: bigint;
   minLeaseTtl: number; // seconds; grants below are raised to it
@@ -61,8 +64,10 @@ export interface StateMachineOptions {
    * commit every batch). The Raft log already holds them durably: a crash replays them.
    */
   groupCommitMs?: number;
-  /** Timer functions for the watch progress ticker (default: the global ones). */
+  /** Timers: the group commit, compaction pauses and the watch progress ticker (default: the host's). */
   timers?: Timers;
+  /** Snapshot image files (default: node:fs). */
+  files?: FileEffects;
   /** A member published its attributes (InternalRaftRequest.member_attrs): write them into the batch. */
   onMemberAttrs?: (m: Member, out: InStatement[]) => void;
   /** The v2 store's watchers; pass the same hub to the machine that replaces this one. */
@@ -120,11 +125,18 @@ export interface StateMachine {
   readonly v2: V2Store;
   apply(entries: AppliedEntry[]): Promise<Array<unknown | EtcdError>>;
   range(req: RangeRequest): Promise<RangeResponse>;
-  /** A client watch stream; `permission` is asked at create and on every auth change. */
-  openWatchStream(send: (r: WatchResponse) => void, permission?: WatchPermission): WatchStream;
+  /**
+   * A client watch stream; `permission` is asked at create and on every auth change; `flow` is
+   * the transport's backpressure (a stream that stops reading is caught up from history later).
+   */
+  openWatchStream(send: (r: WatchResponse) => void, permission?: WatchPermission, flow?: StreamFlow): WatchStream;
   /** Keys attached to a lease (empty for an unknown one). */
   leaseKeys(id: bigint): Uint8Array[];
   leaseRenew(id: bigint): number;
+  /** The lease carries a checkpointed remaining TTL (see Lessor.checkpointed). */
+  leaseCheckpointed(id: bigint): boolean;
+  /** The remaining TTL of up to `limit` leases, rounded up, for a checkpoint. */
+  leaseCheckpoints(limit: number): { ID: bigint; remainingTTL: bigint }[];
   leaseTimeToLive(req: LeaseTimeToLiveRequest): LeaseTimeToLiveResponse;
   leaseLeases(): LeaseLeasesResponse;
   expiredLeases(now: number, limit: number): bigint[];
@@ -210,6 +222,21 @@ export async function installStateImage(path: string, image: AsyncIterable<Uint8
   await rename(tmp, path);
 }
 
+/**
+ * Puts a received snapshot image file in place of the state file: renamed, not copied (the
+ * image was written and synced next to it by the transport), so installing an image of any size
+ * costs no memory and no second write. The state machine on `path` must be closed (closing the
+ * last connection checkpoints SQLite's WAL into the old file, so dropping the WAL loses nothing
+ * durable); open it again afterwards.
+ */
+export async function installStateFile(path: string, imagePath: string, files: FileEffects = hostFiles): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true });
+  await files.remove(`${path}-wal`);
+  await files.remove(`${path}-shm`);
+  await files.rename(imagePath, path);
+  await files.syncDir(dirname(path));
+}
+
 export async function openStateMachine(o: StateMachineOptions): Promise<StateMachine> {
   mkdirSync(dirname(o.path), { recursive: true });
   const db = new SqlDb(o.path);
@@ -261,7 +288,9 @@ class Sm implements StateMachine {
   private broken: unknown;
   private closed = false;
   private snapSeq = 0;
-  private commitTimer: ReturnType<typeof setTimeout> | undefined;
+  private commitTimer: unknown;
+  private readonly timers: Timers;
+  private readonly files: FileEffects;
   private uncommitted = 0;
   private readonly ctx: ApplyContext & { index: number };
   /** An auth change was applied in this batch: open watchers are checked again after it. */
@@ -275,6 +304,8 @@ class Sm implements StateMachine {
     private readonly store: MvccStore,
     readonly auth: AuthStore,
   ) {
+    this.timers = o.timers ?? hostTimers;
+    this.files = o.files ?? hostFiles;
     const ev = o.authEvents;
     auth.events = {
       userInvalidated: (name) => ev?.userInvalidated(name),
@@ -285,7 +316,7 @@ class Sm implements StateMachine {
     };
     this.steps = o.steps ?? new StepDurations();
     this.lessor = new Lessor(o.clock, o.minLeaseTtl);
-    this.v2 = new V2Store({ now: o.clock, namespaces: ["/0", "/1"], hub: o.v2Hub });
+    this.v2 = new V2Store({ now: o.wallClock ?? o.clock, namespaces: ["/0", "/1"], hub: o.v2Hub });
     this.committedRev = store.revision;
     this.hub = new WatchHub(
       {
@@ -298,7 +329,7 @@ class Sm implements StateMachine {
       {
         fragmentBytes: o.maxRequestBytes + 512 * 1024,
         progressNotifyIntervalMs: o.progressNotifyIntervalMs,
-        timers: o.timers,
+        timers: this.timers,
       },
     );
     const self = this;
@@ -434,15 +465,28 @@ class Sm implements StateMachine {
 
   /** Makes every applied batch durable in the state file (SQLite commit). */
   commitGroup(): void {
-    if (this.commitTimer !== undefined) clearTimeout(this.commitTimer);
+    if (this.commitTimer !== undefined) this.timers.clearTimeout(this.commitTimer);
     this.commitTimer = undefined;
     this.uncommitted = 0;
-    if (this.broken === undefined) this.db.commitGroup();
+    if (this.broken !== undefined) return;
+    try {
+      this.db.commitGroup();
+    } catch (e) {
+      // The group may be gone from the file (SQLITE_FULL rolls it back): memory is ahead of it.
+      this.broken = e;
+      throw e;
+    }
   }
 
   syncToDisk(): void {
     this.commitGroup();
-    if (this.broken === undefined) this.db.syncToDisk(SYNC_TOUCH);
+    if (this.broken !== undefined) return;
+    try {
+      this.db.syncToDisk(SYNC_TOUCH);
+    } catch (e) {
+      this.broken = e;
+      throw e;
+    }
   }
 
   private timedCommit(): void {
@@ -475,7 +519,7 @@ class Sm implements StateMachine {
     const rs = this.db.write(stmts, index);
     this.uncommitted += stmts.length;
     if (this.uncommitted >= GROUP_MAX_STATEMENTS || this.o.groupCommitMs === 0) this.commitGroup();
-    else this.commitTimer ??= setTimeout(() => this.timedCommit(), this.o.groupCommitMs ?? GROUP_COMMIT_MS);
+    else this.commitTimer ??= this.timers.setTimeout(() => this.timedCommit(), this.o.groupCommitMs ?? GROUP_COMMIT_MS);
     this.batchesSinceSizes++;
     if (sizes) {
       const row = rs[rs.length - 1]!.rows[0];
@@ -537,9 +581,9 @@ class Sm implements StateMachine {
     // Hand back to SQLite's automatic checkpoint once the checkpointer has copied everything (or
     // after 2 s of trying): otherwise the next commit here would copy the rest and fsync.
     if (!this.closed) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([cp.caughtUp(0), new Promise<void>((r) => (timer = setTimeout(r, 2000)))]);
-      clearTimeout(timer);
+      let timer: unknown;
+      await Promise.race([cp.caughtUp(0), new Promise<void>((r) => (timer = this.timers.setTimeout(r, 2000)))]);
+      this.timers.clearTimeout(timer);
     }
     if (this.checkpointerUsers > 0) return; // new background work started meanwhile: keep it
     this.checkpointer = undefined;
@@ -574,7 +618,7 @@ class Sm implements StateMachine {
         });
         batch = adapt(batch, ms, limit);
         lo = step.next;
-        await yieldToOthers(); // apply batches in between
+        await this.yieldToOthers(); // apply batches in between
       }
       if (this.closed) return;
       const done = await this.serial("compact", async () => {
@@ -592,7 +636,7 @@ class Sm implements StateMachine {
     const inUse = this.pages - this.freePages;
     const nearQuota = this.dbSize() * 2 >= this.o.quotaBackendBytes;
     const keep = nearQuota ? 0 : Math.max(RECLAIM_MIN_PAGES, Math.floor(inUse * RECLAIM_SLACK));
-    if (this.freePages > keep) setImmediate(() => void this.reclaim(keep).catch(() => undefined));
+    if (this.freePages > keep) this.timers.setImmediate(() => void this.reclaim(keep).catch(() => undefined));
   }
 
   compactionDone(): Promise<void> {
@@ -628,8 +672,13 @@ class Sm implements StateMachine {
         return this.steps.now() - t0;
       });
       n = adapt(n, ms, RECLAIM_MAX_PAGES);
-      await yieldToOthers();
+      await this.yieldToOthers();
     }
+  }
+
+  /** Lets timers, sockets and queued apply batches run before the next background batch. */
+  private yieldToOthers(): Promise<void> {
+    return new Promise<void>((r) => this.timers.setImmediate(r));
   }
 
   /** Page counts, read after a compaction or reclamation batch (endpoint status stays true). */
@@ -674,8 +723,8 @@ class Sm implements StateMachine {
     };
   }
 
-  openWatchStream(send: (r: WatchResponse) => void, permission?: WatchPermission): WatchStream {
-    return this.hub.open(send, permission);
+  openWatchStream(send: (r: WatchResponse) => void, permission?: WatchPermission, flow?: StreamFlow): WatchStream {
+    return this.hub.open(send, permission, flow);
   }
 
   leaseKeys(id: bigint): Uint8Array[] {
@@ -691,6 +740,21 @@ class Sm implements StateMachine {
 
   leaseRenew(id: bigint): number {
     return this.lessor.renew(id);
+  }
+
+  leaseCheckpointed(id: bigint): boolean {
+    return this.lessor.checkpointed(id);
+  }
+
+  leaseCheckpoints(limit: number): { ID: bigint; remainingTTL: bigint }[] {
+    const out: { ID: bigint; remainingTTL: bigint }[] = [];
+    for (const id of this.lessor.ids()) {
+      if (out.length >= limit) break;
+      const l = this.lessor.get(id)!;
+      const remaining = this.lessor.remainingSecondsCeil(l);
+      if (remaining > 0) out.push({ ID: id, remainingTTL: BigInt(remaining) });
+    }
+    return out;
   }
 
   leaseTimeToLive(req: LeaseTimeToLiveRequest): LeaseTimeToLiveResponse {
@@ -782,17 +846,17 @@ class Sm implements StateMachine {
 
   async *snapshot(): AsyncIterable<SnapshotResponse> {
     const tmp = `${this.o.path}.snap-${process.pid}-${++this.snapSeq}.tmp`;
-    await rm(tmp, { force: true });
+    await this.files.remove(tmp);
     // VACUUM INTO writes a consistent, compact copy; taken between apply batches.
     await this.serial("snapshot", () => this.db.execute({ sql: "VACUUM INTO ?", args: [tmp] }));
-    const fh = await openFile(tmp, "r");
+    const fh = await this.files.openRead(tmp);
     try {
-      const total = (await fh.stat()).size;
+      const total = fh.size;
       const sha = createHash("sha256");
       let sent = 0;
       while (sent < total) {
         const buf = new Uint8Array(Math.min(SNAPSHOT_CHUNK, total - sent));
-        const { bytesRead } = await fh.read(buf, 0, buf.length, sent);
+        const bytesRead = await fh.read(buf, sent);
         if (bytesRead !== buf.length) throw new Error("snapshot: short read");
         sent += bytesRead;
         sha.update(buf);
@@ -806,7 +870,7 @@ class Sm implements StateMachine {
       };
     } finally {
       await fh.close();
-      await rm(tmp, { force: true });
+      await this.files.remove(tmp);
     }
   }
 
@@ -842,12 +906,12 @@ class Sm implements StateMachine {
         await this.refreshSizes();
       });
     });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<void>((r) => (timer = setTimeout(r, DEFRAG_WAIT_MS)));
+    let timer: unknown;
+    const late = new Promise<void>((r) => (timer = this.timers.setTimeout(r, DEFRAG_WAIT_MS)));
     try {
       await Promise.race([done, late]);
     } finally {
-      clearTimeout(timer);
+      this.timers.clearTimeout(timer);
     }
   }
 
@@ -901,9 +965,4 @@ function adapt(size: number, ms: number, max: number): number {
   if (ms > STEP_TARGET_MS) return Math.max(1, Math.floor(size / 2));
   if (ms < STEP_TARGET_MS / 2) return Math.min(max, size * 2);
   return size;
-}
-
-/** Lets timers, sockets and queued apply batches run before the next background batch. */
-function yieldToOthers(): Promise<void> {
-  return new Promise<void>((r) => setImmediate(r));
 }

@@ -8,8 +8,13 @@
 // a sync is in flight go to a fresh buffer and are written by the next sync. The hardState is
 // written last in its batch, so a torn batch never leaves a commit index above its entries.
 //
-// A failed write or fsync leaves the file in an unknown state: the WAL then refuses every further
-// call (as etcd panics), and the member must restart and replay.
+// A write that fails for lack of space (ENOSPC, EDQUOT) is retried: the batch it was writing is
+// kept, the partial bytes are cut off, and the next sync() writes the same bytes at the same
+// position before anything newer, so the log never holds a torn record and never skips one.
+// Any other failed write, and any failed fsync (the kernel may have dropped the pages it could
+// not write), leaves the file in an unknown state: the WAL then refuses every further call (as
+// etcd panics), and the member must restart and replay. A new segment that cannot be created for
+// lack of space is tried again at the next sync; the current one grows meanwhile.
 import { join } from "node:path";
 import { emptyHardState, type Entry, type HardState, type SnapshotMeta } from "../raft/types.ts";
 import { nodeWalFs, type WalFs } from "./wal-fs.ts";
@@ -62,6 +67,8 @@ export class Wal {
   /** Serializes sync, segment cuts and releases. */
   private chain: Promise<unknown> = Promise.resolve();
   private failure: unknown = undefined;
+  /** A batch whose write ran out of space: written first by the next sync. */
+  private retry: { bytes: Uint8Array; crc: number; state: StreamState; enc: RecordEncoder } | undefined;
   private closed = false;
   private onDurable: ((seq: number, locs: readonly number[], base: number) => void) | undefined;
 
@@ -275,6 +282,11 @@ export class Wal {
 
   private async flush(): Promise<void> {
     this.check();
+    if (this.retry !== undefined) {
+      const r = this.retry;
+      await this.writeBatch(r.bytes, r.crc, r.state, r.enc);
+      this.retry = undefined;
+    }
     if (this.pendingHardState !== undefined) {
       this.enc.hardState(this.pendingHardState);
       this.appended = { ...this.appended, hardState: this.pendingHardState };
@@ -285,22 +297,52 @@ export class Wal {
     // New appends go to another buffer while this one is written.
     this.enc = this.spare ?? new RecordEncoder();
     this.spare = undefined;
-    const state = this.appended;
+    const { bytes, crc } = enc.seal(this.crc);
+    await this.writeBatch(bytes, crc, this.appended, enc);
+  }
+
+  /** Writes one sealed batch at the end of the segment and fsyncs it. */
+  private async writeBatch(bytes: Uint8Array, crc: number, state: StreamState, enc: RecordEncoder): Promise<void> {
     try {
-      const { bytes, crc } = enc.seal(this.crc);
       await this.writeAll(this.fd, bytes, this.offset);
+    } catch (err) {
+      if (!isNoSpace(err)) {
+        this.failure = err;
+        throw err;
+      }
+      // Out of space: nothing of this batch counts. Cut what reached the file (shrinking needs
+      // no space) and keep the batch for the next sync, which writes it again at this offset.
+      this.retry = { bytes, crc, state, enc };
+      try {
+        await this.fs.ftruncate(this.fd, this.offset);
+      } catch (cut) {
+        this.failure = cut;
+      }
+      throw err;
+    }
+    try {
       if (!this.noFsync) await this.fs.fdatasync(this.fd);
-      const base = this.offset;
-      this.offset += bytes.length;
-      this.crc = crc;
-      this.durable = state;
-      if (this.onDurable !== undefined && enc.locs.length > 0) this.onDurable(this.segs[this.segs.length - 1]!.seq, enc.locs, base);
-      enc.reset();
-      this.spare = enc;
-      if (this.offset >= this.segmentBytes) await this.startSegment(this.segs[this.segs.length - 1]!.seq + 1, state.lastIndex + 1);
     } catch (err) {
       this.failure = err;
       throw err;
+    }
+    const base = this.offset;
+    this.offset += bytes.length;
+    this.crc = crc;
+    this.durable = state;
+    if (this.onDurable !== undefined && enc.locs.length > 0) this.onDurable(this.segs[this.segs.length - 1]!.seq, enc.locs, base);
+    enc.reset();
+    this.spare = enc;
+    if (this.offset < this.segmentBytes) return;
+    try {
+      await this.startSegment(this.segs[this.segs.length - 1]!.seq + 1, state.lastIndex + 1);
+    } catch (err) {
+      // The batch is durable; a segment that cannot be started for lack of space is tried again
+      // at the next sync (the current one grows meanwhile).
+      if (!isNoSpace(err)) {
+        this.failure = err;
+        throw err;
+      }
     }
   }
 
@@ -323,6 +365,7 @@ export class Wal {
       if (!this.noFsync) await this.fs.fsyncDir(this.dir);
     } catch (err) {
       await this.fs.close(fd).catch(() => {});
+      await this.fs.unlink(tmp).catch(() => {});
       throw err;
     }
     const old = this.fd;
@@ -362,6 +405,12 @@ export class Wal {
       done += n;
     }
   }
+}
+
+/** A write that failed for lack of space (the device, or a quota), errno ENOSPC or EDQUOT. */
+export function isNoSpace(err: unknown): boolean {
+  const code = typeof err === "object" && err !== null ? (err as { code?: unknown }).code : undefined;
+  return code === "ENOSPC" || code === "EDQUOT";
 }
 
 export function openWal(dir: string, opts: WalOptions = {}): Promise<{ wal: Wal; contents: WalContents }> {

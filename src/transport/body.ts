@@ -5,7 +5,7 @@ import { open, rm, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { CodecError, decodeMessage } from "../raft/codec.ts";
 import { MessageType, type Message } from "../raft/message.ts";
-import { formatId } from "./wire.ts";
+import { announcedImageLength, formatId } from "./wire.ts";
 
 export class BodyTooLargeError extends Error {
   override readonly name = "BodyTooLargeError";
@@ -48,6 +48,7 @@ export async function receiveSnapshotStream(stream: Readable, dir: string, maxHe
   let head: Buffer = Buffer.alloc(0);
   let m: Message | undefined;
   let file: { fh: FileHandle; path: string } | undefined;
+  let written = 0;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       let rest: Buffer = chunk;
@@ -64,9 +65,16 @@ export async function receiveSnapshotStream(stream: Readable, dir: string, maxHe
         head = Buffer.alloc(0);
       }
       // Sequential awaited writes: the socket is not read faster than the disk takes the bytes.
-      if (rest.length > 0) await file!.fh.write(rest);
+      if (rest.length > 0) {
+        await file!.fh.write(rest);
+        written += rest.length;
+      }
     }
     if (m === undefined) throw new CodecError("truncated snapshot message");
+    const expected = announcedImageLength(m);
+    if (expected !== undefined && written !== expected) {
+      throw new CodecError(`snapshot image of ${written} bytes, ${expected} announced: the sender stopped short`);
+    }
     const done = file!;
     await done.fh.sync();
     await done.fh.close();

@@ -7,6 +7,7 @@ export type {
   PeerHandler, PeerMember, PeerStats, PeerTransport, PeerTransportLimits, PeerTransportOptions,
 } from "./types.ts";
 export {
-  CLUSTER_VERSION, decodeBatch, encodeBatch, formatId, Header, parseHexId, Paths, SERVER_VERSION, STREAM_PROTOCOL, Texts,
+  announcedImageLength, CLUSTER_VERSION, decodeBatch, encodeBatch, formatId, Header, imageLengthData, parseHexId, Paths, SERVER_VERSION,
+  STREAM_PROTOCOL, Texts,
 } from "./wire.ts";
 export { FrameDecoder } from "./frame-decoder.ts";

@@ -64,6 +64,8 @@ export class PeerSender {
   private stopped = false;
   /** Time of the last successful exchange (any request); undefined until one succeeds. */
   lastActive: number | undefined;
+  /** When the open stream was established (ctx.now()); undefined while none is open. */
+  streamSince: number | undefined;
   /** Counters for tests and metrics. */
   requests = 0;
   dropped = 0;
@@ -241,6 +243,7 @@ export class PeerSender {
     this.blocked = false;
     this.dialBackoffMs = 0;
     this.streamsOpened++;
+    this.streamSince = this.ctx.now();
     this.markActive();
     this.ctx.logger.info("established a TCP streaming connection with remote peer", { remote: formatId(this.id), url: url.href });
     socket.on("drain", () => {
@@ -259,6 +262,7 @@ export class PeerSender {
       if (this.stream !== socket) return;
       this.stream = undefined;
       this.streamUrl = undefined;
+      this.streamSince = undefined;
       this.blocked = false;
       this.clearStall();
       if (this.stopped) return;

@@ -292,6 +292,11 @@ export async function createPeerTransport(opts: PeerTransportOptions): Promise<P
       return peer!.streaming ? 0 : now() - t;
     },
 
+    connectedFor(id) {
+      const since = senders.get(id)?.streamSince;
+      return since === undefined ? undefined : now() - since;
+    },
+
     peerStats(id) {
       const p = senders.get(id);
       if (p === undefined) return undefined;

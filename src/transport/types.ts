@@ -65,6 +65,11 @@ export interface PeerTransport {
    * is open: "started"/"active" members.
    */
   activeSince(id: bigint): number | undefined;
+  /**
+   * How long (ms) the current message stream to the peer has been open; undefined while none
+   * is: etcd's ActiveSince, which the strict reconfiguration check wants 5 s old.
+   */
+  connectedFor(id: bigint): number | undefined;
   /** Forward a lease keepalive / TTL query to the leader's peer URLs. */
   leaseRenew(leader: bigint, id: bigint): Promise<number>;
   leaseRemaining(leader: bigint, id: bigint): Promise<number>;

@@ -25,6 +25,24 @@ export const Paths = {
   memberPromote: "/members/promote/",
 } as const;
 
+/**
+ * A MsgSnap's snapshot.data names the length of the image that follows it (8 bytes, big-endian):
+ * the receiver refuses an image that ends short, so a sender cut off half-way (its copy closed,
+ * its request ended) can never have a truncated image installed. Empty data: length unknown.
+ */
+export function imageLengthData(n: number): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(n));
+  return b;
+}
+
+/** The image length a MsgSnap announces, if it does (see imageLengthData). */
+export function announcedImageLength(m: Message): number | undefined {
+  const d = m.snapshot?.data;
+  if (d === undefined || d.length !== 8) return undefined;
+  return Number(new DataView(d.buffer, d.byteOffset, 8).getBigUint64(0));
+}
+
 /** The protocol named in the Upgrade header of a message stream. */
 export const STREAM_PROTOCOL = "conclave-raft/1";
 

@@ -53,7 +53,9 @@ test("expiry with a fake clock, keepalive renews, LeaseExpire revokes, checkpoin
   expect((await h.get("k")).kvs).toEqual([]);
   expect(h.sm.leaseIdExists(1n)).toBe(false);
   await h.do({ leaseCheckpoint: { checkpoints: [{ ID: 2n, remainingTTL: 7n }] } });
-  expect(h.sm.leaseTimeToLive({ ID: 2n } as never).TTL).toBe(7n);
+  // Applying a checkpoint keeps the running deadline (here already passed), as etcd's does;
+  // only a new leader (promote) or a restart starts from the checkpointed remaining TTL.
+  expect(h.sm.leaseTimeToLive({ ID: 2n } as never).TTL).toBe(0n);
   // restart restores the lease with its checkpointed remaining TTL
   await h.reopen();
   expect(h.sm.leaseTimeToLive({ ID: 2n } as never)).toMatchObject({ TTL: 7n, grantedTTL: 20n });
@@ -99,4 +101,30 @@ test("quota: a put that would pass quota-backend-bytes is reported", async () =>
   const big = { put: { key: enc("k"), value: new Uint8Array(128 * 1024) } } as never;
   expect(h.sm.quotaExceeded(big)).toBe(true);
   expect(h.sm.quotaExceeded({ deleteRange: { key: enc("k") } } as never)).toBe(false);
+});
+
+test("checkpoints never shorten a lease: remaining TTLs are rounded up, and a cleared one means the full TTL", async () => {
+  const { Lessor } = await import("../../src/lease/lessor.ts");
+  let now = 1_000_000;
+  const l = new Lessor(() => now, 2);
+  l.grant(7n, 10, []);
+  now += 900; // 9.1 s left
+  const lease = l.get(7n)!;
+  expect(l.remainingSeconds(lease)).toBe(9);
+  expect(l.remainingSecondsCeil(lease)).toBe(10);
+  l.checkpoint(7n, l.remainingSecondsCeil(lease), []);
+  expect(l.checkpointed(7n)).toBe(true);
+  // Applied, a checkpoint keeps the running deadline (moving it to the rounded-up value would
+  // lengthen the lease by up to a second per checkpoint, as etcd's Checkpoint does not).
+  expect(lease.expiry).toBe(1_000_000 + 10_000);
+  // A new leader starts from it: never before the lease's own deadline.
+  l.promote(0);
+  expect(lease.expiry).toBeGreaterThanOrEqual(1_000_000 + 10_000);
+  // A renewal clears it through the log (remaining 0): the full TTL counts, never "now".
+  l.checkpoint(7n, 0, []);
+  expect(l.checkpointed(7n)).toBe(false);
+  // A new leader then restarts the lease from the full TTL (plus the grace it adds).
+  now += 5000;
+  l.promote(1000);
+  expect(lease.expiry).toBe(now + 10_000 + 1000);
 });

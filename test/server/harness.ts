@@ -27,6 +27,8 @@ export class FakeNet {
   readonly handlers = new Map<bigint, PeerHandler>();
   readonly urls = new Map<string, bigint>();
   readonly down = new Set<bigint>();
+  /** What connectedFor reports for a reachable peer. */
+  connectedForMs = 60_000;
   private pending = 0;
   private idle: (() => void)[] = [];
 
@@ -88,6 +90,8 @@ export class FakeNet {
         });
       },
       activeSince: (id) => (net.reachable(self, id) ? 0 : undefined),
+      // Links of the fake network count as connected for as long as etcd's health interval.
+      connectedFor: (id) => (net.reachable(self, id) ? net.connectedForMs : undefined),
       leaseRenew: async (leader, id) => {
         if (!net.reachable(self, leader)) throw new Error("unreachable");
         return net.handlers.get(leader)!.leaseRenew(id);

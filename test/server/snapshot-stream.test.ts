@@ -102,3 +102,32 @@ test("an image the transport never reads is removed when the send is reported fa
   expect(await cl!.get(lag, "big0", true)).toBe("x".repeat(20_000));
   expect(copies(leader)).toEqual([]);
 });
+
+test("a MsgSnap the raft log refuses (an old term) leaves the follower's store untouched", async () => {
+  const { leader, lag } = await lagging();
+  const { writeFileSync } = await import("node:fs");
+  const { msg, MessageType } = await import("../../src/raft/message.ts");
+  const blobs: Uint8Array[] = [];
+  for await (const r of leader.server.loop.sm.snapshot()) blobs.push(r.blob);
+  const path = join(lag.dataDir, "member", "stale-image.tmp");
+  writeFileSync(path, Buffer.concat(blobs.slice(0, -1)));
+  const applied = lag.server.loop.sm.appliedIndex;
+  const revision = lag.server.loop.sm.revision;
+  const term = lag.server.loop.term();
+  const l = leader.server.loop;
+  const m = msg({
+    type: MessageType.MsgSnap, from: leader.id, to: lag.id, term: term - 1,
+    snapshot: { meta: { index: l.sm.appliedIndex, term: l.term(), confState: l.node.raft.prs.confState() }, data: new Uint8Array(0) },
+  });
+  await lag.server.receiveSnapshot(m, path);
+  // Nothing replaced: same store, same raft log; the image file is gone.
+  expect(lag.server.loop.sm.appliedIndex).toBe(applied);
+  expect(lag.server.loop.sm.revision).toBe(revision);
+  expect(lag.server.loop.snapshotsReceived).toBe(0);
+  expect(lag.server.loop.node.raft.raftLog.committed).toBeLessThan(l.sm.appliedIndex);
+  expect(readdirSync(join(lag.dataDir, "member")).includes("stale-image.tmp")).toBe(false);
+  // The real catch-up still works afterwards.
+  cl!.net.down.delete(lag.id);
+  await cl!.until(() => lag.server.loop.sm.appliedIndex >= leader.server.loop.sm.appliedIndex);
+  expect(lag.server.loop.snapshotsReceived).toBe(1);
+});

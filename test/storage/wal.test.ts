@@ -403,3 +403,75 @@ test("a segment left half-started (.tmp) by a crash is discarded at open", async
     cleanup();
   }
 });
+
+test("a write that runs out of space is retried at the same offset: no torn record, nothing skipped", async () => {
+  const { dir, cleanup } = tempDir("wal-nospace");
+  try {
+    // Space for `room` more bytes at a time; a write past it lands partly, then fails ENOSPC.
+    let room = Infinity;
+    let failCreate = false;
+    let createFailures = 0;
+    const writes: number[] = [];
+    const fs: WalFs = {
+      ...nodeWalFs,
+      open: async (path, mode) => {
+        if (mode === "create" && failCreate) {
+          createFailures++;
+          throw Object.assign(new Error("ENOSPC: no space left on device, open"), { code: "ENOSPC" });
+        }
+        return nodeWalFs.open(path, mode);
+      },
+      write: async (fd, data, offset, length, position) => {
+        writes.push(position);
+        if (length <= room) {
+          room -= length;
+          return nodeWalFs.write(fd, data, offset, length, position);
+        }
+        if (room > 0) {
+          const n = room;
+          room = 0;
+          return nodeWalFs.write(fd, data, offset, n, position); // a partial write first
+        }
+        throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+      },
+    };
+    const { wal } = await openWal(dir, { fs, segmentBytes: 4096 });
+    wal.append(entries(1, 3, 1));
+    await wal.sync();
+    const size = statSync(join(dir, FIRST_SEGMENT)).size;
+    room = 10;
+    wal.append(entries(4, 6, 1));
+    await expect(wal.sync()).rejects.toThrow("ENOSPC");
+    // The partial bytes were cut away: the file is what was durable.
+    expect(statSync(join(dir, FIRST_SEGMENT)).size).toBe(size);
+    // Appends go on while there is no space; a sync still fails and the WAL stays usable.
+    wal.append(entries(7, 7, 1));
+    await expect(wal.sync()).rejects.toThrow("ENOSPC");
+    room = Infinity;
+    writes.length = 0;
+    await wal.sync();
+    // The held batch went first, at the offset where the failed one started.
+    expect(writes[0]).toBe(size);
+    // Past the segment size: the new segment cannot be created, the batch is durable anyway and
+    // the current segment grows; the cut happens at a later sync.
+    failCreate = true;
+    for (let i = 8; i < 60; i++) wal.append([entry(i, 1, "x".repeat(100))]);
+    await wal.sync();
+    expect(createFailures).toBe(1);
+    expect(wal.segmentNames().length).toBe(1);
+    failCreate = false;
+    for (let i = 60; i <= 100; i++) wal.append([entry(i, 1, "x".repeat(100))]);
+    await wal.sync();
+    expect(wal.segmentNames().length).toBe(2);
+    await wal.close();
+    const warnings: string[] = [];
+    const { wal: again, contents } = await openWal(dir, { warn: (m) => warnings.push(m) });
+    expect(warnings).toEqual([]);
+    expect(contents.entries.map((e) => e.index)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(text(contents.entries[5]!)).toBe("v6t1");
+    expect(readdirSync(dir).filter((n) => n.endsWith(".tmp"))).toEqual([]);
+    await again.close();
+  } finally {
+    cleanup();
+  }
+});

@@ -94,3 +94,32 @@ test("a snapshot from another cluster is refused before anything is written", as
   expect(await readdir(b.tmpDir)).toEqual([]);
   expect(a.rec.logs.some((l) => l.level === "error" && l.m.includes("cluster ID mismatch"))).toBe(true);
 });
+
+test("an image that ends short of the length its MsgSnap announces is refused, never handed over", async () => {
+  const { imageLengthData } = await import("../../src/transport/index.ts");
+  const a = await node({ id: 1n });
+  const b = await node({ id: 2n });
+  a.t.addPeer(2n, [b.url]);
+  const img = image(200_000, 4096);
+  const base = snapMsg(1n, 2n);
+  // Announces 200 000 bytes; the sender's image source stops after 100 000 without an error
+  // (a copy closed under it), so the request itself ends normally.
+  const m: Message = { ...base, snapshot: { ...base.snapshot!, data: imageLengthData(200_000) } };
+  a.t.sendSnapshot(m, async function* () {
+    let n = 0;
+    for await (const c of img.chunks()) {
+      if (n >= 100_000) return;
+      n += c.length;
+      yield c;
+    }
+  });
+  await a.until(() => a.rec.snapshotStatus.length === 1, "snapshot status");
+  expect(a.rec.snapshotStatus).toEqual([{ id: 2n, ok: false }]);
+  expect(b.rec.snapshots.length).toBe(0);
+  expect(await readdir(b.tmpDir)).toEqual([]);
+  // The same image in full is taken.
+  a.t.sendSnapshot(m, img.chunks);
+  await a.until(() => a.rec.snapshotStatus.length === 2, "second status");
+  expect(a.rec.snapshotStatus[1]).toEqual({ id: 2n, ok: true });
+  expect(b.rec.snapshots.length).toBe(1);
+});

@@ -3,7 +3,7 @@
 import type { Message } from "@bufbuild/protobuf";
 import { Code, EtcdError } from "../../rpctypes/index.ts";
 import { toStatus } from "../grpc/status.ts";
-import type { CallMeta, Pipeline } from "../pipeline/index.ts";
+import { type CallMeta, type Pipeline, parseGatewayTimeout } from "../pipeline/index.ts";
 import { header, readBody, type HttpExchange } from "../http/exchange.ts";
 import type { BidiHandler, BidiMethod, RpcMethod, ServerStreamMethod, UnaryMethod } from "../rpc/method.ts";
 import { rpcTable } from "../rpc/table.ts";
@@ -45,12 +45,16 @@ function tooLarge(n: number, max: number): EtcdError {
 
 /**
  * The call's metadata as grpc-gateway forwards it: `Authorization` becomes metadata
- * `authorization`, `Grpc-Metadata-*` headers become metadata. A client certificate never names
- * the user here (etcd ignores the CN of gateway requests).
+ * `authorization`, `Grpc-Metadata-*` headers become metadata, `Grpc-Timeout` the call's
+ * deadline (a malformed one throws InvalidArgument before the body is read, as grpc-gateway's
+ * AnnotateContext does). A client certificate never names the user here (etcd ignores the CN
+ * of gateway requests).
  */
 function metaFor(ex: HttpExchange, withSignal: boolean, streaming = false): CallMeta {
+  const timeoutMs = parseGatewayTimeout(header(ex, "grpc-timeout"));
+  if (timeoutMs instanceof EtcdError) throw timeoutMs;
   let signal: AbortSignal | undefined;
-  if (withSignal) {
+  if (withSignal || timeoutMs !== undefined) {
     const ac = new AbortController();
     signal = ac.signal;
     ex.onClose(() => ac.abort());
@@ -60,6 +64,8 @@ function metaFor(ex: HttpExchange, withSignal: boolean, streaming = false): Call
     authorization: header(ex, "authorization"),
     hasLeader: header(ex, "grpc-metadata-hasleader"),
     signal,
+    timeoutMs,
+    clientDeadline: true,
     // Streaming calls: the response's backpressure (see StreamFlow).
     flow: streaming ? { get writable() { return ex.writable; }, onWritable: (fn) => ex.onDrain(fn) } : undefined,
   };
@@ -122,8 +128,9 @@ export class Gateway {
 
   private async unary(ex: HttpExchange, method: UnaryMethod): Promise<void> {
     try {
+      const meta = metaFor(ex, method.needsSignal);
       const req = await this.readRequest(ex, method);
-      const res = await this.pipeline.unary(method, req, metaFor(ex, method.needsSignal));
+      const res = await this.pipeline.unary(method, req, meta);
       if (ex.closed) return;
       const body = JSON.stringify(toJsonValue(method.output, res));
       ex.writeHead(200, UNARY_HEADERS);
@@ -135,13 +142,14 @@ export class Gateway {
 
   private async serverStream(ex: HttpExchange, method: ServerStreamMethod): Promise<void> {
     let req: Message;
+    let meta: CallMeta;
     try {
+      meta = metaFor(ex, true, true);
       req = await this.readRequest(ex, method);
     } catch (err) {
       writeGatewayError(ex, err);
       return;
     }
-    const meta = metaFor(ex, true, true);
     let started = false;
     const start = () => {
       if (!started) ex.writeHead(200, JSON_HEADERS);
@@ -167,7 +175,14 @@ export class Gateway {
   }
 
   private bidi(ex: HttpExchange, method: BidiMethod): void {
-    const meta = metaFor(ex, true, true);
+    let meta: CallMeta;
+    try {
+      meta = metaFor(ex, true, true);
+    } catch (err) {
+      ex.body.resume();
+      writeGatewayError(ex, err);
+      return;
+    }
     let started = false;
     let finished = false;
     let received = 0;

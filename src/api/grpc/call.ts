@@ -4,7 +4,7 @@
 import { toBinary, type Message } from "@bufbuild/protobuf";
 import { Code, isEtcdError } from "../../rpctypes/index.ts";
 import type { StreamFlow } from "../../server/types.ts";
-import type { CallMeta, Pipeline } from "../pipeline/index.ts";
+import { type CallMeta, type Pipeline, parseGrpcTimeout } from "../pipeline/index.ts";
 import type { BidiHandler, RpcMethod, StreamSink } from "../rpc/method.ts";
 import { rpcServices, rpcTable } from "../rpc/table.ts";
 import { decodeRequest, encodeFrame, FrameReader } from "./framing.ts";
@@ -27,6 +27,8 @@ export interface GrpcPort {
   finish(code: number, message: string | undefined): void;
   /** Resolves when buffered output has drained (or the stream closed). */
   drained(): Promise<void> | null;
+  /** Resets the stream with PROTOCOL_ERROR (a malformed `grpc-timeout`, as grpc-go does). */
+  refuse(): void;
   /** The stream's output backpressure, handed to streaming methods as ctx.flow. */
   readonly flow?: StreamFlow;
 }
@@ -39,6 +41,8 @@ export interface GrpcRequestMeta {
   readonly authorization?: string | undefined;
   readonly hasLeader: string | undefined;
   readonly encoding: string | undefined;
+  /** Metadata `grpc-timeout`: the call's deadline (see pipeline/deadline.ts). */
+  readonly timeout?: string | undefined;
   /** The verified client certificate's CN, when the port requires client certificates. */
   readonly commonName?: (() => string | undefined) | undefined;
 }
@@ -81,28 +85,38 @@ export class GrpcCall implements StreamSink {
     private readonly pipeline: Pipeline,
     meta: GrpcRequestMeta,
     maxRecv: number,
+    timeoutMs: number | undefined,
   ) {
     this.reader = new FrameReader(maxRecv, meta.encoding);
-    if (method.kind !== "unary" || method.needsSignal) this.abort = new AbortController();
+    if (method.kind !== "unary" || method.needsSignal || timeoutMs !== undefined) this.abort = new AbortController();
     this.meta = {
       token: meta.token,
       authorization: meta.authorization,
       hasLeader: meta.hasLeader,
       commonName: meta.commonName,
       signal: this.abort?.signal,
+      timeoutMs,
       // Streaming calls get their stream's output backpressure (the watch hub reads it).
       flow: method.kind !== "unary" ? port.flow : undefined,
     };
   }
 
-  /** Starts a call; null when the route is unknown (the port has been answered). */
+  /** Starts a call; null when the route is unknown or the timeout malformed (the port has been answered). */
   static start(port: GrpcPort, meta: GrpcRequestMeta, pipeline: Pipeline, opts: GrpcCallOptions): GrpcCall | null {
+    let timeoutMs: number | undefined;
+    if (meta.timeout !== undefined) {
+      timeoutMs = parseGrpcTimeout(meta.timeout);
+      if (timeoutMs === undefined) {
+        port.refuse();
+        return null;
+      }
+    }
     const method = rpcTable.get(meta.path);
     if (method === undefined) {
       finishWithError(port, unknownRoute(meta.path));
       return null;
     }
-    const call = new GrpcCall(port, method, pipeline, meta, opts.maxRecvBytes);
+    const call = new GrpcCall(port, method, pipeline, meta, opts.maxRecvBytes, timeoutMs);
     if (method.kind === "bidi_streaming") call.bidi = pipeline.bidi(method, call.meta, call);
     return call;
   }
@@ -125,7 +139,8 @@ export class GrpcCall implements StreamSink {
    */
   private encode(msg: Message): Uint8Array | undefined {
     try {
-      return encodeFrame(toBinary(this.method.output, msg));
+      const frame = this.method.frame;
+      return frame !== undefined ? frame(msg) : encodeFrame(toBinary(this.method.output, msg));
     } catch (err) {
       this.end(grpcError(Code.Internal, `grpc: error while marshaling: ${(err as Error)?.message ?? String(err)}`));
       return undefined;

@@ -59,7 +59,13 @@ class EnginePort implements GrpcPort, StreamFlow {
   drained(): Promise<void> | null {
     return this.s.drained();
   }
+  refuse(): void {
+    this.s.reset(PROTOCOL_ERROR);
+  }
 }
+
+/** RST_STREAM error code (RFC 9113 §7). */
+const PROTOCOL_ERROR = 0x1;
 
 /** The stream handler for gRPC requests on the h2 engine. */
 export function createEngineGrpcHandler(pipeline: Pipeline, opts: GrpcCallOptions, commonName?: () => string | undefined): (s: H2Stream) => void {
@@ -75,6 +81,7 @@ export function createEngineGrpcHandler(pipeline: Pipeline, opts: GrpcCallOption
         commonName,
         hasLeader: h.get("hasleader"),
         encoding: h.get("grpc-encoding"),
+        timeout: h.get("grpc-timeout"),
       },
       pipeline,
       opts,

@@ -2,6 +2,7 @@
 // call through a symbol on the stream: a unary request allocates no listener closures.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import type { Pipeline } from "../pipeline/index.ts";
+import type { StreamFlow } from "../../server/types.ts";
 import { GrpcCall, type GrpcCallOptions, type GrpcPort } from "./call.ts";
 
 const kCall = Symbol("grpcCall");
@@ -16,7 +17,15 @@ const END_STREAM = { endStream: true } as const;
 const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
 
 class NodePort implements GrpcPort {
-  constructor(private readonly s: Stream) {}
+  readonly flow: StreamFlow;
+  constructor(private readonly s: Stream) {
+    this.flow = {
+      get writable() {
+        return !s.destroyed && !s.writableNeedDrain;
+      },
+      onWritable: (fn) => void s.on("drain", fn),
+    };
+  }
   get closed(): boolean {
     const s = this.s;
     return s.destroyed || s.closed || s.writableEnded;
@@ -50,6 +59,9 @@ class NodePort implements GrpcPort {
       s[kTrailers] = t;
     }
     s.end();
+  }
+  refuse(): void {
+    this.s.close(1); // NGHTTP2_PROTOCOL_ERROR
   }
   drained(): Promise<void> | null {
     const s = this.s;
@@ -109,6 +121,7 @@ export function createNodeGrpcHandler(
         commonName: commonName === undefined ? undefined : () => commonName(stream),
         hasLeader: first(headers.hasleader),
         encoding: first(headers["grpc-encoding"]),
+        timeout: first(headers["grpc-timeout"]),
       },
       pipeline,
       opts,

@@ -18,6 +18,16 @@ export interface CallMeta {
   readonly commonName?: (() => string | undefined) | undefined;
   /** Aborted when the client goes away (long waits and streams need it). */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * The call's deadline, ms from now (`grpc-timeout`, or the gateway's `Grpc-Timeout` header),
+   * already parsed by the transport; undefined for none. See deadline.ts.
+   */
+  readonly timeoutMs?: number | undefined;
+  /**
+   * The caller enforces the deadline as a gRPC client would (the JSON gateway, like
+   * grpc-gateway): every call ends with DeadlineExceeded at it.
+   */
+  readonly clientDeadline?: boolean | undefined;
   /** Streaming calls: the output backpressure of the call's stream (h2 engine, gateway). */
   readonly flow?: StreamFlow | undefined;
 }

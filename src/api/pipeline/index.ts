@@ -2,3 +2,4 @@
 export { Pipeline } from "./pipeline.ts";
 export { buildContext, tokenOf, type CallMeta } from "./context.ts";
 export { authorize, authorizeRenew, watchPermission } from "./authorize.ts";
+export { contextDeadlineExceeded, deadlineExceeded, parseGatewayTimeout, parseGrpcTimeout } from "./deadline.ts";

@@ -14,6 +14,7 @@ import { methodOf } from "../rpc/table.ts";
 import { KV, Lease, Watch } from "../../gen/rpc_pb.ts";
 import { authorize, authorizeRenew, needsIdentity, watchPermission } from "./authorize.ts";
 import { buildContext, type CallMeta } from "./context.ts";
+import { CallDeadline, deadlineError, deadlineExceeded, type DeadlineTimers, globalDeadlineTimers } from "./deadline.ts";
 
 export class Pipeline {
   private readonly scope: CallScope;
@@ -21,6 +22,8 @@ export class Pipeline {
   constructor(
     readonly server: EtcdServer,
     private readonly logger?: Logger,
+    /** Deadline timers (grpc-timeout); the global ones unless a test drives them. */
+    private readonly timers: DeadlineTimers = globalDeadlineTimers,
   ) {
     this.scope = { server, inner: guardedServer(this) };
   }
@@ -31,9 +34,26 @@ export class Pipeline {
   unary(method: UnaryMethod, req: Message, meta: CallMeta): Promise<Message> {
     this.count(method);
     const ctx = buildContext(meta);
+    const dl = this.deadline(meta, ctx);
+    if (dl === EXPIRED) return Promise.reject(deadlineExceeded);
     const pending = this.identify(method.policy.auth, ctx);
-    if (pending !== undefined) return pending.then(() => this.invoke(method, req, ctx));
-    return this.invoke(method, req, ctx);
+    const p = pending !== undefined ? pending.then(() => this.invoke(method, req, ctx)) : this.invoke(method, req, ctx);
+    if (dl === undefined) return p;
+    const expired = deadlineError(method.policy.proposes === true ? "proposal" : "unary", meta.clientDeadline === true);
+    return dl.race(p, expired).finally(() => dl.clear());
+  }
+
+  /**
+   * The call's deadline, if it has one (see deadline.ts): its signal replaces the request's
+   * (it also aborts when the client goes away), so every wait of the call stops at it.
+   */
+  private deadline(meta: CallMeta, ctx: RequestContext): CallDeadline | typeof EXPIRED | undefined {
+    const ms = meta.timeoutMs;
+    if (ms === undefined) return undefined;
+    if (!(ms > 0)) return EXPIRED;
+    const dl = new CallDeadline(ms, meta.signal, this.timers);
+    ctx.signal = dl.signal;
+    return dl;
   }
 
   /**
@@ -63,22 +83,37 @@ export class Pipeline {
   async *serverStream(method: ServerStreamMethod, req: Message, meta: CallMeta): AsyncGenerator<Message> {
     this.count(method);
     const ctx = buildContext(meta);
+    const dl = this.deadline(meta, ctx);
+    if (dl === EXPIRED) throw deadlineExceeded;
+    const expired = dl === undefined ? undefined : deadlineError("server-stream", meta.clientDeadline === true);
     let lost: EtcdError | undefined;
     let unsubscribe: (() => void) | undefined;
+    let it: AsyncIterator<Message> | undefined;
     try {
-      await this.identify(method.policy.auth, ctx);
+      const pending = this.identify(method.policy.auth, ctx);
+      if (pending !== undefined) await (dl === undefined ? pending : dl.race(pending, expired!));
       this.gate(method, req, ctx);
       this.limits(method, req);
       authorize(this.server, method.policy.auth, req, ctx, this.identityErrors.get(ctx));
       if (ctx.requireLeader) unsubscribe = this.server.onLeaderLost(() => (lost = Errors.noLeader));
-      for await (const msg of method.call(this.scope, req, ctx)) {
+      it = method.call(this.scope, req, ctx)[Symbol.asyncIterator]();
+      for (;;) {
+        // At the deadline the wait for the next message is abandoned; the producer stops on
+        // the aborted signal and its return() runs once its pending step is over.
+        const r = dl === undefined ? await it.next() : await dl.race(it.next(), expired!);
+        if (r.done) {
+          it = undefined;
+          break;
+        }
         if (lost !== undefined) throw lost;
-        yield msg;
+        yield r.value;
       }
     } catch (err) {
       throw this.mapError(err);
     } finally {
       unsubscribe?.();
+      dl?.clear();
+      if (it !== undefined) void it.return?.()?.catch(() => undefined);
     }
   }
 
@@ -89,6 +124,7 @@ export class Pipeline {
   bidi(method: BidiMethod, meta: CallMeta, sink: StreamSink): BidiHandler {
     this.count(method);
     const ctx = buildContext(meta);
+    const dl = this.deadline(meta, ctx);
     let handler: BidiHandler | null = null;
     let queued: Message[] | null = [];
     let halfClosed = false;
@@ -108,6 +144,7 @@ export class Pipeline {
         if (done) return;
         done = true;
         unsubscribe?.();
+        if (dl !== undefined && dl !== EXPIRED) dl.clear();
         try {
           sink.end(err === undefined ? undefined : this.mapError(err));
         } finally {
@@ -141,10 +178,15 @@ export class Pipeline {
         fail(err);
       }
     };
-    const pending = this.identify(rule, ctx);
-    // A failure is reported after open returns, so the transport has the handler when it ends.
-    if (pending === undefined) queueMicrotask(startSafely);
-    else void pending.then(startSafely);
+    if (dl === EXPIRED) {
+      queueMicrotask(() => fail(deadlineExceeded));
+    } else {
+      dl?.onExpire(() => fail(deadlineError("bidi", meta.clientDeadline === true)));
+      const pending = this.identify(rule, ctx);
+      // A failure is reported after open returns, so the transport has the handler when it ends.
+      if (pending === undefined) queueMicrotask(startSafely);
+      else void pending.then(startSafely);
+    }
     return {
       message(req) {
         if (done) return;
@@ -158,6 +200,7 @@ export class Pipeline {
       close() {
         done = true;
         unsubscribe?.();
+        if (dl !== undefined && dl !== EXPIRED) dl.clear();
         handler?.close();
       },
     };
@@ -273,6 +316,9 @@ export class Pipeline {
     };
   }
 }
+
+/** A deadline that passed before the call was dispatched. */
+const EXPIRED = Symbol("expired");
 
 /**
  * The server as Lock and Election see it: their KV, Lease and Watch calls go through the

@@ -2,6 +2,7 @@
 // LeaseKeepAlive (one renewal per request, answered in order).
 import { Lease, Watch } from "../../gen/rpc_pb.ts";
 import { bidi } from "./method.ts";
+import { frameWatchResponse } from "./watch-codec.ts";
 
 export const watchMethod = bidi(
   Watch.method.watch,
@@ -37,6 +38,7 @@ export const watchMethod = bidi(
     };
   },
   { auth: { kind: "watch" } },
+  frameWatchResponse,
 );
 
 export const leaseKeepAliveMethod = bidi(
