@@ -17,7 +17,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ "$cand" != "$PWD/dist/conclave" ] || [ -x dist/conclave ] || npm run build >/dev/null
+# The shared tools sit beside the checkout (../shared) or beside a worktree's parent (../../shared).
 compare=../shared/tools/kvbench/compare.py
+[ -f "$compare" ] || compare=../../shared/tools/kvbench/compare.py
 declare -A wl=(
   [put1]="-op put -clients 1 -conns 1 -total 10000"
   [put1000]="-op put -clients 1000 -conns 100 -total 100000"

@@ -71,7 +71,9 @@ async function main(): Promise<void> {
   // p99 0.92-1.08x (docs/benchmarks.md). Polling the heap size costs microseconds.
   const { fullCollector, startHeapGovernor } = await import("./runtime/heap-governor.ts");
   await startHeapGovernor({ growth: 1.08, everyMs: 10, minBytes: 64 << 20 });
-  const member = await startMember(config, { collectGarbage: await fullCollector() }).catch((err: unknown) => {
+  // The checkpointer's module (and node:worker_threads) is loaded when a compaction first needs it.
+  const openCheckpointer = async (path: string) => (await import("./runtime/checkpointer.ts")).startCheckpointer(path);
+  const member = await startMember(config, { collectGarbage: await fullCollector(), openCheckpointer }).catch((err: unknown) => {
     fail(`conclave: ${err instanceof Error ? err.message : String(err)}`);
   });
   // A member removed from the cluster stops itself; etcd then exits with status 0.

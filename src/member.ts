@@ -1,6 +1,7 @@
 // Wires one member from its configuration: identity and bootstrap, peer transport, durable
 // log, state machine, Raft loop and the client port. Real effects (clock, timers, disk,
 // sockets) are created here.
+import type { OpenCheckpointer } from "./storage/checkpointer.ts";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { create } from "@bufbuild/protobuf";
 import { MoveLeaderRequestSchema } from "./gen/rpc_pb.ts";
@@ -155,6 +156,8 @@ function dashboardDial(t: Awaited<ReturnType<typeof setupMemberTls>>): (() => Di
 export interface MemberEffects {
   /** A full garbage collection: streaming a snapshot asks for one every few MiB sent. */
   collectGarbage?: () => void;
+  /** The state file's WAL checkpointer on a thread of its own (storage/checkpointer.ts). */
+  openCheckpointer?: OpenCheckpointer;
 }
 
 export async function startMember(config: ServerConfig, effects: MemberEffects = {}): Promise<RunningMember> {
@@ -355,6 +358,7 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
       disk,
       auth: { tokens: makeTokens(config, logger), hasher: runtimeHasher(), bcryptCost: config.bcryptCost },
       collectGarbage: effects.collectGarbage,
+      openCheckpointer: effects.openCheckpointer,
     });
   } catch (err) {
     await peerTransport.close().catch(() => {});

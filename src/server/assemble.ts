@@ -11,6 +11,8 @@ import type { PeerMember, PeerTransport } from "../transport/types.ts";
 import type { BootstrapPlan } from "./bootstrap.ts";
 import type { Logger } from "./logger.ts";
 import { SERVER_VERSION, Server, type ServerOptions } from "./server.ts";
+import { StepDurations } from "./step-durations.ts";
+import type { OpenCheckpointer } from "../storage/checkpointer.ts";
 import { installStateFile, openStateMachine, type StateMachine, type StateMachineOptions } from "./state-machine.ts";
 import { type FileEffects, hostFiles, hostTimers, type Timers } from "./effects.ts";
 import { V2Service } from "./v2-service.ts";
@@ -65,6 +67,8 @@ export interface MemberParts {
   auth?: ServerOptions["auth"];
   /** A full garbage collection (see StateMachineOptions.collectGarbage). */
   collectGarbage?: () => void;
+  /** See StateMachineOptions.openCheckpointer. */
+  openCheckpointer?: OpenCheckpointer;
 }
 
 /** The durable raft log as the member uses it (src/storage/raft-log.ts, or the simulator's). */
@@ -142,6 +146,17 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
       tokenIssued: (token, user) => server?.auth.tokenIssued(token, user),
     },
     collectGarbage: p.collectGarbage,
+    // One histogram for every state machine this member opens (snapshot installs).
+    steps: new StepDurations(),
+    // A checkpointer that fails to start leaves SQLite's own checkpoint in place: say so.
+    openCheckpointer:
+      p.openCheckpointer === undefined
+        ? undefined
+        : (path: string) =>
+            p.openCheckpointer!(path).catch((e: unknown) => {
+              p.logger.warn("state file checkpointer did not start; checkpoints stay in commits", { error: String(e) });
+              throw e;
+            }),
     v2Hub,
     onEmptyEntry: () => v2?.leaderEntryApplied(),
   };

@@ -531,7 +531,11 @@ export class Server implements EtcdServer, PeerHandler {
   }
 
   async compact(req: CompactionRequest, ctx: RequestContext): Promise<CompactionResponse> {
-    return this.propose<CompactionResponse>({ compaction: req }, ctx);
+    const res = await this.propose<CompactionResponse>({ compaction: req }, ctx);
+    // `physical`: answer once this member has deleted the compacted revisions (etcd waits on
+    // the compaction's done channel), so a defrag right after it reclaims their space.
+    if (req.physical) await this.sm.compactionDone();
+    return res;
   }
 
   openWatchStream(
@@ -748,6 +752,7 @@ export class Server implements EtcdServer, PeerHandler {
     out += "# HELP etcd_disk_wal_fsync_duration_seconds The latency distributions of fsync called by WAL.\n";
     out += "# TYPE etcd_disk_wal_fsync_duration_seconds summary\n";
     out += `etcd_disk_wal_fsync_duration_seconds_sum ${l.fsyncSeconds}\netcd_disk_wal_fsync_duration_seconds_count ${l.fsyncCount}\n`;
+    out += this.sm.steps.render();
     return out;
   }
 

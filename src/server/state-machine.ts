@@ -27,8 +27,10 @@ import { Crc32, fromKey, keyRange, MvccStore, selectRange } from "../mvcc/index.
 import type { MemberRow, MembershipEvent } from "../membership/members.ts";
 import { stateDdl, statePragmas, SYNC_TOUCH } from "../storage/schema.ts";
 import { StateReader } from "../storage/state-reader.ts";
+import type { Checkpointer, OpenCheckpointer } from "../storage/checkpointer.ts";
 import { AUTH_ROWS_SQL, authTableRows } from "../storage/auth-rows.ts";
 import { snapshotResponses } from "../snapshot/index.ts";
+import { type StepKind, StepDurations } from "./step-durations.ts";
 import { AlarmSet } from "./apply-alarm.ts";
 import { AuthStore } from "../auth/index.ts";
 import { type ApplyContext, applyRequest, needsHistory } from "./apply.ts";
@@ -76,6 +78,13 @@ export interface StateMachineOptions {
   collectGarbage?: () => void;
   /** What the member learns from auth changes applied here (tokens to drop or register). */
   authEvents?: StateAuthEvents;
+  /** Where the durations of the single-writer steps go; pass the same one to a replacing machine. */
+  steps?: StepDurations;
+  /**
+   * Runs the state file's WAL checkpoints beside the writer (storage/checkpointer.ts); without
+   * one, SQLite checkpoints inside commits on this thread.
+   */
+  openCheckpointer?: OpenCheckpointer;
 }
 
 /** Auth changes as the member outside the state machine must learn them. */
@@ -147,6 +156,8 @@ export interface StateMachine {
   etcdSnapshot(): AsyncIterable<SnapshotResponse>;
   dbSize(): number;
   dbSizeInUse(): number;
+  /** How long each step of the single-writer chain took (/metrics). */
+  readonly steps: StepDurations;
   /** Resolves once the physical deletion of the latest compaction is done (`physical`). */
   compactionDone(): Promise<void>;
   /** Sends progress notifications now (the timer calls this too). */
@@ -173,6 +184,22 @@ const GROUP_MAX_STATEMENTS = 2000;
 const SIZE_REFRESH_BATCHES = 64;
 /** ... or after this many ms, whichever comes first. */
 const SIZE_REFRESH_MS = 1000;
+/**
+ * Compaction and reclamation run in batches sized so that each holds the writer chain about
+ * this long (ms): apply batches queue behind a batch, never behind a whole-database operation.
+ */
+const STEP_TARGET_MS = 4;
+/** After a compaction, free pages beyond this share of the pages in use are given back ... */
+const RECLAIM_SLACK = 0.25;
+/** ... and beyond this many pages (a freelist this small is reused by the next writes). */
+const RECLAIM_MIN_PAGES = 1024;
+/** Reclamation batches start at this many pages and adapt (STEP_TARGET_MS) up to the cap. */
+const RECLAIM_FIRST_PAGES = 64;
+const RECLAIM_MAX_PAGES = 1 << 16;
+/** Defragment answers once every free page is back, or after this long (ms), whichever is first. */
+const DEFRAG_WAIT_MS = 3000;
+/** Background batches wait while the checkpointer is behind by more than this many WAL frames (16 MB). */
+const WAL_BACKLOG_FRAMES = 4096;
 
 /**
  * Replaces the state file with a snapshot image (the blobs of snapshot() without the final
@@ -249,6 +276,15 @@ class Sm implements StateMachine {
   private batchesSinceSizes = 0;
   private sizesAt = -Infinity;
   private compacting: Promise<void> | undefined;
+  private reclaiming: Promise<void> | undefined;
+  /** The WAL checkpointer while background work runs (see background()). */
+  private checkpointer: Checkpointer | undefined;
+  private checkpointerUsers = 0;
+  /** Starts and stops of the checkpointer, one after the other. */
+  private checkpointerLife: Promise<void> = Promise.resolve();
+  /** Free pages the running reclamation leaves (0 = all of them, as defragment asks). */
+  private reclaimKeep = 0;
+  readonly steps: StepDurations;
   private broken: unknown;
   private closed = false;
   private snapSeq = 0;
@@ -278,6 +314,7 @@ class Sm implements StateMachine {
         this.authChanged = true;
       },
     };
+    this.steps = o.steps ?? new StepDurations();
     this.lessor = new Lessor(o.clock, o.minLeaseTtl);
     this.v2 = new V2Store({ now: o.wallClock ?? o.clock, namespaces: ["/0", "/1"], hub: o.v2Hub });
     this.committedRev = store.revision;
@@ -348,18 +385,24 @@ class Sm implements StateMachine {
     return this.store.compactRevision;
   }
 
-  /** Runs fn after every earlier serialized operation (single writer). */
-  private serial<T>(fn: () => T | Promise<T>): Promise<T> {
+  /** Runs fn after every earlier serialized operation (single writer); its duration is a step. */
+  private serial<T>(kind: StepKind, fn: () => T | Promise<T>): Promise<T> {
     const p = this.tail.then(() => {
       if (this.broken !== undefined) throw this.broken;
-      return fn();
+      const t0 = this.steps.now();
+      const r = fn();
+      if (!(r instanceof Promise)) {
+        this.steps.observe(kind, this.steps.now() - t0);
+        return r;
+      }
+      return r.finally(() => this.steps.observe(kind, this.steps.now() - t0));
     });
     this.tail = p.catch(() => undefined);
     return p;
   }
 
   apply(entries: AppliedEntry[]): Promise<Array<unknown | EtcdError>> {
-    return this.serial(() => this.applyBatch(entries));
+    return this.serial("apply", () => this.applyBatch(entries));
   }
 
   private async applyBatch(entries: AppliedEntry[]): Promise<unknown[]> {
@@ -450,7 +493,7 @@ class Sm implements StateMachine {
     this.commitTimer = undefined;
     // A failed commit leaves the state file behind memory: the next apply fails with it and
     // the loop stops the member (a restart replays from the last durable index).
-    this.serial(() => this.commitGroup()).catch((e: unknown) => {
+    this.serial("commit", () => this.commitGroup()).catch((e: unknown) => {
       this.broken ??= e;
     });
   }
@@ -501,41 +544,149 @@ class Sm implements StateMachine {
 
   // ---- compaction in the background: small batches, each its own serialized write ----
 
+  /**
+   * Runs background work (compaction, reclamation) with the WAL checkpointer on its own thread:
+   * those batches write the WAL fast, and SQLite's automatic checkpoint inside a commit on this
+   * thread was their longest step (an fsync of the file). Started for the work and stopped
+   * after it, so an idle member does not carry the thread's runtime (~15 MB); without one (no
+   * `openCheckpointer`, or it failed to start) SQLite checkpoints as before.
+   */
+  private async background<T>(job: () => Promise<T>): Promise<T> {
+    const open = this.o.openCheckpointer;
+    if (open === undefined) return job();
+    if (this.checkpointerUsers++ === 0) {
+      this.checkpointerLife = this.checkpointerLife.then(async () => {
+        if (this.checkpointer !== undefined || this.closed) return;
+        const cp = await open(this.o.path).catch(() => undefined);
+        if (cp === undefined) return;
+        this.checkpointer = cp;
+        // Automatic checkpoints off while it runs; a restarted WAL is trimmed back to 4 MiB.
+        await this.serial("checkpoint", () => this.db.executeMultiple("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=4194304;")).catch(() => undefined);
+      });
+    }
+    // The job does not wait for the thread to start (~100 ms): until it is up, SQLite's
+    // automatic checkpoint goes on as before.
+    try {
+      return await job();
+    } finally {
+      if (--this.checkpointerUsers === 0) {
+        this.checkpointerLife = this.checkpointerLife.then(() => this.stopCheckpointer());
+      }
+    }
+  }
+
+  private async stopCheckpointer(): Promise<void> {
+    const cp = this.checkpointer;
+    if (cp === undefined || this.checkpointerUsers > 0) return;
+    // Hand back to SQLite's automatic checkpoint once the checkpointer has copied everything (or
+    // after 2 s of trying): otherwise the next commit here would copy the rest and fsync.
+    if (!this.closed) {
+      let timer: unknown;
+      await Promise.race([cp.caughtUp(0), new Promise<void>((r) => (timer = this.timers.setTimeout(r, 2000)))]);
+      this.timers.clearTimeout(timer);
+    }
+    if (this.checkpointerUsers > 0) return; // new background work started meanwhile: keep it
+    this.checkpointer = undefined;
+    if (!this.closed) {
+      await this.serial("checkpoint", () => this.db.executeMultiple("PRAGMA wal_autocheckpoint=1000")).catch(() => undefined);
+    }
+    await cp.stop();
+  }
+
   private startCompaction(): void {
-    this.compacting = this.compactLoop().finally(() => {
+    this.compacting = this.background(() => this.compactLoop()).finally(() => {
       this.compacting = undefined;
     });
     this.compacting.catch(() => undefined);
   }
 
   private async compactLoop(): Promise<void> {
-    const batch = this.o.compactionBatchLimit ?? 1000;
+    const limit = this.o.compactionBatchLimit ?? 1000;
+    let batch = Math.min(limit, 100);
     for (;;) {
       const target = this.store.scheduledCompact;
       if (target === 0 || this.closed) return;
       let lo: number | undefined = Math.max(0, (await this.store.lowestRevision()) - 1);
       while (lo !== undefined && !this.closed) {
+        await this.checkpointer?.caughtUp(WAL_BACKLOG_FRAMES);
         const step = this.store.compactionStep(lo, batch);
-        await this.serial(() => this.db.batch([step.stmt], "write"));
+        const ms = await this.serial("compact", () => {
+          const t0 = this.steps.now();
+          this.db.batch([step.stmt], "write");
+          this.readSizes();
+          return this.steps.now() - t0;
+        });
+        batch = adapt(batch, ms, limit);
         lo = step.next;
-        await new Promise<void>((r) => this.timers.setImmediate(r)); // let apply batches in between
+        await this.yieldToOthers(); // apply batches in between
       }
       if (this.closed) return;
-      const done = await this.serial(async () => {
+      const done = await this.serial("compact", async () => {
         if (this.store.scheduledCompact !== target) return false; // a newer compaction came in
         this.store.scheduledCompact = 0;
         await this.db.execute("UPDATE meta SET scheduled_compact = 0 WHERE id = 1");
-        // Reclaim a bounded number of free pages now; defragment reclaims the rest.
-        await this.db.executeMultiple("PRAGMA incremental_vacuum(256)");
         await this.refreshSizes();
         return true;
       });
-      if (done) return;
+      if (done) break;
     }
+    // Give back what the compaction freed beyond a slack the next writes reuse (defragment
+    // gives back the rest), after the compaction's waiters are answered.
+    // Near the quota (which counts free pages, as etcd's does) everything goes back.
+    const inUse = this.pages - this.freePages;
+    const nearQuota = this.dbSize() * 2 >= this.o.quotaBackendBytes;
+    const keep = nearQuota ? 0 : Math.max(RECLAIM_MIN_PAGES, Math.floor(inUse * RECLAIM_SLACK));
+    if (this.freePages > keep) this.timers.setImmediate(() => void this.reclaim(keep).catch(() => undefined));
   }
 
   compactionDone(): Promise<void> {
     return this.compacting ?? Promise.resolve();
+  }
+
+  /**
+   * Gives free pages back to the file system until at most `keep` are left, in batches of
+   * `PRAGMA incremental_vacuum(n)` between apply batches (each moves up to n pages from the end
+   * of the file into free ones and truncates it), sized to hold the writer chain about
+   * STEP_TARGET_MS each. Joins a running reclamation, lowering its target.
+   */
+  private reclaim(keep: number): Promise<void> {
+    this.reclaimKeep = Math.min(this.reclaimKeep, keep);
+    if (this.reclaiming !== undefined) return this.reclaiming;
+    this.reclaimKeep = keep;
+    this.reclaiming = this.background(() => this.reclaimLoop()).finally(() => {
+      this.reclaiming = undefined;
+    });
+    return this.reclaiming;
+  }
+
+  private async reclaimLoop(): Promise<void> {
+    let n = RECLAIM_FIRST_PAGES;
+    while (!this.closed && this.freePages > this.reclaimKeep) {
+      await this.checkpointer?.caughtUp(WAL_BACKLOG_FRAMES);
+      const pages = Math.min(n, this.freePages - this.reclaimKeep);
+      const ms = await this.serial("reclaim", () => {
+        const t0 = this.steps.now();
+        // executeMultiple steps the PRAGMA to completion (execute would free one page).
+        this.db.executeMultiple(`PRAGMA incremental_vacuum(${pages})`);
+        this.readSizes();
+        return this.steps.now() - t0;
+      });
+      n = adapt(n, ms, RECLAIM_MAX_PAGES);
+      await this.yieldToOthers();
+    }
+  }
+
+  /** Lets timers, sockets and queued apply batches run before the next background batch. */
+  private yieldToOthers(): Promise<void> {
+    return new Promise<void>((r) => this.timers.setImmediate(r));
+  }
+
+  /** Page counts, read after a compaction or reclamation batch (endpoint status stays true). */
+  private readSizes(): void {
+    const r = this.db.execute("SELECT * FROM pragma_page_count(), pragma_freelist_count()").rows[0];
+    if (r === undefined) return;
+    this.pages = Number(r[0]);
+    this.freePages = Number(r[1]);
   }
 
   private async refreshSizes(): Promise<void> {
@@ -697,7 +848,7 @@ class Sm implements StateMachine {
     const tmp = `${this.o.path}.snap-${process.pid}-${++this.snapSeq}.tmp`;
     await this.files.remove(tmp);
     // VACUUM INTO writes a consistent, compact copy; taken between apply batches.
-    await this.serial(() => this.db.execute({ sql: "VACUUM INTO ?", args: [tmp] }));
+    await this.serial("snapshot", () => this.db.execute({ sql: "VACUUM INTO ?", args: [tmp] }));
     const fh = await this.files.openRead(tmp);
     try {
       const total = fh.size;
@@ -727,20 +878,41 @@ class Sm implements StateMachine {
     // Opened between two apply batches, with every applied batch committed: the view holds the
     // state at exactly appliedIndex, and keeps it while applying goes on.
     const open = () =>
-      this.serial(() => {
+      this.serial("snapshot", () => {
         this.commitGroup();
         return StateReader.open(this.o.path);
       });
     return snapshotResponses(open, this.o.collectGarbage);
   }
 
-  defragment(): Promise<void> {
-    return this.serial(async () => {
-      // executeMultiple steps each statement to completion; execute would step
-      // incremental_vacuum once (one page) and leave it open.
-      await this.db.executeMultiple("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);");
-      await this.refreshSizes();
+  async defragment(): Promise<void> {
+    // Every free page goes back, in bounded batches between apply batches (never one
+    // whole-database step), then the WAL is checkpointed into the file and truncated. The
+    // answer waits for that at most DEFRAG_WAIT_MS, so etcdctl's 5 s default timeout never
+    // reports a defrag as failed; past it the reclamation goes on between apply batches and
+    // endpoint status shows dbSize falling (docs/design-notes.md).
+    const done = this.background(async () => {
+      await this.reclaim(0);
+      const cp = this.checkpointer;
+      if (cp !== undefined) {
+        // The checkpointer copies the WAL into the file (which shrinks to its pages then); the
+        // next write restarts the WAL and journal_size_limit trims it. No fsync on this thread.
+        await cp.caughtUp(0);
+        await this.serial("checkpoint", () => this.refreshSizes());
+        return;
+      }
+      await this.serial("checkpoint", async () => {
+        await this.db.executeMultiple("PRAGMA wal_checkpoint(TRUNCATE);");
+        await this.refreshSizes();
+      });
     });
+    let timer: unknown;
+    const late = new Promise<void>((r) => (timer = this.timers.setTimeout(r, DEFRAG_WAIT_MS)));
+    try {
+      await Promise.race([done, late]);
+    } finally {
+      this.timers.clearTimeout(timer);
+    }
   }
 
   async members(): Promise<MemberRow[]> {
@@ -777,8 +949,20 @@ class Sm implements StateMachine {
     this.closed = true;
     if (!this.hubDetached) this.hub.close();
     await this.compacting?.catch(() => undefined);
+    await this.reclaiming?.catch(() => undefined);
     await this.tail;
     this.commitGroup();
+    // The checkpointer's connection closes first: this one, closing last, checkpoints what is
+    // left and removes the WAL, and nothing touches the file after close() resolves.
+    await this.checkpointerLife;
+    await this.stopCheckpointer();
     this.db.close();
   }
+}
+
+/** The next batch size: doubled while a batch takes under half the target, halved above it. */
+function adapt(size: number, ms: number, max: number): number {
+  if (ms > STEP_TARGET_MS) return Math.max(1, Math.floor(size / 2));
+  if (ms < STEP_TARGET_MS / 2) return Math.min(max, size * 2);
+  return size;
 }

@@ -8,3 +8,4 @@ export { StateReader, type StateHeader, type KvCursor, type KvRow, type KvSizeRo
 export { StateWriter, type StateRow, type StateMetaRow, type StateMemberRow } from "./state-writer.ts";
 export { AUTH_ROWS_SQL, AuthEnabledFlag, type AuthRecord, type AuthTableRows, authTableRows } from "./auth-rows.ts";
 export { defragmentOffline } from "./offline-defrag.ts";
+export type { Checkpointer, CheckpointReport, OpenCheckpointer } from "./checkpointer.ts";
