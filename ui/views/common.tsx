@@ -62,14 +62,17 @@ export function usePoll(fn: (signal: AbortSignal) => Promise<void>, ms: number, 
     const ac = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const tick = async () => {
+      let failed = false;
       if (!document.hidden) {
         try {
           await saved.current(ac.signal);
         } catch {
-          // The callback shows its own errors.
+          // The callback shows its own errors; a read that failed (an election, a member
+          // restarting) is tried again within a second instead of a whole period later.
+          failed = true;
         }
       }
-      if (!ac.signal.aborted) timer = setTimeout(tick, ms);
+      if (!ac.signal.aborted) timer = setTimeout(tick, failed ? Math.min(ms, 1000) : ms);
     };
     void tick();
     return () => {

@@ -45,6 +45,7 @@ export function LeasesView(_: { session: Session }) {
         setError(undefined);
       } catch (err) {
         if (!signal.aborted) setError(err);
+        throw err; // usePoll reads again soon
       }
     },
     5000,
