@@ -55,6 +55,13 @@ async function makeLeader(target: ClusterMember, among: ClusterMember[]): Promis
 }
 
 /** Waits for `p` to exit; returns its exit code and the non-empty stderr lines. */
+/**
+ * What a member refused at start printed, without log warnings: a running member may reach its
+ * peer port before it exits (it is still in that member's list), which logs a warning there —
+ * timing, not part of the refusal.
+ */
+const refusal = (lines: string[]): string[] => lines.filter((l) => !/^\d{4}-\d\d-\d\d [\d:.]+ W \| /.test(l));
+
 async function exitOf(p: LineProcess, ms = 20_000): Promise<{ code: number | null; lines: string[] }> {
   const info = await withTimeout(p.exited, ms, `process exits\n${p.describe()}`);
   // The test runner's own CONCLAVE_BIN/ETCD_BIN variables draw a warning line: not the member's.
@@ -90,8 +97,8 @@ test("(a) a new member naming a running cluster with --initial-cluster-state new
     // Ours probes the listed peers first and refuses the cluster ID they answer with.
     const { code, lines } = await exitOf(proc);
     expect(code).not.toBe(0);
-    expect(lines.length).toBe(1);
-    expect(lines[0]).toMatch(/^conclave: peer answered with cluster ID [0-9a-f]+, expected [0-9a-f]+: check --initial-cluster-token and --initial-cluster$/);
+    expect(refusal(lines).length).toBe(1);
+    expect(refusal(lines)[0]).toMatch(/^conclave: peer answered with cluster ID [0-9a-f]+, expected [0-9a-f]+: check --initial-cluster-token and --initial-cluster$/);
   }
   await clusterIntact(before, "guard/a");
 }, 60_000);
@@ -115,7 +122,7 @@ test("(a) a member wiped and started again with --initial-cluster-state new is r
     expect(lines.some((l) => wanted.test(l))).toBe(true);
     console.log(`etcd exit ${code}: ${lines.find((l) => wanted.test(l))!.slice(0, 300)}`);
   }
-  else expect(lines).toEqual([expect.stringMatching(wanted)]);
+  else expect(refusal(lines)).toEqual([expect.stringMatching(wanted)]);
   removeDir(m3.dataDir);
   renameSync(saved, m3.dataDir);
   await m3.start();
