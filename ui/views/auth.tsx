@@ -26,34 +26,28 @@ export function AuthView({ session }: { session: Session }) {
   const [users, setUsers] = useState<UserRow[]>([]);
   const [roles, setRoles] = useState<RoleRow[]>([]);
   const [enabled, setEnabled] = useState(session.info.authEnabled);
-  const [error, setError] = useState<unknown>();
   const [notice, setNotice] = useState<string | undefined>();
   const [reload, setReload] = useState(0);
   const act = useAction();
 
-  usePoll(
+  const error = usePoll(
     async (signal) => {
-      try {
-        const info = JSON.parse(await api.get("/ui/api/info", signal)) as { authEnabled: boolean };
-        setEnabled(info.authEnabled);
-        const ul = await api.call("/v3/auth/user/list", {}, signal);
-        const us: UserRow[] = [];
-        for (const name of (ul.users ?? []) as string[]) {
-          const u = await api.call("/v3/auth/user/get", { name }, signal);
-          us.push({ name, roles: (u.roles ?? []) as string[] });
-        }
-        const rl = await api.call("/v3/auth/role/list", {}, signal);
-        const rs: RoleRow[] = [];
-        for (const role of (rl.roles ?? []) as string[]) {
-          const r = await api.call("/v3/auth/role/get", { role }, signal);
-          rs.push({ name: role, perms: ((r.perm ?? []) as Json[]).map((p) => ({ permType: (p.permType as string | undefined) ?? "READ", key: fromB64(p.key), end: fromB64(p.range_end) })) });
-        }
-        setUsers(us);
-        setRoles(rs);
-        setError(undefined);
-      } catch (err) {
-        if (!signal.aborted) setError(err);
+      const info = JSON.parse(await api.get("/ui/api/info", signal)) as { authEnabled: boolean };
+      setEnabled(info.authEnabled);
+      const ul = await api.call("/v3/auth/user/list", {}, signal);
+      const us: UserRow[] = [];
+      for (const name of (ul.users ?? []) as string[]) {
+        const u = await api.call("/v3/auth/user/get", { name }, signal);
+        us.push({ name, roles: (u.roles ?? []) as string[] });
       }
+      const rl = await api.call("/v3/auth/role/list", {}, signal);
+      const rs: RoleRow[] = [];
+      for (const role of (rl.roles ?? []) as string[]) {
+        const r = await api.call("/v3/auth/role/get", { role }, signal);
+        rs.push({ name: role, perms: ((r.perm ?? []) as Json[]).map((p) => ({ permType: (p.permType as string | undefined) ?? "READ", key: fromB64(p.key), end: fromB64(p.range_end) })) });
+      }
+      setUsers(us);
+      setRoles(rs);
     },
     10_000,
     [reload],

@@ -18,32 +18,26 @@ export const REFRESH_MS = 2000;
 export function ClusterView({ session }: { session: Session }) {
   const [rows, setRows] = useState<MemberRow[]>([]);
   const [alarms, setAlarms] = useState<Json[]>([]);
-  const [error, setError] = useState<unknown>();
   const [changes, setChanges] = useState<LeaderChange[]>([]);
   const [updated, setUpdated] = useState("");
   const lastLeader = useRef<string | undefined>(undefined);
 
-  usePoll(async (signal) => {
-    try {
-      const { members } = await listMembers(signal);
-      // Status needs the root role (etcd 3.4.45): other users see the member list only.
-      const full = session.admin ? await withStatus(members, signal) : members;
-      const alarmRes = await api.call("/v3/maintenance/alarm", { action: "GET" }, signal).catch(() => ({ alarms: [] }));
-      if (signal.aborted) return;
-      setRows(full);
-      setAlarms((alarmRes.alarms ?? []) as Json[]);
-      setError(undefined);
-      setUpdated(new Date().toLocaleTimeString());
-      if (session.admin) {
-        const leader = leaderOf(full);
-        const prev = lastLeader.current;
-        if (prev !== undefined && leader !== prev) {
-          setChanges((c) => [{ at: new Date().toLocaleTimeString(), from: prev, to: leader }, ...c].slice(0, 20));
-        }
-        lastLeader.current = leader;
+  const error = usePoll(async (signal) => {
+    const { members } = await listMembers(signal);
+    // Status needs the root role (etcd 3.4.45): other users see the member list only.
+    const full = session.admin ? await withStatus(members, signal) : members;
+    const alarmRes = await api.call("/v3/maintenance/alarm", { action: "GET" }, signal).catch(() => ({ alarms: [] }));
+    if (signal.aborted) return;
+    setRows(full);
+    setAlarms((alarmRes.alarms ?? []) as Json[]);
+    setUpdated(new Date().toLocaleTimeString());
+    if (session.admin) {
+      const leader = leaderOf(full);
+      const prev = lastLeader.current;
+      if (prev !== undefined && leader !== prev) {
+        setChanges((c) => [{ at: new Date().toLocaleTimeString(), from: prev, to: leader }, ...c].slice(0, 20));
       }
-    } catch (err) {
-      if (!signal.aborted) setError(err);
+      lastLeader.current = leader;
     }
   }, REFRESH_MS);
 

@@ -55,9 +55,15 @@ export function Confirm(props: { question: string; confirmLabel: string; onConfi
  * Calls `fn` now and then every `ms` after each call settles (never two at once); stops on
  * unmount. Skips ticks while the tab is hidden.
  */
-export function usePoll(fn: (signal: AbortSignal) => Promise<void>, ms: number, deps: unknown[] = []): void {
+/**
+ * Runs `fn` now and every `ms` while the page is visible (again when `deps` change). Returns the
+ * last read's error, undefined once a read succeeds; a read that failed (an election, a member
+ * restarting) is tried again within a second instead of a whole period later.
+ */
+export function usePoll(fn: (signal: AbortSignal) => Promise<void>, ms: number, deps: unknown[] = []): unknown {
   const saved = useRef(fn);
   saved.current = fn;
+  const [error, setError] = useState<unknown>(undefined);
   useEffect(() => {
     const ac = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -66,10 +72,10 @@ export function usePoll(fn: (signal: AbortSignal) => Promise<void>, ms: number, 
       if (!document.hidden) {
         try {
           await saved.current(ac.signal);
-        } catch {
-          // The callback shows its own errors; a read that failed (an election, a member
-          // restarting) is tried again within a second instead of a whole period later.
+          if (!ac.signal.aborted) setError(undefined);
+        } catch (err) {
           failed = true;
+          if (!ac.signal.aborted) setError(err);
         }
       }
       if (!ac.signal.aborted) timer = setTimeout(tick, failed ? Math.min(ms, 1000) : ms);
@@ -80,6 +86,7 @@ export function usePoll(fn: (signal: AbortSignal) => Promise<void>, ms: number, 
       clearTimeout(timer);
     };
   }, deps); // eslint-disable-line react-hooks/exhaustive-deps
+  return error;
 }
 
 /** Runs an action, keeping its error and a busy flag for the button that started it. */

@@ -21,32 +21,25 @@ export function LeasesView(_: { session: Session }) {
   const [rows, setRows] = useState<LeaseRow[]>([]);
   const [total, setTotal] = useState(0);
   const [now, setNow] = useState(Date.now());
-  const [error, setError] = useState<unknown>();
   const [ttl, setTtl] = useState("60");
   const [id, setId] = useState("");
   const [notice, setNotice] = useState<string | undefined>();
   const [reload, setReload] = useState(0);
   const act = useAction();
 
-  usePoll(
+  const error = usePoll(
     async (signal) => {
-      try {
-        const r = await api.call("/v3/lease/leases", {}, signal);
-        const ids = ((r.leases ?? []) as Json[]).map((l) => String(l.ID));
-        setTotal(ids.length);
-        const out: LeaseRow[] = [];
-        for (const lid of ids.slice(0, MAX_SHOWN)) {
-          const t = await api.call("/v3/lease/timetolive", { ID: lid, keys: true }, signal);
-          if (Number(t.TTL ?? -1) < 0) continue; // expired between the two calls
-          out.push({ id: lid, granted: Number(t.grantedTTL ?? 0), ttl: Number(t.TTL ?? 0), readAt: Date.now(), keys: ((t.keys ?? []) as string[]).map((k) => lossy(fromB64(k))) });
-        }
-        out.sort((a, b) => (a.id < b.id ? -1 : 1));
-        setRows(out);
-        setError(undefined);
-      } catch (err) {
-        if (!signal.aborted) setError(err);
-        throw err; // usePoll reads again soon
+      const r = await api.call("/v3/lease/leases", {}, signal);
+      const ids = ((r.leases ?? []) as Json[]).map((l) => String(l.ID));
+      setTotal(ids.length);
+      const out: LeaseRow[] = [];
+      for (const lid of ids.slice(0, MAX_SHOWN)) {
+        const t = await api.call("/v3/lease/timetolive", { ID: lid, keys: true }, signal);
+        if (Number(t.TTL ?? -1) < 0) continue; // expired between the two calls
+        out.push({ id: lid, granted: Number(t.grantedTTL ?? 0), ttl: Number(t.TTL ?? 0), readAt: Date.now(), keys: ((t.keys ?? []) as string[]).map((k) => lossy(fromB64(k))) });
       }
+      out.sort((a, b) => (a.id < b.id ? -1 : 1));
+      setRows(out);
     },
     5000,
     [reload],

@@ -14,26 +14,20 @@ export function MembersView({ session }: { session: Session }) {
   const [rows, setRows] = useState<MemberRow[]>([]);
   const [alarms, setAlarms] = useState<Json[]>([]);
   const [revision, setRevision] = useState(0);
-  const [error, setError] = useState<unknown>();
   const [notice, setNotice] = useState<string | undefined>();
   const [added, setAdded] = useState<AddedMember | undefined>();
   const [reload, setReload] = useState(0);
   const act = useAction();
 
-  usePoll(
+  const error = usePoll(
     async (signal) => {
-      try {
-        const { members } = await listMembers(signal);
-        const full = await withStatus(members, signal);
-        setRows(full);
-        // MemberList's header carries no revision (as in etcd); Status's does.
-        setRevision(Math.max(0, ...full.map((m) => Number(m.status?.header?.revision ?? 0))));
-        const a = await api.call("/v3/maintenance/alarm", { action: "GET" }, signal);
-        setAlarms((a.alarms ?? []) as Json[]);
-        setError(undefined);
-      } catch (err) {
-        if (!signal.aborted) setError(err);
-      }
+      const { members } = await listMembers(signal);
+      const full = await withStatus(members, signal);
+      setRows(full);
+      // MemberList's header carries no revision (as in etcd); Status's does.
+      setRevision(Math.max(0, ...full.map((m) => Number(m.status?.header?.revision ?? 0))));
+      const a = await api.call("/v3/maintenance/alarm", { action: "GET" }, signal);
+      setAlarms((a.alarms ?? []) as Json[]);
     },
     3000,
     [reload],

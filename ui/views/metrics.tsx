@@ -22,27 +22,21 @@ const STEP_MS = 2000;
 
 export function MetricsView(_: { session: Session }) {
   const [samples, setSamples] = useState<Sample[]>([]);
-  const [error, setError] = useState<unknown>();
   const ref = useRef<Sample[]>([]);
 
-  usePoll(async (signal) => {
-    try {
-      const m = parseMetrics(await api.get("/metrics", signal));
-      const s: Sample = {
-        t: Date.now(),
-        requests: m.get("grpc_server_started_total") ?? 0,
-        fsyncSum: m.get("etcd_disk_wal_fsync_duration_seconds_sum") ?? 0,
-        fsyncCount: m.get("etcd_disk_wal_fsync_duration_seconds_count") ?? 0,
-        dbSize: m.get("etcd_mvcc_db_total_size_in_bytes") ?? 0,
-        dbInUse: m.get("etcd_mvcc_db_total_size_in_use_in_bytes") ?? 0,
-        revision: m.get("etcd_debugging_mvcc_current_revision") ?? 0,
-      };
-      ref.current = [...ref.current, s].slice(-SAMPLES);
-      setSamples(ref.current);
-      setError(undefined);
-    } catch (err) {
-      if (!signal.aborted) setError(err);
-    }
+  const error = usePoll(async (signal) => {
+    const m = parseMetrics(await api.get("/metrics", signal));
+    const s: Sample = {
+      t: Date.now(),
+      requests: m.get("grpc_server_started_total") ?? 0,
+      fsyncSum: m.get("etcd_disk_wal_fsync_duration_seconds_sum") ?? 0,
+      fsyncCount: m.get("etcd_disk_wal_fsync_duration_seconds_count") ?? 0,
+      dbSize: m.get("etcd_mvcc_db_total_size_in_bytes") ?? 0,
+      dbInUse: m.get("etcd_mvcc_db_total_size_in_use_in_bytes") ?? 0,
+      revision: m.get("etcd_debugging_mvcc_current_revision") ?? 0,
+    };
+    ref.current = [...ref.current, s].slice(-SAMPLES);
+    setSamples(ref.current);
   }, STEP_MS);
 
   const rate: number[] = [];
