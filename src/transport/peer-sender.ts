@@ -4,8 +4,11 @@
 // Stream: everything queued in one event-loop job is framed and written with one socket.write; a
 // write the socket cannot take yet (write returned false) holds later messages in the queue until
 // `drain`. A stream that closes reports the peer unreachable and is re-dialled with a backoff
-// (100 ms doubling to 1 s, reset by a success) on the peer's URLs in turn. A peer that answers the
-// upgrade with anything but 101/410/412 (an older member: 404) is not asked again for a while.
+// (100 ms doubling to 1 s, reset by a success) on the peer's URLs in turn, and so is a peer that
+// answers 404 "error sender not found" (it does not list this member yet). A stream is kept to
+// every peer whether or not there is traffic: followers never message each other, yet etcd's
+// health checks and active-peer counts expect a connection to each. A peer that answers the
+// upgrade with anything else (an older member: 404) is asked again every 30 s.
 // The receiver acknowledges what it reads; a stream whose writes stay unacknowledged past the
 // request deadline (a stopped or cut-off peer) is closed like a failed one.
 //
@@ -87,6 +90,8 @@ export class PeerSender {
   private stallTimer: ReturnType<typeof setTimeout> | undefined;
   /** ctx.now() before which no upgrade is tried (the peer refused one). */
   private refusedUntil = -Infinity;
+  /** The refusal is logged once per peer, not on every later attempt. */
+  private refusalLogged = false;
 
   constructor(
     readonly id: bigint,
@@ -207,14 +212,28 @@ export class PeerSender {
         }
         if (r.ok) return this.attach(r.socket, url);
         const res = r.response;
-        if (res.status === 410 && res.body.toString().trim() === Texts.removed) this.ctx.onRemoved();
+        const text = res.body.toString().trim();
+        if (res.status === 410 && text === Texts.removed) this.ctx.onRemoved();
         else if (res.status === 412) this.ctx.onPreconditionFailed(this.id, res);
-        else {
-          // Not a member that speaks streams: POST /raft carries everything.
+        else if (res.status === 404 && (text === Texts.senderNotFound || text === Texts.invalidFrom)) {
+          // A member that speaks streams but does not list this one yet (it is starting, or has
+          // not applied the change that added us): asked again like after a network failure,
+          // as etcd's stream reader does.
+        } else {
+          // Not a member that speaks streams: POST /raft carries everything. The upgrade is
+          // asked again later without waiting for traffic, so an upgraded peer gets its stream
+          // back even when this member has nothing to send it (followers never message each other).
           this.refusedUntil = this.ctx.now() + STREAM_RETRY_AFTER_REFUSAL_MS;
-          this.ctx.logger.info("peer does not accept message streams; sending over POST /raft", {
-            remote: formatId(this.id), url: url.href, status: res.status,
-          });
+          if (!this.refusalLogged) {
+            this.refusalLogged = true;
+            this.ctx.logger.info("peer does not accept message streams; sending over POST /raft", {
+              remote: formatId(this.id), url: url.href, status: res.status,
+            });
+          }
+          this.dialTimer = setTimeout(() => {
+            this.dialTimer = undefined;
+            this.ensureStream();
+          }, STREAM_RETRY_AFTER_REFUSAL_MS);
           return;
         }
         this.dialFailed();

@@ -147,6 +147,23 @@ test("a peer that goes down and comes back: unreachable, POST meanwhile, then a 
   expect(a.t.activeSince(2n)).toBe(0);
 });
 
+test("a peer that does not list the sender yet (404 sender not found) is asked again; the stream opens without traffic", async () => {
+  // The receiver decides membership from its own peer table, which is empty at first: a member
+  // starting before its peers have added it. Nothing is ever sent: followers do not message each
+  // other, yet the stream must come up (etcd's health check and active-peer gauge count it).
+  const b = await node({ id: 2n, handler: { isMember: undefined } });
+  const a = await node({ id: 1n, limits: { backoffMinMs: 20, backoffMaxMs: 100 } });
+  a.t.addPeer(2n, [b.url]);
+  await b.until(() => b.rec.logs.some((l) => l.m === "failed to find member in cluster"), "first upgrade refused");
+  await new Promise((r) => setTimeout(r, 150));
+  expect(count(a, ESTABLISHED)).toBe(0);
+  b.t.addPeer(1n, [a.url]);
+  await a.until(() => count(a, ESTABLISHED) === 1, "stream after the peer lists the sender");
+  expect(a.t.peerStats!(2n)!).toMatchObject({ streaming: true, posts: 0 });
+  expect(a.rec.logs.some((l) => l.m.startsWith("peer does not accept message streams"))).toBe(false);
+  expect(a.t.connectedFor(2n)).toBeGreaterThanOrEqual(0);
+});
+
 test("a peer without streams (404 to the upgrade) keeps working over POST /raft", async () => {
   const a = await node({ id: 1n });
   const old = await node({ id: 2n, streams: false });
