@@ -284,6 +284,7 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
     tls: peerTls,
     tmpDir: memberDir,
     limits: peerLimitsFor(config.maxRequestBytes),
+    ...(effects.collectGarbage ? { collectGarbage: effects.collectGarbage } : {}),
   });
   // memberId is fixed before any raft message flows; the getter below reads the final value.
   const transportRef: { t?: Awaited<ReturnType<typeof createPeerTransport>> } = {};

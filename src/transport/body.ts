@@ -24,6 +24,25 @@ export async function readBody(stream: Readable, limit: number): Promise<Uint8Ar
   return Buffer.concat(chunks, size);
 }
 
+/** Bytes of a snapshot image sent or received between two collections. */
+const GC_BYTES = 16 << 20;
+
+/**
+ * Counts the bytes of an image going through and calls `collect` every GC_BYTES of them (a
+ * no-op without one). Measured on a 144 MiB image (test/e2e/cluster-snapshot-memory): the
+ * receiving member's RSS grew 46-85 MiB without it, the chunks outliving their write.
+ */
+export function garbageEvery(collect: (() => void) | undefined): (bytes: number) => void {
+  if (collect === undefined) return () => {};
+  let since = 0;
+  return (bytes) => {
+    since += bytes;
+    if (since < GC_BYTES) return;
+    since = 0;
+    collect();
+  };
+}
+
 let tempSeq = 0;
 
 async function createTemp(dir: string, m: Message): Promise<{ fh: FileHandle; path: string }> {
@@ -44,7 +63,13 @@ async function createTemp(dir: string, m: Message): Promise<{ fh: FileHandle; pa
  * than `maxHead` (the image itself may be any size: it goes to disk as it arrives); on any
  * failure the partial file is removed.
  */
-export async function receiveSnapshotStream(stream: Readable, dir: string, maxHead: number): Promise<{ m: Message; path: string }> {
+export async function receiveSnapshotStream(
+  stream: Readable,
+  dir: string,
+  maxHead: number,
+  collectGarbage?: () => void,
+): Promise<{ m: Message; path: string }> {
+  const gc = garbageEvery(collectGarbage);
   let head: Buffer = Buffer.alloc(0);
   let m: Message | undefined;
   let file: { fh: FileHandle; path: string } | undefined;
@@ -68,6 +93,7 @@ export async function receiveSnapshotStream(stream: Readable, dir: string, maxHe
       if (rest.length > 0) {
         await file!.fh.write(rest);
         written += rest.length;
+        gc(chunk.length);
       }
     }
     if (m === undefined) throw new CodecError("truncated snapshot message");

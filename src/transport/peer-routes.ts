@@ -29,6 +29,8 @@ export interface PeerRoutesOptions {
   readonly maxBatchBytes: number;
   /** Largest accepted single message (the MsgSnap ahead of a snapshot image). */
   readonly maxMessageBytes: number;
+  /** See PeerTransportOptions.collectGarbage. */
+  readonly collectGarbage?: () => void;
 }
 
 /** Lease requests carry a small JSON object. */
@@ -79,7 +81,7 @@ export function createPeerRoutes(o: PeerRoutesOptions): Hono<PeerEnv> {
     if (refused) return refused;
     let got;
     try {
-      got = await receiveSnapshotStream(c.env.incoming, o.tmpDir, o.maxMessageBytes);
+      got = await receiveSnapshotStream(c.env.incoming, o.tmpDir, o.maxMessageBytes, o.collectGarbage);
     } catch (e) {
       return badBody(c, e);
     }

@@ -6,6 +6,7 @@ import { PeerRequestError } from "./errors.ts";
 import { PeerHttpClient, type PeerResponse } from "./http-client.ts";
 import { listenAll } from "./http-server.ts";
 import type { PeerCheckOptions } from "./peer-check.ts";
+import { garbageEvery } from "./body.ts";
 import { createPeerRoutes } from "./peer-routes.ts";
 import { PeerSender, type SenderContext } from "./peer-sender.ts";
 import { createStreamServer } from "./stream-server.ts";
@@ -63,6 +64,7 @@ export async function createPeerTransport(opts: PeerTransportOptions): Promise<P
     logger: log,
     maxBatchBytes: limits.maxReceiveBytes,
     maxMessageBytes: limits.maxFrameBytes,
+    ...(opts.collectGarbage ? { collectGarbage: opts.collectGarbage } : {}),
   });
   const streams = opts.streams !== false;
   const streamServer = createStreamServer({
@@ -262,7 +264,11 @@ export async function createPeerTransport(opts: PeerTransportOptions): Promise<P
           { ...headers(m.to), "content-type": "application/octet-stream" },
           async (write) => {
             await write(frameOne(m));
-            for await (const chunk of image()) await write(chunk);
+            const gc = garbageEvery(opts.collectGarbage);
+            for await (const chunk of image()) {
+              await write(chunk);
+              gc(chunk.length);
+            }
           },
           limits.snapshotIdleMs,
         )

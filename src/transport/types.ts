@@ -156,4 +156,10 @@ export interface PeerTransportOptions {
    * them). Default true.
    */
   readonly streams?: boolean;
+  /**
+   * A full garbage collection (src/runtime), called every few MiB of a snapshot image sent or
+   * received: each chunk is a buffer outside the JS heap that dies at once, and the collector,
+   * which sizes itself by the heap, would otherwise let an image's worth of them pile up.
+   */
+  readonly collectGarbage?: () => void;
 }

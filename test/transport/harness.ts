@@ -41,6 +41,7 @@ export interface NodeOptions {
   tls?: Pick<Tls, "server" | "dial">;
   /** false: a member without message streams (POST /raft only, upgrades answered 404). */
   streams?: boolean;
+  collectGarbage?: () => void;
 }
 
 export async function startNode(o: NodeOptions): Promise<Node> {
@@ -99,6 +100,7 @@ export async function startNode(o: NodeOptions): Promise<Node> {
     ...(o.limits ? { limits: o.limits } : {}),
     ...(o.tls ? { tls: o.tls } : {}),
     ...(o.streams === false ? { streams: false } : {}),
+    ...(o.collectGarbage ? { collectGarbage: o.collectGarbage } : {}),
   });
   const until = (cond: () => boolean, what: string, timeoutMs = 10_000) =>
     new Promise<void>((resolve, reject) => {

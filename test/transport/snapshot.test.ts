@@ -49,6 +49,20 @@ test("a multi-MiB image arrives byte-identical through a temp file", async () =>
   expect(a.t.activeSince(2n)).toBeGreaterThanOrEqual(0);
 });
 
+test("both ends of a 40 MiB image ask for a collection every 16 MiB that went through", async () => {
+  let sent = 0;
+  let received = 0;
+  const a = await node({ id: 1n, collectGarbage: () => sent++ });
+  const b = await node({ id: 2n, collectGarbage: () => received++ });
+  a.t.addPeer(2n, [b.url]);
+  const img = image(40 * 1024 * 1024, 256 * 1024);
+  a.t.sendSnapshot(snapMsg(1n, 2n), img.chunks);
+  await a.until(() => a.rec.snapshotStatus.length === 1, "snapshot status", 30_000);
+  expect(a.rec.snapshotStatus).toEqual([{ id: 2n, ok: true }]);
+  expect([sent, received]).toEqual([2, 2]);
+  expect((await readFile(b.rec.snapshots[0]!.path)).length).toBe(img.bytes.length);
+});
+
 test("a rejected snapshot reports failure, answers 500 with the reason and leaves no temp file", async () => {
   const a = await node({ id: 1n });
   const b = await node({
