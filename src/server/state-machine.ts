@@ -27,10 +27,11 @@ import { Crc32, fromKey, keyRange, MvccStore, selectRange } from "../mvcc/index.
 import type { MemberRow, MembershipEvent } from "../membership/members.ts";
 import { stateDdl, statePragmas, SYNC_TOUCH } from "../storage/schema.ts";
 import { StateReader } from "../storage/state-reader.ts";
-import type { Checkpointer, OpenCheckpointer } from "../storage/checkpointer.ts";
+import type { OpenCheckpointer } from "../storage/checkpointer.ts";
 import { AUTH_ROWS_SQL, authTableRows } from "../storage/auth-rows.ts";
 import { snapshotResponses } from "../snapshot/index.ts";
 import { type StepKind, StepDurations } from "./step-durations.ts";
+import { StateSpace } from "./state-space.ts";
 import { AlarmSet } from "./apply-alarm.ts";
 import { AuthStore } from "../auth/index.ts";
 import { type ApplyContext, applyRequest, needsHistory } from "./apply.ts";
@@ -180,27 +181,6 @@ const SNAPSHOT_CHUNK = 32 * 1024;
 const GROUP_COMMIT_MS = 25;
 /** ... or once this many statements wait. */
 const GROUP_MAX_STATEMENTS = 2000;
-/** Far from the quota, page counts are read with every this many apply batches ... */
-const SIZE_REFRESH_BATCHES = 64;
-/** ... or after this many ms, whichever comes first. */
-const SIZE_REFRESH_MS = 1000;
-/**
- * Compaction and reclamation run in batches sized so that each holds the writer chain about
- * this long (ms): apply batches queue behind a batch, never behind a whole-database operation.
- */
-const STEP_TARGET_MS = 4;
-/** After a compaction, free pages beyond this share of the pages in use are given back ... */
-const RECLAIM_SLACK = 0.25;
-/** ... and beyond this many pages (a freelist this small is reused by the next writes). */
-const RECLAIM_MIN_PAGES = 1024;
-/** Reclamation batches start at this many pages and adapt (STEP_TARGET_MS) up to the cap. */
-const RECLAIM_FIRST_PAGES = 64;
-const RECLAIM_MAX_PAGES = 1 << 16;
-/** Defragment answers once every free page is back, or after this long (ms), whichever is first. */
-const DEFRAG_WAIT_MS = 3000;
-/** Background batches wait while the checkpointer is behind by more than this many WAL frames (16 MB). */
-const WAL_BACKLOG_FRAMES = 4096;
-
 /**
  * Replaces the state file with a snapshot image (the blobs of snapshot() without the final
  * sha256 message), e.g. on a follower that received a Raft snapshot. The state machine on
@@ -270,20 +250,8 @@ class Sm implements StateMachine {
   private stmts: InStatement[] = [];
   private tail: Promise<unknown> = Promise.resolve();
   private committedRev: number;
-  private pageSize = 4096;
-  private pages = 0;
-  private freePages = 0;
-  private batchesSinceSizes = 0;
-  private sizesAt = -Infinity;
-  private compacting: Promise<void> | undefined;
-  private reclaiming: Promise<void> | undefined;
-  /** The WAL checkpointer while background work runs (see background()). */
-  private checkpointer: Checkpointer | undefined;
-  private checkpointerUsers = 0;
-  /** Starts and stops of the checkpointer, one after the other. */
-  private checkpointerLife: Promise<void> = Promise.resolve();
-  /** Free pages the running reclamation leaves (0 = all of them, as defragment asks). */
-  private reclaimKeep = 0;
+  /** Page counts, compaction, reclamation and defragment (state-space.ts). */
+  private readonly space: StateSpace;
   readonly steps: StepDurations;
   private broken: unknown;
   private closed = false;
@@ -315,6 +283,22 @@ class Sm implements StateMachine {
       },
     };
     this.steps = o.steps ?? new StepDurations();
+    const self = this;
+    this.space = new StateSpace(
+      {
+        db,
+        store,
+        serial: <T>(kind: StepKind, fn: () => T | Promise<T>) => this.serial(kind, fn),
+        get closed() {
+          return self.closed;
+        },
+      },
+      {
+        path: o.path, clock: o.clock, quotaBackendBytes: o.quotaBackendBytes, timers: this.timers, steps: this.steps,
+        ...(o.compactionBatchLimit !== undefined ? { compactionBatchLimit: o.compactionBatchLimit } : {}),
+        ...(o.openCheckpointer !== undefined ? { openCheckpointer: o.openCheckpointer } : {}),
+      },
+    );
     this.lessor = new Lessor(o.clock, o.minLeaseTtl);
     this.v2 = new V2Store({ now: o.wallClock ?? o.clock, namespaces: ["/0", "/1"], hub: o.v2Hub });
     this.committedRev = store.revision;
@@ -332,7 +316,6 @@ class Sm implements StateMachine {
         timers: this.timers,
       },
     );
-    const self = this;
     this.ctx = {
       store,
       lessor: this.lessor,
@@ -371,8 +354,8 @@ class Sm implements StateMachine {
     });
     const as = await this.db.execute("SELECT member_id, alarm FROM alarms");
     for (const r of as.rows) this.alarmSet.restore(BigInt(r[0] as string), Number(r[1]));
-    await this.refreshSizes();
-    if (this.store.scheduledCompact > 0) this.startCompaction();
+    await this.space.refreshSizes();
+    if (this.store.scheduledCompact > 0) this.space.compact();
   }
 
   get appliedIndex(): number {
@@ -514,188 +497,17 @@ class Sm implements StateMachine {
     });
     // Page counts cost a statement per batch; far from the quota they are refreshed every
     // SIZE_REFRESH_BATCHES batches (or SIZE_REFRESH_MS), near it after every batch.
-    const sizes = this.sizeRefreshDue();
+    const sizes = this.space.sizeRefreshDue();
     if (sizes) stmts.push("SELECT * FROM pragma_page_count(), pragma_freelist_count()");
     const rs = this.db.write(stmts, index);
     this.uncommitted += stmts.length;
     if (this.uncommitted >= GROUP_MAX_STATEMENTS || this.o.groupCommitMs === 0) this.commitGroup();
     else this.commitTimer ??= this.timers.setTimeout(() => this.timedCommit(), this.o.groupCommitMs ?? GROUP_COMMIT_MS);
-    this.batchesSinceSizes++;
-    if (sizes) {
-      const row = rs[rs.length - 1]!.rows[0];
-      if (row !== undefined) {
-        this.pages = Number(row[0]);
-        this.freePages = Number(row[1]);
-      }
-      this.batchesSinceSizes = 0;
-      this.sizesAt = this.o.clock();
-    }
+    this.space.batchWritten(sizes, sizes ? rs[rs.length - 1]!.rows[0] : undefined);
     this.applied = index;
     this.committedRev = s.revision;
     this.hub.notify(s.takeChanges());
-    if (s.scheduledCompact > 0 && this.compacting === undefined) this.startCompaction();
-  }
-
-  private sizeRefreshDue(): boolean {
-    if (this.batchesSinceSizes + 1 >= SIZE_REFRESH_BATCHES) return true;
-    if (this.dbSize() * 2 >= this.o.quotaBackendBytes) return true;
-    return this.o.clock() - this.sizesAt >= SIZE_REFRESH_MS;
-  }
-
-  // ---- compaction in the background: small batches, each its own serialized write ----
-
-  /**
-   * Runs background work (compaction, reclamation) with the WAL checkpointer on its own thread:
-   * those batches write the WAL fast, and SQLite's automatic checkpoint inside a commit on this
-   * thread was their longest step (an fsync of the file). Started for the work and stopped
-   * after it, so an idle member does not carry the thread's runtime (~15 MB); without one (no
-   * `openCheckpointer`, or it failed to start) SQLite checkpoints as before.
-   */
-  private async background<T>(job: () => Promise<T>): Promise<T> {
-    const open = this.o.openCheckpointer;
-    if (open === undefined) return job();
-    if (this.checkpointerUsers++ === 0) {
-      this.checkpointerLife = this.checkpointerLife.then(async () => {
-        if (this.checkpointer !== undefined || this.closed) return;
-        const cp = await open(this.o.path).catch(() => undefined);
-        if (cp === undefined) return;
-        this.checkpointer = cp;
-        // Automatic checkpoints off while it runs; a restarted WAL is trimmed back to 4 MiB.
-        await this.serial("checkpoint", () => this.db.executeMultiple("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=4194304;")).catch(() => undefined);
-      });
-    }
-    // The job does not wait for the thread to start (~100 ms): until it is up, SQLite's
-    // automatic checkpoint goes on as before.
-    try {
-      return await job();
-    } finally {
-      if (--this.checkpointerUsers === 0) {
-        this.checkpointerLife = this.checkpointerLife.then(() => this.stopCheckpointer());
-      }
-    }
-  }
-
-  private async stopCheckpointer(): Promise<void> {
-    const cp = this.checkpointer;
-    if (cp === undefined || this.checkpointerUsers > 0) return;
-    // Hand back to SQLite's automatic checkpoint once the checkpointer has copied everything (or
-    // after 2 s of trying): otherwise the next commit here would copy the rest and fsync.
-    if (!this.closed) {
-      let timer: unknown;
-      await Promise.race([cp.caughtUp(0), new Promise<void>((r) => (timer = this.timers.setTimeout(r, 2000)))]);
-      this.timers.clearTimeout(timer);
-    }
-    if (this.checkpointerUsers > 0) return; // new background work started meanwhile: keep it
-    this.checkpointer = undefined;
-    if (!this.closed) {
-      await this.serial("checkpoint", () => this.db.executeMultiple("PRAGMA wal_autocheckpoint=1000")).catch(() => undefined);
-    }
-    await cp.stop();
-  }
-
-  private startCompaction(): void {
-    this.compacting = this.background(() => this.compactLoop()).finally(() => {
-      this.compacting = undefined;
-    });
-    this.compacting.catch(() => undefined);
-  }
-
-  private async compactLoop(): Promise<void> {
-    const limit = this.o.compactionBatchLimit ?? 1000;
-    let batch = Math.min(limit, 100);
-    for (;;) {
-      const target = this.store.scheduledCompact;
-      if (target === 0 || this.closed) return;
-      let lo: number | undefined = Math.max(0, (await this.store.lowestRevision()) - 1);
-      while (lo !== undefined && !this.closed) {
-        await this.checkpointer?.caughtUp(WAL_BACKLOG_FRAMES);
-        const step = this.store.compactionStep(lo, batch);
-        const ms = await this.serial("compact", () => {
-          const t0 = this.steps.now();
-          this.db.batch([step.stmt], "write");
-          this.readSizes();
-          return this.steps.now() - t0;
-        });
-        batch = adapt(batch, ms, limit);
-        lo = step.next;
-        await this.yieldToOthers(); // apply batches in between
-      }
-      if (this.closed) return;
-      const done = await this.serial("compact", async () => {
-        if (this.store.scheduledCompact !== target) return false; // a newer compaction came in
-        this.store.scheduledCompact = 0;
-        await this.db.execute("UPDATE meta SET scheduled_compact = 0 WHERE id = 1");
-        await this.refreshSizes();
-        return true;
-      });
-      if (done) break;
-    }
-    // Give back what the compaction freed beyond a slack the next writes reuse (defragment
-    // gives back the rest), after the compaction's waiters are answered.
-    // Near the quota (which counts free pages, as etcd's does) everything goes back.
-    const inUse = this.pages - this.freePages;
-    const nearQuota = this.dbSize() * 2 >= this.o.quotaBackendBytes;
-    const keep = nearQuota ? 0 : Math.max(RECLAIM_MIN_PAGES, Math.floor(inUse * RECLAIM_SLACK));
-    if (this.freePages > keep) this.timers.setImmediate(() => void this.reclaim(keep).catch(() => undefined));
-  }
-
-  compactionDone(): Promise<void> {
-    return this.compacting ?? Promise.resolve();
-  }
-
-  /**
-   * Gives free pages back to the file system until at most `keep` are left, in batches of
-   * `PRAGMA incremental_vacuum(n)` between apply batches (each moves up to n pages from the end
-   * of the file into free ones and truncates it), sized to hold the writer chain about
-   * STEP_TARGET_MS each. Joins a running reclamation, lowering its target.
-   */
-  private reclaim(keep: number): Promise<void> {
-    this.reclaimKeep = Math.min(this.reclaimKeep, keep);
-    if (this.reclaiming !== undefined) return this.reclaiming;
-    this.reclaimKeep = keep;
-    this.reclaiming = this.background(() => this.reclaimLoop()).finally(() => {
-      this.reclaiming = undefined;
-    });
-    return this.reclaiming;
-  }
-
-  private async reclaimLoop(): Promise<void> {
-    let n = RECLAIM_FIRST_PAGES;
-    while (!this.closed && this.freePages > this.reclaimKeep) {
-      await this.checkpointer?.caughtUp(WAL_BACKLOG_FRAMES);
-      const pages = Math.min(n, this.freePages - this.reclaimKeep);
-      const ms = await this.serial("reclaim", () => {
-        const t0 = this.steps.now();
-        // executeMultiple steps the PRAGMA to completion (execute would free one page).
-        this.db.executeMultiple(`PRAGMA incremental_vacuum(${pages})`);
-        this.readSizes();
-        return this.steps.now() - t0;
-      });
-      n = adapt(n, ms, RECLAIM_MAX_PAGES);
-      await this.yieldToOthers();
-    }
-  }
-
-  /** Lets timers, sockets and queued apply batches run before the next background batch. */
-  private yieldToOthers(): Promise<void> {
-    return new Promise<void>((r) => this.timers.setImmediate(r));
-  }
-
-  /** Page counts, read after a compaction or reclamation batch (endpoint status stays true). */
-  private readSizes(): void {
-    const r = this.db.execute("SELECT * FROM pragma_page_count(), pragma_freelist_count()").rows[0];
-    if (r === undefined) return;
-    this.pages = Number(r[0]);
-    this.freePages = Number(r[1]);
-  }
-
-  private async refreshSizes(): Promise<void> {
-    const r = (await this.db.execute("SELECT * FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()")).rows[0]!;
-    this.pages = Number(r[0]);
-    this.freePages = Number(r[1]);
-    this.pageSize = Number(r[2]);
-    this.batchesSinceSizes = 0;
-    this.sizesAt = this.o.clock();
+    if (s.scheduledCompact > 0) this.space.compact();
   }
 
   // ---- reads ----
@@ -812,11 +624,19 @@ class Sm implements StateMachine {
   // ---- maintenance ----
 
   dbSize(): number {
-    return this.pages * this.pageSize;
+    return this.space.dbSize();
   }
 
   dbSizeInUse(): number {
-    return (this.pages - this.freePages) * this.pageSize;
+    return this.space.dbSizeInUse();
+  }
+
+  compactionDone(): Promise<void> {
+    return this.space.compactionDone();
+  }
+
+  defragment(): Promise<void> {
+    return this.space.defragment();
   }
 
   async hash(): Promise<number> {
@@ -885,36 +705,6 @@ class Sm implements StateMachine {
     return snapshotResponses(open, this.o.collectGarbage);
   }
 
-  async defragment(): Promise<void> {
-    // Every free page goes back, in bounded batches between apply batches (never one
-    // whole-database step), then the WAL is checkpointed into the file and truncated. The
-    // answer waits for that at most DEFRAG_WAIT_MS, so etcdctl's 5 s default timeout never
-    // reports a defrag as failed; past it the reclamation goes on between apply batches and
-    // endpoint status shows dbSize falling (docs/design-notes.md).
-    const done = this.background(async () => {
-      await this.reclaim(0);
-      const cp = this.checkpointer;
-      if (cp !== undefined) {
-        // The checkpointer copies the WAL into the file (which shrinks to its pages then); the
-        // next write restarts the WAL and journal_size_limit trims it. No fsync on this thread.
-        await cp.caughtUp(0);
-        await this.serial("checkpoint", () => this.refreshSizes());
-        return;
-      }
-      await this.serial("checkpoint", async () => {
-        await this.db.executeMultiple("PRAGMA wal_checkpoint(TRUNCATE);");
-        await this.refreshSizes();
-      });
-    });
-    let timer: unknown;
-    const late = new Promise<void>((r) => (timer = this.timers.setTimeout(r, DEFRAG_WAIT_MS)));
-    try {
-      await Promise.race([done, late]);
-    } finally {
-      this.timers.clearTimeout(timer);
-    }
-  }
-
   async members(): Promise<MemberRow[]> {
     await this.tail;
     const rs = await this.db.execute("SELECT id, name, peer_urls, client_urls, is_learner, removed FROM members");
@@ -948,21 +738,13 @@ class Sm implements StateMachine {
     if (this.closed) return;
     this.closed = true;
     if (!this.hubDetached) this.hub.close();
-    await this.compacting?.catch(() => undefined);
-    await this.reclaiming?.catch(() => undefined);
+    await this.space.settle();
     await this.tail;
     this.commitGroup();
     // The checkpointer's connection closes first: this one, closing last, checkpoints what is
     // left and removes the WAL, and nothing touches the file after close() resolves.
-    await this.checkpointerLife;
-    await this.stopCheckpointer();
+    await this.space.close();
     this.db.close();
   }
 }
 
-/** The next batch size: doubled while a batch takes under half the target, halved above it. */
-function adapt(size: number, ms: number, max: number): number {
-  if (ms > STEP_TARGET_MS) return Math.max(1, Math.floor(size / 2));
-  if (ms < STEP_TARGET_MS / 2) return Math.min(max, size * 2);
-  return size;
-}

@@ -1,0 +1,318 @@
+// The state file's space: its page counts (endpoint status's dbSize and dbSizeInUse, the
+// quota), compaction in the background, reclamation of free pages and defragment. Every write
+// here is a bounded batch on the state machine's single-writer chain (`serial`), so apply
+// batches queue behind one batch, never behind a whole-database operation; the WAL checkpointer
+// thread runs while that work does.
+import type { Checkpointer, OpenCheckpointer } from "../storage/checkpointer.ts";
+import type { MvccStore } from "../mvcc/index.ts";
+import type { Row, SqlDb } from "../storage/sql-db.ts";
+import type { Timers } from "./effects.ts";
+import type { StepDurations, StepKind } from "./step-durations.ts";
+
+/** Far from the quota, page counts are read with every this many apply batches ... */
+const SIZE_REFRESH_BATCHES = 64;
+/** ... or after this many ms, whichever comes first. */
+const SIZE_REFRESH_MS = 1000;
+/**
+ * Compaction and reclamation run in batches sized so that each holds the writer chain about
+ * this long (ms): apply batches queue behind a batch, never behind a whole-database operation.
+ */
+const STEP_TARGET_MS = 4;
+/** After a compaction, free pages beyond this share of the pages in use are given back ... */
+const RECLAIM_SLACK = 0.25;
+/** ... and beyond this many pages (a freelist this small is reused by the next writes). */
+const RECLAIM_MIN_PAGES = 1024;
+/** Reclamation batches start at this many pages and adapt (STEP_TARGET_MS) up to the cap. */
+const RECLAIM_FIRST_PAGES = 64;
+const RECLAIM_MAX_PAGES = 1 << 16;
+/** Defragment answers once every free page is back, or after this long (ms), whichever is first. */
+const DEFRAG_WAIT_MS = 3000;
+/** Background batches wait while the checkpointer is behind by more than this many WAL frames (16 MB). */
+const WAL_BACKLOG_FRAMES = 4096;
+
+/** What the space keeper uses of the state machine that owns it. */
+export interface SpaceHost {
+  readonly db: SqlDb;
+  readonly store: MvccStore;
+  /** Runs fn after every earlier write of the machine (its single-writer chain). */
+  serial<T>(kind: StepKind, fn: () => T | Promise<T>): Promise<T>;
+  /** True once the machine is closing: background work stops between batches. */
+  readonly closed: boolean;
+}
+
+export interface SpaceOptions {
+  /** The state file (the checkpointer opens its own connection to it). */
+  readonly path: string;
+  readonly clock: () => number;
+  readonly quotaBackendBytes: number;
+  /** Revisions per compaction batch at most. */
+  readonly compactionBatchLimit?: number;
+  readonly openCheckpointer?: OpenCheckpointer;
+  readonly timers: Timers;
+  readonly steps: StepDurations;
+}
+
+export class StateSpace {
+  private pageSize = 4096;
+  private pages = 0;
+  private freePages = 0;
+  private batchesSinceSizes = 0;
+  private sizesAt = -Infinity;
+  private compacting: Promise<void> | undefined;
+  private reclaiming: Promise<void> | undefined;
+  /** The WAL checkpointer while background work runs (see background()). */
+  private checkpointer: Checkpointer | undefined;
+  private checkpointerUsers = 0;
+  /** Starts and stops of the checkpointer, one after the other. */
+  private checkpointerLife: Promise<void> = Promise.resolve();
+  /** Free pages the running reclamation leaves (0 = all of them, as defragment asks). */
+  private reclaimKeep = 0;
+
+  constructor(
+    private readonly host: SpaceHost,
+    private readonly o: SpaceOptions,
+  ) {}
+
+  dbSize(): number {
+    return this.pages * this.pageSize;
+  }
+
+  dbSizeInUse(): number {
+    return (this.pages - this.freePages) * this.pageSize;
+  }
+
+  /**
+   * Whether the next apply batch should read the page counts: far from the quota every
+   * SIZE_REFRESH_BATCHES batches (or SIZE_REFRESH_MS), near it after every batch.
+   */
+  sizeRefreshDue(): boolean {
+    if (this.batchesSinceSizes + 1 >= SIZE_REFRESH_BATCHES) return true;
+    if (this.dbSize() * 2 >= this.o.quotaBackendBytes) return true;
+    return this.o.clock() - this.sizesAt >= SIZE_REFRESH_MS;
+  }
+
+  /** An apply batch was written; `sizes` is its page-count row when sizeRefreshDue() asked for one. */
+  batchWritten(refreshed: boolean, sizes: Row | undefined): void {
+    this.batchesSinceSizes++;
+    if (!refreshed) return;
+    if (sizes !== undefined) {
+      this.pages = Number(sizes[0]);
+      this.freePages = Number(sizes[1]);
+    }
+    this.batchesSinceSizes = 0;
+    this.sizesAt = this.o.clock();
+  }
+
+  /** Reads the page counts and the page size (on open, and after a compaction or defragment). */
+  async refreshSizes(): Promise<void> {
+    const r = (await this.host.db.execute("SELECT * FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()")).rows[0]!;
+    this.pages = Number(r[0]);
+    this.freePages = Number(r[1]);
+    this.pageSize = Number(r[2]);
+    this.batchesSinceSizes = 0;
+    this.sizesAt = this.o.clock();
+  }
+
+  /** Page counts, read after a compaction or reclamation batch (endpoint status stays true). */
+  private readSizes(): void {
+    const r = this.host.db.execute("SELECT * FROM pragma_page_count(), pragma_freelist_count()").rows[0];
+    if (r === undefined) return;
+    this.pages = Number(r[0]);
+    this.freePages = Number(r[1]);
+  }
+
+  // ---- compaction in the background: small batches, each its own serialized write ----
+
+  /** Starts the compaction the store has scheduled, unless one runs (it picks up a newer target). */
+  compact(): void {
+    if (this.compacting !== undefined) return;
+    this.compacting = this.background(() => this.compactLoop()).finally(() => {
+      this.compacting = undefined;
+    });
+    this.compacting.catch(() => undefined);
+  }
+
+  /** Resolves when no compaction runs (`compaction --physical` waits for this). */
+  compactionDone(): Promise<void> {
+    return this.compacting ?? Promise.resolve();
+  }
+
+  /**
+   * Runs background work (compaction, reclamation) with the WAL checkpointer on its own thread:
+   * those batches write the WAL fast, and SQLite's automatic checkpoint inside a commit on this
+   * thread was their longest step (an fsync of the file). Started for the work and stopped
+   * after it, so an idle member does not carry the thread's runtime (~15 MB); without one (no
+   * `openCheckpointer`, or it failed to start) SQLite checkpoints as before.
+   */
+  private async background<T>(job: () => Promise<T>): Promise<T> {
+    const open = this.o.openCheckpointer;
+    if (open === undefined) return job();
+    if (this.checkpointerUsers++ === 0) {
+      this.checkpointerLife = this.checkpointerLife.then(async () => {
+        if (this.checkpointer !== undefined || this.host.closed) return;
+        const cp = await open(this.o.path).catch(() => undefined);
+        if (cp === undefined) return;
+        this.checkpointer = cp;
+        // Automatic checkpoints off while it runs; a restarted WAL is trimmed back to 4 MiB.
+        await this.host.serial("checkpoint", () => this.host.db.executeMultiple("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=4194304;")).catch(() => undefined);
+      });
+    }
+    // The job does not wait for the thread to start (~100 ms): until it is up, SQLite's
+    // automatic checkpoint goes on as before.
+    try {
+      return await job();
+    } finally {
+      if (--this.checkpointerUsers === 0) {
+        this.checkpointerLife = this.checkpointerLife.then(() => this.stopCheckpointer());
+      }
+    }
+  }
+
+  private async stopCheckpointer(): Promise<void> {
+    const cp = this.checkpointer;
+    if (cp === undefined || this.checkpointerUsers > 0) return;
+    // Hand back to SQLite's automatic checkpoint once the checkpointer has copied everything (or
+    // after 2 s of trying): otherwise the next commit here would copy the rest and fsync.
+    if (!this.host.closed) {
+      let timer: unknown;
+      await Promise.race([cp.caughtUp(0), new Promise<void>((r) => (timer = this.o.timers.setTimeout(r, 2000)))]);
+      this.o.timers.clearTimeout(timer);
+    }
+    if (this.checkpointerUsers > 0) return; // new background work started meanwhile: keep it
+    this.checkpointer = undefined;
+    if (!this.host.closed) {
+      await this.host.serial("checkpoint", () => this.host.db.executeMultiple("PRAGMA wal_autocheckpoint=1000")).catch(() => undefined);
+    }
+    await cp.stop();
+  }
+
+  private async compactLoop(): Promise<void> {
+    const { db, store } = this.host;
+    const limit = this.o.compactionBatchLimit ?? 1000;
+    let batch = Math.min(limit, 100);
+    for (;;) {
+      const target = store.scheduledCompact;
+      if (target === 0 || this.host.closed) return;
+      let lo: number | undefined = Math.max(0, (await store.lowestRevision()) - 1);
+      while (lo !== undefined && !this.host.closed) {
+        await this.checkpointer?.caughtUp(WAL_BACKLOG_FRAMES);
+        const step = store.compactionStep(lo, batch);
+        const ms = await this.host.serial("compact", () => {
+          const t0 = this.o.steps.now();
+          db.batch([step.stmt], "write");
+          this.readSizes();
+          return this.o.steps.now() - t0;
+        });
+        batch = adapt(batch, ms, limit);
+        lo = step.next;
+        await this.yieldToOthers(); // apply batches in between
+      }
+      if (this.host.closed) return;
+      const done = await this.host.serial("compact", async () => {
+        if (store.scheduledCompact !== target) return false; // a newer compaction came in
+        store.scheduledCompact = 0;
+        await db.execute("UPDATE meta SET scheduled_compact = 0 WHERE id = 1");
+        await this.refreshSizes();
+        return true;
+      });
+      if (done) break;
+    }
+    // Give back what the compaction freed beyond a slack the next writes reuse (defragment
+    // gives back the rest), after the compaction's waiters are answered.
+    // Near the quota (which counts free pages, as etcd's does) everything goes back.
+    const inUse = this.pages - this.freePages;
+    const nearQuota = this.dbSize() * 2 >= this.o.quotaBackendBytes;
+    const keep = nearQuota ? 0 : Math.max(RECLAIM_MIN_PAGES, Math.floor(inUse * RECLAIM_SLACK));
+    if (this.freePages > keep) this.o.timers.setImmediate(() => void this.reclaim(keep).catch(() => undefined));
+  }
+
+  /**
+   * Gives free pages back to the file system until at most `keep` are left, in batches of
+   * `PRAGMA incremental_vacuum(n)` between apply batches (each moves up to n pages from the end
+   * of the file into free ones and truncates it), sized to hold the writer chain about
+   * STEP_TARGET_MS each. Joins a running reclamation, lowering its target.
+   */
+  private reclaim(keep: number): Promise<void> {
+    this.reclaimKeep = Math.min(this.reclaimKeep, keep);
+    if (this.reclaiming !== undefined) return this.reclaiming;
+    this.reclaimKeep = keep;
+    this.reclaiming = this.background(() => this.reclaimLoop()).finally(() => {
+      this.reclaiming = undefined;
+    });
+    return this.reclaiming;
+  }
+
+  private async reclaimLoop(): Promise<void> {
+    let n = RECLAIM_FIRST_PAGES;
+    while (!this.host.closed && this.freePages > this.reclaimKeep) {
+      await this.checkpointer?.caughtUp(WAL_BACKLOG_FRAMES);
+      const pages = Math.min(n, this.freePages - this.reclaimKeep);
+      const ms = await this.host.serial("reclaim", () => {
+        const t0 = this.o.steps.now();
+        // executeMultiple steps the PRAGMA to completion (execute would free one page).
+        this.host.db.executeMultiple(`PRAGMA incremental_vacuum(${pages})`);
+        this.readSizes();
+        return this.o.steps.now() - t0;
+      });
+      n = adapt(n, ms, RECLAIM_MAX_PAGES);
+      await this.yieldToOthers();
+    }
+  }
+
+  /** Lets timers, sockets and queued apply batches run before the next background batch. */
+  private yieldToOthers(): Promise<void> {
+    return new Promise<void>((r) => this.o.timers.setImmediate(r));
+  }
+
+  async defragment(): Promise<void> {
+    // Every free page goes back, in bounded batches between apply batches (never one
+    // whole-database step), then the WAL is checkpointed into the file and truncated. The
+    // answer waits for that at most DEFRAG_WAIT_MS, so etcdctl's 5 s default timeout never
+    // reports a defrag as failed; past it the reclamation goes on between apply batches and
+    // endpoint status shows dbSize falling (docs/design-notes.md).
+    const done = this.background(async () => {
+      await this.reclaim(0);
+      const cp = this.checkpointer;
+      if (cp !== undefined) {
+        // The checkpointer copies the WAL into the file (which shrinks to its pages then); the
+        // next write restarts the WAL and journal_size_limit trims it. No fsync on this thread.
+        await cp.caughtUp(0);
+        await this.host.serial("checkpoint", () => this.refreshSizes());
+        return;
+      }
+      await this.host.serial("checkpoint", async () => {
+        await this.host.db.executeMultiple("PRAGMA wal_checkpoint(TRUNCATE);");
+        await this.refreshSizes();
+      });
+    });
+    let timer: unknown;
+    const late = new Promise<void>((r) => (timer = this.o.timers.setTimeout(r, DEFRAG_WAIT_MS)));
+    try {
+      await Promise.race([done, late]);
+    } finally {
+      this.o.timers.clearTimeout(timer);
+    }
+  }
+
+  /** Waits for the background batches to stop (the host is closing: they stop between batches). */
+  async settle(): Promise<void> {
+    await this.compacting?.catch(() => undefined);
+    await this.reclaiming?.catch(() => undefined);
+  }
+
+  /**
+   * Stops the checkpointer thread, after the host's last write: its connection closes first, so
+   * the host's, closing last, checkpoints what is left and removes the WAL.
+   */
+  async close(): Promise<void> {
+    await this.checkpointerLife;
+    await this.stopCheckpointer();
+  }
+}
+
+/** The next batch size: doubled while a batch takes under half the target, halved above it. */
+function adapt(size: number, ms: number, max: number): number {
+  if (ms > STEP_TARGET_MS) return Math.max(1, Math.floor(size / 2));
+  if (ms < STEP_TARGET_MS / 2) return Math.min(max, size * 2);
+  return size;
+}
