@@ -155,8 +155,9 @@ export class RaftLog implements Storage {
   }
 
   /** Makes everything appended so far durable; then deletes WAL segments that compaction freed. */
-  async sync(): Promise<void> {
-    await this.wal.sync();
+  /** `inline`: see Wal.sync. */
+  async sync(inline = false): Promise<void> {
+    await this.wal.sync(inline);
     this.ents.evict();
     const r = Math.min(this.releaseIndex, this.wal.durableSnapshotIndex);
     if (r > this.released) {

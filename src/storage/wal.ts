@@ -206,9 +206,14 @@ export class Wal {
     };
   }
 
-  /** Writes and fsyncs everything buffered so far; resolves once it is durable. */
-  sync(): Promise<void> {
-    return this.serialize(() => this.flush());
+  /**
+   * Writes and fsyncs everything buffered so far; resolves once it is durable. `inline`: the
+   * caller has nothing else to do meanwhile (one request in flight), so the fdatasync runs on
+   * this thread rather than through the thread pool, whose hand-offs cost more than the overlap
+   * gains then (put at one client: 0.80x etcd's throughput through the pool, 1.03x inline).
+   */
+  sync(inline = false): Promise<void> {
+    return this.serialize(() => this.flush(inline));
   }
 
   /**
@@ -280,11 +285,11 @@ export class Wal {
     return p;
   }
 
-  private async flush(): Promise<void> {
+  private async flush(inline: boolean): Promise<void> {
     this.check();
     if (this.retry !== undefined) {
       const r = this.retry;
-      await this.writeBatch(r.bytes, r.crc, r.state, r.enc);
+      await this.writeBatch(r.bytes, r.crc, r.state, r.enc, inline);
       this.retry = undefined;
     }
     if (this.pendingHardState !== undefined) {
@@ -298,11 +303,11 @@ export class Wal {
     this.enc = this.spare ?? new RecordEncoder();
     this.spare = undefined;
     const { bytes, crc } = enc.seal(this.crc);
-    await this.writeBatch(bytes, crc, this.appended, enc);
+    await this.writeBatch(bytes, crc, this.appended, enc, inline);
   }
 
   /** Writes one sealed batch at the end of the segment and fsyncs it. */
-  private async writeBatch(bytes: Uint8Array, crc: number, state: StreamState, enc: RecordEncoder): Promise<void> {
+  private async writeBatch(bytes: Uint8Array, crc: number, state: StreamState, enc: RecordEncoder, inline: boolean): Promise<void> {
     try {
       await this.writeAll(this.fd, bytes, this.offset);
     } catch (err) {
@@ -321,7 +326,10 @@ export class Wal {
       throw err;
     }
     try {
-      if (!this.noFsync) await this.fs.fdatasync(this.fd);
+      if (this.noFsync) {
+        // etcd's --unsafe-no-fsync
+      } else if (inline && this.fs.fdatasyncInline !== undefined) this.fs.fdatasyncInline(this.fd);
+      else await this.fs.fdatasync(this.fd);
     } catch (err) {
       this.failure = err;
       throw err;

@@ -287,6 +287,44 @@ test("a failed fsync makes the WAL refuse further work", async () => {
   }
 });
 
+test("an inline sync fsyncs on the calling thread; a failure there makes the WAL refuse further work too", async () => {
+  const { dir, cleanup } = tempDir("wal-inline");
+  try {
+    const calls: string[] = [];
+    let fail = false;
+    const fs: WalFs = {
+      ...nodeWalFs,
+      fdatasync: (fd) => {
+        calls.push("pool");
+        return nodeWalFs.fdatasync(fd);
+      },
+      fdatasyncInline: (fd) => {
+        calls.push("inline");
+        if (fail) throw Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" });
+        nodeWalFs.fdatasyncInline!(fd);
+      },
+    };
+    const { wal } = await openWal(dir, { fs });
+    calls.length = 0;
+    wal.append(entries(1, 1, 1));
+    await wal.sync(true);
+    wal.append(entries(2, 2, 1));
+    await wal.sync();
+    expect(calls).toEqual(["inline", "pool"]);
+    fail = true;
+    wal.append(entries(3, 3, 1));
+    await expect(wal.sync(true)).rejects.toThrow("EIO");
+    await expect(wal.sync()).rejects.toThrow("wal: unusable");
+    await wal.close();
+    // What was synced before the failure is there after a reopen.
+    const again = await openWal(dir);
+    expect(again.contents.entries.map((e) => e.index).slice(0, 2)).toEqual([1, 2]);
+    await again.wal.close();
+  } finally {
+    cleanup();
+  }
+});
+
 test("each sync writes only its own batch with one write and one fdatasync", async () => {
   const { dir, cleanup } = tempDir("wal-batch");
   try {
