@@ -54,7 +54,7 @@ function metaFor(ex: HttpExchange, withSignal: boolean, streaming = false): Call
   const timeoutMs = parseGatewayTimeout(header(ex, "grpc-timeout"));
   if (timeoutMs instanceof EtcdError) throw timeoutMs;
   let signal: AbortSignal | undefined;
-  if (withSignal || timeoutMs !== undefined) {
+  if (withSignal) {
     const ac = new AbortController();
     signal = ac.signal;
     ex.onClose(() => ac.abort());

@@ -88,7 +88,7 @@ export class GrpcCall implements StreamSink {
     timeoutMs: number | undefined,
   ) {
     this.reader = new FrameReader(maxRecv, meta.encoding);
-    if (method.kind !== "unary" || method.needsSignal || timeoutMs !== undefined) this.abort = new AbortController();
+    if (method.kind !== "unary" || method.needsSignal) this.abort = new AbortController();
     this.meta = {
       token: meta.token,
       authorization: meta.authorization,

@@ -52,7 +52,8 @@ export class Pipeline {
     if (ms === undefined) return undefined;
     if (!(ms > 0)) return EXPIRED;
     const dl = new CallDeadline(ms, meta.signal, this.timers);
-    ctx.signal = dl.signal;
+    // Only a call whose transport made it a signal (streams, long waits) waits on one.
+    if (meta.signal !== undefined) ctx.signal = dl.signal;
     return dl;
   }
 
