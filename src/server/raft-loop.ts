@@ -23,6 +23,14 @@ import { peekRequestId } from "./request-codec.ts";
 import { ALREADY_APPLIED, type AppliedEntry, type StateMachine } from "./state-machine.ts";
 import { diskFault } from "./disk-guard.ts";
 
+/**
+ * An inline fsync this slow (ms; half the default heartbeat interval) sends the next ones
+ * through the thread pool ...
+ */
+const INLINE_SYNC_SLOW_MS = 50;
+/** ... for this long (ms). */
+const INLINE_SYNC_BACKOFF_MS = 5_000;
+
 /** What the loop needs from the durable log (src/storage/raft-log.ts implements it). */
 export interface ClusterLog {
   /** Entries in [lo, hi) (the store replays them after a reload). */
@@ -106,6 +114,8 @@ export class RaftLoop {
   private readWaiters: ReadBatch["waiters"] = [];
   /** Entries per synced Ready, averaged (persist: whether the fsync runs inline). */
   private entriesPerSync = 1;
+  /** performance.now() before which syncs go through the pool: an inline one was slow. */
+  private inlineOffUntil = 0;
   private readCtx = 0;
   private readonly readsInFlight = new Map<number, ReadBatch>();
   private readsAwaitingApply: { index: number; batch: ReadBatch }[] = [];
@@ -348,8 +358,11 @@ export class RaftLoop {
     // tells the two apart: while syncs run inline, several clients' requests pile up into the
     // next batch and the average rises at once.
     this.entriesPerSync = this.entriesPerSync * 0.9 + rd.entries.length * 0.1;
-    const inline = rd.entries.length <= 1 && this.entriesPerSync < 1.25 && this.waiters.size <= 1 && this.readWaiters.length === 0;
+    const inline = rd.entries.length <= 1 && this.entriesPerSync < 1.25 && this.waiters.size <= 1 && this.readWaiters.length === 0 && t0 >= this.inlineOffUntil;
     await this.untilSpace(() => this.o.log.sync(inline));
+    // A slow disk (a flush of 50 ms or more) would hold timers, heartbeats and every socket of
+    // this member for that long: its syncs go through the pool for the next 5 s.
+    if (inline && performance.now() - t0 >= INLINE_SYNC_SLOW_MS) this.inlineOffUntil = performance.now() + INLINE_SYNC_BACKOFF_MS;
     this.fsyncCount++;
     this.fsyncSeconds += (performance.now() - t0) / 1000;
   }
