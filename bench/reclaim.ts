@@ -9,7 +9,7 @@
 import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { b64, Ctl, Gateway, makeTempDir, Member, REPO_ROOT, removeDir, runEtcdctl, writeSynthSnapshot } from "../test/helpers/index.ts";
+import { Ctl, Gateway, makeTempDir, Member, PacedWriter, REPO_ROOT, removeDir, runEtcdctl, writeSynthSnapshot } from "../test/helpers/index.ts";
 
 const { values } = parseArgs({
   options: {
@@ -49,17 +49,7 @@ async function run(target: "etcd" | "conclave"): Promise<Result> {
     const gw = new Gateway(m.clientURL);
     const st = async () => (JSON.parse(await ctl.ok("endpoint", "status", "-w", "json")) as Array<{ Status: { dbSize: number; dbSizeInUse: number } }>)[0]!.Status;
     const before = (await st()).dbSize;
-    let writing = true;
-    let puts = 0;
-    let slowestMs = 0;
-    const writer = (async () => {
-      while (writing) {
-        const t0 = performance.now();
-        await gw.ok("/v3/kv/put", { key: b64(`writer/${puts % 16}`), value: b64("w".repeat(256)) });
-        slowestMs = Math.max(slowestMs, performance.now() - t0);
-        puts++;
-      }
-    })();
+    const writer = new PacedWriter(gw);
     await new Promise((res) => setTimeout(res, 500));
     const t0 = performance.now();
     const c = await runEtcdctl(m.endpoint, ["compaction", "--physical", String(revision), "--command-timeout=300s"], { timeoutMs: 310_000 });
@@ -74,9 +64,11 @@ async function run(target: "etcd" | "conclave"): Promise<Result> {
       s = await st();
     }
     await new Promise((res) => setTimeout(res, 500));
-    writing = false;
-    await writer;
-    return { compactMs, defragMs, defragExit: d.code === 0 ? "ok" : (d.stderr.trim().split("\n").pop() ?? `exit ${d.code}`), before, after: s.dbSize, inUse: s.dbSizeInUse, puts, slowestMs };
+    await writer.stop();
+    return {
+      compactMs, defragMs, defragExit: d.code === 0 ? "ok" : (d.stderr.trim().split("\n").pop() ?? `exit ${d.code}`),
+      before, after: s.dbSize, inUse: s.dbSizeInUse, puts: writer.puts, slowestMs: writer.slowestMs,
+    };
   } finally {
     await m.cleanup();
     removeDir(dataDir);

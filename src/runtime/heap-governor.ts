@@ -52,6 +52,25 @@ export async function startHeapGovernor(opts: HeapGovernorOptions): Promise<Heap
   return { stop: () => clearInterval(timer) };
 }
 
+/** Bytes of a streamed image (a snapshot read, sent or received) between two collections. */
+export const COLLECT_EVERY_BYTES = 16 << 20;
+
+/**
+ * Counts the bytes of an image going through and calls `collect` every COLLECT_EVERY_BYTES of
+ * them (a no-op without one): each chunk is a buffer outside the JS heap that dies at once, and
+ * the collector, which sizes itself by the heap, would otherwise let an image's worth pile up.
+ */
+export function collectEvery(collect: (() => void) | undefined): (bytes: number) => void {
+  if (collect === undefined) return () => {};
+  let since = 0;
+  return (bytes) => {
+    since += bytes;
+    if (since < COLLECT_EVERY_BYTES) return;
+    since = 0;
+    collect();
+  };
+}
+
 /**
  * A full collection on demand (Bun: bun:jsc fullGC), for work that allocates a lot of
  * short-lived buffers outside the JS heap, which the governor's heap-size signal does not see

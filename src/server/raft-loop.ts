@@ -349,7 +349,6 @@ export class RaftLoop {
     // moved rides along with the next sync (a lost one is learned again from the leader).
     if (!rd.mustSync) return;
     const t0 = performance.now();
-    // Only the sync is tried again: the WAL keeps what it could not write (wal.ts).
     // A lone client (one entry per sync for a while, the only proposal waiting) is answered
     // sooner with the fsync on this thread (measured: the thread pool's two hand-offs cost ~90 µs
     // of a ~190 µs fdatasync; put at 1 client 0.80x etcd's throughput, 1.03x inline). With more
@@ -359,6 +358,7 @@ export class RaftLoop {
     // next batch and the average rises at once.
     this.entriesPerSync = this.entriesPerSync * 0.9 + rd.entries.length * 0.1;
     const inline = rd.entries.length <= 1 && this.entriesPerSync < 1.25 && this.waiters.size <= 1 && this.readWaiters.length === 0 && t0 >= this.inlineOffUntil;
+    // Only the sync is tried again: the WAL keeps what it could not write (wal.ts).
     await this.untilSpace(() => this.o.log.sync(inline));
     // A slow disk (a flush of 50 ms or more) would hold timers, heartbeats and every socket of
     // this member for that long: its syncs go through the pool for the next 5 s.

@@ -5,23 +5,25 @@ import { createHash } from "node:crypto";
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { BoltReader, type RandomAccess } from "../bbolt/index.ts";
 import { asSnapshotError, SnapshotError, SnapshotErrors } from "./errors.ts";
+import { collectEvery } from "../runtime/heap-governor.ts";
 
 const SHA_SIZE = 32;
 const HASH_CHUNK = 1 << 20;
-/** Bytes of pages read between two collections (collectGarbage). */
-const GC_BYTES = 16 << 20;
 
 export class SnapshotFile {
   private closed = false;
-  private sinceGc = 0;
+  /** Counts the bytes read; a collection every COLLECT_EVERY_BYTES of them. */
+  private readonly gc: (bytes: number) => void;
 
   private constructor(
     readonly path: string,
     private readonly fd: number,
     /** Size of the whole file. */
     readonly size: number,
-    private readonly collectGarbage: (() => void) | undefined,
-  ) {}
+    collectGarbage: (() => void) | undefined,
+  ) {
+    this.gc = collectEvery(collectGarbage);
+  }
 
   /** Told the size of every read (hash pass and pages), for a progress display. */
   onRead: ((bytes: number) => void) | undefined;
@@ -29,7 +31,7 @@ export class SnapshotFile {
   /**
    * Opens path; failures read as Go's ("stat s.db: no such file or directory"). Each page read
    * is a fresh buffer that dies young; `collectGarbage` (a full collection, from src/runtime)
-   * is called every GC_BYTES read to keep the peak down (RestoreOptions.collectGarbage).
+   * is called every COLLECT_EVERY_BYTES read to keep the peak down (RestoreOptions.collectGarbage).
    */
   static open(path: string, op: "stat" | "open", collectGarbage?: () => void): SnapshotFile {
     let fd: number;
@@ -96,11 +98,7 @@ export class SnapshotFile {
 
   read(pos: number, len: number): Uint8Array {
     this.onRead?.(len);
-    this.sinceGc += len;
-    if (this.sinceGc >= GC_BYTES && this.collectGarbage) {
-      this.sinceGc = 0;
-      this.collectGarbage();
-    }
+    this.gc(len);
     const b = new Uint8Array(len);
     let got = 0;
     while (got < len) {

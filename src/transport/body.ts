@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { CodecError, decodeMessage } from "../raft/codec.ts";
 import { MessageType, type Message } from "../raft/message.ts";
 import { announcedImageLength, formatId } from "./wire.ts";
+import { collectEvery } from "../runtime/heap-governor.ts";
 
 export class BodyTooLargeError extends Error {
   override readonly name = "BodyTooLargeError";
@@ -22,25 +23,6 @@ export async function readBody(stream: Readable, limit: number): Promise<Uint8Ar
   }
   if (chunks.length === 1) return chunks[0]!;
   return Buffer.concat(chunks, size);
-}
-
-/** Bytes of a snapshot image sent or received between two collections. */
-const GC_BYTES = 16 << 20;
-
-/**
- * Counts the bytes of an image going through and calls `collect` every GC_BYTES of them (a
- * no-op without one). Measured on a 144 MiB image (test/e2e/cluster-snapshot-memory): the
- * receiving member's RSS grew 46-85 MiB without it, the chunks outliving their write.
- */
-export function garbageEvery(collect: (() => void) | undefined): (bytes: number) => void {
-  if (collect === undefined) return () => {};
-  let since = 0;
-  return (bytes) => {
-    since += bytes;
-    if (since < GC_BYTES) return;
-    since = 0;
-    collect();
-  };
 }
 
 let tempSeq = 0;
@@ -69,7 +51,9 @@ export async function receiveSnapshotStream(
   maxHead: number,
   collectGarbage?: () => void,
 ): Promise<{ m: Message; path: string }> {
-  const gc = garbageEvery(collectGarbage);
+  // Measured on a 144 MiB image (test/e2e/cluster-snapshot-memory): the receiving member's RSS
+  // grew 46-85 MiB without the collections, the chunks outliving their write.
+  const gc = collectEvery(collectGarbage);
   let head: Buffer = Buffer.alloc(0);
   let m: Message | undefined;
   let file: { fh: FileHandle; path: string } | undefined;

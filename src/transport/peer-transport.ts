@@ -6,7 +6,7 @@ import { PeerRequestError } from "./errors.ts";
 import { PeerHttpClient, type PeerResponse } from "./http-client.ts";
 import { listenAll } from "./http-server.ts";
 import type { PeerCheckOptions } from "./peer-check.ts";
-import { garbageEvery } from "./body.ts";
+import { collectEvery } from "../runtime/heap-governor.ts";
 import { createPeerRoutes } from "./peer-routes.ts";
 import { PeerSender, type SenderContext } from "./peer-sender.ts";
 import { createStreamServer } from "./stream-server.ts";
@@ -264,7 +264,7 @@ export async function createPeerTransport(opts: PeerTransportOptions): Promise<P
           { ...headers(m.to), "content-type": "application/octet-stream" },
           async (write) => {
             await write(frameOne(m));
-            const gc = garbageEvery(opts.collectGarbage);
+            const gc = collectEvery(opts.collectGarbage);
             for await (const chunk of image()) {
               await write(chunk);
               gc(chunk.length);

@@ -156,10 +156,6 @@ export interface PeerTransportOptions {
    * them). Default true.
    */
   readonly streams?: boolean;
-  /**
-   * A full garbage collection (src/runtime), called every few MiB of a snapshot image sent or
-   * received: each chunk is a buffer outside the JS heap that dies at once, and the collector,
-   * which sizes itself by the heap, would otherwise let an image's worth of them pile up.
-   */
+  /** A full garbage collection (src/runtime), asked for every 16 MiB of a snapshot image sent or received (collectEvery). */
   readonly collectGarbage?: () => void;
 }

@@ -16,7 +16,7 @@ import { afterAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { b64, Ctl, delay, Gateway, makeTempDir, Member, REPO_ROOT, removeDir, runEtcdctl, writeSynthSnapshot } from "../helpers/index.ts";
+import { Ctl, delay, Gateway, makeTempDir, Member, PacedWriter, REPO_ROOT, removeDir, runEtcdctl, writeSynthSnapshot } from "../helpers/index.ts";
 
 const MB = 1 << 20;
 const SIZE_MB = Number(process.env.RECLAIM_TEST_MB ?? 128);
@@ -84,17 +84,7 @@ test(`compaction + defrag of a ${SIZE_MB} MB state file while a client writes: s
     expect(before.dbSize).toBeGreaterThan(SIZE_MB * MB * 0.9);
 
     // One client writes throughout, each put waiting for the one before.
-    let writing = true;
-    let puts = 0;
-    let slowest = 0;
-    const writer = (async () => {
-      while (writing) {
-        const t0 = performance.now();
-        await gw.ok("/v3/kv/put", { key: b64(`writer/${puts % 16}`), value: b64("w".repeat(256)) });
-        slowest = Math.max(slowest, performance.now() - t0);
-        puts++;
-      }
-    })();
+    const writer = new PacedWriter(gw);
 
     const t0 = performance.now();
     const c = await runEtcdctl(m.endpoint, ["compaction", "--physical", String(revision), "--command-timeout=120s"], { timeoutMs: 130_000 });
@@ -103,7 +93,7 @@ test(`compaction + defrag of a ${SIZE_MB} MB state file while a client writes: s
     const d = await runEtcdctl(m.endpoint, ["defrag", "--command-timeout=120s"], { timeoutMs: 130_000 });
     expect(d.code).toBe(0);
     const tDefrag = performance.now() - t0 - tCompact;
-    const putsDuring = puts;
+    const putsDuring = writer.puts;
 
     // defrag answers within 3 s at most (etcdctl's timeout is 5 s); what is left then is
     // given back between apply batches: wait for it (a bound, not a timing).
@@ -112,8 +102,7 @@ test(`compaction + defrag of a ${SIZE_MB} MB state file while a client writes: s
       await delay(100);
       after = await status(ctl);
     }
-    writing = false;
-    await writer;
+    await writer.stop();
     const hist = await steps(m);
     // Per kind: how many steps, and the bucket of the longest one.
     const longest = (s: { le: Map<string, number>; count: number }) => [...s.le].find(([, n]) => n === s.count)?.[0] ?? "?";
@@ -121,7 +110,7 @@ test(`compaction + defrag of a ${SIZE_MB} MB state file while a client writes: s
     console.log(
       `${SIZE_MB} MB: compaction --physical ${Math.round(tCompact)} ms, defrag ${Math.round(tDefrag)} ms; ` +
         `dbSize ${Math.round(before.dbSize / MB)} → ${Math.round(after.dbSize / MB)} MB (in use ${Math.round(after.dbSizeInUse / MB)} MB); ` +
-        `${putsDuring} puts meanwhile, slowest ${Math.round(slowest)} ms; steps: ${kinds}`,
+        `${putsDuring} puts meanwhile, slowest ${Math.round(writer.slowestMs)} ms; steps: ${kinds}`,
     );
 
     // The space came back: the file is what is in use (plus a little), far below where it was.

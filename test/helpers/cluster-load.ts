@@ -2,7 +2,7 @@
 // key, so an acknowledged write is unambiguous to look for afterwards. A writer that gets no
 // answer (member killed, no leader, timeout) moves on to the next member.
 import type { ClusterMember } from "./cluster.ts";
-import { b64 } from "./gateway.ts";
+import { b64, type Gateway } from "./gateway.ts";
 import { delay, withTimeout } from "./wait.ts";
 
 export interface Ack {
@@ -184,4 +184,33 @@ export async function writeKeys(member: ClusterMember, prefix: string, n: number
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   return maxRev;
+}
+
+/**
+ * One client putting through the gateway, each put after the previous one answered, until
+ * stop(): how many went through and the slowest one (the longest write stall) while a long
+ * operation runs beside it.
+ */
+export class PacedWriter {
+  puts = 0;
+  slowestMs = 0;
+  private writing = true;
+  private readonly done: Promise<void>;
+
+  constructor(gw: Gateway) {
+    this.done = (async () => {
+      while (this.writing) {
+        const t0 = performance.now();
+        await gw.ok("/v3/kv/put", { key: b64(`writer/${this.puts % 16}`), value: b64("w".repeat(256)) });
+        this.slowestMs = Math.max(this.slowestMs, performance.now() - t0);
+        this.puts++;
+      }
+    })();
+  }
+
+  /** Stops after the put in flight; rejects if a put failed. */
+  stop(): Promise<void> {
+    this.writing = false;
+    return this.done;
+  }
 }
