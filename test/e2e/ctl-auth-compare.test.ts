@@ -24,9 +24,10 @@ type Step = string[] | { args: string[]; stdin?: string };
 async function run(tool: string[], m: Member, step: Step): Promise<string> {
   const s = Array.isArray(step) ? { args: step } : step;
   const r = await runProgram(tool[0]!, [...tool.slice(1), `--endpoints=${m.endpoint}`, ...s.args], { stdin: s.stdin, timeoutMs: 20_000 });
-  // Both print the prompts; etcdctl's stty complains when standard input is no terminal.
+  // Both print the prompts; etcdctl's stty complains when standard input is no terminal (in
+  // words and quotes that follow the locale).
   // clientv3 logs failed retries as JSON lines first; conclave ctl does not (docs/design-notes.md).
-  const stderr = r.stderr.replace(/^stty: 'standard input': Inappropriate ioctl for device\n/gm, "").replace(/^\{"level":.*\n/gm, "");
+  const stderr = r.stderr.replace(/^stty: .*\n/gm, "").replace(/^\{"level":.*\n/gm, "");
   const text = `$ ctl ${s.args.join(" ")}\n[exit ${r.code}]\n${r.stdout}${stderr === "" ? "" : `stderr: ${stderr}`}`;
   return normalize(text.replaceAll(String(m.clientPort), "<port>").replaceAll(String(m.peerPort), "<peer>"))
     .replace(/\b[0-9a-f]{14,16}\b|<id16>/g, "<id>")
@@ -45,6 +46,9 @@ async function compare(steps: Step[]): Promise<void> {
     tb.push(y);
   }
   if (process.env.CTL_TRANSCRIPT === "1") console.log(ta.join("\n"));
+  // The first step that differs, on its own: a short report that says which one and how.
+  const first = ta.findIndex((x, i) => x !== tb[i]);
+  if (first >= 0) expect(`step ${first + 1}:\n${tb[first]}`).toBe(`step ${first + 1}:\n${ta[first]}`);
   expect(tb).toEqual(ta);
 }
 
