@@ -30,7 +30,6 @@ import {
   type MemberPromoteRequest,
   type MemberRemoveRequest,
   type MemberUpdateRequest,
-  LeaseTimeToLiveRequestSchema,
   MemberListResponseSchema,
   type MemberListResponse,
   type MemberPromoteResponse,
@@ -51,7 +50,6 @@ import {
   type TxnResponse,
   type WatchResponse,
   AlarmResponseSchema,
-  LeaseKeepAliveResponseSchema,
   HashResponseSchema,
   DefragmentResponseSchema,
   HashKVResponseSchema,
@@ -65,6 +63,10 @@ import type { PeerHandler, PeerMember } from "../transport/types.ts";
 import { ClusterOps, toMember } from "./cluster-ops.ts";
 import { Errors } from "../rpctypes/index.ts";
 import { IdGenerator } from "./id-generator.ts";
+import { AppliedWaiters } from "./applied-waiters.ts";
+import { LeaseOps } from "./lease-ops.ts";
+import { type AutoCompaction, startCompactor } from "./compactor.ts";
+import { renderServerMetrics } from "./server-metrics.ts";
 import { RaftLoop, type RaftLoopOptions } from "./raft-loop.ts";
 import { buildRequest, type RequestInit } from "./request-codec.ts";
 import { txnHasPut } from "./apply-kv.ts";
@@ -110,7 +112,7 @@ export interface ServerOptions extends Pick<RaftLoopOptions, LoopParts> {
   onFatal?: (err: Error) => void;
   /** Drive ticks from setInterval (default true; tests tick by hand). */
   autoTick?: boolean;
-  autoCompaction?: { mode: "periodic" | "revision"; retention: number };
+  autoCompaction?: AutoCompaction;
   /** This member was removed from the cluster: the process should stop. */
   onRemoved?: () => void;
   /** v3 auth: the token provider (--auth-token), bcrypt and its cost (default simple, 10). */
@@ -134,6 +136,7 @@ export class Server implements EtcdServer, PeerHandler {
   readonly loop: RaftLoop;
   private readonly ids: IdGenerator;
   private readonly ops: ClusterOps;
+  private readonly leases: LeaseOps;
   private timers: unknown[] = [];
   private stopped = false;
   private published = false;
@@ -146,6 +149,7 @@ export class Server implements EtcdServer, PeerHandler {
   readonly requestTimeoutMs: number;
   private readonly setTimer: (fn: () => void, ms: number) => unknown;
   private readonly clearTimer: (h: unknown) => void;
+  private readonly appliedWaiters: AppliedWaiters;
 
   constructor(private readonly o: ServerOptions) {
     this.setTimer = o.setTimeout ?? ((fn, ms) => setTimeout(fn, ms));
@@ -155,6 +159,7 @@ export class Server implements EtcdServer, PeerHandler {
     this.maxRequestBytes = o.maxRequestBytes;
     this.ids = new IdGenerator(o.memberId, o.clock());
     this.requestTimeoutMs = 5000 + 2 * o.electionMs;
+    this.appliedWaiters = new AppliedWaiters({ appliedIndex: () => this.sm.appliedIndex, setTimer: this.setTimer, clearTimer: this.clearTimer });
     this.loop = new RaftLoop({
       memberId: o.memberId,
       node: o.node,
@@ -175,7 +180,7 @@ export class Server implements EtcdServer, PeerHandler {
       onLeaderChange: (lead, prev) => this.leaderChanged(lead, prev),
       onRemoved: () => this.removedFromCluster(),
       onMembership: (ev) => this.membershipChanged(ev),
-      onApplied: (index) => this.applied(index),
+      onApplied: (index) => this.appliedWaiters.applied(index),
       removeFile: o.removeFile,
     });
     const tokens: Tokens = o.auth?.tokens ?? {
@@ -186,7 +191,7 @@ export class Server implements EtcdServer, PeerHandler {
       store: () => this.sm.auth,
       tokens,
       appliedIndex: () => this.sm.appliedIndex,
-      waitApplied: (index, ms, signal) => this.waitApplied(index, ms, signal),
+      waitApplied: (index, ms, signal) => this.appliedWaiters.wait(index, ms, signal),
       waitMs: this.requestTimeoutMs,
     });
     this.authServer = new AuthOps({
@@ -198,6 +203,18 @@ export class Server implements EtcdServer, PeerHandler {
       linearizableRead: () => this.linearizableRead(),
       header: () => this.header(),
       logger: o.logger,
+    });
+    this.leases = new LeaseOps({
+      memberId: o.memberId,
+      loop: this.loop,
+      transport: o.transport,
+      logger: o.logger,
+      now: o.monotonic ?? o.clock,
+      stopped: () => this.stopped,
+      nextLeaseId: () => this.ids.nextLeaseId(),
+      header: () => this.header(),
+      propose: (init, ctx) => this.propose(init, ctx),
+      checkQuota: (init) => this.checkQuota(init),
     });
     this.ops = new ClusterOps({
       memberId: o.memberId,
@@ -235,9 +252,19 @@ export class Server implements EtcdServer, PeerHandler {
       this.loop.kick();
     }
     if (this.o.autoTick !== false) this.timers.push(this.o.setInterval(() => this.tick(), this.o.heartbeatMs));
-    this.timers.push(this.o.setInterval(() => this.expireLeases(), 500));
+    this.timers.push(this.o.setInterval(() => this.leases.expire(), 500));
     this.timers.push(this.o.setInterval(() => void this.checkpointLeases(), LEASE_CHECKPOINT_MS));
-    if (this.o.autoCompaction && this.o.autoCompaction.retention > 0) this.startAutoCompaction(this.o.autoCompaction);
+    if (this.o.autoCompaction && this.o.autoCompaction.retention > 0) {
+      this.timers.push(
+        startCompactor(this.o.autoCompaction, {
+          isLeader: () => this.loop.isLeader(),
+          revision: () => this.sm.revision,
+          compactRevision: () => this.sm.compactRevision,
+          compact: (revision) => void this.compactQuietly(revision),
+          setInterval: this.o.setInterval,
+        }),
+      );
+    }
     this.publish();
   }
 
@@ -252,7 +279,7 @@ export class Server implements EtcdServer, PeerHandler {
     if (this.stopped) return;
     this.stopped = true;
     this.auth.stop();
-    for (const w of this.appliedWaiters.splice(0)) w.reject(Errors.stopped);
+    this.appliedWaiters.stop();
     for (const t of this.timers) this.o.clearInterval(t);
     await this.loop.stop();
     for (const w of this.leaderWatchers) w();
@@ -326,47 +353,6 @@ export class Server implements EtcdServer, PeerHandler {
 
   private membershipChanged(_ev: MembershipEvent): void {
     for (const w of this.leaderWatchers) w();
-  }
-
-  private readonly appliedWaiters: { index: number; resolve(): void; reject(e: unknown): void }[] = [];
-
-  private applied(index: number): void {
-    if (this.appliedWaiters.length === 0) return;
-    for (let i = this.appliedWaiters.length - 1; i >= 0; i--) {
-      const w = this.appliedWaiters[i]!;
-      if (w.index <= index) {
-        this.appliedWaiters.splice(i, 1);
-        w.resolve();
-      }
-    }
-  }
-
-  /** Resolves once `index` is applied here; rejects after `ms`, on abort or at stop. */
-  private waitApplied(index: number, ms: number, signal?: AbortSignal): Promise<void> {
-    if (index <= this.sm.appliedIndex) return Promise.resolve();
-    if (this.stopped) return Promise.reject(Errors.stopped);
-    return new Promise((resolve, reject) => {
-      const timer = this.setTimer(() => done(Errors.timeout), ms);
-      const onAbort = () => done(Errors.timeout);
-      const w = {
-        index,
-        resolve: () => done(undefined),
-        reject: (e: unknown) => done(e),
-      };
-      let settled = false;
-      const done = (err: unknown) => {
-        if (settled) return;
-        settled = true;
-        this.clearTimer(timer);
-        signal?.removeEventListener("abort", onAbort);
-        const i = this.appliedWaiters.indexOf(w);
-        if (i >= 0) this.appliedWaiters.splice(i, 1);
-        if (err === undefined) resolve();
-        else reject(err);
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.appliedWaiters.push(w);
-    });
   }
 
   /** Resolves once pred() holds (checked after every leader or membership change and tick). */
@@ -444,23 +430,12 @@ export class Server implements EtcdServer, PeerHandler {
     return { term: this.loop.term(), commit: this.loop.commitIndex(), applied: this.sm.appliedIndex, leader: this.loop.leader() };
   }
 
-  async leaseRenew(id: bigint): Promise<number> {
-    if (!this.loop.isLeader()) throw Errors.notLeader;
-    await this.loop.linearizableRead();
-    const checkpointed = this.sm.leaseCheckpointed(id);
-    const ttl = this.sm.leaseRenew(id);
-    if (ttl > 0 && checkpointed) {
-      // A checkpoint holds an older remaining TTL: a leader elected now would restart the lease
-      // from it, before the deadline this renewal promises. Clear it through the log before
-      // answering (etcd's Renew does the same), so the next leader counts the full TTL.
-      await this.propose({ leaseCheckpoint: { checkpoints: [{ ID: id, remainingTTL: 0n }] } });
-    }
-    return ttl;
+  leaseRenew(id: bigint): Promise<number> {
+    return this.leases.renew(id);
   }
 
-  async leaseRemaining(id: bigint): Promise<number> {
-    if (!this.loop.isLeader()) throw Errors.notLeader;
-    return Number(this.sm.leaseTimeToLive(create(LeaseTimeToLiveRequestSchema, { ID: id })).TTL);
+  leaseRemaining(id: bigint): Promise<number> {
+    return this.leases.remaining(id);
   }
 
   /** MemberPromote forwarded by a follower: only the leader decides. */
@@ -548,80 +523,29 @@ export class Server implements EtcdServer, PeerHandler {
 
   // ---- Lease ------------------------------------------------------------------------------
 
-  async leaseGrant(req: LeaseGrantRequest, ctx: RequestContext): Promise<LeaseGrantResponse> {
-    const ID = req.ID === 0n ? this.ids.nextLeaseId() : req.ID;
-    const init: RequestInit = { leaseGrant: { TTL: req.TTL, ID } };
-    this.checkQuota(init);
-    return this.propose<LeaseGrantResponse>(init, ctx);
+  leaseGrant(req: LeaseGrantRequest, ctx: RequestContext): Promise<LeaseGrantResponse> {
+    return this.leases.grant(req, ctx);
   }
 
-  async leaseRevoke(req: LeaseRevokeRequest, ctx: RequestContext): Promise<LeaseRevokeResponse> {
-    return this.propose<LeaseRevokeResponse>({ leaseRevoke: req }, ctx);
+  leaseRevoke(req: LeaseRevokeRequest, ctx: RequestContext): Promise<LeaseRevokeResponse> {
+    return this.leases.revoke(req, ctx);
   }
 
-  /** The leader's ID, or "no leader". */
-  private requireLeader(): bigint {
-    const lead = this.loop.leader();
-    if (lead === 0n) throw Errors.noLeader;
-    return lead;
+  leaseKeepAlive(id: bigint, _ctx: RequestContext): Promise<LeaseKeepAliveResponse> {
+    return this.leases.keepAlive(id);
   }
 
-  async leaseKeepAlive(id: bigint, _ctx: RequestContext): Promise<LeaseKeepAliveResponse> {
-    // Renewal happens on the leader, outside the log, as etcd does; followers forward it.
-    const lead = this.requireLeader();
-    const ttl = lead === this.memberId ? await this.leaseRenew(id) : await this.o.transport.leaseRenew(lead, id);
-    return create(LeaseKeepAliveResponseSchema, { header: this.header(), ID: id, TTL: BigInt(ttl) });
+  leaseTimeToLive(req: LeaseTimeToLiveRequest, _ctx: RequestContext): Promise<LeaseTimeToLiveResponse> {
+    return this.leases.timeToLive(req);
   }
 
-  async leaseTimeToLive(req: LeaseTimeToLiveRequest, _ctx: RequestContext): Promise<LeaseTimeToLiveResponse> {
-    await this.linearizableRead();
-    const res = this.sm.leaseTimeToLive(req);
-    const lead = this.loop.leader();
-    if (res.TTL >= 0n && lead !== this.memberId && lead !== 0n) {
-      // Only the leader's deadlines count; a follower asks it for the remaining TTL.
-      const remaining = await this.o.transport.leaseRemaining(lead, req.ID);
-      if (remaining < 0) return this.sm.leaseTimeToLive({ ...req, ID: 0n });
-      res.TTL = BigInt(remaining);
-    }
-    return res;
+  leaseLeases(_ctx: RequestContext): Promise<LeaseLeasesResponse> {
+    return this.leases.leases();
   }
 
-  async leaseLeases(_ctx: RequestContext): Promise<LeaseLeasesResponse> {
-    await this.linearizableRead();
-    return this.sm.leaseLeases();
-  }
-
-  private expiring = false;
-  private expireLeases(): void {
-    if (this.expiring || this.stopped || !this.loop.isLeader()) return;
-    const ids = this.sm.expiredLeases((this.o.monotonic ?? this.o.clock)(), 1000);
-    if (ids.length === 0) return;
-    this.expiring = true;
-    this.propose({ leaseExpire: { IDs: ids } })
-      .catch((err: unknown) => this.o.logger.warn("failed to revoke expired leases", { error: String(err) }))
-      .finally(() => {
-        this.expiring = false;
-      });
-  }
-
-  private checkpointing = false;
-  /**
-   * The leader writes every lease's remaining TTL into the log, so that a new leader restarts
-   * each deadline where it was (etcd resets them to the full TTL on a leader change).
-   */
-  async checkpointLeases(): Promise<void> {
-    if (this.checkpointing || this.stopped || !this.loop.isLeader() || this.loop.members.size < 2) return;
-    // Rounded up, as etcd does: a checkpoint must never shorten a lease.
-    const checkpoints = this.sm.leaseCheckpoints(1000);
-    if (checkpoints.length === 0) return;
-    this.checkpointing = true;
-    try {
-      await this.propose({ leaseCheckpoint: { checkpoints } });
-    } catch (err) {
-      this.o.logger.warn("failed to checkpoint leases", { error: String(err) });
-    } finally {
-      this.checkpointing = false;
-    }
+  /** The leader's lease checkpoint (also run before a leader transfer). */
+  checkpointLeases(): Promise<void> {
+    return this.leases.checkpoint();
   }
 
   // ---- Cluster ----------------------------------------------------------------------------
@@ -715,45 +639,14 @@ export class Server implements EtcdServer, PeerHandler {
   }
 
   metrics(): string {
-    const l = this.loop;
-    const isLeader = l.isLeader() ? 1 : 0;
-    const lines = [
-      ["etcd_server_has_leader", "gauge", "Whether or not a leader exists. 1 is existence, 0 is not.", l.leader() === 0n ? 0 : 1],
-      ["etcd_server_is_leader", "gauge", "Whether or not this member is a leader. 1 if is, 0 otherwise.", isLeader],
-      ["etcd_server_is_learner", "gauge", "Whether or not this member is a learner. 1 if is, 0 otherwise.", this.isLearner() ? 1 : 0],
-      ["etcd_server_proposals_committed_total", "gauge", "The total number of consensus proposals committed.", l.proposalsCommitted],
-      ["etcd_server_proposals_applied_total", "gauge", "The total number of consensus proposals applied.", l.proposalsApplied],
-      ["etcd_server_proposals_pending", "gauge", "The current number of pending proposals to commit.", l.pendingProposals],
-      ["etcd_server_proposals_failed_total", "counter", "The total number of failed proposals seen.", l.proposalsFailed],
-      ["etcd_network_snapshot_receive_success", "counter", "Total number of successful snapshot receives", l.snapshotsReceived],
-      ["etcd_network_snapshot_send_success", "counter", "Total number of successful snapshot sends", l.snapshotsSent],
-      ["etcd_network_snapshot_send_failures", "counter", "Total number of snapshot send failures", l.snapshotsSendFailed],
-      ["etcd_mvcc_db_total_size_in_bytes", "gauge", "Total size of the underlying database physically allocated in bytes.", this.sm.dbSize()],
-      ["etcd_mvcc_db_total_size_in_use_in_bytes", "gauge", "Total size of the underlying database logically in use in bytes.", this.sm.dbSizeInUse()],
-      ["etcd_debugging_mvcc_current_revision", "gauge", "The current revision of store.", this.sm.revision],
-      ["etcd_debugging_mvcc_compact_revision", "gauge", "The revision of the last compaction in store.", this.sm.compactRevision],
-      ["etcd_debugging_auth_revision", "gauge", "The current revision of auth store.", this.sm.auth.revision],
-    ] as const;
-    let out = "";
-    for (const [name, type, help, value] of lines) out += `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name} ${value}\n`;
-    // Prometheus' process collector (Go's client exports it for etcd): `etcdctl check datascale`
-    // reads the resident memory before and after its writes.
-    out += "# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\n";
-    out += `process_resident_memory_bytes ${process.memoryUsage().rss}\n`;
-    // etcd's rafthttp gauge: 1 while the message stream to a peer is up. Operators (and the
-    // strict reconfiguration check's 5 s of connection) read it per Remote.
-    out += "# HELP etcd_network_active_peers The current number of active peer connections.\n# TYPE etcd_network_active_peers gauge\n";
-    const local = this.memberId.toString(16);
-    for (const m of this.loop.members.list()) {
-      if (m.id === this.memberId) continue;
-      const up = this.o.transport.connectedFor(m.id) === undefined ? 0 : 1;
-      out += `etcd_network_active_peers{Local="${local}",Remote="${m.id.toString(16)}"} ${up}\n`;
-    }
-    out += "# HELP etcd_disk_wal_fsync_duration_seconds The latency distributions of fsync called by WAL.\n";
-    out += "# TYPE etcd_disk_wal_fsync_duration_seconds summary\n";
-    out += `etcd_disk_wal_fsync_duration_seconds_sum ${l.fsyncSeconds}\netcd_disk_wal_fsync_duration_seconds_count ${l.fsyncCount}\n`;
-    out += this.sm.steps.render();
-    return out;
+    return renderServerMetrics({
+      loop: this.loop,
+      sm: this.sm,
+      memberId: this.memberId,
+      isLearner: this.isLearner(),
+      transport: this.o.transport,
+      rss: process.memoryUsage().rss,
+    });
   }
 
   // ---- v2 store (src/server/v2-service.ts serves it) --------------------------------------------
@@ -767,39 +660,7 @@ export class Server implements EtcdServer, PeerHandler {
     return this.loop.propose(id, data, req);
   }
 
-  // ---- auto compaction ----------------------------------------------------------------------
-
-  private startAutoCompaction(ac: { mode: "periodic" | "revision"; retention: number }): void {
-    if (ac.mode === "revision") {
-      // Every 5 minutes keep the last `retention` revisions (etcd's revision compactor).
-      this.timers.push(
-        this.o.setInterval(() => {
-          if (!this.loop.isLeader()) return; // only the leader compacts, as etcd
-          const target = this.sm.revision - ac.retention;
-          if (target > this.sm.compactRevision && target > 0) void this.compactQuietly(target);
-        }, 5 * 60_000),
-      );
-      return;
-    }
-    // Periodic: sample the revision every retention/10 and compact to the revision seen one
-    // retention period ago (etcd's periodic compactor keeps the same window). Only the leader
-    // compacts; a member that becomes leader starts with an empty window.
-    const interval = Math.max(100, Math.floor(ac.retention / 10));
-    const samples: number[] = [];
-    this.timers.push(
-      this.o.setInterval(() => {
-        if (!this.loop.isLeader()) {
-          samples.length = 0;
-          return;
-        }
-        samples.push(this.sm.revision);
-        if (samples.length > 10) {
-          const target = samples.shift()!;
-          if (target > this.sm.compactRevision) void this.compactQuietly(target);
-        }
-      }, interval),
-    );
-  }
+  // ---- auto compaction (src/server/compactor.ts decides when) ------------------------------
 
   private async compactQuietly(revision: number): Promise<void> {
     try {

@@ -14,7 +14,7 @@ import { Raft } from "../../src/raft/raft.ts";
 import { RaftLog } from "../../src/raft/raft-log.ts";
 import { Lessor } from "../../src/lease/lessor.ts";
 import { RaftLoop } from "../../src/server/raft-loop.ts";
-import { Server } from "../../src/server/server.ts";
+import { LeaseOps, type LeaseOpsDeps } from "../../src/server/lease-ops.ts";
 import { Errors } from "../../src/rpctypes/index.ts";
 
 /** Prototype methods reached around their TypeScript visibility. */
@@ -119,12 +119,13 @@ export const mutants = {
   "lease-keepalive-ignored": {
     sim: "member",
     breaks: "keepalives are acknowledged without extending the lease",
-    target: Server.prototype as unknown as Patchable,
-    method: "leaseRenew",
+    target: LeaseOps.prototype as unknown as Patchable,
+    method: "renew",
     patch: () =>
-      async function (this: Server, id: bigint): Promise<number> {
-        if (!this.loop.isLeader()) throw Errors.notLeader;
-        const t = this.loop.sm.leaseTimeToLive({ $typeName: "etcdserverpb.LeaseTimeToLiveRequest", ID: id, keys: false });
+      async function (this: LeaseOps, id: bigint): Promise<number> {
+        const d = (this as unknown as { d: LeaseOpsDeps }).d;
+        if (!d.loop.isLeader()) throw Errors.notLeader;
+        const t = d.loop.sm.leaseTimeToLive({ $typeName: "etcdserverpb.LeaseTimeToLiveRequest", ID: id, keys: false });
         return t.TTL > 0n ? Number(t.grantedTTL) : 0;
       } as (...args: never[]) => unknown,
   },
