@@ -6,3 +6,4 @@ export { toStatus, type Status } from "./status.ts";
 export { httpStatusFromCode, statusText } from "./http.ts";
 export { V2Code, V2Error, v2Message } from "./v2.ts";
 export { DiscoveryError, DiscoveryErrors, V2ClientErrors } from "./discovery.ts";
+export { goDecodeFirst, goJsonParse, goSyntaxError } from "./go-json.ts";

@@ -164,3 +164,69 @@ test("empty key and ignore_value on a missing key", async () => {
     expect(both.json).toEqual(errorBody("etcdserver: value is provided", 3));
   });
 });
+
+test("malformed JSON bodies: Go's scanner texts; what follows the first value is left unread", async () => {
+  const { gw } = env();
+  await gw.post("/v3/kv/put", { key: b64("bad/json"), value: b64("v") });
+  await unchanged(async () => {
+    const cases: [string, string][] = [
+      ["{bad json", "invalid character 'b' looking for beginning of object key string"],
+      ['{"key":"Zm9v",}', "invalid character '}' looking for beginning of object key string"],
+      ['{"key":tru}', "invalid character '}' in literal true (expecting 'e')"],
+      ['{"key":"Zm9v" "x":1}', "invalid character '\"' after object key:value pair"],
+      ['{"limit":01}', "invalid character '1' after object key:value pair"],
+      ['{"key":"\\x"}', "invalid character 'x' in string escape code"],
+      ['{"key":"Zm9v"', "unexpected EOF"],
+      ["nul", "unexpected EOF"],
+      ["[1,2", "unexpected EOF"],
+    ];
+    for (const [body, message] of cases) {
+      const g = await gw.post("/v3/kv/put", body);
+      expect({ body, status: g.status, json: g.json }).toEqual({ body, status: 400, json: errorBody(message, 3) });
+    }
+  });
+  // etcd's gateway decodes one value with a json.Decoder: trailing bytes are never read.
+  for (const body of [`{"key":"${b64("bad/json")}"} xyz`, `{"key":"${b64("bad/json")}"}}`, `{"key":"${b64("bad/json")}"}{"key":"YQ=="}`]) {
+    const g = await gw.post("/v3/kv/range", body);
+    expect({ body, status: g.status }).toEqual({ body, status: 200 });
+    expect(g.json.kvs?.[0]?.value).toBe(b64("v"));
+  }
+});
+
+test("JSON values of the wrong kind: encoding/json's and jsonpb's texts; bytes may be an array of numbers", async () => {
+  const { gw } = env();
+  await unchanged(async () => {
+    const cases: [string, string, string][] = [
+      ["/v3/kv/range", '{"key":"YQ==","sort_order":"NOPE"}', 'unknown value "NOPE" for enum etcdserverpb.RangeRequest_SortOrder'],
+      ["/v3/kv/range", '{"key":"YQ==","sort_order":true}', "json: cannot unmarshal bool into Go value of type etcdserverpb.RangeRequest_SortOrder"],
+      ["/v3/kv/range", '{"key":"YQ==","keys_only":"yes"}', "json: cannot unmarshal string into Go value of type bool"],
+      ["/v3/kv/range", '{"key":"YQ==","keys_only":{}}', "json: cannot unmarshal object into Go value of type bool"],
+      ["/v3/kv/range", '{"key":"YQ==","limit":true}', "json: cannot unmarshal bool into Go value of type int64"],
+      ["/v3/kv/range", '{"key":"YQ==","limit":[1]}', "json: cannot unmarshal array into Go value of type int64"],
+      ["/v3/kv/range", '{"key":true}', "json: cannot unmarshal bool into Go value of type []uint8"],
+      ["/v3/kv/range", '{"key":{"a":1}}', "json: cannot unmarshal object into Go value of type []uint8"],
+      ["/v3/kv/range", '{"key":["a"]}', "json: cannot unmarshal string into Go value of type uint8"],
+      ["/v3/kv/range", '{"key":[300]}', "json: cannot unmarshal number 300 into Go value of type uint8"],
+      ["/v3/kv/txn", '{"compare":{}}', "json: cannot unmarshal object into Go value of type []json.RawMessage"],
+      ["/v3/kv/txn", '{"compare":[{"key":"YQ==","result":"NOPE"}]}', 'unknown value "NOPE" for enum etcdserverpb.Compare_CompareResult'],
+    ];
+    for (const [path, body, message] of cases) {
+      const g = await gw.post(path, body);
+      expect({ body, status: g.status, json: g.json }).toEqual({ body, status: 400, json: errorBody(message, 3) });
+    }
+    // A streaming call whose first request does not decode ends with the decoder's error as
+    // gRPC's Unknown (HTTP 500), as grpc-gateway ends it.
+    for (const [path, body, message] of [
+      ["/v3/watch", "{bad}", "invalid character 'b' looking for beginning of object key string"],
+      ["/v3/watch", '{"create_request":{"key":"YQ=="}', "unexpected EOF"],
+      ["/v3/watch", '{"create_request":{"key":"!!"}}', "illegal base64 data at input byte 0"],
+      ["/v3/lease/keepalive", '{"ID":true}', "json: cannot unmarshal bool into Go value of type int64"],
+    ]) {
+      const g = await gw.post(path!, body);
+      expect({ body, status: g.status, json: g.json }).toEqual({ body, status: 500, json: errorBody(message!, 2) });
+    }
+  });
+  // Go reads a []byte from an array of numbers too: [98,97,100,47,106,115,111,110] is "bad/json".
+  const g = await gw.post("/v3/kv/range", `{"key":[${[...Buffer.from("bad/json")].join(",")}]}`);
+  expect(g.json.kvs?.[0]?.key).toBe(b64("bad/json"));
+});

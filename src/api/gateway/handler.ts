@@ -237,7 +237,8 @@ export class Gateway {
         if (received === 0 && !started) {
           finished = true;
           handler.close();
-          writeGatewayError(ex, err instanceof SyntaxError ? new EtcdError(Code.InvalidArgument, "unexpected EOF") : err);
+          // grpc-gateway ends the call with the decoder's plain error: gRPC's Unknown, HTTP 500.
+          writeGatewayError(ex, err instanceof EtcdError && err.code === Code.InvalidArgument ? new EtcdError(Code.Unknown, err.message) : err);
         } else handler.end();
         return;
       }

@@ -1,20 +1,21 @@
 // grpc-gateway JSON for etcd's messages: proto field names out (int64 as strings, bytes as
 // base64, enums by name, zero values omitted); proto or camelCase names in, numbers read
 // exactly, unknown fields ignored (as etcd's gateway does), with Go's error texts for the
-// failures clients see most (bad base64, numbers that do not fit, not an object).
+// failures clients see (syntax, bad base64, numbers that do not fit, not an object).
 import {
   fromJson,
   ScalarType,
   toBinary,
   toJson,
+  type DescEnum,
   type DescMessage,
   type JsonValue,
   type Message,
 } from "@bufbuild/protobuf";
-import { Code, Errors, EtcdError } from "../../rpctypes/index.ts";
+import { Code, Errors, EtcdError, goDecodeFirst } from "../../rpctypes/index.ts";
 import { isTooDeep, MAX_MESSAGE_DEPTH } from "../grpc/framing.ts";
 import { base64ErrorOffset } from "./base64.ts";
-import { enumValue, markNumbers, numberLiteral, scalarValue } from "./json-numbers.ts";
+import { enumValue, goEnumName, goScalarName, markNumbers, numberLiteral, scalarValue } from "./json-numbers.ts";
 
 const invalid = (msg: string) => new EtcdError(Code.InvalidArgument, msg);
 
@@ -27,35 +28,63 @@ export function toJsonValue(schema: DescMessage, msg: Message): JsonValue {
   return toJson(schema, msg, { useProtoFieldName: true });
 }
 
-/** Go encoding/json's description of a syntax error, close enough for clients to act on. */
-function syntaxError(text: string): EtcdError {
-  const t = text.trimStart();
-  const c = t[0]!;
-  if (!"{[\"-0123456789tfn".includes(c)) {
-    return invalid(`invalid character '${c}' looking for beginning of value`);
-  }
-  // Unbalanced braces or an unterminated string: the input ended early.
-  let depth = 0;
-  let inStr = false;
-  for (let i = 0; i < t.length; i++) {
-    const ch = t[i];
-    if (inStr) {
-      if (ch === "\\") i++;
-      else if (ch === '"') inStr = false;
-    } else if (ch === '"') inStr = true;
-    else if (ch === "{" || ch === "[") depth++;
-    else if (ch === "}" || ch === "]") depth--;
-  }
-  if (depth > 0 || inStr) return invalid("unexpected EOF");
-  return invalid("invalid character in JSON input");
-}
-
+/** encoding/json's name for the kind of a JSON value, as its UnmarshalTypeError says it. */
 function kindOf(v: unknown, mark: string): string {
   if (Array.isArray(v)) return "array";
   if (numberLiteral(v, mark) !== undefined || typeof v === "number") return "number";
   if (typeof v === "string") return "string";
   if (typeof v === "boolean") return "bool";
-  return "value";
+  return "object";
+}
+
+const mismatch = (kind: string, goType: string) => invalid(`json: cannot unmarshal ${kind} into Go value of type ${goType}`);
+
+/**
+ * A scalar field's value checked the way encoding/json reads it into the field's Go type: the
+ * wrong kind of JSON value gets its UnmarshalTypeError text, and bytes may also come as an
+ * array of numbers (Go reads a []byte from one, element by element).
+ */
+function scalarIn(type: ScalarType, v: unknown, mark: string): unknown {
+  const kind = kindOf(v, mark);
+  switch (type) {
+    case ScalarType.BYTES:
+      if (kind === "string") {
+        checkBase64(v);
+        return v;
+      }
+      if (kind === "array") return Buffer.from((v as unknown[]).map((b) => byteIn(b, mark))).toString("base64");
+      if (kind !== "number") throw mismatch(kind, "[]uint8");
+      break;
+    case ScalarType.BOOL:
+      if (kind !== "bool") throw mismatch(kind, "bool");
+      return v;
+    case ScalarType.STRING:
+      if (kind !== "string") throw mismatch(kind, "string");
+      return v;
+    default:
+      if (kind === "bool" || kind === "array" || kind === "object") throw mismatch(kind, goScalarName(type));
+  }
+  return scalarValue(type, v, mark);
+}
+
+/** One element of a []byte given as an array: a number 0..255 (null leaves it 0, as in Go). */
+function byteIn(v: unknown, mark: string): number {
+  if (v === null) return 0;
+  const lit = numberLiteral(v, mark);
+  if (lit === undefined) throw mismatch(kindOf(v, mark), "uint8");
+  if (!/^(0|[1-9][0-9]{0,2})$/.test(lit) || Number(lit) > 255) throw invalid(`json: cannot unmarshal number ${lit} into Go value of type uint8`);
+  return Number(lit);
+}
+
+/** An enum field's value: a known name or a number; anything else as jsonpb refuses it. */
+function enumIn(e: DescEnum, v: unknown, mark: string): unknown {
+  const kind = kindOf(v, mark);
+  if (kind === "string") {
+    if (e.values.some((x) => x.name === v)) return v;
+    throw invalid(`unknown value ${JSON.stringify(v)} for enum ${goEnumName(e)}`);
+  }
+  if (kind !== "number") throw mismatch(kind, goEnumName(e));
+  return enumValue(e, v, mark);
 }
 
 /**
@@ -82,26 +111,22 @@ function normalize(schema: DescMessage, json: unknown, mark: string, depth = 0):
     }
     switch (field.fieldKind) {
       case "scalar":
-        if (field.scalar === ScalarType.BYTES && numberLiteral(v, mark) === undefined) checkBase64(v);
-        out[key] = scalarValue(field.scalar, v, mark);
+        out[key] = scalarIn(field.scalar, v, mark);
         break;
       case "enum":
-        out[key] = enumValue(field.enum, v, mark);
+        out[key] = enumIn(field.enum, v, mark);
         break;
       case "message":
         out[key] = normalize(field.message, v, mark, depth + 1);
         break;
       case "list":
-        if (!Array.isArray(v)) {
-          out[key] = numberLiteral(v, mark) !== undefined ? Number(numberLiteral(v, mark)) : v;
-          break;
-        }
+        // jsonpb reads a repeated field into a []json.RawMessage first.
+        if (!Array.isArray(v)) throw mismatch(kindOf(v, mark), "[]json.RawMessage");
         out[key] = v.map((item) => {
           if (item === null) return item;
           if (field.listKind === "message") return normalize(field.message, item, mark, depth + 1);
-          if (field.listKind === "enum") return enumValue(field.enum, item, mark);
-          if (field.scalar === ScalarType.BYTES && numberLiteral(item, mark) === undefined) checkBase64(item);
-          return scalarValue(field.scalar, item, mark);
+          if (field.listKind === "enum") return enumIn(field.enum, item, mark);
+          return scalarIn(field.scalar, item, mark);
         });
         break;
       default:
@@ -138,14 +163,12 @@ export function messageFromJsonValue<T extends Message>(schema: DescMessage, jso
  */
 export function decodeJson<T extends Message>(schema: DescMessage, text: string): T {
   if (text.trim() === "") return messageFromJsonValue(schema, {});
-  const marked = markNumbers(text);
-  let json: unknown;
-  try {
-    json = JSON.parse(marked.text);
-  } catch {
-    throw syntaxError(text);
-  }
-  return fromNormalized(schema, normalize(schema, json, marked.mark));
+  // Like the gateway's json.Decoder: the first value is the request, what follows it is left
+  // unread, and a syntax error is reported in Go's words.
+  const first = goDecodeFirst(text);
+  if ("error" in first) throw invalid(first.error);
+  const marked = markNumbers(text.slice(0, first.end));
+  return fromNormalized(schema, normalize(schema, JSON.parse(marked.text), marked.mark));
 }
 
 /** grpc-go's refusal of a message over the receive limit (the gateway's requests pass it too). */
@@ -155,12 +178,19 @@ export function messageTooLarge(n: number, max: number): EtcdError {
 
 /**
  * One request of a streaming call's body (watch, keepalive): numbers read exactly, as in
- * decodeJson. Malformed JSON throws JSON.parse's SyntaxError; a message whose protobuf form
+ * decodeJson. Malformed JSON throws InvalidArgument with Go's text; a message whose protobuf form
  * is over `maxRecvBytes` is refused as gRPC would refuse it.
  */
 export function parseStreamRequest<T extends Message>(schema: DescMessage, text: string, maxRecvBytes: number): T {
   const marked = markNumbers(text);
-  const msg = fromNormalized<T>(schema, normalize(schema, JSON.parse(marked.text), marked.mark));
+  let json: unknown;
+  try {
+    json = JSON.parse(marked.text);
+  } catch {
+    const first = goDecodeFirst(text);
+    throw invalid("error" in first ? first.error : "unexpected EOF");
+  }
+  const msg = fromNormalized<T>(schema, normalize(schema, json, marked.mark));
   if (text.length > maxRecvBytes / 2) {
     const n = binarySize(schema, msg);
     if (n > maxRecvBytes) throw messageTooLarge(n, maxRecvBytes);

@@ -146,6 +146,11 @@ export function scalarValue(type: ScalarType, v: unknown, mark: string): unknown
   throw invalid(`json: cannot unmarshal number into Go value of type ${goType ?? "string"}`);
 }
 
+/** Go's type name for a scalar field (what encoding/json names in its type errors). */
+export function goScalarName(type: ScalarType): string {
+  return RANGES[type]?.[2] ?? GO_TYPE[type] ?? "string";
+}
+
 /** The JSON value for an enum field given a marked number (Go reads it as the enum's int32). */
 export function enumValue(e: DescEnum, v: unknown, mark: string): unknown {
   const lit = numberLiteral(v, mark);

@@ -3,7 +3,7 @@
 // User and Role structs, errors from the body's "message", and the client's decoding quirks
 // (a user's roles given as objects decode into empty names followed by the role names).
 import type { V2Client } from "./client.ts";
-import { goJsonParse } from "./go-json.ts";
+import { goJsonParse } from "../../rpctypes/index.ts";
 import { escapePath, type GoUrl, pathJoin } from "./url.ts";
 
 export interface V2User {

@@ -2,7 +2,7 @@
 // the same status checks ("unexpected status code 404") and peer URL validation
 // (types.NewURLs) before anything is sent.
 import type { V2Client } from "./client.ts";
-import { goJsonParse } from "./go-json.ts";
+import { goJsonParse } from "../../rpctypes/index.ts";
 import { escapePath, goUrlString, type GoUrl, parseGoUrl, pathJoin } from "./url.ts";
 
 export interface V2Member {

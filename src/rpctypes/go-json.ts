@@ -1,6 +1,8 @@
-// JSON decoding with the error texts of Go's encoding/json scanner, which etcdctl prints as they
-// are when an answer is not the JSON it expects ("invalid character 'p' after top-level value"
-// for a "404 page not found" body).
+// JSON with the error texts of Go's encoding/json scanner, which clients print as they are: etcd's
+// gateway decodes request bodies with a json.Decoder (one value read, the rest of the body
+// ignored, "unexpected EOF" when it ends inside the value), and etcdctl reports an answer that
+// is not the JSON it expects ("invalid character 'p' after top-level value" for a "404 page not
+// found" body).
 
 /** Parses `body`; a syntax error throws Go's text for the first bad byte. */
 export function goJsonParse(body: Uint8Array | string): unknown {
@@ -19,15 +21,39 @@ function quoteChar(c: string): string {
   return `'${q.slice(1, -1)}'`;
 }
 
-/** The message of Go's json.SyntaxError for the first problem in `s`. */
+/** The message of Go's json.Unmarshal for the first problem in `s` (the whole text one value). */
 export function goSyntaxError(s: string): string {
+  const r = scan(s, true);
+  return "error" in r ? r.error : "unexpected end of JSON input";
+}
+
+/**
+ * What Go's json.Decoder reads first from `s`: the end of the first value (leading white space
+ * skipped, anything after it left alone), or Decode's error text for it.
+ */
+export function goDecodeFirst(s: string): { end: number } | { error: string } {
+  const r = scan(s, false);
+  if ("error" in r) return { error: r.atEnd ? "unexpected EOF" : r.error };
+  return r;
+}
+
+/** Scans one value; `whole`: anything but white space after it is an error too. */
+function scan(s: string, whole: boolean): { end: number } | { error: string; atEnd: boolean } {
   let i = 0;
   const ws = () => {
     while (i < s.length && " \t\r\n".includes(s[i]!)) i++;
   };
-  class Stop extends Error {}
+  class Stop extends Error {
+    constructor(
+      message: string,
+      readonly atEnd: boolean,
+    ) {
+      super(message);
+    }
+  }
   const fail = (what: string): never => {
-    throw new Stop(i >= s.length ? "unexpected end of JSON input" : `invalid character ${quoteChar(s[i]!)} ${what}`);
+    if (i >= s.length) throw new Stop("unexpected end of JSON input", true);
+    throw new Stop(`invalid character ${quoteChar(s[i]!)} ${what}`, false);
   };
   const literal = (word: string) => {
     for (let k = 0; k < word.length; k++, i++) {
@@ -143,11 +169,14 @@ export function goSyntaxError(s: string): string {
   };
   try {
     value();
-    ws();
-    if (i < s.length) fail("after top-level value");
-    return "unexpected end of JSON input";
+    const end = i;
+    if (whole) {
+      ws();
+      if (i < s.length) fail("after top-level value");
+    }
+    return { end };
   } catch (e) {
-    if (e instanceof Stop) return e.message;
+    if (e instanceof Stop) return { error: e.message, atEnd: e.atEnd };
     throw e;
   }
 }
