@@ -581,7 +581,9 @@ export class Server implements EtcdServer, PeerHandler {
   }
 
   async status(_ctx: RequestContext): Promise<StatusResponse> {
-    const errors = this.sm.alarms().map((a) => `memberID:${a.memberID} alarm:${AlarmType[a.alarm]} `);
+    // etcd's maintenance server: "no leader" first, then each alarm's text.
+    const errors = this.loop.leader() === 0n ? [Errors.noLeader.message] : [];
+    for (const a of this.sm.alarms()) errors.push(`memberID:${a.memberID} alarm:${AlarmType[a.alarm]} `);
     return create(StatusResponseSchema, {
       header: this.header(),
       version: this.o.version,
@@ -601,13 +603,13 @@ export class Server implements EtcdServer, PeerHandler {
     return create(DefragmentResponseSchema, {});
   }
 
+  // Hash and HashKV read this member's own store, as etcd's do: no quorum needed, so an
+  // operator can compare members while the cluster has no leader.
   async hash(_ctx: RequestContext): Promise<HashResponse> {
-    await this.linearizableRead();
     return create(HashResponseSchema, { header: this.header(), hash: await this.sm.hash() });
   }
 
   async hashKV(req: HashKVRequest, _ctx: RequestContext): Promise<HashKVResponse> {
-    await this.linearizableRead();
     const r = await this.sm.hashKV(Number(req.revision));
     return create(HashKVResponseSchema, { header: this.header(r.revision), hash: r.hash, compactRevision: BigInt(r.compactRevision) });
   }
