@@ -151,10 +151,11 @@ export class ClusterOps {
   async remove(req: MemberRemoveRequest): Promise<MemberRemoveResponse> {
     const table = this.c.loop.members;
     const m = table.get(req.ID);
-    if (m === undefined) throw Errors.memberNotFound;
-    if (!m.isLearner && this.c.strictReconfigCheck) {
+    if (m?.isLearner !== true && this.c.strictReconfigCheck) {
       // etcd's mayRemoveMember: the voters left must hold a quorum of started members; then,
       // unless the member removed is down, the connected voters minus it must keep a quorum.
+      // It runs before the ID is looked up (etcd finds an unknown ID only when applying), so
+      // a cluster short of started members refuses even an unknown ID for that reason.
       const remaining = this.voters().filter((v) => v !== req.ID);
       if (this.started(remaining) < Math.floor(remaining.length / 2) + 1) throw Errors.memberNotEnoughStarted;
       const down = req.ID !== this.c.memberId && this.c.transport.connectedFor(req.ID) === undefined;
@@ -163,6 +164,7 @@ export class ClusterOps {
         if (this.connectedLong(all) - 1 < 1 + Math.floor((all.length - 1) / 2)) throw Errors.unhealthyCluster;
       }
     }
+    if (m === undefined) throw Errors.memberNotFound;
     await this.c.loop.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: req.ID, id: this.ccId(), context: new Uint8Array(0) });
     return create(MemberRemoveResponseSchema, { header: this.c.header(), members: this.members() });
   }

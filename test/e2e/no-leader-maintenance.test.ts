@@ -14,7 +14,7 @@ interface HashJson {
   HashKV: { hash: number; header: { revision: number } };
 }
 
-test("without quorum: Status reports no leader in its errors; HashKV still answers from the local store", async () => {
+test("without quorum: Status reports no leader in its errors; member remove fails the strict check; HashKV still answers", async () => {
   const { ctl } = env();
   expect((await ctl.run("put", "nl/a", "1")).code).toBe(0);
   const before = JSON.parse((await ctl.run("endpoint", "hashkv", "-w", "json")).stdout) as HashJson[];
@@ -37,6 +37,11 @@ test("without quorum: Status reports no leader in its errors; HashKV still answe
   );
   expect(down.errors).toEqual(["etcdserver: no leader"]);
   expect(down.leader).toBeUndefined();
+
+  // The strict reconfiguration check comes before the ID is looked up, as in etcd.
+  const rm = await ctl.run("member", "remove", "1234");
+  expect(rm.code).toBe(1);
+  expect(rm.stderr.trim().split("\n").at(-1)).toBe("Error: etcdserver: re-configuration failed due to not enough started members");
 
   const h = await ctl.run("endpoint", "hashkv", "-w", "json");
   expect(h.code).toBe(0);
