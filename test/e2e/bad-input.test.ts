@@ -1,7 +1,10 @@
 // Bad input against a member with small limits: each request gets etcd's error text, nothing
 // is partially applied (the revision does not move) and the member keeps serving.
 import { expect, test } from "bun:test";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { LockRequestSchema, LockResponseSchema } from "../../src/gen/v3lock_pb.ts";
 import { b64, errorLine, useMember } from "../helpers/index.ts";
+import { grpcUnary } from "../helpers/grpc.ts";
 
 const MAX_REQUEST_BYTES = 4096;
 const MAX_TXN_OPS = 8;
@@ -229,4 +232,24 @@ test("JSON values of the wrong kind: encoding/json's and jsonpb's texts; bytes m
   // Go reads a []byte from an array of numbers too: [98,97,100,47,106,115,111,110] is "bad/json".
   const g = await gw.post("/v3/kv/range", `{"key":[${[...Buffer.from("bad/json")].join(",")}]}`);
   expect(g.json.kvs?.[0]?.key).toBe(b64("bad/json"));
+});
+
+test("Lock and Election: errors of the calls beneath reach the caller as Unknown, as from etcd's in-process client", async () => {
+  const { gw, member } = env();
+  await unchanged(async () => {
+    for (const [path, body] of [
+      ["/v3/lock/lock", { name: b64("bad/lock"), lease: "999" }],
+      ["/v3/election/campaign", { name: b64("bad/el"), lease: "999", value: b64("v") }],
+    ] as const) {
+      const g = await gw.post(path, body);
+      expect({ path, status: g.status, json: g.json }).toEqual({ path, status: 500, json: errorBody("etcdserver: requested lease not found", 2) });
+    }
+    const r = await grpcUnary(
+      member.clientURL,
+      "/v3lockpb.Lock/Lock",
+      toBinary(LockRequestSchema, create(LockRequestSchema, { name: new TextEncoder().encode("bad/lock"), lease: 999n })),
+      LockResponseSchema,
+    );
+    expect({ status: r.status, message: r.message }).toEqual({ status: 2, message: "etcdserver: requested lease not found" });
+  });
 });

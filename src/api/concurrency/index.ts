@@ -12,3 +12,4 @@ export {
 } from "./election.ts";
 export { waitDelete, waitDeletes } from "./wait.ts";
 export { prefixEnd } from "./keys.ts";
+export { clientErrors, clientErrorsStream } from "./client-errors.ts";

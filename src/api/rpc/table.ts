@@ -8,7 +8,7 @@ import { Election } from "../../gen/v3election_pb.ts";
 import { Lock } from "../../gen/v3lock_pb.ts";
 import { Code, EtcdError } from "../../rpctypes/index.ts";
 import * as validate from "../../server/validate.ts";
-import { campaign, leader, lock, observe, proclaim, resign, unlock } from "../concurrency/index.ts";
+import { campaign, clientErrors, clientErrorsStream, leader, lock, observe, proclaim, resign, unlock } from "../concurrency/index.ts";
 import { admin, adminRaw, applied, delegated, open, user, type AnyRule } from "./auth-rules.ts";
 import { serverStream, unary, type RpcMethod } from "./method.ts";
 import { leaseKeepAliveMethod, watchMethod } from "./watch-methods.ts";
@@ -115,14 +115,15 @@ const methods: RpcMethod[] = [
     },
     { auth: open("a liveness probe carries no credentials") },
   ),
-  // v3lock, v3election: etcd runs them on its client API with the caller's credentials.
-  unary(Lock.method.lock, (_s, req, ctx, sc) => lock(sc.inner, req, ctx), { auth: delegated }, true),
-  unary(Lock.method.unlock, (_s, req, ctx, sc) => unlock(sc.inner, req, ctx), { auth: delegated }),
-  unary(Election.method.campaign, (_s, req, ctx, sc) => campaign(sc.inner, req, ctx), { auth: delegated }, true),
-  unary(Election.method.proclaim, (_s, req, ctx, sc) => proclaim(sc.inner, req, ctx), { auth: delegated }),
-  unary(Election.method.leader, (_s, req, ctx, sc) => leader(sc.inner, req, ctx), { auth: delegated }),
-  serverStream(Election.method.observe, (_s, req, ctx, sc) => observe(sc.inner, req, ctx), { auth: delegated }),
-  unary(Election.method.resign, (_s, req, ctx, sc) => resign(sc.inner, req, ctx), { auth: delegated }),
+  // v3lock, v3election: etcd runs them on its client API with the caller's credentials, and
+  // the errors of those inner calls reach the caller as Unknown (concurrency/client-errors.ts).
+  unary(Lock.method.lock, (_s, req, ctx, sc) => clientErrors(lock(sc.inner, req, ctx)), { auth: delegated }, true),
+  unary(Lock.method.unlock, (_s, req, ctx, sc) => clientErrors(unlock(sc.inner, req, ctx)), { auth: delegated }),
+  unary(Election.method.campaign, (_s, req, ctx, sc) => clientErrors(campaign(sc.inner, req, ctx)), { auth: delegated }, true),
+  unary(Election.method.proclaim, (_s, req, ctx, sc) => clientErrors(proclaim(sc.inner, req, ctx)), { auth: delegated }),
+  unary(Election.method.leader, (_s, req, ctx, sc) => clientErrors(leader(sc.inner, req, ctx)), { auth: delegated }),
+  serverStream(Election.method.observe, (_s, req, ctx, sc) => clientErrorsStream(observe(sc.inner, req, ctx)), { auth: delegated }),
+  unary(Election.method.resign, (_s, req, ctx, sc) => clientErrors(resign(sc.inner, req, ctx)), { auth: delegated }),
 ];
 
 /** gRPC path → method. */
