@@ -2,7 +2,8 @@
 // or an EtcdError that the proposer returns to its caller. Deterministic: the same
 // entries give the same state on every member (the clock only moves lease deadlines).
 //
-// etcd's applier chain, one dispatch: capped (NOSPACE alarm refuses what adds data) → auth
+// etcd's applier chain, one dispatch: corrupt (a CORRUPT alarm refuses the data requests) →
+// capped (NOSPACE alarm refuses what adds data) → auth
 // (the request header's identity against the auth store, at this log position) → quota
 // (a write that took the store past its quota is reported as NOSPACE) → backend.
 import type { InternalRaftRequest } from "../gen/internal_pb.ts";
@@ -76,8 +77,15 @@ export function* applyRequest(ctx: ApplyContext, r: InternalRaftRequest): Step<u
   }
 }
 
-/** etcd's applierV3Capped: while NOSPACE is raised, what adds data is refused. */
+/**
+ * etcd's applierV3Corrupt, then applierV3Capped: while CORRUPT is raised (by any member) the
+ * data requests fail; while NOSPACE is raised, what adds data is refused.
+ */
 function* capped(ctx: ApplyContext, r: InternalRaftRequest): Step<unknown> {
+  if (ctx.alarms.has(AlarmType.CORRUPT)) {
+    if (r.put !== undefined || r.deleteRange !== undefined || r.txn !== undefined || r.range !== undefined) return Errors.corrupt;
+    if (r.compaction !== undefined || r.leaseGrant !== undefined || r.leaseRevoke !== undefined) return Errors.corrupt;
+  }
   if (ctx.alarms.has(AlarmType.NOSPACE)) {
     if (r.put !== undefined || r.leaseGrant !== undefined) return Errors.noSpace;
     if (r.txn !== undefined && txnHasPut(r.txn)) return Errors.noSpace;
