@@ -1,5 +1,6 @@
 // Wall time per one-shot invocation: `conclave ctl put/get` against Debian's `etcdctl put/get`,
-// both against the same member (a Conclave member started here on loopback ports), interleaved.
+// both against the same member (a Conclave member started here on loopback ports), and
+// `conclave --version` against `etcdctl version` and `etcd --version`, interleaved.
 // Run: npm run build && node_modules/.bin/bun bench/ctl-startup.ts [runs]
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -31,6 +32,9 @@ try {
     ["conclave ctl put", bin, ["ctl", ep, "put", "bench/k", "v"]],
     ["etcdctl get", "/usr/bin/etcdctl", [ep, "get", "bench/k"]],
     ["conclave ctl get", bin, ["ctl", ep, "get", "bench/k"]],
+    ["etcdctl version", "/usr/bin/etcdctl", ["version"]],
+    ["etcd --version", "/usr/bin/etcd", ["--version"]],
+    ["conclave --version", bin, ["--version"]],
   ];
   const samples = new Map<string, number[]>(cases.map(([n]) => [n, []]));
   for (let i = 0; i < runs; i++) for (const [n, c, a] of cases) samples.get(n)!.push(time(c, a));
@@ -40,6 +44,8 @@ try {
   for (const op of ["put", "get"]) {
     console.log(`ratio ${op}: ${(med(samples.get(`conclave ctl ${op}`)!) / med(samples.get(`etcdctl ${op}`)!)).toFixed(2)}x (medians)`);
   }
+  const v = med(samples.get("conclave --version")!);
+  console.log(`ratio --version: ${(v / med(samples.get("etcdctl version")!)).toFixed(2)}x etcdctl version, ${(v / med(samples.get("etcd --version")!)).toFixed(2)}x etcd --version (medians)`);
 } finally {
   member.kill("SIGTERM");
   await new Promise((r) => setTimeout(r, 300));
