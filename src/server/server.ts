@@ -67,6 +67,9 @@ import { AppliedWaiters } from "./applied-waiters.ts";
 import { LeaseOps } from "./lease-ops.ts";
 import { type AutoCompaction, startCompactor } from "./compactor.ts";
 import { renderServerMetrics } from "./server-metrics.ts";
+import { renderDebugVars } from "./debug-vars.ts";
+import { processCmdline } from "../runtime/cmdline.ts";
+import { openFilesLimit } from "../runtime/fd-limit.ts";
 import { RaftLoop, type RaftLoopOptions } from "./raft-loop.ts";
 import { buildRequest, type RequestInit } from "./request-codec.ts";
 import { txnHasPut } from "./apply-kv.ts";
@@ -649,6 +652,10 @@ export class Server implements EtcdServer, PeerHandler {
       transport: this.o.transport,
       rss: process.memoryUsage().rss,
     });
+  }
+
+  debugVars(): string {
+    return renderDebugVars({ cmdline: processCmdline(), fdLimit: openFilesLimit(), memory: process.memoryUsage(), raft: this.loop.node.status() });
   }
 
   // ---- v2 store (src/server/v2-service.ts serves it) --------------------------------------------

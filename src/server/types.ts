@@ -253,6 +253,8 @@ export interface EtcdServer {
   health(exclude: string[]): Promise<{ health: boolean; reason?: string }>;
   /** `/metrics` in Prometheus text format. */
   metrics(): string;
+  /** `/debug/vars`: etcd's expvar page (cmdline, file_descriptor_limit, memstats, raft.status). */
+  debugVars(): string;
   /** etcd's limit; adapters reject larger requests with Errors.requestTooLarge. */
   readonly maxRequestBytes: number;
 }

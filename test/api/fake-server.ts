@@ -332,4 +332,7 @@ export class FakeServer implements EtcdServer {
   metrics(): string {
     return "# HELP etcd_server_has_leader Whether or not a leader exists.\n# TYPE etcd_server_has_leader gauge\netcd_server_has_leader 1\n";
   }
+  debugVars(): string {
+    return '{\n"cmdline": ["fake"]\n}\n';
+  }
 }

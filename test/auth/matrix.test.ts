@@ -296,5 +296,7 @@ test("with auth on, a LeaseKeepAlive for a key the user may not write ends the s
   }
   expect((await gw.get("/health")).json).toEqual({ health: "true" });
   expect((await gw.get("/metrics")).text).toContain("etcd_debugging_auth_revision");
+  // etcd serves its expvar page without credentials too.
+  expect((await gw.get("/debug/vars")).json["raft.status"].raftState).toBe("StateLeader");
   void KV;
 }, 30_000);

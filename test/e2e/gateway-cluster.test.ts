@@ -1,4 +1,4 @@
-// Gateway lease, maintenance and cluster endpoints, /health and /version.
+// Gateway lease, maintenance and cluster endpoints, /health, /version and /debug/vars.
 import { expect, test } from "bun:test";
 import { b64, type Json, useMember } from "../helpers/index.ts";
 
@@ -111,4 +111,38 @@ test("/v3beta is an alias of /v3 in 3.4; unknown gateway paths are 404", async (
   expect(r.kvs[0].value).toBe(b64("v"));
   const missing = await gw.post("/v3/kv/nope", {});
   expect(missing.status).toBe(404);
+});
+
+test("/debug/vars: etcd's expvar page with the command line and the member's raft status", async () => {
+  const { gw } = env();
+  await gw.post("/v3/kv/put", { key: b64("dv"), value: b64("1") });
+  const st = await gw.post("/v3/maintenance/status", {});
+  const id = BigInt(st.json.header.member_id as string).toString(16);
+  const r = await gw.get("/debug/vars");
+  expect(r.status).toBe(200);
+  expect(r.headers.get("content-type")).toBe("application/json; charset=utf-8");
+  // expvar's layout: one variable per line, sorted by name.
+  expect(r.text.startsWith('{\n"cmdline": [')).toBe(true);
+  expect(Object.keys(r.json as Json)).toEqual(["cmdline", "file_descriptor_limit", "memstats", "raft.status"]);
+  const cmdline = r.json.cmdline as string[];
+  expect(cmdline).toContain("--data-dir");
+  expect(r.json.file_descriptor_limit).toBeGreaterThan(0);
+  expect(r.json.memstats.Alloc).toBeGreaterThan(0);
+  const raft = r.json["raft.status"];
+  expect(Object.keys(raft)).toEqual(["id", "term", "vote", "commit", "lead", "raftState", "applied", "progress", "leadtransferee"]);
+  expect(raft).toMatchObject({ id, vote: id, lead: id, raftState: "StateLeader", leadtransferee: "0" });
+  expect(raft.term).toBeGreaterThanOrEqual(1);
+  expect(raft.applied).toBeLessThanOrEqual(raft.commit);
+  expect(raft.commit).toBeGreaterThanOrEqual(2);
+  // The leader's progress names every voter; its own match is its last index.
+  expect(Object.keys(raft.progress)).toEqual([id]);
+  expect(raft.progress[id].state).toBe("StateReplicate");
+  expect(raft.progress[id].match).toBeGreaterThanOrEqual(raft.commit);
+  expect(raft.progress[id].next).toBe(raft.progress[id].match + 1);
+
+  const post = await gw.post("/debug/vars", {});
+  expect(post.status).toBe(405);
+  expect(post.headers.get("allow")).toBe("GET");
+  expect(post.text).toBe("Method Not Allowed\n");
+  expect((await gw.get("/debug/vars/x")).status).toBe(404);
 });

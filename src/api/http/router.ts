@@ -1,5 +1,5 @@
 // Everything on the client port that is not gRPC: CORS, the v3 JSON gateway, /health,
-// /version, /metrics, and pluggable Web handlers (v2 API, dashboard).
+// /version, /metrics, /debug/vars, and pluggable Web handlers (v2 API, dashboard).
 import type { Logger } from "../../server/logger.ts";
 import type { EtcdServer } from "../../server/types.ts";
 import { Gateway } from "../gateway/handler.ts";
@@ -96,6 +96,11 @@ export class HttpRouter {
         if (ex.method !== "GET") return text(ex, 405, "Method Not Allowed\n", { allow: "GET" });
         ex.writeHead(200, JSON_HEADERS);
         ex.end(this.versionBody);
+        return;
+      case "/debug/vars":
+        if (ex.method !== "GET") return text(ex, 405, "Method Not Allowed\n", { allow: "GET" });
+        ex.writeHead(200, { "content-type": "application/json; charset=utf-8" });
+        ex.end(this.server.debugVars());
         return;
       case "/metrics":
         ex.writeHead(200, METRICS_HEADERS);
