@@ -143,12 +143,15 @@ export class RaftLoop {
   snapshotsSendFailed = 0;
   /** Append requests and heartbeat round trips (/v2/stats/self and /v2/stats/leader). */
   readonly raftStats = new RaftStats();
+  private appliedTermNow: number;
 
   constructor(private readonly o: RaftLoopOptions) {
     this.node = o.node;
     this.smRef = o.sm;
     this.members = o.members;
     this.lastSnapshotIndex = o.log.snapshotMeta().index;
+    const applied = o.sm.appliedIndex;
+    this.appliedTermNow = this.node.raft.raftLog.zeroTermOnCompacted(applied) || (applied === o.log.snapshotMeta().index ? o.log.snapshotMeta().term : 0);
   }
 
   get sm(): StateMachine {
@@ -170,6 +173,13 @@ export class RaftLoop {
   }
   term(): number {
     return this.node.raft.term;
+  }
+  /**
+   * The term of the last applied entry: what etcd puts in response headers and Status as
+   * raft_term (its server's Term() is set as each entry applies, not when an election starts).
+   */
+  appliedTerm(): number {
+    return this.appliedTermNow;
   }
   commitIndex(): number {
     return this.node.raft.raftLog.committed;
@@ -468,6 +478,7 @@ export class RaftLoop {
       if (!replay) after.push(() => this.confChangeApplied(cc, ev));
     }
     const results = await this.smRef.apply(batch);
+    if (entries.length > 0) this.appliedTermNow = entries[entries.length - 1]!.term;
     this.proposalsCommitted += entries.length;
     this.proposalsApplied += entries.length;
     for (let i = 0; i < batch.length; i++) {

@@ -297,7 +297,7 @@ export class Server implements EtcdServer, PeerHandler {
       clusterId: this.clusterId,
       memberId: this.memberId,
       revision: BigInt(revision),
-      raftTerm: BigInt(this.loop.term()),
+      raftTerm: BigInt(this.loop.appliedTerm()),
     });
   }
 
@@ -594,7 +594,7 @@ export class Server implements EtcdServer, PeerHandler {
       dbSizeInUse: BigInt(this.sm.dbSizeInUse()),
       leader: this.loop.leader(),
       raftIndex: BigInt(this.loop.commitIndex()),
-      raftTerm: BigInt(this.loop.term()),
+      raftTerm: BigInt(this.loop.appliedTerm()),
       raftAppliedIndex: BigInt(this.sm.appliedIndex),
       errors,
       isLearner: this.isLearner(),

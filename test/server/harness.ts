@@ -145,7 +145,7 @@ export class TestCluster {
   readonly members: TestMember[] = [];
   private seed = 1;
 
-  constructor(readonly opts: { snapshotCount?: number; catchUpEntries?: number; strictReconfigCheck?: boolean } = {}) {}
+  constructor(readonly opts: { snapshotCount?: number; catchUpEntries?: number; strictReconfigCheck?: boolean; preVote?: boolean } = {}) {}
 
   static async start(size: number, opts: TestCluster["opts"] = {}): Promise<TestCluster> {
     const c = new TestCluster(opts);
@@ -214,7 +214,7 @@ export class TestCluster {
       heartbeatMs: HEARTBEAT_MS,
       electionMs: ELECTION_MS,
       initialElectionTickAdvance: false,
-      preVote: true,
+      preVote: this.opts.preVote ?? true,
       snapshotCount: this.opts.snapshotCount ?? 10_000,
       catchUpEntries: this.opts.catchUpEntries,
       strictReconfigCheck: this.opts.strictReconfigCheck ?? true,

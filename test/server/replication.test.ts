@@ -77,3 +77,33 @@ test("an isolated follower's proposal times out with etcd's text", async () => {
   await p;
   expect((err as Error).message).toBe("etcdserver: request timed out");
 });
+
+test("raft_term in headers and Status is the term of the last applied entry, as etcd's: an isolated follower's elections do not move it", async () => {
+  cl = await TestCluster.start(3, { preVote: false });
+  const f = cl.followers()[0]!;
+  await cl.put(cl.leader()!, "t", "1");
+  await cl.tick(2);
+  const before = (await f.server.status({})).raftTerm;
+  cl.net.down.add(f.id);
+  // Without pre-vote the isolated member campaigns again and again: its Raft term climbs.
+  for (let i = 0; i < 60; i++) {
+    cl.now += 100;
+    f.server.tick();
+    await cl.settle();
+  }
+  expect(BigInt(f.server.loop.term())).toBeGreaterThan(before + 1n);
+  const st = await f.server.status({});
+  expect(st.raftTerm).toBe(before);
+  expect(st.header!.raftTerm).toBe(before);
+  const r = await f.server.range(create(RangeRequestSchema, { key: enc("t"), serializable: true }), {});
+  expect(r.header!.raftTerm).toBe(before);
+  // Back in the cluster it forces an election at a higher term; once the new leader's first
+  // entry is applied, every member reports that term.
+  cl.net.down.delete(f.id);
+  const nl = await cl.waitLeader();
+  await cl.put(nl, "t", "2");
+  await cl.tick(2);
+  const term = BigInt(nl.server.loop.term());
+  expect(term).toBeGreaterThan(before + 1n);
+  for (const m of cl.members) expect((await m.server.status({})).raftTerm).toBe(term);
+});
