@@ -8,6 +8,8 @@ export interface Logger {
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
+  /** Changes the least level written (PUT /config/local/log); absent on fixed loggers. */
+  setLevel?(level: LogLevel): void;
 }
 
 export function createLogger(opts: {
@@ -16,7 +18,7 @@ export function createLogger(opts: {
   now: () => Date;
   write: (line: string) => void;
 }): Logger {
-  const min = rank[opts.level];
+  let min = rank[opts.level];
   const capn: Record<string, string> = { debug: "D", info: "I", warn: "W", error: "E" };
   const emit = (level: "debug" | "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => {
     if (rank[level] < min) return;
@@ -34,6 +36,9 @@ export function createLogger(opts: {
     info: (m, f) => emit("info", m, f),
     warn: (m, f) => emit("warn", m, f),
     error: (m, f) => emit("error", m, f),
+    setLevel: (level) => {
+      min = rank[level];
+    },
   };
 }
 

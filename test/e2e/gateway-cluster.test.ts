@@ -1,4 +1,4 @@
-// Gateway lease, maintenance and cluster endpoints, /health, /version and /debug/vars.
+// Gateway lease, maintenance and cluster endpoints, /health, /version, /debug/vars and /config/local/log.
 import { expect, test } from "bun:test";
 import { b64, type Json, useMember } from "../helpers/index.ts";
 
@@ -145,4 +145,28 @@ test("/debug/vars: etcd's expvar page with the command line and the member's raf
   expect(post.headers.get("allow")).toBe("GET");
   expect(post.text).toBe("Method Not Allowed\n");
   expect((await gw.get("/debug/vars/x")).status).toBe(404);
+});
+
+test("PUT /config/local/log sets the log level at run time (capnslog names); bad bodies get etcd's 400s", async () => {
+  const { gw, member } = env();
+  const put = (body: string) => fetch(gw.baseURL + "/config/local/log", { method: "PUT", body }).then(async (r) => ({ status: r.status, text: await r.text(), type: r.headers.get("content-type") }));
+  const logged = (level: string) => member.process.stderrLines.some((l) => new RegExp(`globalLogLevel set to \\\\?"${level}\\\\?"`).test(l));
+  // The line is written at notice level before the change: once the level is ERROR, the
+  // change back to INFO is not logged, the change to DEBUG (from INFO) is.
+  expect(await put('{"Level":"ERROR"}')).toMatchObject({ status: 204, text: "" });
+  expect(await put('{"level":"i"}')).toMatchObject({ status: 204 });
+  expect(await put('{"Level":"debug"} trailing text is not read')).toMatchObject({ status: 204 });
+  await Bun.sleep(200);
+  expect(logged("ERROR")).toBe(true);
+  expect(logged("INFO")).toBe(false);
+  expect(logged("DEBUG")).toBe(true);
+  expect(await put('{"Level":"BOGUS"}')).toEqual({ status: 400, text: '{"message":"Invalid log level BOGUS"}', type: "application/json" });
+  expect(await put('{"Level":null}')).toEqual({ status: 400, text: '{"message":"Invalid log level "}', type: "application/json" });
+  for (const bad of ["", "xx", '{"Level":5}', "[1]", '{"Level":"DEBUG"']) {
+    expect(await put(bad)).toEqual({ status: 400, text: '{"message":"Invalid json body"}', type: "application/json" });
+  }
+  const get = await gw.get("/config/local/log");
+  expect(get.status).toBe(405);
+  expect(get.headers.get("allow")).toBe("PUT");
+  await put('{"Level":"INFO"}');
 });

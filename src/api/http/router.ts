@@ -1,10 +1,11 @@
 // Everything on the client port that is not gRPC: CORS, the v3 JSON gateway, /health,
-// /version, /metrics, /debug/vars, and pluggable Web handlers (v2 API, dashboard).
+// /version, /metrics, /debug/vars, /config/local/log, and pluggable Web handlers (v2 API, dashboard).
 import type { Logger } from "../../server/logger.ts";
 import type { EtcdServer } from "../../server/types.ts";
 import { Gateway } from "../gateway/handler.ts";
 import type { Pipeline } from "../pipeline/index.ts";
-import type { HttpExchange } from "./exchange.ts";
+import { readBody, type HttpExchange } from "./exchange.ts";
+import { parseLogLevelBody } from "./log-level.ts";
 import { serveFetch, type FetchHandler } from "./fetch-bridge.ts";
 
 export interface HttpRoute {
@@ -102,6 +103,8 @@ export class HttpRouter {
         ex.writeHead(200, { "content-type": "application/json; charset=utf-8" });
         ex.end(this.server.debugVars());
         return;
+      case "/config/local/log":
+        return void this.logLevel(ex);
       case "/metrics":
         ex.writeHead(200, METRICS_HEADERS);
         ex.end(this.server.metrics() + this.pipeline.metrics());
@@ -135,6 +138,21 @@ export class HttpRouter {
     };
     const writeHead = ex.writeHead;
     ex.writeHead = (status, headers) => writeHead(status, { ...cors, ...headers });
+  }
+
+  private async logLevel(ex: HttpExchange): Promise<void> {
+    if (ex.method !== "PUT") return text(ex, 405, "Method Not Allowed\n", { allow: "PUT" });
+    const body = await readBody(ex, this.opts.maxRecvBytes).catch(() => null);
+    const r = parseLogLevelBody(body === null ? "" : body.toString("utf8"));
+    if ("status" in r) {
+      ex.writeHead(r.status, JSON_HEADERS);
+      ex.end(JSON.stringify({ message: r.message }));
+      return;
+    }
+    this.opts.logger.info(`globalLogLevel set to ${JSON.stringify(r.name)}`);
+    this.opts.logger.setLevel?.(r.level);
+    ex.writeHead(204, {});
+    ex.end();
   }
 
   private async health(ex: HttpExchange, query: string): Promise<void> {
