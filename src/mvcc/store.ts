@@ -8,7 +8,8 @@ import type { InStatement, Row, SqlDb, SqlValue } from "../storage/sql-db.ts";
 import { type KeyRange, toKey } from "./bytes.ts";
 import { KeyIndex, type LiveKey } from "./key-index.ts";
 import type { KeyState } from "./range.ts";
-import { Crc32 } from "./crc32.ts";
+import { crc32c } from "../storage/wal-crc32c.ts";
+import { encodeKeyValueInto, keyValueSize, putRevisionKey, REVISION_KEY_SIZE } from "./etcd-kv-bytes.ts";
 import { ValueArena } from "./value-arena.ts";
 
 /** One key change at one revision, kept for the watch hub. kv undefined = deletion. */
@@ -34,6 +35,8 @@ const KV_COLS = "(revision, sub, key, value, create_revision, version, lease, to
 const INSERT_SIZES = [256, 32, 4, 1] as const;
 const EMPTY = new Uint8Array(0);
 const STATE_COLS = "key, value, create_revision, revision, version, lease, tombstone";
+/** etcd hashes its bucket's name before the bucket's rows. */
+const KEY_BUCKET = new TextEncoder().encode("key");
 
 export interface StoreMeta {
   revision: number;
@@ -194,33 +197,48 @@ export class MvccStore {
   }
 
   /**
-   * CRC-32 over every history row with revision ≤ rev that survives compaction at
-   * compactRevision (rows > compact, plus the latest non-deleted row ≤ compact of each
-   * key). It depends only on the applied history, not on how far physical compaction
-   * got, so members with the same history agree.
+   * etcd's HashKV value (mvcc's HashByRev), bit for bit: CRC-32C of the bucket name "key", then
+   * of each history row's bytes as etcd's `key` bucket holds them (revision key, then the
+   * KeyValue; see etcd-kv-bytes.ts), in revision order, for the rows with revision ≤ rev — but a
+   * row at or below the compaction revision only if it is its key's latest revision at `rev` and
+   * not a tombstone (etcd's `kvindex.Keep(rev)`). When no key is live at `rev` that set is empty
+   * and etcd hashes every row still stored; so does this. So a member restored from an etcd
+   * snapshot, or fed the same writes, reports the hash etcd reports.
    */
   async hashKV(rev: number): Promise<number> {
-    const crc = new Crc32();
     const c = this.compactRevision;
+    const live = await this.db.execute({
+      sql: `SELECT 1 FROM kv a WHERE revision <= ? AND tombstone = 0
+        AND NOT EXISTS (SELECT 1 FROM kv b WHERE b.key = a.key AND b.revision > a.revision AND b.revision <= ?) LIMIT 1`,
+      args: [rev, rev],
+    });
+    const keepAll = live.rows.length === 0 ? 1 : 0;
+    let crc = crc32c(KEY_BUCKET);
+    let buf = new Uint8Array(256);
     const page = 2000;
     let cursor = { rev: -1, sub: 0 };
     for (;;) {
       const rs = await this.db.execute({
         sql: `SELECT ${STATE_COLS}, sub FROM kv a WHERE (revision > ? OR (revision = ? AND sub > ?)) AND revision <= ?
-          AND (revision > ? OR (tombstone = 0 AND NOT EXISTS (SELECT 1 FROM kv b WHERE b.key = a.key AND b.revision > a.revision AND b.revision <= ?)))
+          AND (revision > ? OR ? OR (tombstone = 0 AND NOT EXISTS (SELECT 1 FROM kv b WHERE b.key = a.key AND b.revision > a.revision AND b.revision <= ?)))
           ORDER BY revision, sub LIMIT ?`,
-        args: [cursor.rev, cursor.rev, cursor.sub, rev, c, c, page],
+        args: [cursor.rev, cursor.rev, cursor.sub, rev, c, keepAll, rev, page],
       });
       for (const row of rs.rows) {
         const st = rowState(row);
-        crc.updateU64(st.modRevision).updateU64(Number(row[7])).update(st.key).update(st.value);
-        crc.updateU64(st.createRevision).updateU64(st.version).updateU64(Number(row[6]));
+        const tomb = Number(row[6]) === 1;
+        const kv = tomb ? { key: st.key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n } : st;
+        const need = REVISION_KEY_SIZE + 1 + keyValueSize(kv.key.length, kv.createRevision, kv.modRevision, kv.version, kv.value.length, kv.lease);
+        if (need > buf.length) buf = new Uint8Array(Math.max(need, buf.length * 2));
+        const k = putRevisionKey(buf, 0, st.modRevision, Number(row[7]), tomb);
+        const end = encodeKeyValueInto(kv, buf, k);
+        crc = crc32c(buf, crc, 0, end);
       }
       if (rs.rows.length < page) break;
       const last = rs.rows[rs.rows.length - 1]!;
       cursor = { rev: Number(last[3]), sub: Number(last[7]) };
     }
-    return crc.digest();
+    return crc;
   }
 }
 

@@ -657,7 +657,8 @@ class Sm implements StateMachine {
     const current = s.revision;
     const at = rev <= 0 ? current : rev;
     if (at > current) throw Errors.futureRev;
-    if (at < s.compactRevision) throw Errors.compacted;
+    // etcd refuses an asked revision at or below the compaction; 0 (current) is always hashed.
+    if (rev > 0 && s.compactRevision > 0 && rev <= s.compactRevision) throw Errors.compacted;
     await this.tail;
     const hash = await s.hashKV(at);
     // etcd reports -1 when the store was never compacted.

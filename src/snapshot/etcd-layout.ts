@@ -45,8 +45,8 @@ export const AuthKeys = {
   revision: enc.encode("authRevision"),
 } as const;
 
-export const REVISION_KEY_SIZE = 17;
-const TOMBSTONE_MARK = 0x74; // 't'
+export { putRevisionKey, revisionKey, REVISION_KEY_SIZE } from "../mvcc/etcd-kv-bytes.ts";
+import { REVISION_KEY_SIZE, TOMBSTONE_MARK } from "../mvcc/etcd-kv-bytes.ts";
 
 export function u64be(n: number | bigint): Uint8Array {
   const b = new Uint8Array(8);
@@ -57,22 +57,6 @@ export function u64be(n: number | bigint): Uint8Array {
 export function readU64be(b: Uint8Array, where: string): bigint {
   if (b.length !== 8) throw new SnapshotError(`${where}: expected 8 bytes, found ${b.length}`);
   return new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0);
-}
-
-/** Writes the revision key of (main, sub) at b[off...] (+ 't' for a tombstone). */
-export function putRevisionKey(b: Uint8Array, off: number, main: number, sub: number, tombstone: boolean): number {
-  const dv = new DataView(b.buffer, b.byteOffset);
-  dv.setBigUint64(off, BigInt(main));
-  b[off + 8] = 0x5f; // '_'
-  dv.setBigUint64(off + 9, BigInt(sub));
-  if (tombstone) b[off + REVISION_KEY_SIZE] = TOMBSTONE_MARK;
-  return off + REVISION_KEY_SIZE + (tombstone ? 1 : 0);
-}
-
-export function revisionKey(main: number, sub: number, tombstone = false): Uint8Array {
-  const b = new Uint8Array(REVISION_KEY_SIZE + (tombstone ? 1 : 0));
-  putRevisionKey(b, 0, main, sub, tombstone);
-  return b;
 }
 
 export interface RevisionKey {
