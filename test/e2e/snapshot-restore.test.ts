@@ -1,8 +1,9 @@
 // A snapshot of Debian's etcd restored into three data dirs with the target's restore tool
 // (Conclave: restoreSnapshot, what `conclave ctl snapshot restore` runs; etcd: etcdctl) and a
 // 3-member cluster started on them: every key, every old revision above the compaction and the
-// lease read as on the etcd the snapshot came from. Then the way back: a snapshot of that
-// cluster restored by etcdctl into Debian's etcd reads the same again (etcd → Conclave → etcd).
+// lease read as on the etcd the snapshot came from, and `endpoint hashkv` gives its hash. Then
+// the way back: a snapshot of that cluster restored by etcdctl into Debian's etcd reads the
+// same again (etcd → Conclave → etcd).
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import {
@@ -51,7 +52,19 @@ test("three members restored from an etcd snapshot form a cluster that serves th
   ]);
   // Linearizable reads through each member: the same history on every one of them.
   for (const m of restored.members) expect(await observe(m.ctl, history)).toEqual(original);
+  // And the same HashKV as the etcd the snapshot came from, at the current revision and above
+  // the compaction.
+  const source0 = source!.members[0]!.ctl;
+  for (const rev of ["0", "4", "7"]) {
+    const want = await hashKV(source0, rev);
+    for (const m of restored.members) expect({ rev, got: await hashKV(m.ctl, rev) }).toEqual({ rev, got: want });
+  }
 }, 90_000);
+
+async function hashKV(ctl: Cluster["members"][number]["ctl"], rev: string): Promise<{ hash: number; compact: number }> {
+  const [{ HashKV }] = JSON.parse(await ctl.ok("endpoint", "hashkv", "--rev", rev, "-w", "json")) as Array<{ HashKV: { hash: number; compact_revision: number } }>;
+  return { hash: HashKV.hash, compact: HashKV.compact_revision };
+}
 
 test("round trip etcd → restored cluster → etcd: get --prefix -w json is the same, revisions included", async () => {
   const back = join(dir, "back.db");
