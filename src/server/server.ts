@@ -66,7 +66,7 @@ import { IdGenerator } from "./id-generator.ts";
 import { AppliedWaiters } from "./applied-waiters.ts";
 import { LeaseOps } from "./lease-ops.ts";
 import { type AutoCompaction, startCompactor } from "./compactor.ts";
-import { renderServerMetrics } from "./server-metrics.ts";
+import { ServerMetrics } from "./server-metrics.ts";
 import { RaftLoop, type RaftLoopOptions } from "./raft-loop.ts";
 import { buildRequest, type RequestInit } from "./request-codec.ts";
 import { txnHasPut } from "./apply-kv.ts";
@@ -150,6 +150,8 @@ export class Server implements EtcdServer, PeerHandler {
   private readonly setTimer: (fn: () => void, ms: number) => unknown;
   private readonly clearTimer: (h: unknown) => void;
   private readonly appliedWaiters: AppliedWaiters;
+  /** etcd's Prometheus families (/metrics). */
+  readonly prom: ServerMetrics;
 
   constructor(private readonly o: ServerOptions) {
     this.setTimer = o.setTimeout ?? ((fn, ms) => setTimeout(fn, ms));
@@ -160,7 +162,9 @@ export class Server implements EtcdServer, PeerHandler {
     this.ids = new IdGenerator(o.memberId, o.clock());
     this.requestTimeoutMs = 5000 + 2 * o.electionMs;
     this.appliedWaiters = new AppliedWaiters({ appliedIndex: () => this.sm.appliedIndex, setTimer: this.setTimer, clearTimer: this.clearTimer });
+    this.prom = new ServerMetrics(o.sm.steps, o.sm.kvCounters);
     this.loop = new RaftLoop({
+      metrics: this.prom,
       memberId: o.memberId,
       node: o.node,
       log: o.log,
@@ -228,6 +232,16 @@ export class Server implements EtcdServer, PeerHandler {
       waitFor: (pred, ms, err) => this.waitFor(pred, ms, err),
       electionMs: o.electionMs,
       requestTimeoutMs: this.requestTimeoutMs,
+      metrics: this.prom,
+    });
+    this.prom.bind({
+      loop: () => this.loop,
+      sm: () => this.sm,
+      memberId: this.memberId,
+      isLearner: () => this.isLearner(),
+      transport: o.transport,
+      quotaBackendBytes: () => this.sm.quotaBackendBytes,
+      serverVersion: o.version,
     });
   }
 
@@ -599,7 +613,14 @@ export class Server implements EtcdServer, PeerHandler {
   }
 
   async defragment(_ctx: RequestContext): Promise<DefragmentResponse> {
-    await this.sm.defragment();
+    const t0 = performance.now();
+    this.prom.defragInflight.set(1);
+    try {
+      await this.sm.defragment();
+    } finally {
+      this.prom.defragInflight.set(0);
+    }
+    this.prom.backendDefrag.observe((performance.now() - t0) / 1000);
     return create(DefragmentResponseSchema, {});
   }
 
@@ -628,6 +649,13 @@ export class Server implements EtcdServer, PeerHandler {
   }
 
   async health(exclude: string[]): Promise<{ health: boolean; reason?: string }> {
+    const h = await this.checkHealth(exclude);
+    if (h.health) this.prom.healthSuccess.inc();
+    else this.prom.healthFailures.inc();
+    return h;
+  }
+
+  private async checkHealth(exclude: string[]): Promise<{ health: boolean; reason?: string }> {
     const active = this.sm.alarms().filter((a) => !exclude.includes(AlarmType[a.alarm]));
     if (active.length > 0) return { health: false, reason: `ALARM ${AlarmType[active[0]!.alarm]}` };
     if (this.loop.leader() === 0n) return { health: false, reason: "RAFT NO LEADER" };
@@ -641,14 +669,7 @@ export class Server implements EtcdServer, PeerHandler {
   }
 
   metrics(): string {
-    return renderServerMetrics({
-      loop: this.loop,
-      sm: this.sm,
-      memberId: this.memberId,
-      isLearner: this.isLearner(),
-      transport: this.o.transport,
-      rss: process.memoryUsage().rss,
-    });
+    return this.prom.render();
   }
 
   // ---- v2 store (src/server/v2-service.ts serves it) --------------------------------------------

@@ -31,6 +31,7 @@ import type { OpenCheckpointer } from "../storage/checkpointer.ts";
 import { AUTH_ROWS_SQL, authTableRows } from "../storage/auth-rows.ts";
 import { snapshotResponses } from "../snapshot/index.ts";
 import { type StepKind, StepDurations } from "./step-durations.ts";
+import { KvCounters } from "./kv-counters.ts";
 import { StateSpace } from "./state-space.ts";
 import { AlarmSet } from "./apply-alarm.ts";
 import { AuthStore } from "../auth/index.ts";
@@ -81,6 +82,8 @@ export interface StateMachineOptions {
   authEvents?: StateAuthEvents;
   /** Where the durations of the single-writer steps go; pass the same one to a replacing machine. */
   steps?: StepDurations;
+  /** Where the mvcc operation counts go; pass the same one to a replacing machine. */
+  kvCounters?: KvCounters;
   /**
    * Runs the state file's WAL checkpoints beside the writer (storage/checkpointer.ts); without
    * one, SQLite checkpoints inside commits on this thread.
@@ -159,6 +162,12 @@ export interface StateMachine {
   dbSizeInUse(): number;
   /** How long each step of the single-writer chain took (/metrics). */
   readonly steps: StepDurations;
+  /** The store's range, put, delete and txn counts (/metrics). */
+  readonly kvCounters: KvCounters;
+  /** Keys the store holds now. */
+  keyCount(): number;
+  /** The backend quota in effect, bytes. */
+  readonly quotaBackendBytes: number;
   /** Resolves once the physical deletion of the latest compaction is done (`physical`). */
   compactionDone(): Promise<void>;
   /** Sends progress notifications now (the timer calls this too). */
@@ -253,6 +262,7 @@ class Sm implements StateMachine {
   /** Page counts, compaction, reclamation and defragment (state-space.ts). */
   private readonly space: StateSpace;
   readonly steps: StepDurations;
+  readonly kvCounters: KvCounters;
   private broken: unknown;
   private closed = false;
   private snapSeq = 0;
@@ -283,6 +293,7 @@ class Sm implements StateMachine {
       },
     };
     this.steps = o.steps ?? new StepDurations();
+    this.kvCounters = o.kvCounters ?? new KvCounters();
     const self = this;
     this.space = new StateSpace(
       {
@@ -321,6 +332,7 @@ class Sm implements StateMachine {
       lessor: this.lessor,
       alarms: this.alarmSet,
       header: o.header,
+      counters: this.kvCounters,
       get stmts() {
         return self.stmts;
       },
@@ -512,7 +524,16 @@ class Sm implements StateMachine {
 
   // ---- reads ----
 
+  keyCount(): number {
+    return this.store.index.size;
+  }
+
+  get quotaBackendBytes(): number {
+    return this.o.quotaBackendBytes;
+  }
+
   async range(req: RangeRequest): Promise<RangeResponse> {
+    this.kvCounters.range.value++;
     const s = this.store;
     const current = s.revision;
     const asked = Number(req.revision);

@@ -139,8 +139,11 @@ export class GrpcCall implements StreamSink {
    */
   private encode(msg: Message): Uint8Array | undefined {
     try {
-      const frame = this.method.frame;
-      return frame !== undefined ? frame(msg) : encodeFrame(toBinary(this.method.output, msg));
+      const f = this.method.frame;
+      const frame = f !== undefined ? f(msg) : encodeFrame(toBinary(this.method.output, msg));
+      // etcd's codec counts the marshalled message (the frame less its 5-byte prefix).
+      this.pipeline.calls.sentBytes.value += frame.length - 5;
+      return frame;
     } catch (err) {
       this.end(grpcError(Code.Internal, `grpc: error while marshaling: ${(err as Error)?.message ?? String(err)}`));
       return undefined;
@@ -187,6 +190,7 @@ export class GrpcCall implements StreamSink {
     if (bidi !== null) {
       const msgs = this.msgs.splice(0);
       for (const bytes of msgs) {
+        this.pipeline.calls.receivedBytes.value += bytes.length;
         let req: Message;
         try {
           req = decodeRequest(this.method.input, bytes);
@@ -218,6 +222,7 @@ export class GrpcCall implements StreamSink {
       this.end(grpcError(Code.Internal, "grpc: error unmarshalling request: EOF"));
       return;
     }
+    this.pipeline.calls.receivedBytes.value += bytes.length;
     let req: Message;
     try {
       req = decodeRequest(this.method.input, bytes);
