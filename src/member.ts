@@ -217,6 +217,8 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
   let memberId = existing?.memberId ?? 0n;
   const handler: PeerHandler = {
     receive: (msgs) => server?.receive(msgs),
+    peerBytesReceived: (from, n) => server?.peerBytesReceived(from, n),
+    peerBytesSent: (to, n) => server?.peerBytesSent(to, n),
     receiveSnapshot: (m, path) => (server ? server.receiveSnapshot(m, path) : Promise.reject(new Error("member is starting"))),
     isRemoved: (id) => server?.isRemoved(id) ?? false,
     members: () => server?.members() ?? [],

@@ -48,6 +48,12 @@ export class ServerMetrics {
   // rafthttp/metrics.go
   readonly peerSentBytes: Family<Counter>;
   readonly peerReceivedBytes: Family<Counter>;
+  readonly peerRoundTrip: Family<Histogram>;
+  private readonly sentTo = new Map<bigint, Counter>();
+  private readonly receivedFrom = new Map<bigint, Counter>();
+  private readonly rttTo = new Map<bigint, Histogram>();
+  /** When the last heartbeat went to each follower (performance.now ms), while leader. */
+  private readonly lastHeartbeat = new Map<bigint, number>();
 
   constructor(steps: StepDurations, kv: KvCounters) {
     const r = this.registry;
@@ -91,6 +97,12 @@ export class ServerMetrics {
 
     this.peerSentBytes = r.counterVec("etcd_network_peer_sent_bytes_total", "The total number of bytes sent to peers.", ["To"]);
     this.peerReceivedBytes = r.counterVec("etcd_network_peer_received_bytes_total", "The total number of bytes received from peers.", ["From"]);
+    this.peerRoundTrip = r.histogramVec(
+      "etcd_network_peer_round_trip_time_seconds",
+      "Round-Trip-Time histogram between peers",
+      ["To"],
+      exponentialBuckets(0.0001, 2, 16),
+    );
 
     // The state file's group commit is the backend's commit; a snapshot copy its snapshot.
     r.register(steps.family);
@@ -108,6 +120,43 @@ export class ServerMetrics {
       r.counterFunc(`${ns}_mvcc_delete_total`, "Total number of deletes seen by this member.", () => kv.delete.value);
       r.counterFunc(`${ns}_mvcc_txn_total`, "Total number of txns seen by this member.", () => kv.txn.value);
     }
+  }
+
+  peerBytesSent(to: bigint, n: number): void {
+    let c = this.sentTo.get(to);
+    if (c === undefined) this.sentTo.set(to, (c = this.peerSentBytes.with(to.toString(16))));
+    c.value += n;
+  }
+
+  peerBytesReceived(from: bigint, n: number): void {
+    let c = this.receivedFrom.get(from);
+    if (c === undefined) this.receivedFrom.set(from, (c = this.peerReceivedBytes.with(from.toString(16))));
+    c.value += n;
+  }
+
+  /**
+   * A heartbeat round trip to a follower. etcd times probes of every peer's HTTP endpoint; here
+   * the leader times its raft heartbeats, so only the leader's series move.
+   */
+  peerRoundTripMs(to: bigint, ms: number): void {
+    let h = this.rttTo.get(to);
+    if (h === undefined) this.rttTo.set(to, (h = this.peerRoundTrip.with(to.toString(16))));
+    h.observe(ms / 1000);
+  }
+
+  /**
+   * A heartbeat went to `to`: one sent more than two heartbeat intervals after the previous is a
+   * send failure (etcd's timeout detector in raft.go: a leader held up, likely by a slow disk).
+   */
+  heartbeatSent(to: bigint, nowMs: number, heartbeatMs: number): void {
+    const last = this.lastHeartbeat.get(to);
+    if (last !== undefined && nowMs - last > 2 * heartbeatMs) this.heartbeatSendFailures.inc();
+    this.lastHeartbeat.set(to, nowMs);
+  }
+
+  /** Leadership changed: heartbeat gaps start over (etcd resets its detector). */
+  leadershipChanged(): void {
+    this.lastHeartbeat.clear();
   }
 
   /** The gauges read from the member's state at scrape time. */

@@ -234,6 +234,8 @@ export class Server implements EtcdServer, PeerHandler {
       requestTimeoutMs: this.requestTimeoutMs,
       metrics: this.prom,
     });
+    this.loop.raftStats.onHeartbeatSent = (to) => this.prom.heartbeatSent(to, performance.now(), o.heartbeatMs);
+    this.loop.raftStats.onRoundTrip = (to, ms) => this.prom.peerRoundTripMs(to, ms);
     this.prom.bind({
       loop: () => this.loop,
       sm: () => this.sm,
@@ -351,6 +353,7 @@ export class Server implements EtcdServer, PeerHandler {
   // ---- leader changes, publishing, removal ----------------------------------------------------
 
   private leaderChanged(lead: bigint, _prev: bigint): void {
+    this.prom.leadershipChanged();
     if (lead === this.memberId) {
       // A new leader restarts lease deadlines from the checkpointed remaining TTLs, extended by
       // an election timeout so keepalives sent to the old leader are not lost (etcd's Promote).
@@ -426,6 +429,14 @@ export class Server implements EtcdServer, PeerHandler {
 
   receive(msgs: Message[]): void {
     this.loop.receive(msgs);
+  }
+
+  peerBytesReceived(from: bigint, n: number): void {
+    this.prom.peerBytesReceived(from, n);
+  }
+
+  peerBytesSent(to: bigint, n: number): void {
+    this.prom.peerBytesSent(to, n);
   }
 
   receiveSnapshot(m: Message, imagePath: string): Promise<void> {

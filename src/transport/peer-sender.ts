@@ -50,6 +50,8 @@ export interface SenderContext {
   headers(to: bigint): Record<string, string>;
   now(): number;
   onUnreachable(id: bigint): void;
+  /** Message bytes handed to the connection for `id`. */
+  onBytesSent(id: bigint, n: number): void;
   /** The peer answered 410: this member was removed. */
   onRemoved(): void;
   /** The peer answered 412: a member of another cluster, or not the member `id`. */
@@ -157,7 +159,9 @@ export class PeerSender {
     const encoded = this.queue.map(encodeMessage);
     this.queue = [];
     this.streamWrites++;
-    if (!s.write(frameBatch(encoded))) this.blocked = true;
+    const frame = frameBatch(encoded);
+    this.ctx.onBytesSent(this.id, frame.length);
+    if (!s.write(frame)) this.blocked = true;
     this.watchStall(s);
   }
 
@@ -316,11 +320,13 @@ export class PeerSender {
     this.inflight = true;
     this.requests++;
     const target = new URL(Paths.raft, url);
+    const body = frameBatch(encoded);
+    this.ctx.onBytesSent(this.id, body.length);
     this.ctx.http
       .request(target, {
         method: "POST",
         headers: { ...this.ctx.headers(this.id), "content-type": "application/octet-stream" },
-        body: frameBatch(encoded),
+        body,
         timeoutMs: this.ctx.limits.requestTimeoutMs,
       })
       .then(

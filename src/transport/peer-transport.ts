@@ -114,6 +114,7 @@ export async function createPeerTransport(opts: PeerTransportOptions): Promise<P
     limits,
     headers,
     now,
+    onBytesSent: (id, n) => opts.handler.peerBytesSent?.(id, n),
     onUnreachable: (id) => {
       if (!closed) opts.onUnreachable(id);
     },

@@ -84,6 +84,7 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
         socket.destroy();
         return;
       }
+      if (from !== undefined) o.handler.peerBytesReceived?.(from, chunk.length);
       const msgs: Message[] = [];
       let failure: unknown;
       try {
