@@ -50,7 +50,7 @@ export interface ClusterLog {
 export interface RaftLoopOptions {
   memberId: bigint;
   /** etcd's Prometheus families the loop feeds (fsync latency, leader changes, read indexes). */
-  metrics: Pick<ServerMetrics, "walFsync" | "leaderChanges" | "slowReadIndexes" | "snapshotApplyInProgress">;
+  metrics: Pick<ServerMetrics, "walFsync" | "leaderChanges" | "slowReadIndexes" | "snapshotApplyInProgress" | "snapshotReceived" | "snapshotSent">;
   node: RawNode;
   log: ClusterLog;
   sm: StateMachine;
@@ -253,6 +253,7 @@ export class RaftLoop {
       if (mem.id !== this.o.memberId) this.o.transport.addPeer(mem.id, mem.peerURLs);
     }
     this.snapshotsReceived++;
+    this.o.metrics.snapshotReceived(m.from);
   }
 
   reportUnreachable(id: bigint): void {
@@ -266,6 +267,7 @@ export class RaftLoop {
     this.closeImages(id);
     if (ok) this.snapshotsSent++;
     else this.snapshotsSendFailed++;
+    this.o.metrics.snapshotSent(id, ok);
     if (this.stopped || this.fatal) return;
     this.node.reportSnapshot(id, ok);
     this.kick();
@@ -401,6 +403,7 @@ export class RaftLoop {
     } catch (err) {
       this.o.logger.warn("failed to take a snapshot image to send", { to: m.to.toString(16), error: String(err) });
       this.snapshotsSendFailed++;
+      this.o.metrics.snapshotSent(m.to, false);
       this.node.reportSnapshot(m.to, false);
       return;
     }

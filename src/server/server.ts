@@ -638,11 +638,16 @@ export class Server implements EtcdServer, PeerHandler {
   // Hash and HashKV read this member's own store, as etcd's do: no quorum needed, so an
   // operator can compare members while the cluster has no leader.
   async hash(_ctx: RequestContext): Promise<HashResponse> {
-    return create(HashResponseSchema, { header: this.header(), hash: await this.sm.hash() });
+    const t0 = performance.now();
+    const hash = await this.sm.hash();
+    this.prom.hashDuration.observe((performance.now() - t0) / 1000);
+    return create(HashResponseSchema, { header: this.header(), hash });
   }
 
   async hashKV(req: HashKVRequest, _ctx: RequestContext): Promise<HashKVResponse> {
+    const t0 = performance.now();
     const r = await this.sm.hashKV(Number(req.revision));
+    this.prom.hashRevDuration.observe((performance.now() - t0) / 1000);
     return create(HashKVResponseSchema, { header: this.header(r.revision), hash: r.hash, compactRevision: BigInt(r.compactRevision) });
   }
 

@@ -166,6 +166,8 @@ export interface StateMachine {
   readonly kvCounters: KvCounters;
   /** Keys the store holds now. */
   keyCount(): number;
+  /** Open watch streams and their watchers (/metrics). */
+  watchCounts(): { streams: number; watchers: number };
   /** The backend quota in effect, bytes. */
   readonly quotaBackendBytes: number;
   /** Resolves once the physical deletion of the latest compaction is done (`physical`). */
@@ -526,6 +528,10 @@ class Sm implements StateMachine {
 
   keyCount(): number {
     return this.store.index.size;
+  }
+
+  watchCounts(): { streams: number; watchers: number } {
+    return { streams: this.hub.streamCount, watchers: this.hub.watcherCount };
   }
 
   get quotaBackendBytes(): number {

@@ -216,3 +216,40 @@ test("the text a strict exposition-format reader accepts, on both targets", asyn
   expect(() => parseExposition("undeclared_metric 1\n")).toThrow(/outside a declared family/);
   expect(isEtcd() || text.includes("etcd_debugging_server_apply_step_duration_seconds_bucket")).toBe(true);
 });
+
+test("hash and hashkv are timed; a watch stream and its watcher are counted while open, handled once closed", async () => {
+  const { ctl } = env();
+  const before = await scrape();
+  expect(await ctl.ok("endpoint", "hashkv")).toContain(", ");
+  let f = await scrape();
+  const n = (m: Map<string, PromFamily>, name: string) => value(m, `${name}_count`);
+  expect(n(f, "etcd_mvcc_hash_rev_duration_seconds") - n(before, "etcd_mvcc_hash_rev_duration_seconds")).toBe(1);
+  expect(checkHistogram(f.get("etcd_mvcc_hash_rev_duration_seconds")!)[0]!.slice(0, 3)).toEqual(["0.01", "0.02", "0.04"]);
+
+  const watchCalls = (m: Map<string, PromFamily>) =>
+    m.get("grpc_server_handled_total")!.samples.filter((s) => s.labels.grpc_service === "etcdserverpb.Watch").reduce((a, s) => a + s.value, 0);
+  const handledBefore = watchCalls(f);
+  const startedBefore = value(f, "grpc_server_started_total", { grpc_service: "etcdserverpb.Watch", grpc_method: "Watch" });
+  const w = ctl.spawn("watch", "metrics/watched");
+  try {
+    f = await pollUntil(async () => {
+      const m = await scrape();
+      return value(m, "etcd_debugging_mvcc_watcher_total") >= 1 ? m : undefined;
+    }, 10_000, "the watcher counted");
+    expect(value(f, "etcd_debugging_mvcc_watch_stream_total")).toBeGreaterThanOrEqual(1);
+    expect(value(f, "grpc_server_started_total", { grpc_service: "etcdserverpb.Watch", grpc_method: "Watch", grpc_type: "bidi_stream" })).toBe(startedBefore + 1);
+    // The create request was one message in.
+    expect(value(f, "grpc_server_msg_received_total", { grpc_service: "etcdserverpb.Watch", grpc_method: "Watch" })).toBeGreaterThanOrEqual(1);
+  } finally {
+    await w.kill();
+  }
+  // The client is gone: the stream is handled as Canceled (what grpc-go reports for a client
+  // that left) and no longer counted.
+  f = await pollUntil(async () => {
+    const m = await scrape();
+    return watchCalls(m) === handledBefore + 1 && value(m, "etcd_debugging_mvcc_watcher_total") === 0 ? m : undefined;
+  }, 10_000, "the watch stream handled and its watcher gone");
+  expect(value(f, "etcd_debugging_mvcc_watch_stream_total")).toBe(0);
+  const canceled = { grpc_service: "etcdserverpb.Watch", grpc_method: "Watch", grpc_code: "Canceled" };
+  expect(value(f, "grpc_server_handled_total", canceled) - (sampleValue(before, "grpc_server_handled_total", canceled) ?? 0)).toBe(1);
+});
