@@ -219,6 +219,8 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
     receive: (msgs) => server?.receive(msgs),
     peerBytesReceived: (from, n) => server?.peerBytesReceived(from, n),
     peerBytesSent: (to, n) => server?.peerBytesSent(to, n),
+    peerSendFailures: (to, n) => server?.prom.peerSendFailures(to, n),
+    peerReceiveFailure: (from) => server?.prom.peerReceiveFailure(from),
     receiveSnapshot: (m, path) => (server ? server.receiveSnapshot(m, path) : Promise.reject(new Error("member is starting"))),
     isRemoved: (id) => server?.isRemoved(id) ?? false,
     members: () => server?.members() ?? [],

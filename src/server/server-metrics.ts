@@ -52,6 +52,8 @@ export class ServerMetrics {
   readonly peerSentBytes: Family<Counter>;
   readonly peerReceivedBytes: Family<Counter>;
   readonly peerRoundTrip: Family<Histogram>;
+  private readonly peerSentFailures: Family<Counter>;
+  private readonly peerReceivedFailures: Family<Counter>;
   private readonly snapshotReceives: Family<Counter>;
   private readonly snapshotSends: Family<Counter>;
   private readonly snapshotSendFailures: Family<Counter>;
@@ -103,6 +105,8 @@ export class ServerMetrics {
     this.snapshotReceives = r.counterVec("etcd_network_snapshot_receive_success", "Total number of successful snapshot receives", ["From"]);
     this.snapshotSends = r.counterVec("etcd_network_snapshot_send_success", "Total number of successful snapshot sends", ["To"]);
     this.snapshotSendFailures = r.counterVec("etcd_network_snapshot_send_failures", "Total number of snapshot send failures", ["To"]);
+    this.peerSentFailures = r.counterVec("etcd_network_peer_sent_failures_total", "The total number of send failures from peers.", ["To"]);
+    this.peerReceivedFailures = r.counterVec("etcd_network_peer_received_failures_total", "The total number of receive failures from peers.", ["From"]);
     this.peerRoundTrip = r.histogramVec(
       "etcd_network_peer_round_trip_time_seconds",
       "Round-Trip-Time histogram between peers",
@@ -126,6 +130,14 @@ export class ServerMetrics {
       r.counterFunc(`${ns}_mvcc_delete_total`, "Total number of deletes seen by this member.", () => kv.delete.value);
       r.counterFunc(`${ns}_mvcc_txn_total`, "Total number of txns seen by this member.", () => kv.txn.value);
     }
+  }
+
+  peerSendFailures(to: bigint, n: number): void {
+    this.peerSentFailures.with(to.toString(16)).inc(n);
+  }
+
+  peerReceiveFailure(from: bigint): void {
+    this.peerReceivedFailures.with(from.toString(16)).inc();
   }
 
   /** A snapshot from `from` was received and installed. */

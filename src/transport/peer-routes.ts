@@ -67,12 +67,13 @@ export function createPeerRoutes(o: PeerRoutesOptions): Hono<PeerEnv> {
     const refused = refuse(c);
     if (refused) return refused;
     let msgs;
+    const from = parseHexId(c.req.header(Header.from));
     try {
       const body = await readBody(c.env.incoming, o.maxBatchBytes);
-      const from = parseHexId(c.req.header(Header.from));
       if (from !== undefined) o.handler.peerBytesReceived?.(from, body.length);
       msgs = decodeBatch(body);
     } catch (e) {
+      if (from !== undefined) o.handler.peerReceiveFailure?.(from);
       return badBody(c, e);
     }
     if (msgs.length > 0) o.handler.receive(msgs);

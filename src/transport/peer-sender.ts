@@ -52,6 +52,8 @@ export interface SenderContext {
   onUnreachable(id: bigint): void;
   /** Message bytes handed to the connection for `id`. */
   onBytesSent(id: bigint, n: number): void;
+  /** Messages (or a batch, or a stream's unacknowledged writes) to `id` that did not go out. */
+  onSendFailures(id: bigint, n: number): void;
   /** The peer answered 410: this member was removed. */
   onRemoved(): void;
   /** The peer answered 412: a member of another cluster, or not the member `id`. */
@@ -132,6 +134,7 @@ export class PeerSender {
     if (this.queue.length >= this.ctx.limits.maxQueue) {
       this.queue.shift();
       this.dropped++;
+      this.ctx.onSendFailures(this.id, 1);
     }
     this.queue.push(m);
   }
@@ -291,6 +294,7 @@ export class PeerSender {
       if (this.stopped) return;
       this.ctx.logger.warn("lost TCP streaming connection with remote peer", { remote: formatId(this.id), url: url.href });
       // Whatever was written and not yet received is lost; raft resends what matters.
+      this.ctx.onSendFailures(this.id, 1);
       this.ctx.onUnreachable(this.id);
       this.dialFailed();
       this.kick();
@@ -303,6 +307,7 @@ export class PeerSender {
     if (this.inflight || this.timer !== undefined) return;
     const url = this.currentUrl();
     if (url === undefined) {
+      if (this.queue.length > 0) this.ctx.onSendFailures(this.id, this.queue.length);
       this.dropped += this.queue.length;
       this.queue = [];
       return;
@@ -366,6 +371,7 @@ export class PeerSender {
       this.timer = undefined;
       this.kick();
     }, this.backoffMs);
+    this.ctx.onSendFailures(this.id, 1);
     this.ctx.onUnreachable(this.id);
     // A stream that opened meanwhile carries what queued behind this batch without waiting.
     if (this.stream !== undefined) this.kick();

@@ -115,6 +115,7 @@ export async function createPeerTransport(opts: PeerTransportOptions): Promise<P
     headers,
     now,
     onBytesSent: (id, n) => opts.handler.peerBytesSent?.(id, n),
+    onSendFailures: (id, n) => opts.handler.peerSendFailures?.(id, n),
     onUnreachable: (id) => {
       if (!closed) opts.onUnreachable(id);
     },

@@ -97,6 +97,7 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
         o.logger.warn("closed a raft message stream after a malformed frame", {
           from: from === undefined ? "" : formatId(from), error: failure instanceof Error ? failure.message : String(failure),
         });
+        if (from !== undefined) o.handler.peerReceiveFailure?.(from);
         socket.off("data", onData);
         socket.destroy();
       }

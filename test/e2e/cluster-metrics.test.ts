@@ -73,3 +73,21 @@ test("bytes to and from each peer, labelled by the peer's ID; the leader's heart
     expect(checkHistogram(rtt)).toEqual([RTT_LE, RTT_LE]);
   }
 });
+
+test("a member that is down: the leader counts send failures to it, labelled with its ID", async () => {
+  const cl = env();
+  const leader = await cl.waitLeader();
+  const down = cl.members.find((m) => m !== leader)!;
+  const downId = hexId((await down.status()).id);
+  const failures = async () => sampleValue(await scrape(leader.clientURL), "etcd_network_peer_sent_failures_total", { To: downId }) ?? 0;
+  const before = await failures();
+  await down.kill();
+  // Heartbeats and writes keep going to it; each attempt that cannot be delivered counts.
+  for (let i = 0; i < 5; i++) expect(await leader.ctl.ok("put", `cm/down${i}`, "v")).toBe("OK\n");
+  await pollUntil(async () => ((await failures()) > before ? true : undefined), 20_000, "send failures to the member that is down");
+  const f = await scrape(leader.clientURL);
+  expect(f.get("etcd_network_peer_sent_failures_total")!.type).toBe("counter");
+  expect(f.get("etcd_network_peer_sent_failures_total")!.help).toBe("The total number of send failures from peers.");
+  for (const s of f.get("etcd_network_peer_sent_failures_total")!.samples) expect(s.labels.To).toBe(downId);
+  expect(sampleValue(f, "etcd_network_active_peers", { Remote: downId })).toBe(0);
+});
