@@ -183,6 +183,12 @@ test("counters move with the work done through etcdctl and the gateway; histogra
   expect(grew("etcd_network_client_grpc_received_bytes_total")).toBeGreaterThan(PUTS * "metrics/kN".length);
   expect(grew("etcd_network_client_grpc_sent_bytes_total")).toBeGreaterThan(0);
   expect(grew("etcd_server_health_success")).toBeGreaterThanOrEqual(1);
+  // etcdctl's clientv3 sends client-api-version 3.4; the gateway's calls carry none.
+  const requests = after.get("etcd_server_client_requests_total")!;
+  expect(`${requests.type} ${requests.help}`).toBe("counter The total number of client requests per client version.");
+  const byVersion = (f: Map<string, PromFamily>, v: string) => sampleValue(f, "etcd_server_client_requests_total", { type: "unary", client_api_version: v }) ?? 0;
+  expect(byVersion(after, "3.4") - byVersion(before, "3.4")).toBeGreaterThanOrEqual(PUTS + 5);
+  expect(byVersion(after, "unknown") - byVersion(before, "unknown")).toBeGreaterThanOrEqual(1);
   expect(grew("etcd_disk_wal_fsync_duration_seconds_count")).toBeGreaterThan(0);
   expect(grew("etcd_disk_wal_fsync_duration_seconds_sum")).toBeGreaterThan(0);
   // k0..k4 less the deleted one, the txn's and the gateway's.

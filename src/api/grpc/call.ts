@@ -40,6 +40,8 @@ export interface GrpcRequestMeta {
   /** Metadata `authorization` (etcd reads it when `token` is absent). */
   readonly authorization?: string | undefined;
   readonly hasLeader: string | undefined;
+  /** Metadata `client-api-version`. */
+  readonly clientApiVersion?: string | undefined;
   readonly encoding: string | undefined;
   /** Metadata `grpc-timeout`: the call's deadline (see pipeline/deadline.ts). */
   readonly timeout?: string | undefined;
@@ -93,6 +95,7 @@ export class GrpcCall implements StreamSink {
       token: meta.token,
       authorization: meta.authorization,
       hasLeader: meta.hasLeader,
+      clientApiVersion: meta.clientApiVersion,
       commonName: meta.commonName,
       signal: this.abort?.signal,
       timeoutMs,

@@ -96,6 +96,14 @@ export class CallMetrics {
   readonly receivedBytes = this.registry.counter("etcd_network_client_grpc_received_bytes_total", "The total number of bytes received from grpc clients.");
   readonly sentBytes = this.registry.counter("etcd_network_client_grpc_sent_bytes_total", "The total number of bytes sent to grpc clients.");
   private readonly byMethod = new Map<RpcMethod, MethodCounters>();
+  /** etcd's v3rpc interceptors: calls per client API version, unary and stream. */
+  private readonly clientRequests = this.registry.counterVec(
+    "etcd_server_client_requests_total",
+    "The total number of client requests per client version.",
+    ["type", "client_api_version"],
+  );
+  private readonly unaryByVersion = new Map<string, Counter>();
+  private readonly streamByVersion = new Map<string, Counter>();
 
   constructor(methods: Iterable<RpcMethod>) {
     // InitializeMetrics: the registered methods' series exist from the start; the others'
@@ -106,6 +114,15 @@ export class CallMetrics {
   private create(m: RpcMethod): MethodCounters {
     const slash = m.path.lastIndexOf("/");
     return new MethodCounters(this, [GRPC_TYPE[m.kind], m.path.slice(1, slash), m.path.slice(slash + 1)], preinitialized(m.path));
+  }
+
+  /** A call from a client of this API version ("unknown" without the metadata). */
+  clientRequest(stream: boolean, version: string | undefined): void {
+    const v = version ?? "unknown";
+    const by = stream ? this.streamByVersion : this.unaryByVersion;
+    let c = by.get(v);
+    if (c === undefined) by.set(v, (c = this.clientRequests.with(stream ? "stream" : "unary", v)));
+    c.value++;
   }
 
   of(m: RpcMethod): MethodCounters {

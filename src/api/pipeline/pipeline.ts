@@ -38,6 +38,7 @@ export class Pipeline {
     const mc = this.calls.of(method);
     mc.started.value++;
     mc.received.value++;
+    this.calls.clientRequest(false, meta.clientApiVersion);
     const ctx = buildContext(meta);
     const dl = this.deadline(meta, ctx);
     if (dl === EXPIRED) return Promise.reject(mc.failed(deadlineExceeded));
@@ -104,6 +105,7 @@ export class Pipeline {
     const mc = this.calls.of(method);
     mc.started.value++;
     mc.received.value++;
+    this.calls.clientRequest(true, meta.clientApiVersion);
     const ctx = buildContext(meta);
     const dl = this.deadline(meta, ctx);
     if (dl === EXPIRED) throw mc.failed(deadlineExceeded);
@@ -153,6 +155,7 @@ export class Pipeline {
   bidi(method: BidiMethod, meta: CallMeta, sink: StreamSink): BidiHandler {
     const mc = this.calls.of(method);
     mc.started.value++;
+    this.calls.clientRequest(true, meta.clientApiVersion);
     const ctx = buildContext(meta);
     const dl = this.deadline(meta, ctx);
     let handler: BidiHandler | null = null;
