@@ -430,7 +430,7 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
     })());
   if (removedOnce) void stopMember().finally(resolveRemoved);
   const ready = (async () => {
-    while (!stopped && !(await srv.health([]).catch(() => ({ health: false }))).health) {
+    while (!stopped && !(await srv.checkHealth([]).catch(() => ({ health: false }))).health) {
       await new Promise((r) => setTimeout(r, READY_POLL_MS));
     }
   })();

@@ -664,6 +664,7 @@ export class Server implements EtcdServer, PeerHandler {
     return create(MoveLeaderResponseSchema, { header: this.header() });
   }
 
+  /** `/health`, counted in etcd_server_health_success / health_failures as etcd counts it. */
   async health(exclude: string[]): Promise<{ health: boolean; reason?: string }> {
     const h = await this.checkHealth(exclude);
     if (h.health) this.prom.healthSuccess.inc();
@@ -671,7 +672,8 @@ export class Server implements EtcdServer, PeerHandler {
     return h;
   }
 
-  private async checkHealth(exclude: string[]): Promise<{ health: boolean; reason?: string }> {
+  /** The health check alone (the member's own readiness poll; not counted). */
+  async checkHealth(exclude: string[]): Promise<{ health: boolean; reason?: string }> {
     const active = this.sm.alarms().filter((a) => !exclude.includes(AlarmType[a.alarm]));
     if (active.length > 0) return { health: false, reason: `ALARM ${AlarmType[active[0]!.alarm]}` };
     if (this.loop.leader() === 0n) return { health: false, reason: "RAFT NO LEADER" };

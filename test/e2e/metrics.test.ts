@@ -182,7 +182,8 @@ test("counters move with the work done through etcdctl and the gateway; histogra
   expect(grew("grpc_server_handled_total", kvCall("Compact", "OK"))).toBe(0);
   expect(grew("etcd_network_client_grpc_received_bytes_total")).toBeGreaterThan(PUTS * "metrics/kN".length);
   expect(grew("etcd_network_client_grpc_sent_bytes_total")).toBeGreaterThan(0);
-  expect(grew("etcd_server_health_success")).toBeGreaterThanOrEqual(1);
+  expect(grew("etcd_server_health_success")).toBe(1);
+  expect(grew("etcd_server_health_failures")).toBe(0);
   // etcdctl's clientv3 sends client-api-version 3.4; the gateway's calls carry none.
   const requests = after.get("etcd_server_client_requests_total")!;
   expect(`${requests.type} ${requests.help}`).toBe("counter The total number of client requests per client version.");
