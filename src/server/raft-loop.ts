@@ -45,6 +45,8 @@ export interface ClusterLog {
   compact(index: number): void;
   snapshotMeta(): SnapshotMeta;
   firstIndex(): number;
+  /** Bytes the WAL has written since open (/metrics); absent for logs kept in memory. */
+  readonly walBytesWritten?: number;
 }
 
 export interface RaftLoopOptions {

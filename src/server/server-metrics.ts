@@ -19,6 +19,7 @@ export interface MetricsSource {
   isLearner(): boolean;
   transport: Pick<PeerTransport, "connectedFor">;
   quotaBackendBytes(): number;
+  walBytesWritten(): number;
   serverVersion: string;
 }
 
@@ -209,6 +210,8 @@ export class ServerMetrics {
       .with(s.serverVersion.split(".").slice(0, 2).join("."))
       .set(1);
 
+    // etcd's wal/metrics.go declares this "total" as a gauge.
+    r.gaugeFunc("etcd_disk_wal_write_bytes_total", "Total number of bytes written in WAL.", () => s.walBytesWritten());
     r.gaugeFunc("etcd_mvcc_db_total_size_in_bytes", "Total size of the underlying database physically allocated in bytes.", () => s.sm().dbSize());
     r.gaugeFunc("etcd_debugging_mvcc_db_total_size_in_bytes", "Total size of the underlying database physically allocated in bytes.", () => s.sm().dbSize());
     r.gaugeFunc("etcd_mvcc_db_total_size_in_use_in_bytes", "Total size of the underlying database logically in use in bytes.", () => s.sm().dbSizeInUse());

@@ -243,6 +243,7 @@ export class Server implements EtcdServer, PeerHandler {
       isLearner: () => this.isLearner(),
       transport: o.transport,
       quotaBackendBytes: () => this.sm.quotaBackendBytes,
+      walBytesWritten: () => o.log.walBytesWritten ?? 0,
       serverVersion: o.version,
     });
   }

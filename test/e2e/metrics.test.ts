@@ -41,6 +41,7 @@ const FAMILIES: [string, string, string][] = [
   ["etcd_disk_backend_commit_duration_seconds", "histogram", "The latency distributions of commit called by backend."],
   ["etcd_disk_backend_defrag_duration_seconds", "histogram", "The latency distribution of backend defragmentation."],
   ["etcd_disk_backend_snapshot_duration_seconds", "histogram", "The latency distribution of backend snapshots."],
+  ["etcd_disk_wal_write_bytes_total", "gauge", "Total number of bytes written in WAL."],
   ["etcd_disk_defrag_inflight", "gauge", "Whether or not defrag is active on the member. 1 means active, 0 means not."],
   ["etcd_mvcc_db_total_size_in_bytes", "gauge", "Total size of the underlying database physically allocated in bytes."],
   ["etcd_mvcc_db_total_size_in_use_in_bytes", "gauge", "Total size of the underlying database logically in use in bytes."],
@@ -192,6 +193,8 @@ test("counters move with the work done through etcdctl and the gateway; histogra
   expect(byVersion(after, "unknown") - byVersion(before, "unknown")).toBeGreaterThanOrEqual(1);
   expect(grew("etcd_disk_wal_fsync_duration_seconds_count")).toBeGreaterThan(0);
   expect(grew("etcd_disk_wal_fsync_duration_seconds_sum")).toBeGreaterThan(0);
+  // Each put's entry holds at least its key and value.
+  expect(grew("etcd_disk_wal_write_bytes_total")).toBeGreaterThan(PUTS * "metrics/kNvN".length);
   // k0..k4 less the deleted one, the txn's and the gateway's.
   expect(value(after, "etcd_debugging_mvcc_keys_total")).toBeGreaterThanOrEqual(PUTS - 1 + 2);
 
