@@ -5,6 +5,7 @@
 // gauges that mirror state are read from the member's parts when /metrics is scraped.
 import type { PeerTransport } from "../transport/types.ts";
 import type { KvCounters } from "./kv-counters.ts";
+import type { LeaseCounters } from "./lease-counters.ts";
 import { exponentialBuckets, type Counter, type Family, type Gauge, type Histogram, Registry } from "./prometheus.ts";
 import { readProcessStats } from "./process-stats.ts";
 import type { RaftLoop } from "./raft-loop.ts";
@@ -64,7 +65,11 @@ export class ServerMetrics {
   /** When the last heartbeat went to each follower (performance.now ms), while leader. */
   private readonly lastHeartbeat = new Map<bigint, number>();
 
-  constructor(steps: StepDurations, kv: KvCounters) {
+  // lease/metrics.go, etcdserver/metrics.go
+  readonly leaseRenewed: Counter;
+  readonly leaseExpired: Counter;
+
+  constructor(steps: StepDurations, kv: KvCounters, leases: LeaseCounters) {
     const r = this.registry;
     this.leaderChanges = r.counter("etcd_server_leader_changes_seen_total", "The number of leader changes seen.");
     this.heartbeatSendFailures = r.counter(
@@ -123,6 +128,12 @@ export class ServerMetrics {
       else if (kind === "apply" && sec >= 0.1) this.slowApplies.inc();
       else if (kind === "snapshot") this.backendSnapshot.observe(sec);
     };
+
+    r.counterFunc("etcd_debugging_lease_granted_total", "The total number of granted leases.", () => leases.granted.value);
+    r.counterFunc("etcd_debugging_lease_revoked_total", "The total number of revoked leases.", () => leases.revoked.value);
+    r.register(leases.ttls);
+    this.leaseRenewed = r.counter("etcd_debugging_lease_renewed_total", "The number of renewed leases seen by the leader.");
+    this.leaseExpired = r.counter("etcd_debugging_server_lease_expired_total", "The total number of expired leases.");
 
     // mvcc/metrics.go: the 3.4 names and their etcd_debugging_ twins (removed in 3.5).
     for (const ns of ["etcd", "etcd_debugging"]) {

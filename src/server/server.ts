@@ -162,7 +162,7 @@ export class Server implements EtcdServer, PeerHandler {
     this.ids = new IdGenerator(o.memberId, o.clock());
     this.requestTimeoutMs = 5000 + 2 * o.electionMs;
     this.appliedWaiters = new AppliedWaiters({ appliedIndex: () => this.sm.appliedIndex, setTimer: this.setTimer, clearTimer: this.clearTimer });
-    this.prom = new ServerMetrics(o.sm.steps, o.sm.kvCounters);
+    this.prom = new ServerMetrics(o.sm.steps, o.sm.kvCounters, o.sm.leaseCounters);
     this.loop = new RaftLoop({
       metrics: this.prom,
       memberId: o.memberId,
@@ -219,6 +219,7 @@ export class Server implements EtcdServer, PeerHandler {
       header: () => this.header(),
       propose: (init, ctx) => this.propose(init, ctx),
       checkQuota: (init) => this.checkQuota(init),
+      metrics: this.prom,
     });
     this.ops = new ClusterOps({
       memberId: o.memberId,

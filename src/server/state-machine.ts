@@ -32,6 +32,7 @@ import { AUTH_ROWS_SQL, authTableRows } from "../storage/auth-rows.ts";
 import { snapshotResponses } from "../snapshot/index.ts";
 import { type StepKind, StepDurations } from "./step-durations.ts";
 import { KvCounters } from "./kv-counters.ts";
+import { LeaseCounters } from "./lease-counters.ts";
 import { StateSpace } from "./state-space.ts";
 import { AlarmSet } from "./apply-alarm.ts";
 import { AuthStore } from "../auth/index.ts";
@@ -84,6 +85,8 @@ export interface StateMachineOptions {
   steps?: StepDurations;
   /** Where the mvcc operation counts go; pass the same one to a replacing machine. */
   kvCounters?: KvCounters;
+  /** Where lease grants and revokes are counted; pass the same one to a replacing machine. */
+  leaseCounters?: LeaseCounters;
   /**
    * Runs the state file's WAL checkpoints beside the writer (storage/checkpointer.ts); without
    * one, SQLite checkpoints inside commits on this thread.
@@ -164,6 +167,7 @@ export interface StateMachine {
   readonly steps: StepDurations;
   /** The store's range, put, delete and txn counts (/metrics). */
   readonly kvCounters: KvCounters;
+  readonly leaseCounters: LeaseCounters;
   /** Keys the store holds now. */
   keyCount(): number;
   /** Open watch streams and their watchers (/metrics). */
@@ -265,6 +269,7 @@ class Sm implements StateMachine {
   private readonly space: StateSpace;
   readonly steps: StepDurations;
   readonly kvCounters: KvCounters;
+  readonly leaseCounters: LeaseCounters;
   private broken: unknown;
   private closed = false;
   private snapSeq = 0;
@@ -296,6 +301,7 @@ class Sm implements StateMachine {
     };
     this.steps = o.steps ?? new StepDurations();
     this.kvCounters = o.kvCounters ?? new KvCounters();
+    this.leaseCounters = o.leaseCounters ?? new LeaseCounters();
     const self = this;
     this.space = new StateSpace(
       {
@@ -335,6 +341,7 @@ class Sm implements StateMachine {
       alarms: this.alarmSet,
       header: o.header,
       counters: this.kvCounters,
+      leaseCounters: this.leaseCounters,
       get stmts() {
         return self.stmts;
       },

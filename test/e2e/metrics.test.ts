@@ -263,3 +263,28 @@ test("hash and hashkv are timed; a watch stream and its watcher are counted whil
   const canceled = { grpc_service: "etcdserverpb.Watch", grpc_method: "Watch", grpc_code: "Canceled" };
   expect(value(f, "grpc_server_handled_total", canceled) - (sampleValue(before, "grpc_server_handled_total", canceled) ?? 0)).toBe(1);
 });
+
+test("leases: granted with their TTL, renewed by the leader, revoked, expired", async () => {
+  const { ctl } = env();
+  const before = await scrape();
+  const id = /^lease ([0-9a-f]{16}) granted/.exec(await ctl.ok("lease", "grant", "60"))![1]!;
+  expect(await ctl.ok("lease", "keep-alive", "--once", id)).toContain("keepalived with TTL(60)");
+  expect(await ctl.ok("lease", "revoke", id)).toContain("revoked");
+  // The shortest TTL etcd grants (2 s): the leader revokes it once it has expired.
+  await ctl.ok("lease", "grant", "1");
+  const grew = (f: Map<string, PromFamily>, name: string) => value(f, name) - value(before, name);
+  const f = await pollUntil(async () => {
+    const m = await scrape();
+    return grew(m, "etcd_debugging_server_lease_expired_total") >= 1 ? m : undefined;
+  }, 15_000, "the short lease expired and counted");
+  expect(grew(f, "etcd_debugging_lease_granted_total")).toBe(2);
+  expect(grew(f, "etcd_debugging_lease_renewed_total")).toBe(1);
+  expect(grew(f, "etcd_debugging_lease_revoked_total")).toBe(2);
+  expect(grew(f, "etcd_debugging_lease_ttl_total_count")).toBe(2);
+  expect(grew(f, "etcd_debugging_lease_ttl_total_sum")).toBe(62);
+  const ttl = f.get("etcd_debugging_lease_ttl_total")!;
+  expect(`${ttl.type} ${ttl.help}`).toBe("histogram Bucketed histogram of lease TTLs.");
+  const les = checkHistogram(ttl)[0]!;
+  expect(les.length).toBe(25);
+  expect(les.slice(-4)).toEqual(["2.097152e+06", "4.194304e+06", "8.388608e+06", "+Inf"]);
+});
