@@ -14,6 +14,9 @@ const GRPC_TYPE: Record<RpcMethod["kind"], string> = {
   bidi_streaming: "bidi_stream",
 };
 
+/** Distinct client API versions counted apart, per call type. */
+const MAX_CLIENT_VERSIONS = 32;
+
 /** Status code names, by number (grpc-go's codes.Code String()). */
 const CODE_NAMES: readonly string[] = Object.entries(Code)
   .sort((a, b) => a[1] - b[1])
@@ -118,10 +121,16 @@ export class CallMetrics {
 
   /** A call from a client of this API version ("unknown" without the metadata). */
   clientRequest(stream: boolean, version: string | undefined): void {
-    const v = version ?? "unknown";
     const by = stream ? this.streamByVersion : this.unaryByVersion;
-    let c = by.get(v);
-    if (c === undefined) by.set(v, (c = this.clientRequests.with(stream ? "stream" : "unary", v)));
+    let c = by.get(version ?? "unknown");
+    if (c === undefined) {
+      // The value comes from the client: only a major.minor, and a bounded number of them, gets a
+      // series of its own (a client sending a new value per call must not grow /metrics without
+      // end); anything else counts as unknown.
+      const v = version !== undefined && by.size < MAX_CLIENT_VERSIONS && /^\d{1,4}\.\d{1,4}$/.test(version) ? version : "unknown";
+      c = by.get(v);
+      if (c === undefined) by.set(v, (c = this.clientRequests.with(stream ? "stream" : "unary", v)));
+    }
     c.value++;
   }
 
