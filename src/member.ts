@@ -217,6 +217,10 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
   let memberId = existing?.memberId ?? 0n;
   const handler: PeerHandler = {
     receive: (msgs) => server?.receive(msgs),
+    peerBytesReceived: (from, n) => server?.peerBytesReceived(from, n),
+    peerBytesSent: (to, n) => server?.peerBytesSent(to, n),
+    peerSendFailures: (to, n) => server?.prom.peerSendFailures(to, n),
+    peerReceiveFailure: (from) => server?.prom.peerReceiveFailure(from),
     receiveSnapshot: (m, path) => (server ? server.receiveSnapshot(m, path) : Promise.reject(new Error("member is starting"))),
     isRemoved: (id) => server?.isRemoved(id) ?? false,
     members: () => server?.members() ?? [],
@@ -426,7 +430,7 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
     })());
   if (removedOnce) void stopMember().finally(resolveRemoved);
   const ready = (async () => {
-    while (!stopped && !(await srv.health([]).catch(() => ({ health: false }))).health) {
+    while (!stopped && !(await srv.checkHealth([]).catch(() => ({ health: false }))).health) {
       await new Promise((r) => setTimeout(r, READY_POLL_MS));
     }
   })();

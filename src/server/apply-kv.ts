@@ -34,11 +34,14 @@ import {
 } from "../mvcc/index.ts";
 import type { Lessor } from "../lease/index.ts";
 import { Errors } from "../rpctypes/index.ts";
+import type { KvCounters } from "./kv-counters.ts";
 
 export interface KvContext {
   readonly store: MvccStore;
   readonly lessor: Lessor;
   readonly header: (revision: number) => ResponseHeader;
+  /** etcd's mvcc counters (/metrics). */
+  readonly counters: KvCounters;
   /** Non-kv statements of the current batch (leases, alarms). */
   readonly stmts: InStatement[];
 }
@@ -75,6 +78,8 @@ function checkPut(ctx: KvContext, p: PutRequest): void {
 // ---- single requests ----
 
 export function applyPut(ctx: KvContext, p: PutRequest): PutResponse {
+  // etcd's Put reads the previous pair in the same store transaction when it needs it.
+  ctx.counters.ended(p.prevKv || p.ignoreValue || p.ignoreLease ? 1 : 0, 1, 0);
   checkPut(ctx, p);
   const txn = ctx.store.beginWrite();
   const res = doPut(ctx, txn, p);
@@ -105,6 +110,7 @@ function doPut(ctx: KvContext, txn: WriteTxn, p: PutRequest): PutResponse {
 }
 
 export function applyDeleteRange(ctx: KvContext, d: DeleteRangeRequest): DeleteRangeResponse {
+  ctx.counters.ended(d.prevKv ? 1 : 0, 0, 1);
   const txn = ctx.store.beginWrite();
   const res = doDelete(ctx, txn, d);
   const rev = txn.end();
@@ -172,11 +178,14 @@ interface TxnPath {
   readonly nested: TxnPath[]; // one per requestTxn op of the chosen branch, in order
 }
 
-function comparePath(ctx: KvContext, t: TxnRequest): TxnPath {
-  const succeeded = t.compare.every((c) => applyCompare(ctx, c));
+function comparePath(ctx: KvContext, t: TxnRequest, tally: OpTally): TxnPath {
+  const succeeded = t.compare.every((c) => {
+    tally.compares++;
+    return applyCompare(ctx, c);
+  });
   const nested: TxnPath[] = [];
   for (const op of succeeded ? t.success : t.failure) {
-    if (op.request.case === "requestTxn") nested.push(comparePath(ctx, op.request.value));
+    if (op.request.case === "requestTxn") nested.push(comparePath(ctx, op.request.value, tally));
   }
   return { succeeded, nested };
 }
@@ -200,44 +209,67 @@ function checkRangeRevision(ctx: KvContext, r: RangeRequest): void {
 }
 
 export function* applyTxn(ctx: KvContext, t: TxnRequest): Step<TxnResponse> {
-  const path = comparePath(ctx, t);
-  checkPath(ctx, t, path);
+  const tally: OpTally = { compares: 0, ranges: 0, puts: 0, deletes: 0 };
+  const path = comparePath(ctx, t, tally);
+  try {
+    checkPath(ctx, t, path);
+  } catch (err) {
+    ctx.counters.ended(tally.compares, 0, 0);
+    throw err;
+  }
   const txn = ctx.store.beginWrite();
-  const res = yield* runTxn(ctx, txn, t, path);
+  const res = yield* runTxn(ctx, txn, t, path, tally);
   const rev = txn.end();
+  // etcd compares on a read transaction, then (for a txn that writes) runs the ops on a
+  // write transaction: each ends with its own counts.
+  if (tally.puts + tally.deletes > 0) {
+    ctx.counters.ended(tally.compares, 0, 0);
+    ctx.counters.ended(tally.ranges, tally.puts, tally.deletes);
+  } else ctx.counters.ended(tally.compares + tally.ranges, 0, 0);
   res.header = ctx.header(rev);
   return res;
 }
 
-function* runTxn(ctx: KvContext, txn: WriteTxn, t: TxnRequest, path: TxnPath): Step<TxnResponse> {
+/** The store operations one txn ran (compares each read their range). */
+interface OpTally {
+  compares: number;
+  ranges: number;
+  puts: number;
+  deletes: number;
+}
+
+function* runTxn(ctx: KvContext, txn: WriteTxn, t: TxnRequest, path: TxnPath, tally: OpTally): Step<TxnResponse> {
   const responses: ResponseOp[] = [];
   let n = 0;
   for (const op of path.succeeded ? t.success : t.failure) {
-    responses.push(yield* runOp(ctx, txn, op, path, () => path.nested[n++]!));
+    responses.push(yield* runOp(ctx, txn, op, tally, () => path.nested[n++]!));
   }
   return { $typeName: "etcdserverpb.TxnResponse", header: undefined, succeeded: path.succeeded, responses };
 }
 
-function* runOp(ctx: KvContext, txn: WriteTxn, op: RequestOp, _path: TxnPath, nextPath: () => TxnPath): Step<ResponseOp> {
+function* runOp(ctx: KvContext, txn: WriteTxn, op: RequestOp, tally: OpTally, nextPath: () => TxnPath): Step<ResponseOp> {
   const r = op.request;
   switch (r.case) {
     case "requestRange": {
+      tally.ranges++;
       const rr = yield* doRange(ctx, r.value, txn.readRevision);
       rr.header = revisionHeader(txn.readRevision);
       return { $typeName: "etcdserverpb.ResponseOp", response: { case: "responseRange", value: rr } };
     }
     case "requestPut": {
+      tally.puts++;
       const pr = doPut(ctx, txn, r.value);
       pr.header = revisionHeader(txn.beginRev + 1);
       return { $typeName: "etcdserverpb.ResponseOp", response: { case: "responsePut", value: pr } };
     }
     case "requestDeleteRange": {
+      tally.deletes++;
       const dr = doDelete(ctx, txn, r.value);
       dr.header = revisionHeader(txn.readRevision);
       return { $typeName: "etcdserverpb.ResponseOp", response: { case: "responseDeleteRange", value: dr } };
     }
     case "requestTxn": {
-      const tr = yield* runTxn(ctx, txn, r.value, nextPath());
+      const tr = yield* runTxn(ctx, txn, r.value, nextPath(), tally);
       tr.header = emptyHeader();
       return { $typeName: "etcdserverpb.ResponseOp", response: { case: "responseTxn", value: tr } };
     }

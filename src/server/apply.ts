@@ -6,6 +6,7 @@
 // capped (NOSPACE alarm refuses what adds data) → auth
 // (the request header's identity against the auth store, at this log position) → quota
 // (a write that took the store past its quota is reported as NOSPACE) → backend.
+import type { LeaseCounters } from "./lease-counters.ts";
 import type { InternalRaftRequest } from "../gen/internal_pb.ts";
 import {
   AlarmRequest_AlarmAction as AlarmAction,
@@ -37,6 +38,8 @@ import { applyAuthRequest } from "./apply-auth.ts";
 
 export interface ApplyContext extends KvContext {
   readonly alarms: AlarmSet;
+  /** etcd's lease counters (/metrics). */
+  readonly leaseCounters: LeaseCounters;
   /** The auth stage (absent: no auth store, every request passes). */
   readonly authStage?: ApplyStage;
   /** The auth store auth requests change. */
@@ -154,6 +157,7 @@ function applyLeaseGrant(ctx: ApplyContext, id: bigint, ttl: number): LeaseGrant
   if (ctx.lessor.get(id) !== undefined) throw Errors.leaseExist;
   if (ttl > MAX_LEASE_TTL) throw Errors.leaseTTLTooLarge;
   const l = ctx.lessor.grant(id, ttl, ctx.stmts);
+  ctx.leaseCounters.grant(l.ttl);
   return {
     $typeName: "etcdserverpb.LeaseGrantResponse",
     header: ctx.header(ctx.store.revision),
@@ -167,6 +171,7 @@ function applyLeaseGrant(ctx: ApplyContext, id: bigint, ttl: number): LeaseGrant
 function revokeLease(ctx: ApplyContext, id: bigint): LeaseRevokeResponse {
   const l = ctx.lessor.revoke(id, ctx.stmts);
   if (l === undefined) throw new Error("apply: revoke of unknown lease");
+  ctx.leaseCounters.revoked.value++;
   const txn = ctx.store.beginWrite();
   for (const k of [...l.keys].sort()) {
     const kv = ctx.store.index.get(k);

@@ -1,6 +1,7 @@
 // The Cluster service's write side (MemberAdd/Remove/Update/Promote) and MoveLeader, with
 // etcd 3.4's checks and error texts. Changes go through the log as ConfChange entries whose
 // context carries the member, so every member's table is filled by applying them.
+import type { ServerMetrics } from "./server-metrics.ts";
 import { create } from "@bufbuild/protobuf";
 import {
   type Member,
@@ -34,6 +35,8 @@ export const leaderTransferTimeout = new EtcdError(
 );
 
 export interface ClusterOpsContext {
+  /** Learner promotions counted (/metrics). */
+  readonly metrics: Pick<ServerMetrics, "learnerPromoteSuccesses" | "learnerPromoteFailures">;
   readonly memberId: bigint;
   readonly loop: RaftLoop;
   readonly transport: PeerTransport;
@@ -224,6 +227,18 @@ export class ClusterOps {
 
   /** The leader's side of MemberPromote (etcd's promoteMember with its in-sync rule). */
   async promoteOnLeader(id: bigint): Promise<PeerMember[]> {
+    try {
+      const members = await this.promoteLearner(id);
+      this.c.metrics.learnerPromoteSuccesses.inc();
+      return members;
+    } catch (err) {
+      // etcd's PromoteMember counts every refusal but "not leader", by its text.
+      if (err !== Errors.notLeader) this.c.metrics.learnerPromoteFailures.with(err instanceof Error ? err.message : String(err)).inc();
+      throw err;
+    }
+  }
+
+  private async promoteLearner(id: bigint): Promise<PeerMember[]> {
     const loop = this.c.loop;
     if (loop.node.raft.state !== Role.Leader) throw Errors.notLeader;
     const m = loop.members.get(id);

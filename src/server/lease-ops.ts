@@ -3,6 +3,7 @@
 // etcd, and followers forward them over the peer port; the leader revokes expired leases and
 // checkpoints remaining TTLs through the log so that a new leader restarts each deadline where
 // it was.
+import type { ServerMetrics } from "./server-metrics.ts";
 import { create } from "@bufbuild/protobuf";
 import {
   type LeaseGrantRequest,
@@ -38,6 +39,8 @@ export interface LeaseOpsDeps {
   propose<T>(init: RequestInit, ctx?: RequestContext): Promise<T>;
   /** Throws etcd's "database space exceeded" when the request would add data past the quota. */
   checkQuota(init: RequestInit): void;
+  /** Renewals and expiries counted (/metrics). */
+  metrics: Pick<ServerMetrics, "leaseRenewed" | "leaseExpired">;
 }
 
 export class LeaseOps {
@@ -67,6 +70,7 @@ export class LeaseOps {
     await this.d.loop.linearizableRead();
     const checkpointed = this.sm.leaseCheckpointed(id);
     const ttl = this.sm.leaseRenew(id);
+    if (ttl > 0) this.d.metrics.leaseRenewed.inc();
     if (ttl > 0 && checkpointed) {
       // A checkpoint holds an older remaining TTL: a leader elected now would restart the lease
       // from it, before the deadline this renewal promises. Clear it through the log before
@@ -115,6 +119,7 @@ export class LeaseOps {
     this.expiring = true;
     this.d
       .propose({ leaseExpire: { IDs: ids } })
+      .then(() => this.d.metrics.leaseExpired.inc(ids.length))
       .catch((err: unknown) => this.d.logger.warn("failed to revoke expired leases", { error: String(err) }))
       .finally(() => {
         this.expiring = false;

@@ -4,6 +4,7 @@
 //   → answer read states → advance.
 // Proposals and linearizable reads are batched: whatever arrives while one Ready is being
 // persisted joins the next. Every proposal and read has a deadline; ticks sweep them.
+import type { ServerMetrics } from "./server-metrics.ts";
 import type { InStatement } from "../storage/sql-db.ts";
 import type { InternalRaftRequest } from "../gen/internal_pb.ts";
 import { assert } from "../raft/assert.ts";
@@ -44,10 +45,14 @@ export interface ClusterLog {
   compact(index: number): void;
   snapshotMeta(): SnapshotMeta;
   firstIndex(): number;
+  /** Bytes the WAL has written since open (/metrics); absent for logs kept in memory. */
+  readonly walBytesWritten?: number;
 }
 
 export interface RaftLoopOptions {
   memberId: bigint;
+  /** etcd's Prometheus families the loop feeds (fsync latency, leader changes, read indexes). */
+  metrics: Pick<ServerMetrics, "walFsync" | "leaderChanges" | "slowReadIndexes" | "snapshotApplyInProgress" | "snapshotReceived" | "snapshotSent">;
   node: RawNode;
   log: ClusterLog;
   sm: StateMachine;
@@ -136,8 +141,6 @@ export class RaftLoop {
   proposalsCommitted = 0;
   proposalsApplied = 0;
   proposalsFailed = 0;
-  fsyncCount = 0;
-  fsyncSeconds = 0;
   snapshotsReceived = 0;
   snapshotsSent = 0;
   snapshotsSendFailed = 0;
@@ -252,11 +255,17 @@ export class RaftLoop {
       return;
     }
     this.o.logger.info("installing snapshot from the leader", { index: snap.meta.index, term: snap.meta.term });
-    await this.replaceSm(() => this.o.reopenSm(imagePath));
+    this.o.metrics.snapshotApplyInProgress.set(1);
+    try {
+      await this.replaceSm(() => this.o.reopenSm(imagePath));
+    } finally {
+      this.o.metrics.snapshotApplyInProgress.set(0);
+    }
     for (const mem of this.members.list()) {
       if (mem.id !== this.o.memberId) this.o.transport.addPeer(mem.id, mem.peerURLs);
     }
     this.snapshotsReceived++;
+    this.o.metrics.snapshotReceived(m.from);
   }
 
   reportUnreachable(id: bigint): void {
@@ -270,6 +279,7 @@ export class RaftLoop {
     this.closeImages(id);
     if (ok) this.snapshotsSent++;
     else this.snapshotsSendFailed++;
+    this.o.metrics.snapshotSent(id, ok);
     if (this.stopped || this.fatal) return;
     this.node.reportSnapshot(id, ok);
     this.kick();
@@ -340,6 +350,7 @@ export class RaftLoop {
     const prev = this.lead;
     this.lead = ss.lead;
     if (prev !== ss.lead) {
+      if (ss.lead !== 0n) this.o.metrics.leaderChanges.inc();
       this.o.logger.info(ss.lead === 0n ? "raft lost leader" : "raft elected leader", {
         leader: ss.lead.toString(16),
         term: this.node.raft.term,
@@ -373,8 +384,7 @@ export class RaftLoop {
     // A slow disk (a flush of 50 ms or more) would hold timers, heartbeats and every socket of
     // this member for that long: its syncs go through the pool for the next 5 s.
     if (inline && performance.now() - t0 >= INLINE_SYNC_SLOW_MS) this.inlineOffUntil = performance.now() + INLINE_SYNC_BACKOFF_MS;
-    this.fsyncCount++;
-    this.fsyncSeconds += (performance.now() - t0) / 1000;
+    this.o.metrics.walFsync.observe((performance.now() - t0) / 1000);
   }
 
   private async send(msgs: readonly Message[]): Promise<void> {
@@ -405,6 +415,7 @@ export class RaftLoop {
     } catch (err) {
       this.o.logger.warn("failed to take a snapshot image to send", { to: m.to.toString(16), error: String(err) });
       this.snapshotsSendFailed++;
+      this.o.metrics.snapshotSent(m.to, false);
       this.node.reportSnapshot(m.to, false);
       return;
     }
@@ -669,6 +680,7 @@ export class RaftLoop {
     }
     for (const [ctx, b] of this.readsInFlight) {
       if (b.deadline <= now) {
+        this.o.metrics.slowReadIndexes.inc(); // etcd: a read index that timed out
         this.readsInFlight.delete(ctx);
         for (const r of b.waiters) r.reject(Errors.timeout);
       } else if (now - b.sentAt >= READ_RETRY_MS && this.node.raft.lead !== 0n) {

@@ -20,6 +20,9 @@ export class RaftStats {
   recvAppendRequestCnt = 0;
   sendAppendRequestCnt = 0;
   private readonly followers = new Map<bigint, Follower>();
+  /** Told of each heartbeat sent and each heartbeat round trip (ms): /metrics. */
+  onHeartbeatSent?: (to: bigint) => void;
+  onRoundTrip?: (to: bigint, ms: number) => void;
 
   constructor(private readonly now: () => number = () => performance.now()) {}
 
@@ -27,6 +30,7 @@ export class RaftStats {
     for (const m of msgs) {
       if (m.type === MessageType.MsgApp) this.sendAppendRequestCnt++;
       else if (m.type === MessageType.MsgHeartbeat) {
+        this.onHeartbeatSent?.(m.to);
         const f = this.follower(m.to);
         f.heartbeatAt ??= this.now();
       }
@@ -39,7 +43,9 @@ export class RaftStats {
       else if (m.type === MessageType.MsgHeartbeatResp) {
         const f = this.followers.get(m.from);
         if (f?.heartbeatAt === undefined) continue;
-        this.succeeded(f, this.now() - f.heartbeatAt);
+        const ms = this.now() - f.heartbeatAt;
+        this.succeeded(f, ms);
+        this.onRoundTrip?.(m.from, ms);
         f.heartbeatAt = undefined;
       }
     }

@@ -66,7 +66,7 @@ import { IdGenerator } from "./id-generator.ts";
 import { AppliedWaiters } from "./applied-waiters.ts";
 import { LeaseOps } from "./lease-ops.ts";
 import { type AutoCompaction, startCompactor } from "./compactor.ts";
-import { renderServerMetrics } from "./server-metrics.ts";
+import { ServerMetrics } from "./server-metrics.ts";
 import { renderDebugVars } from "./debug-vars.ts";
 import { processCmdline } from "../runtime/cmdline.ts";
 import { openFilesLimit } from "../runtime/fd-limit.ts";
@@ -153,6 +153,8 @@ export class Server implements EtcdServer, PeerHandler {
   private readonly setTimer: (fn: () => void, ms: number) => unknown;
   private readonly clearTimer: (h: unknown) => void;
   private readonly appliedWaiters: AppliedWaiters;
+  /** etcd's Prometheus families (/metrics). */
+  readonly prom: ServerMetrics;
 
   constructor(private readonly o: ServerOptions) {
     this.setTimer = o.setTimeout ?? ((fn, ms) => setTimeout(fn, ms));
@@ -163,7 +165,9 @@ export class Server implements EtcdServer, PeerHandler {
     this.ids = new IdGenerator(o.memberId, o.clock());
     this.requestTimeoutMs = 5000 + 2 * o.electionMs;
     this.appliedWaiters = new AppliedWaiters({ appliedIndex: () => this.sm.appliedIndex, setTimer: this.setTimer, clearTimer: this.clearTimer });
+    this.prom = new ServerMetrics(o.sm.steps, o.sm.kvCounters, o.sm.leaseCounters);
     this.loop = new RaftLoop({
+      metrics: this.prom,
       memberId: o.memberId,
       node: o.node,
       log: o.log,
@@ -218,6 +222,7 @@ export class Server implements EtcdServer, PeerHandler {
       header: () => this.header(),
       propose: (init, ctx) => this.propose(init, ctx),
       checkQuota: (init) => this.checkQuota(init),
+      metrics: this.prom,
     });
     this.ops = new ClusterOps({
       memberId: o.memberId,
@@ -231,6 +236,19 @@ export class Server implements EtcdServer, PeerHandler {
       waitFor: (pred, ms, err) => this.waitFor(pred, ms, err),
       electionMs: o.electionMs,
       requestTimeoutMs: this.requestTimeoutMs,
+      metrics: this.prom,
+    });
+    this.loop.raftStats.onHeartbeatSent = (to) => this.prom.heartbeatSent(to, performance.now(), o.heartbeatMs);
+    this.loop.raftStats.onRoundTrip = (to, ms) => this.prom.peerRoundTripMs(to, ms);
+    this.prom.bind({
+      loop: () => this.loop,
+      sm: () => this.sm,
+      memberId: this.memberId,
+      isLearner: () => this.isLearner(),
+      transport: o.transport,
+      quotaBackendBytes: () => this.sm.quotaBackendBytes,
+      walBytesWritten: () => o.log.walBytesWritten ?? 0,
+      serverVersion: o.version,
     });
   }
 
@@ -340,6 +358,7 @@ export class Server implements EtcdServer, PeerHandler {
   // ---- leader changes, publishing, removal ----------------------------------------------------
 
   private leaderChanged(lead: bigint, _prev: bigint): void {
+    this.prom.leadershipChanged();
     if (lead === this.memberId) {
       // A new leader restarts lease deadlines from the checkpointed remaining TTLs, extended by
       // an election timeout so keepalives sent to the old leader are not lost (etcd's Promote).
@@ -415,6 +434,14 @@ export class Server implements EtcdServer, PeerHandler {
 
   receive(msgs: Message[]): void {
     this.loop.receive(msgs);
+  }
+
+  peerBytesReceived(from: bigint, n: number): void {
+    this.prom.peerBytesReceived(from, n);
+  }
+
+  peerBytesSent(to: bigint, n: number): void {
+    this.prom.peerBytesSent(to, n);
   }
 
   receiveSnapshot(m: Message, imagePath: string): Promise<void> {
@@ -602,18 +629,30 @@ export class Server implements EtcdServer, PeerHandler {
   }
 
   async defragment(_ctx: RequestContext): Promise<DefragmentResponse> {
-    await this.sm.defragment();
+    const t0 = performance.now();
+    this.prom.defragInflight.set(1);
+    try {
+      await this.sm.defragment();
+    } finally {
+      this.prom.defragInflight.set(0);
+    }
+    this.prom.backendDefrag.observe((performance.now() - t0) / 1000);
     return create(DefragmentResponseSchema, {});
   }
 
   // Hash and HashKV read this member's own store, as etcd's do: no quorum needed, so an
   // operator can compare members while the cluster has no leader.
   async hash(_ctx: RequestContext): Promise<HashResponse> {
-    return create(HashResponseSchema, { header: this.header(), hash: await this.sm.hash() });
+    const t0 = performance.now();
+    const hash = await this.sm.hash();
+    this.prom.hashDuration.observe((performance.now() - t0) / 1000);
+    return create(HashResponseSchema, { header: this.header(), hash });
   }
 
   async hashKV(req: HashKVRequest, _ctx: RequestContext): Promise<HashKVResponse> {
+    const t0 = performance.now();
     const r = await this.sm.hashKV(Number(req.revision));
+    this.prom.hashRevDuration.observe((performance.now() - t0) / 1000);
     return create(HashKVResponseSchema, { header: this.header(r.revision), hash: r.hash, compactRevision: BigInt(r.compactRevision) });
   }
 
@@ -630,7 +669,16 @@ export class Server implements EtcdServer, PeerHandler {
     return create(MoveLeaderResponseSchema, { header: this.header() });
   }
 
+  /** `/health`, counted in etcd_server_health_success / health_failures as etcd counts it. */
   async health(exclude: string[]): Promise<{ health: boolean; reason?: string }> {
+    const h = await this.checkHealth(exclude);
+    if (h.health) this.prom.healthSuccess.inc();
+    else this.prom.healthFailures.inc();
+    return h;
+  }
+
+  /** The health check alone (the member's own readiness poll; not counted). */
+  async checkHealth(exclude: string[]): Promise<{ health: boolean; reason?: string }> {
     const active = this.sm.alarms().filter((a) => !exclude.includes(AlarmType[a.alarm]));
     if (active.length > 0) return { health: false, reason: `ALARM ${AlarmType[active[0]!.alarm]}` };
     if (this.loop.leader() === 0n) return { health: false, reason: "RAFT NO LEADER" };
@@ -644,14 +692,7 @@ export class Server implements EtcdServer, PeerHandler {
   }
 
   metrics(): string {
-    return renderServerMetrics({
-      loop: this.loop,
-      sm: this.sm,
-      memberId: this.memberId,
-      isLearner: this.isLearner(),
-      transport: this.o.transport,
-      rss: process.memoryUsage().rss,
-    });
+    return this.prom.render();
   }
 
   debugVars(): string {

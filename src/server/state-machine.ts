@@ -31,6 +31,8 @@ import type { OpenCheckpointer } from "../storage/checkpointer.ts";
 import { AUTH_ROWS_SQL, authTableRows } from "../storage/auth-rows.ts";
 import { snapshotResponses } from "../snapshot/index.ts";
 import { type StepKind, StepDurations } from "./step-durations.ts";
+import { KvCounters } from "./kv-counters.ts";
+import { LeaseCounters } from "./lease-counters.ts";
 import { StateSpace } from "./state-space.ts";
 import { AlarmSet } from "./apply-alarm.ts";
 import { AuthStore } from "../auth/index.ts";
@@ -81,6 +83,10 @@ export interface StateMachineOptions {
   authEvents?: StateAuthEvents;
   /** Where the durations of the single-writer steps go; pass the same one to a replacing machine. */
   steps?: StepDurations;
+  /** Where the mvcc operation counts go; pass the same one to a replacing machine. */
+  kvCounters?: KvCounters;
+  /** Where lease grants and revokes are counted; pass the same one to a replacing machine. */
+  leaseCounters?: LeaseCounters;
   /**
    * Runs the state file's WAL checkpoints beside the writer (storage/checkpointer.ts); without
    * one, SQLite checkpoints inside commits on this thread.
@@ -159,6 +165,15 @@ export interface StateMachine {
   dbSizeInUse(): number;
   /** How long each step of the single-writer chain took (/metrics). */
   readonly steps: StepDurations;
+  /** The store's range, put, delete and txn counts (/metrics). */
+  readonly kvCounters: KvCounters;
+  readonly leaseCounters: LeaseCounters;
+  /** Keys the store holds now. */
+  keyCount(): number;
+  /** Open watch streams and their watchers (/metrics). */
+  watchCounts(): { streams: number; watchers: number };
+  /** The backend quota in effect, bytes. */
+  readonly quotaBackendBytes: number;
   /** Resolves once the physical deletion of the latest compaction is done (`physical`). */
   compactionDone(): Promise<void>;
   /** Sends progress notifications now (the timer calls this too). */
@@ -253,6 +268,8 @@ class Sm implements StateMachine {
   /** Page counts, compaction, reclamation and defragment (state-space.ts). */
   private readonly space: StateSpace;
   readonly steps: StepDurations;
+  readonly kvCounters: KvCounters;
+  readonly leaseCounters: LeaseCounters;
   private broken: unknown;
   private closed = false;
   private snapSeq = 0;
@@ -283,6 +300,8 @@ class Sm implements StateMachine {
       },
     };
     this.steps = o.steps ?? new StepDurations();
+    this.kvCounters = o.kvCounters ?? new KvCounters();
+    this.leaseCounters = o.leaseCounters ?? new LeaseCounters();
     const self = this;
     this.space = new StateSpace(
       {
@@ -321,6 +340,8 @@ class Sm implements StateMachine {
       lessor: this.lessor,
       alarms: this.alarmSet,
       header: o.header,
+      counters: this.kvCounters,
+      leaseCounters: this.leaseCounters,
       get stmts() {
         return self.stmts;
       },
@@ -512,7 +533,20 @@ class Sm implements StateMachine {
 
   // ---- reads ----
 
+  keyCount(): number {
+    return this.store.index.size;
+  }
+
+  watchCounts(): { streams: number; watchers: number } {
+    return { streams: this.hub.streamCount, watchers: this.hub.watcherCount };
+  }
+
+  get quotaBackendBytes(): number {
+    return this.o.quotaBackendBytes;
+  }
+
   async range(req: RangeRequest): Promise<RangeResponse> {
+    this.kvCounters.range.value++;
     const s = this.store;
     const current = s.revision;
     const asked = Number(req.revision);

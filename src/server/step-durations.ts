@@ -4,6 +4,7 @@
 // runs on the event loop, so this is how long writes (and everything else) waited behind it.
 // Exported in /metrics as a Prometheus histogram with one series per step kind; the space
 // reclamation test asserts on it that no step was a whole-database operation.
+import { Family, Histogram } from "./prometheus.ts";
 
 export type StepKind = "apply" | "commit" | "compact" | "reclaim" | "checkpoint" | "snapshot";
 
@@ -16,44 +17,31 @@ export const STEP_BUCKETS: readonly number[] = [
 
 export const STEP_METRIC = "etcd_debugging_server_apply_step_duration_seconds";
 
-interface Series {
-  readonly counts: number[]; // per bucket, not cumulative; the last one is +Inf
-  sum: number;
-  count: number;
-}
-
 export class StepDurations {
-  private readonly series = new Map<StepKind, Series>();
+  readonly family = new Family(
+    STEP_METRIC,
+    "How long each step of the apply loop (apply batch, commit, compaction or reclamation batch, checkpoint, snapshot copy) held it.",
+    "histogram",
+    ["step"],
+    () => new Histogram(STEP_BUCKETS),
+  );
+  private readonly series = new Map<StepKind, Histogram>();
+  /** Also told of each step (seconds): etcd's backend commit and snapshot histograms. */
+  onStep?: (kind: StepKind, sec: number) => void;
 
   /** Milliseconds of a monotonic clock; injected so tests can drive it. */
   constructor(readonly now: () => number = () => performance.now()) {
-    for (const k of STEP_KINDS) this.series.set(k, { counts: new Array<number>(STEP_BUCKETS.length + 1).fill(0), sum: 0, count: 0 });
+    for (const k of STEP_KINDS) this.series.set(k, this.family.with(k));
   }
 
   observe(kind: StepKind, ms: number): void {
-    const s = this.series.get(kind)!;
     const sec = ms / 1000;
-    let i = 0;
-    while (i < STEP_BUCKETS.length && sec > STEP_BUCKETS[i]!) i++;
-    s.counts[i]!++;
-    s.sum += sec;
-    s.count++;
+    this.series.get(kind)!.observe(sec);
+    this.onStep?.(kind, sec);
   }
 
   /** Prometheus text format. */
   render(): string {
-    let out = `# HELP ${STEP_METRIC} How long each step of the apply loop (apply batch, commit, compaction or reclamation batch, checkpoint, snapshot copy) held it.\n`;
-    out += `# TYPE ${STEP_METRIC} histogram\n`;
-    for (const [kind, s] of this.series) {
-      let cum = 0;
-      for (let i = 0; i < STEP_BUCKETS.length; i++) {
-        cum += s.counts[i]!;
-        out += `${STEP_METRIC}_bucket{step="${kind}",le="${STEP_BUCKETS[i]}"} ${cum}\n`;
-      }
-      out += `${STEP_METRIC}_bucket{step="${kind}",le="+Inf"} ${s.count}\n`;
-      out += `${STEP_METRIC}_sum{step="${kind}"} ${s.sum}\n`;
-      out += `${STEP_METRIC}_count{step="${kind}"} ${s.count}\n`;
-    }
-    return out;
+    return this.family.render();
   }
 }

@@ -121,6 +121,10 @@ export class WatchHub {
     for (const s of this.streams) s.resync();
   }
 
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
   get watcherCount(): number {
     let n = 0;
     for (const s of this.streams) n += s.size;

@@ -45,6 +45,11 @@ export async function openRaftLog(dir: string, opts: RaftLogOptions = {}): Promi
 }
 
 export class RaftLog implements Storage {
+  /** Bytes the WAL has written since open (/metrics). */
+  get walBytesWritten(): number {
+    return this.wal.bytesWritten;
+  }
+
   /** Entries <= offset are compacted; offset <= snap.index. */
   private offset: number;
   private offsetTerm: number;

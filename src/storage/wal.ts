@@ -306,10 +306,14 @@ export class Wal {
     await this.writeBatch(bytes, crc, this.appended, enc, inline);
   }
 
+  /** Bytes written to segment files since open (etcd_disk_wal_write_bytes_total). */
+  bytesWritten = 0;
+
   /** Writes one sealed batch at the end of the segment and fsyncs it. */
   private async writeBatch(bytes: Uint8Array, crc: number, state: StreamState, enc: RecordEncoder, inline: boolean): Promise<void> {
     try {
       await this.writeAll(this.fd, bytes, this.offset);
+      this.bytesWritten += bytes.length;
     } catch (err) {
       if (!isNoSpace(err)) {
         this.failure = err;
@@ -368,6 +372,7 @@ export class Wal {
     const fd = await this.fs.open(tmp, "create");
     try {
       await this.writeAll(fd, bytes, 0);
+      this.bytesWritten += bytes.length;
       if (!this.noFsync) await this.fs.fdatasync(fd);
       await this.fs.rename(tmp, path);
       if (!this.noFsync) await this.fs.fsyncDir(this.dir);

@@ -10,7 +10,7 @@ import type { PeerHandler, PeerMember } from "./types.ts";
 import { BodyTooLargeError, readBody, receiveSnapshotStream } from "./body.ts";
 import { checkPeer, type PeerCheckOptions } from "./peer-check.ts";
 import {
-  CLUSTER_VERSION, decodeBatch, formatId, Header, parseDecimalId, Paths, PromoteTexts, SERVER_VERSION,
+  CLUSTER_VERSION, decodeBatch, formatId, Header, parseDecimalId, parseHexId, Paths, PromoteTexts, SERVER_VERSION,
 } from "./wire.ts";
 
 export interface PeerEnv {
@@ -67,9 +67,13 @@ export function createPeerRoutes(o: PeerRoutesOptions): Hono<PeerEnv> {
     const refused = refuse(c);
     if (refused) return refused;
     let msgs;
+    const from = parseHexId(c.req.header(Header.from));
     try {
-      msgs = decodeBatch(await readBody(c.env.incoming, o.maxBatchBytes));
+      const body = await readBody(c.env.incoming, o.maxBatchBytes);
+      if (from !== undefined) o.handler.peerBytesReceived?.(from, body.length);
+      msgs = decodeBatch(body);
     } catch (e) {
+      if (from !== undefined) o.handler.peerReceiveFailure?.(from);
       return badBody(c, e);
     }
     if (msgs.length > 0) o.handler.receive(msgs);

@@ -50,6 +50,10 @@ export interface SenderContext {
   headers(to: bigint): Record<string, string>;
   now(): number;
   onUnreachable(id: bigint): void;
+  /** Message bytes handed to the connection for `id`. */
+  onBytesSent(id: bigint, n: number): void;
+  /** Messages (or a batch, or a stream's unacknowledged writes) to `id` that did not go out. */
+  onSendFailures(id: bigint, n: number): void;
   /** The peer answered 410: this member was removed. */
   onRemoved(): void;
   /** The peer answered 412: a member of another cluster, or not the member `id`. */
@@ -130,6 +134,7 @@ export class PeerSender {
     if (this.queue.length >= this.ctx.limits.maxQueue) {
       this.queue.shift();
       this.dropped++;
+      this.ctx.onSendFailures(this.id, 1);
     }
     this.queue.push(m);
   }
@@ -157,7 +162,9 @@ export class PeerSender {
     const encoded = this.queue.map(encodeMessage);
     this.queue = [];
     this.streamWrites++;
-    if (!s.write(frameBatch(encoded))) this.blocked = true;
+    const frame = frameBatch(encoded);
+    this.ctx.onBytesSent(this.id, frame.length);
+    if (!s.write(frame)) this.blocked = true;
     this.watchStall(s);
   }
 
@@ -287,6 +294,7 @@ export class PeerSender {
       if (this.stopped) return;
       this.ctx.logger.warn("lost TCP streaming connection with remote peer", { remote: formatId(this.id), url: url.href });
       // Whatever was written and not yet received is lost; raft resends what matters.
+      this.ctx.onSendFailures(this.id, 1);
       this.ctx.onUnreachable(this.id);
       this.dialFailed();
       this.kick();
@@ -299,6 +307,7 @@ export class PeerSender {
     if (this.inflight || this.timer !== undefined) return;
     const url = this.currentUrl();
     if (url === undefined) {
+      if (this.queue.length > 0) this.ctx.onSendFailures(this.id, this.queue.length);
       this.dropped += this.queue.length;
       this.queue = [];
       return;
@@ -316,11 +325,13 @@ export class PeerSender {
     this.inflight = true;
     this.requests++;
     const target = new URL(Paths.raft, url);
+    const body = frameBatch(encoded);
+    this.ctx.onBytesSent(this.id, body.length);
     this.ctx.http
       .request(target, {
         method: "POST",
         headers: { ...this.ctx.headers(this.id), "content-type": "application/octet-stream" },
-        body: frameBatch(encoded),
+        body,
         timeoutMs: this.ctx.limits.requestTimeoutMs,
       })
       .then(
@@ -360,6 +371,7 @@ export class PeerSender {
       this.timer = undefined;
       this.kick();
     }, this.backoffMs);
+    this.ctx.onSendFailures(this.id, 1);
     this.ctx.onUnreachable(this.id);
     // A stream that opened meanwhile carries what queued behind this batch without waiting.
     if (this.stream !== undefined) this.kick();

@@ -114,6 +114,8 @@ export async function createPeerTransport(opts: PeerTransportOptions): Promise<P
     limits,
     headers,
     now,
+    onBytesSent: (id, n) => opts.handler.peerBytesSent?.(id, n),
+    onSendFailures: (id, n) => opts.handler.peerSendFailures?.(id, n),
     onUnreachable: (id) => {
       if (!closed) opts.onUnreachable(id);
     },

@@ -84,6 +84,7 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
         socket.destroy();
         return;
       }
+      if (from !== undefined) o.handler.peerBytesReceived?.(from, chunk.length);
       const msgs: Message[] = [];
       let failure: unknown;
       try {
@@ -96,6 +97,7 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
         o.logger.warn("closed a raft message stream after a malformed frame", {
           from: from === undefined ? "" : formatId(from), error: failure instanceof Error ? failure.message : String(failure),
         });
+        if (from !== undefined) o.handler.peerReceiveFailure?.(from);
         socket.off("data", onData);
         socket.destroy();
       }

@@ -18,6 +18,12 @@ export interface PeerMember {
 export interface PeerHandler {
   /** Raft messages from a peer, in the order received. Must not throw. */
   receive(msgs: Message[]): void;
+  /** Raft message bytes read from and written to a peer (etcd_network_peer_*_bytes_total). */
+  peerBytesReceived?(from: bigint, n: number): void;
+  peerBytesSent?(to: bigint, n: number): void;
+  /** Sends to a peer that failed or were dropped, and bad input from one (etcd_network_peer_*_failures_total). */
+  peerSendFailures?(to: bigint, n: number): void;
+  peerReceiveFailure?(from: bigint): void;
   /**
    * A MsgSnap with its image: the transport has written the image to `imagePath` (a temp file the
    * handler now owns). Resolve once the snapshot is installed (or rejected).

@@ -42,3 +42,4 @@ export {
   v2Ids,
   waitV2Ready,
 } from "./v2.ts";
+export { checkHistogram, parseExposition, type PromFamily, type Sample, sampleValue } from "./prom-text.ts";

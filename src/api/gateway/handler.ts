@@ -63,6 +63,7 @@ function metaFor(ex: HttpExchange, withSignal: boolean, streaming = false): Call
     token: header(ex, "grpc-metadata-token"),
     authorization: header(ex, "authorization"),
     hasLeader: header(ex, "grpc-metadata-hasleader"),
+    clientApiVersion: header(ex, "grpc-metadata-client-api-version"),
     signal,
     timeoutMs,
     clientDeadline: true,

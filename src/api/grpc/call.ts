@@ -40,6 +40,8 @@ export interface GrpcRequestMeta {
   /** Metadata `authorization` (etcd reads it when `token` is absent). */
   readonly authorization?: string | undefined;
   readonly hasLeader: string | undefined;
+  /** Metadata `client-api-version`. */
+  readonly clientApiVersion?: string | undefined;
   readonly encoding: string | undefined;
   /** Metadata `grpc-timeout`: the call's deadline (see pipeline/deadline.ts). */
   readonly timeout?: string | undefined;
@@ -93,6 +95,7 @@ export class GrpcCall implements StreamSink {
       token: meta.token,
       authorization: meta.authorization,
       hasLeader: meta.hasLeader,
+      clientApiVersion: meta.clientApiVersion,
       commonName: meta.commonName,
       signal: this.abort?.signal,
       timeoutMs,
@@ -139,8 +142,11 @@ export class GrpcCall implements StreamSink {
    */
   private encode(msg: Message): Uint8Array | undefined {
     try {
-      const frame = this.method.frame;
-      return frame !== undefined ? frame(msg) : encodeFrame(toBinary(this.method.output, msg));
+      const f = this.method.frame;
+      const frame = f !== undefined ? f(msg) : encodeFrame(toBinary(this.method.output, msg));
+      // etcd's codec counts the marshalled message (the frame less its 5-byte prefix).
+      this.pipeline.calls.sentBytes.value += frame.length - 5;
+      return frame;
     } catch (err) {
       this.end(grpcError(Code.Internal, `grpc: error while marshaling: ${(err as Error)?.message ?? String(err)}`));
       return undefined;
@@ -187,6 +193,7 @@ export class GrpcCall implements StreamSink {
     if (bidi !== null) {
       const msgs = this.msgs.splice(0);
       for (const bytes of msgs) {
+        this.pipeline.calls.receivedBytes.value += bytes.length;
         let req: Message;
         try {
           req = decodeRequest(this.method.input, bytes);
@@ -218,6 +225,7 @@ export class GrpcCall implements StreamSink {
       this.end(grpcError(Code.Internal, "grpc: error unmarshalling request: EOF"));
       return;
     }
+    this.pipeline.calls.receivedBytes.value += bytes.length;
     let req: Message;
     try {
       req = decodeRequest(this.method.input, bytes);

@@ -80,6 +80,7 @@ export function createEngineGrpcHandler(pipeline: Pipeline, opts: GrpcCallOption
         authorization: h.get("authorization"),
         commonName,
         hasLeader: h.get("hasleader"),
+        clientApiVersion: h.get("client-api-version"),
         encoding: h.get("grpc-encoding"),
         timeout: h.get("grpc-timeout"),
       },

@@ -120,6 +120,7 @@ export function createNodeGrpcHandler(
         authorization: first(headers.authorization),
         commonName: commonName === undefined ? undefined : () => commonName(stream),
         hasLeader: first(headers.hasleader),
+        clientApiVersion: first(headers["client-api-version"]),
         encoding: first(headers["grpc-encoding"]),
         timeout: first(headers["grpc-timeout"]),
       },

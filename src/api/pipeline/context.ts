@@ -11,6 +11,8 @@ export interface CallMeta {
   readonly authorization?: string | undefined;
   /** gRPC metadata `hasleader` (clientv3.WithRequireLeader). */
   readonly hasLeader?: string | undefined;
+  /** gRPC metadata `client-api-version` (clientv3 sends its major.minor): /metrics only. */
+  readonly clientApiVersion?: string | undefined;
   /**
    * The verified client certificate's common name: gRPC over TLS with --client-cert-auth only
    * (etcd ignores it for gateway requests). A function: most calls never need it.

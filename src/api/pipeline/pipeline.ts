@@ -10,14 +10,17 @@ import type { Logger } from "../../server/logger.ts";
 import type { EtcdServer, RequestContext, WatchStream } from "../../server/types.ts";
 import type { AnyRule } from "../rpc/auth-rules.ts";
 import type { BidiHandler, BidiMethod, CallScope, RpcMethod, ServerStreamMethod, StreamSink, UnaryMethod } from "../rpc/method.ts";
-import { methodOf } from "../rpc/table.ts";
+import { methodOf, rpcTable } from "../rpc/table.ts";
 import { KV, Lease, Watch } from "../../gen/rpc_pb.ts";
 import { authorize, authorizeRenew, needsIdentity, watchPermission } from "./authorize.ts";
+import { CallMetrics, type MethodCounters } from "./call-metrics.ts";
 import { buildContext, type CallMeta } from "./context.ts";
 import { CallDeadline, deadlineError, deadlineExceeded, type DeadlineTimers, globalDeadlineTimers } from "./deadline.ts";
 
 export class Pipeline {
   private readonly scope: CallScope;
+  /** go-grpc-prometheus' counters of the calls that enter here (/metrics). */
+  readonly calls = new CallMetrics(rpcTable.values());
 
   constructor(
     readonly server: EtcdServer,
@@ -32,15 +35,29 @@ export class Pipeline {
 
   /** A unary call from a transport. */
   unary(method: UnaryMethod, req: Message, meta: CallMeta): Promise<Message> {
-    this.count(method);
+    const mc = this.calls.of(method);
+    mc.started.value++;
+    mc.received.value++;
+    this.calls.clientRequest(false, meta.clientApiVersion);
     const ctx = buildContext(meta);
     const dl = this.deadline(meta, ctx);
-    if (dl === EXPIRED) return Promise.reject(deadlineExceeded);
+    if (dl === EXPIRED) return Promise.reject(mc.failed(deadlineExceeded));
+    // Without a deadline the call's own settlement counts it; with one, the race's.
+    const counted = dl === undefined ? mc : undefined;
     const pending = this.identify(method.policy.auth, ctx);
-    const p = pending !== undefined ? pending.then(() => this.invoke(method, req, ctx)) : this.invoke(method, req, ctx);
+    const p = pending !== undefined ? pending.then(() => this.invoke(method, req, ctx, counted)) : this.invoke(method, req, ctx, counted);
     if (dl === undefined) return p;
     const expired = deadlineError(method.policy.proposes === true ? "proposal" : "unary", meta.clientDeadline === true);
-    return dl.race(p, expired).finally(() => dl.clear());
+    return dl.race(p, expired).then(
+      (res) => {
+        dl.clear();
+        return mc.succeeded(res);
+      },
+      (err: unknown) => {
+        dl.clear();
+        return Promise.reject(mc.failed(this.mapError(err)));
+      },
+    );
   }
 
   /**
@@ -61,31 +78,39 @@ export class Pipeline {
    * A unary call with a context whose identity is already resolved: internal calls (Lock and
    * Election on KV, Lease, Watch) and HTTP routes that built theirs with httpContext().
    */
-  invoke(method: UnaryMethod, req: Message, ctx: RequestContext): Promise<Message> {
+  invoke(method: UnaryMethod, req: Message, ctx: RequestContext, mc?: MethodCounters): Promise<Message> {
     try {
       this.gate(method, req, ctx);
       this.limits(method, req);
       const after = authorize(this.server, method.policy.auth, req, ctx, this.identityErrors.get(ctx));
       const p = method.call(this.scope, req, ctx);
-      if (after === undefined) return p.catch((err: unknown) => Promise.reject(this.mapError(err)));
+      if (after === undefined) {
+        if (mc === undefined) return p.catch((err: unknown) => Promise.reject(this.mapError(err)));
+        return p.then(mc.succeeded, (err: unknown) => Promise.reject(mc.failed(this.mapError(err))));
+      }
       return p.then(
         (res) => {
           after();
-          return res;
+          return mc === undefined ? res : mc.succeeded(res);
         },
-        (err: unknown) => Promise.reject(this.mapError(err)),
+        (err: unknown) => Promise.reject(mc === undefined ? this.mapError(err) : mc.failed(this.mapError(err))),
       );
     } catch (err) {
-      return Promise.reject(this.mapError(err));
+      return Promise.reject(mc === undefined ? this.mapError(err) : mc.failed(this.mapError(err)));
     }
   }
 
   /** A server-streaming call: the checks run before the first response. */
   async *serverStream(method: ServerStreamMethod, req: Message, meta: CallMeta): AsyncGenerator<Message> {
-    this.count(method);
+    const mc = this.calls.of(method);
+    mc.started.value++;
+    mc.received.value++;
+    this.calls.clientRequest(true, meta.clientApiVersion);
     const ctx = buildContext(meta);
     const dl = this.deadline(meta, ctx);
-    if (dl === EXPIRED) throw deadlineExceeded;
+    if (dl === EXPIRED) throw mc.failed(deadlineExceeded);
+    // The status it ended with; a stream abandoned by its consumer (the client left) is Canceled.
+    let code: number = Code.Canceled;
     const expired = dl === undefined ? undefined : deadlineError("server-stream", meta.clientDeadline === true);
     let lost: EtcdError | undefined;
     let unsubscribe: (() => void) | undefined;
@@ -104,14 +129,19 @@ export class Pipeline {
         const r = dl === undefined ? await it.next() : await dl.race(it.next(), expired!);
         if (r.done) {
           it = undefined;
+          code = Code.OK;
           break;
         }
         if (lost !== undefined) throw lost;
+        mc.sent.value++;
         yield r.value;
       }
     } catch (err) {
-      throw this.mapError(err);
+      const e = this.mapError(err);
+      code = e.code;
+      throw e;
     } finally {
+      mc.handled(code);
       unsubscribe?.();
       dl?.clear();
       if (it !== undefined) void it.return?.()?.catch(() => undefined);
@@ -123,7 +153,9 @@ export class Pipeline {
    * ends the stream with its error. hasleader streams end with "no leader" when it is lost.
    */
   bidi(method: BidiMethod, meta: CallMeta, sink: StreamSink): BidiHandler {
-    this.count(method);
+    const mc = this.calls.of(method);
+    mc.started.value++;
+    this.calls.clientRequest(true, meta.clientApiVersion);
     const ctx = buildContext(meta);
     const dl = this.deadline(meta, ctx);
     let handler: BidiHandler | null = null;
@@ -136,6 +168,7 @@ export class Pipeline {
         if (done) return;
         try {
           sink.send(msg);
+          mc.sent.value++;
         } catch (err) {
           this.logger?.warn("failed to send a stream response", { method: method.path, error: String(err) });
           safe.end(err);
@@ -146,8 +179,10 @@ export class Pipeline {
         done = true;
         unsubscribe?.();
         if (dl !== undefined && dl !== EXPIRED) dl.clear();
+        const e = err === undefined ? undefined : this.mapError(err);
+        mc.handled(e === undefined ? Code.OK : e.code);
         try {
-          sink.end(err === undefined ? undefined : this.mapError(err));
+          sink.end(e);
         } finally {
           handler?.close();
         }
@@ -191,6 +226,7 @@ export class Pipeline {
     return {
       message(req) {
         if (done) return;
+        mc.received.value++;
         if (handler === null) queued?.push(req);
         else handler.message(req);
       },
@@ -199,6 +235,8 @@ export class Pipeline {
         else handler.end();
       },
       close() {
+        // The client went away before the stream ended: grpc-go's handler sees Canceled.
+        if (!done) mc.handled(Code.Canceled);
         done = true;
         unsubscribe?.();
         if (dl !== undefined && dl !== EXPIRED) dl.clear();
@@ -224,21 +262,9 @@ export class Pipeline {
 
   // ---- metrics ------------------------------------------------------------------------------
 
-  /** Calls started per method (gRPC and gateway), go-grpc-prometheus's grpc_server_started_total. */
-  private readonly started = new Map<RpcMethod, number>();
-
-  private count(method: RpcMethod): void {
-    this.started.set(method, (this.started.get(method) ?? 0) + 1);
-  }
-
   /** The call counters in Prometheus text form (appended to the member's /metrics). */
   metrics(): string {
-    let out = "# HELP grpc_server_started_total Total number of RPCs started on the server.\n# TYPE grpc_server_started_total counter\n";
-    for (const [m, n] of this.started) {
-      const slash = m.path.lastIndexOf("/");
-      out += `grpc_server_started_total{grpc_method="${m.path.slice(slash + 1)}",grpc_service="${m.path.slice(1, slash)}",grpc_type="${m.kind}"} ${n}\n`;
-    }
-    return out;
+    return this.calls.render();
   }
 
   // ---- interceptors -------------------------------------------------------------------------
