@@ -1,0 +1,102 @@
+// The build writes each generated file's descriptor as a literal (scripts/embed-descriptors.ts,
+// src/protobuf/embedded-file.ts). These tests rebuild every file of src/gen that way and hold it
+// to what fileDesc decodes: the same FileDescriptorProto (own fields, defaults, bytes) and the
+// same descriptors (messages, fields, enums, services), so the built program encodes, decodes and
+// prints exactly as the sources do.
+import { describe, expect, test } from "bun:test";
+import { type DescField, type DescMessage, toBinary } from "@bufbuild/protobuf";
+import type { GenFile } from "@bufbuild/protobuf/codegenv2";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import { readdirSync } from "node:fs";
+import { resolve } from "node:path";
+import { embeddedFileSource } from "../../scripts/embed-descriptors.ts";
+import { embeddedFile } from "../../src/protobuf/index.ts";
+
+const genDir = resolve(import.meta.dir, "..", "..", "src", "gen");
+
+async function generatedFiles(): Promise<GenFile[]> {
+  const files: GenFile[] = [];
+  for (const name of readdirSync(genDir).filter((n) => n.endsWith("_pb.ts")).sort()) {
+    const mod = (await import(resolve(genDir, name))) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(mod)) if (k.startsWith("file_")) files.push(v as GenFile);
+  }
+  return files;
+}
+
+function rebuild(file: GenFile): GenFile {
+  const { defaults, root } = embeddedFileSource(file);
+  const make = new Function("embeddedFile", "imports", `return embeddedFile(${defaults}, ${root}, imports);`) as (e: typeof embeddedFile, i: GenFile[]) => GenFile;
+  return make(embeddedFile, file.dependencies);
+}
+
+/** Every property a reader can see: own fields, then defaults from the prototype, recursively. */
+function sameMessage(a: unknown, b: unknown, path: string): void {
+  if (Array.isArray(a) || Array.isArray(b)) {
+    expect(Array.isArray(a) && Array.isArray(b), path).toBe(true);
+    const x = a as unknown[];
+    const y = b as unknown[];
+    expect(y.length, path).toBe(x.length);
+    x.forEach((v, i) => sameMessage(v, y[i], `${path}[${i}]`));
+    return;
+  }
+  if (typeof a !== "object" || a === null) {
+    expect(b, path).toBe(a);
+    return;
+  }
+  const o = a as Record<string, unknown>;
+  const p = b as Record<string, unknown>;
+  expect(Object.keys(p), `${path} own fields`).toEqual(Object.keys(o));
+  const inherited = Object.keys(Object.getPrototypeOf(o) as object);
+  expect(Object.keys(Object.getPrototypeOf(p) as object), `${path} defaults`).toEqual(inherited);
+  for (const k of new Set([...Object.keys(o), ...inherited])) sameMessage(o[k], p[k], `${path}.${k}`);
+}
+
+function fieldShape(field: DescField): unknown {
+  // Every property of the field, whatever its kind (list, map, scalar, enum, message).
+  const f = field as unknown as Record<string, unknown> & { message?: DescMessage; enum?: { typeName: string }; oneof?: { name: string }; getDefaultValue?: () => unknown };
+  const keys = ["name", "number", "fieldKind", "localName", "jsonName", "scalar", "presence", "packed", "listKind", "mapKind", "mapKey", "longAsString", "delimitedEncoding"];
+  return {
+    ...Object.fromEntries(keys.map((k) => [k, f[k]])),
+    message: f.message?.typeName, enum: f.enum?.typeName, oneof: f.oneof?.name, default: f.getDefaultValue?.(),
+  };
+}
+
+function messageShape(m: DescMessage): unknown {
+  return {
+    typeName: m.typeName, fields: m.fields.map(fieldShape), oneofs: m.oneofs.map((o) => [o.name, o.localName, o.fields.map((f) => f.name)]),
+    nested: m.nestedMessages.map(messageShape), enums: m.nestedEnums.map((e) => [e.typeName, e.values.map((v) => [v.name, v.number, v.localName])]),
+  };
+}
+
+function fileShape(f: GenFile): unknown {
+  return {
+    name: f.name, edition: f.edition, dependencies: f.dependencies.map((d) => d.name),
+    messages: f.messages.map(messageShape),
+    enums: f.enums.map((e) => [e.typeName, e.sharedPrefix, e.values.map((v) => [v.name, v.number, v.localName])]),
+    services: f.services.map((s) => [s.typeName, s.methods.map((m) => [m.name, m.localName, m.methodKind, m.input.typeName, m.output.typeName])]),
+  };
+}
+
+describe("descriptors embedded as literals", async () => {
+  const files = await generatedFiles();
+
+  test("every generated file is covered", () => {
+    expect(files.map((f) => f.proto.name)).toContain("rpc.proto");
+    expect(files.length).toBeGreaterThanOrEqual(9);
+  });
+
+  for (const file of files) {
+    test(`${file.proto.name}: the same FileDescriptorProto and descriptors as fileDesc`, () => {
+      const built = rebuild(file);
+      sameMessage(file.proto, built.proto, file.proto.name);
+      expect(toBinary(FileDescriptorProtoSchema, built.proto)).toEqual(toBinary(FileDescriptorProtoSchema, file.proto));
+      expect(fileShape(built)).toEqual(fileShape(file));
+    });
+  }
+
+  test("a message type that is not a descriptor is refused, not written out wrongly", () => {
+    const file = files.find((f) => f.proto.name === "kv.proto")!;
+    const odd = { ...file, proto: Object.assign(Object.create(file.proto), { extra: new Uint8Array(1) }) } as unknown as GenFile;
+    expect(() => embeddedFileSource(odd)).toThrow(/unexpected prototype chain|unsupported value/);
+  });
+});
