@@ -54,9 +54,12 @@ export const HUFFMAN_LENGTHS: Uint8Array = Uint8Array.from(CODE_LENGTHS);
 // Decoding walks a nibble at a time through a state machine built from the code tree: a state is
 // an internal tree node (256 of them, root = 0); each (state, nibble) entry holds the next state,
 // whether a symbol was completed (at most one: no code is shorter than 5 bits) and the symbol.
+// The machine is built on the first Huffman-coded string, not at import: building it costs a cold
+// process 1-5 ms, and a peer that sends its header strings raw (as this server does) never needs it.
 const EMIT = 0x100;
 const FAIL = 0x200;
-const { DECODE_TABLE, ACCEPTING } = (() => {
+let decoding: { DECODE_TABLE: Int32Array; ACCEPTING: Uint8Array } | undefined;
+function buildDecoder(): { DECODE_TABLE: Int32Array; ACCEPTING: Uint8Array } {
   const left = new Int32Array(256).fill(-1 << 20);
   const right = new Int32Array(256).fill(-1 << 20);
   let nodes = 1;
@@ -104,7 +107,7 @@ const { DECODE_TABLE, ACCEPTING } = (() => {
     accepting[node] = 1;
   }
   return { DECODE_TABLE: table, ACCEPTING: accepting };
-})();
+}
 
 export class HuffmanError extends Error {}
 
@@ -113,6 +116,7 @@ export class HuffmanError extends Error {}
  * Invariant: out.length >= huffmanDecodedMaxLength(end - start).
  */
 export function huffmanDecode(src: Uint8Array, start: number, end: number, out: Uint8Array): number {
+  const { DECODE_TABLE, ACCEPTING } = (decoding ??= buildDecoder());
   let state = 0;
   let n = 0;
   for (let i = start; i < end; i++) {
