@@ -7,44 +7,119 @@ import { resolve } from "node:path";
 const EMBEDDED_FILE = resolve(import.meta.dir, "..", "src", "protobuf", "embedded-file.ts");
 
 /**
- * The two literal arguments of embeddedFile for a file: the field defaults per message type and
- * the function building the FileDescriptorProto (`m(type, ownFields)` per message).
+ * The two literal arguments of embeddedFile for a file: the field defaults per descriptor message
+ * type, and the function building the file's whole descriptor graph — the DescFile with its
+ * messages, fields, enums and services and the FileDescriptorProto beneath them — as protobuf-es's
+ * registry built it. Objects of the files it imports are reached through `I` (the imports).
+ * Anything of a shape this does not know (accessors, symbols, maps, other functions) stops the
+ * build instead of being written out wrongly.
  */
 export function embeddedFileSource(file: GenFile): { defaults: string; root: string } {
-  const types = new Map<string, { index: number; proto: object }>();
+  // Objects of imported files: a path from the import that reaches them.
+  const external = new Map<object, string>();
+  file.dependencies.forEach((dep, i) => {
+    const queue: Array<[object, string]> = [[dep, `I[${i}]`]];
+    while (queue.length > 0) {
+      const [o, path] = queue.shift()!;
+      if (external.has(o)) continue;
+      external.set(o, path);
+      for (const [k, v] of Object.entries(o)) {
+        if (typeof v === "object" && v !== null && !external.has(v)) queue.push([v, `${path}[${JSON.stringify(k)}]`]);
+      }
+    }
+  });
+  const fail = (what: string): never => {
+    throw new Error(`embed-descriptors: ${file.proto.name}: ${what}`);
+  };
+  // How often each object of this file is referenced: once-referenced objects are written inline
+  // in their one referrer's literal, the others get a variable.
+  const refs = new Map<object, number>();
+  const count = (o: object) => {
+    if (external.has(o)) return;
+    const n = (refs.get(o) ?? 0) + 1;
+    refs.set(o, n);
+    if (n > 1) return;
+    if (Object.getOwnPropertySymbols(o).length > 0) fail("an object with symbol keys");
+    for (const [k, d] of Object.entries(Object.getOwnPropertyDescriptors(o))) {
+      if (!("value" in d) || (!Array.isArray(o) && (!d.enumerable || !d.writable || !d.configurable))) fail(`${k}: not a plain data property`);
+      if (typeof d.value === "object" && d.value !== null) count(d.value);
+    }
+  };
+  count(file);
+  refs.set(file, 2); // the root is returned through its variable
+  const types = new Map<object, number>();
   const defaults: string[] = [];
-  const value = (v: unknown, path: string): string => {
-    if (typeof v === "string" || typeof v === "boolean") return JSON.stringify(v);
-    if (typeof v === "number") {
-      if (!Number.isFinite(v) || Object.is(v, -0)) throw new Error(`embed-descriptors: ${path}: unsupported number ${v}`);
-      return String(v);
+  const vars = new Map<object, number>();
+  const state = new Map<object, "open" | "done">();
+  const statements: string[] = [];
+  // Back references (cycles: a field's parent message, a method's service): written as 0 in the
+  // literal, so the key keeps its place, and set once every object exists.
+  const patches: string[] = [];
+  const key = (k: string) => (/^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k));
+  /** The literal of o; references to objects still being written become patches at `path`. */
+  const literal = (o: object, path: string): string => {
+    const proto = Object.getPrototypeOf(o) as object | null;
+    const value = (v: unknown, k: string, at: string): string => {
+      if (typeof v === "string" || typeof v === "boolean") return JSON.stringify(v);
+      if (typeof v === "number") return Object.is(v, -0) || !Number.isFinite(v) ? fail(`${k}: number ${v}`) : String(v);
+      if (typeof v === "bigint") return `${v}n`;
+      if (v === undefined) return "undefined";
+      if (typeof v === "object" && v !== null) {
+        const ext = external.get(v);
+        if (ext !== undefined) return ext;
+        if (refs.get(v) === 1) return literal(v, at);
+        const st = state.get(v);
+        if (st === undefined) emit(v);
+        if (state.get(v) === "open") {
+          patches.push(`${at}=o[${vars.get(v)}];`);
+          return "0";
+        }
+        return `o[${vars.get(v)}]`;
+      }
+      if (typeof v === "function") {
+        // The registry's functions: descriptions and proto3 defaults, fixed for a given descriptor.
+        if (k === "toString") return `function(){return ${JSON.stringify((v as () => string).call(o))}}`;
+        if (k === "getDefaultValue") {
+          const d = (v as () => unknown)();
+          if (d === undefined || typeof d === "string" || typeof d === "number" || typeof d === "boolean" || typeof d === "bigint") return `()=>${value(d, k, at)}`;
+        }
+      }
+      return fail(`${k}: unsupported value ${String(v)}`);
+    };
+    if (Array.isArray(o)) {
+      if (proto !== Array.prototype) fail("an array with another prototype");
+      return `[${o.map((v, i) => value(v, String(i), `${path}[${i}]`)).join(",")}]`;
     }
-    if (v === undefined) return "undefined";
-    if (Array.isArray(v)) return `[${v.map((x, i) => value(x, `${path}[${i}]`)).join(",")}]`;
-    if (typeof v === "object" && v !== null && typeof (v as { $typeName?: unknown }).$typeName === "string") return message(v as Record<string, unknown>, path);
-    throw new Error(`embed-descriptors: ${path}: unsupported value ${String(v)}`);
-  };
-  const message = (msg: Record<string, unknown>, path: string): string => {
-    const typeName = msg.$typeName as string;
-    const proto = Object.getPrototypeOf(msg) as object;
-    if (Object.getPrototypeOf(proto) !== Object.prototype) throw new Error(`embed-descriptors: ${path}: unexpected prototype chain`);
-    let t = types.get(typeName);
-    if (t === undefined) {
-      t = { index: defaults.length, proto };
-      types.set(typeName, t);
-      const d = Object.entries(Object.getOwnPropertyDescriptors(proto)).map(([k, desc]) => {
-        if (!("value" in desc) || !desc.enumerable || !desc.writable || !desc.configurable) throw new Error(`embed-descriptors: ${typeName}.${k}: unexpected default property`);
-        return `${JSON.stringify(k)}:${value(desc.value, `${typeName}.${k}`)}`;
-      });
-      defaults.push(`{${d.join(",")}}`);
-    } else if (t.proto !== proto) {
-      throw new Error(`embed-descriptors: ${path}: two prototypes for ${typeName}`);
+    let head = "";
+    if (proto !== Object.prototype) {
+      // A descriptor message (google.protobuf.*Proto): its unset fields live on a shared prototype.
+      if (proto === null || Object.getPrototypeOf(proto) !== Object.prototype || typeof (o as { $typeName?: unknown }).$typeName !== "string") fail("an object with an unknown prototype");
+      let t = types.get(proto!);
+      if (t === undefined) {
+        t = defaults.length;
+        types.set(proto!, t);
+        const entries = Object.entries(Object.getOwnPropertyDescriptors(proto!)).map(([k, d]) => {
+          if (!("value" in d) || !d.enumerable || !d.writable || !d.configurable || (typeof d.value === "object" && d.value !== null)) fail(`${k}: unexpected default`);
+          return `${key(k)}:${value(d.value, k, "")}`;
+        });
+        defaults.push(`{${entries.join(",")}}`);
+      }
+      head = `__proto__:P[${t}],`;
     }
-    const own = Object.keys(msg).map((k) => `${JSON.stringify(k)}:${value(msg[k], `${path}.${k}`)}`);
-    return `m(${t.index},{${own.join(",")}})`;
+    const props = Object.keys(o).map((k) => `${key(k)}:${value((o as Record<string, unknown>)[k], k, `${path}[${JSON.stringify(k)}]`)}`);
+    return `{${head}${props.join(",")}}`;
   };
-  const root = message(file.proto as unknown as Record<string, unknown>, file.proto.name);
-  return { defaults: `[${defaults.join(",")}]`, root: `(m)=>${root}` };
+  /** Writes o (after the objects it refers to, where no cycle forbids) as `o[n]=literal`. */
+  const emit = (o: object) => {
+    const n = vars.size;
+    vars.set(o, n);
+    state.set(o, "open");
+    const lit = literal(o, `o[${n}]`);
+    state.set(o, "done");
+    statements.push(`o[${n}]=${lit};`);
+  };
+  emit(file);
+  return { defaults: `[${defaults.join(",")}]`, root: `(P,I)=>{const o=[];\n${[...statements, ...patches].join("\n")}\nreturn o[0];}` };
 }
 
 const FILE_DESC = /(export const (file_\w+): GenFile = \/\*@__PURE__\*\/\s*)fileDesc\("[A-Za-z0-9+/=]*"(?:, (\[[\w, ]*\]))?\);/;
@@ -60,8 +135,12 @@ export const embedDescriptors: import("bun").BunPlugin = {
       const [, head, name, imports] = found;
       const file = ((await import(args.path)) as Record<string, GenFile>)[name!];
       if (file === undefined) throw new Error(`embed-descriptors: ${args.path} exports no ${name}`);
+      // embeddedFileSource reaches the imports by their position in file.dependencies.
+      const names = imports === undefined ? [] : imports.slice(1, -1).split(",").map((n) => n.trim()).filter((n) => n !== "");
+      const expected = file.dependencies.map((d) => `file_${d.name.replace(/\W/g, "_")}`);
+      if (names.join() !== expected.join()) throw new Error(`embed-descriptors: ${args.path} imports [${names}], its descriptor depends on [${expected}]`);
       const { defaults, root } = embeddedFileSource(file);
-      const call = `embeddedFile(${defaults}, ${root}${imports ? `, ${imports}` : ""});`;
+      const call = `embeddedFile(${defaults}, ${root}, ${imports ?? "[]"});`;
       const contents = `import { embeddedFile } from ${JSON.stringify(EMBEDDED_FILE)};\n${src.replace(FILE_DESC, () => `${head}${call}`)}`;
       return { contents, loader: "ts" };
     });

@@ -1,2 +1,2 @@
 // Support for the generated protobuf code (src/gen).
-export { embeddedFile, type MakeMessage } from "./embedded-file.ts";
+export { embeddedFile } from "./embedded-file.ts";

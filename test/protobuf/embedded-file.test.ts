@@ -1,8 +1,8 @@
-// The build writes each generated file's descriptor as a literal (scripts/embed-descriptors.ts,
+// The build writes each generated file's descriptors as a literal (scripts/embed-descriptors.ts,
 // src/protobuf/embedded-file.ts). These tests rebuild every file of src/gen that way and hold it
-// to what fileDesc decodes: the same FileDescriptorProto (own fields, defaults, bytes) and the
-// same descriptors (messages, fields, enums, services), so the built program encodes, decodes and
-// prints exactly as the sources do.
+// to what fileDesc builds: the same graph of descriptor objects, the same FileDescriptorProto
+// (own fields, defaults, bytes) and the same descriptors (messages, fields, enums, services), so
+// the built program encodes, decodes and prints exactly as the sources do.
 import { describe, expect, test } from "bun:test";
 import { type DescField, type DescMessage, toBinary } from "@bufbuild/protobuf";
 import type { GenFile } from "@bufbuild/protobuf/codegenv2";
@@ -26,7 +26,60 @@ async function generatedFiles(): Promise<GenFile[]> {
 function rebuild(file: GenFile): GenFile {
   const { defaults, root } = embeddedFileSource(file);
   const make = new Function("embeddedFile", "imports", `return embeddedFile(${defaults}, ${root}, imports);`) as (e: typeof embeddedFile, i: GenFile[]) => GenFile;
-  return make(embeddedFile, file.dependencies);
+  return make(embeddedFile, [...file.dependencies]);
+}
+
+/**
+ * The two descriptor graphs are the same: walked side by side, each object of the original has
+ * one counterpart (imported files' objects are the very same ones), with the same own keys in the
+ * same order, the same defaults behind them, equal values, and functions that answer alike.
+ */
+function sameGraph(a: GenFile, b: GenFile): number {
+  const pairs = new Map<object, object>();
+  const imported = new Set<object>();
+  const collect = (o: object) => {
+    if (imported.has(o)) return;
+    imported.add(o);
+    for (const v of Object.values(o)) if (typeof v === "object" && v !== null) collect(v);
+  };
+  for (const d of a.dependencies) collect(d);
+  const walk = (x: unknown, y: unknown, path: string): void => {
+    if (typeof x === "function") {
+      expect(typeof y, path).toBe("function");
+      return;
+    }
+    if (typeof x !== "object" || x === null) {
+      expect(y, path).toBe(x);
+      return;
+    }
+    if (imported.has(x)) {
+      expect(y === x, `${path} is the imported object itself`).toBe(true);
+      return;
+    }
+    const seen = pairs.get(x);
+    if (seen !== undefined) {
+      expect(seen === y, `${path} is the same object wherever it is reached`).toBe(true);
+      return;
+    }
+    expect(typeof y === "object" && y !== null, path).toBe(true);
+    pairs.set(x, y as object);
+    const o = x as Record<string, unknown>;
+    const p = y as Record<string, unknown>;
+    expect(Array.isArray(p), path).toBe(Array.isArray(o));
+    expect(Object.keys(p), `${path} own keys`).toEqual(Object.keys(o));
+    const po = Object.getPrototypeOf(o) as object;
+    const pp = Object.getPrototypeOf(p) as object;
+    if (po === Object.prototype || po === Array.prototype) expect(pp === po, `${path} prototype`).toBe(true);
+    else expect(Object.entries(pp), `${path} defaults`).toEqual(Object.entries(po));
+    for (const k of Object.keys(o)) {
+      walk(o[k], p[k], `${path}.${k}`);
+      if (k === "toString") expect((p[k] as () => string).call(p), `${path}.toString()`).toBe((o[k] as () => string).call(o));
+      if (k === "getDefaultValue" && typeof o[k] === "function") expect((p[k] as () => unknown)(), `${path}.getDefaultValue()`).toEqual((o[k] as () => unknown)());
+    }
+    for (const k of Object.keys(po)) if (!Object.hasOwn(o, k)) expect(p[k], `${path}.${k} (default)`).toEqual(o[k]);
+  };
+  walk(a, b, a.proto.name);
+  return pairs.size;
 }
 
 /** Every property a reader can see: own fields, then defaults from the prototype, recursively. */
@@ -88,15 +141,18 @@ describe("descriptors embedded as literals", async () => {
   for (const file of files) {
     test(`${file.proto.name}: the same FileDescriptorProto and descriptors as fileDesc`, () => {
       const built = rebuild(file);
+      expect(sameGraph(file, built)).toBeGreaterThan(10);
       sameMessage(file.proto, built.proto, file.proto.name);
       expect(toBinary(FileDescriptorProtoSchema, built.proto)).toEqual(toBinary(FileDescriptorProtoSchema, file.proto));
       expect(fileShape(built)).toEqual(fileShape(file));
     });
   }
 
-  test("a message type that is not a descriptor is refused, not written out wrongly", () => {
+  test("a value of a shape the writer does not know stops the build", () => {
     const file = files.find((f) => f.proto.name === "kv.proto")!;
-    const odd = { ...file, proto: Object.assign(Object.create(file.proto), { extra: new Uint8Array(1) }) } as unknown as GenFile;
-    expect(() => embeddedFileSource(odd)).toThrow(/unexpected prototype chain|unsupported value/);
+    const odd = { ...file, extra: new Map() } as unknown as GenFile;
+    expect(() => embeddedFileSource(odd)).toThrow(/unknown prototype/);
+    const fn = { ...file, resolve: () => 1 } as unknown as GenFile;
+    expect(() => embeddedFileSource(fn)).toThrow(/unsupported value/);
   });
 });
