@@ -123,6 +123,37 @@ export function embeddedFileSource(file: GenFile): { defaults: string; root: str
 }
 
 const FILE_DESC = /(export const (file_\w+): GenFile = \/\*@__PURE__\*\/\s*)fileDesc\("[A-Za-z0-9+/=]*"(?:, (\[[\w, ]*\]))?\);/;
+const DESC_CALL = /\b(messageDesc|enumDesc|serviceDesc)\((file_\w+), (\d+(?:, \d+)*)\)/g;
+
+/**
+ * The source of a generated module with its descriptors embedded: fileDesc becomes embeddedFile
+ * with the literal of `file` (what the module's fileDesc call returns), and each messageDesc,
+ * enumDesc and serviceDesc call becomes the property path it walks (a call per export, with an
+ * array and a reduce each, is itself measurable in a cold start).
+ */
+export function embedGenerated(src: string, file: GenFile, where: string): string {
+  const found = FILE_DESC.exec(src);
+  if (found === null) throw new Error(`embed-descriptors: no fileDesc call in ${where}; update scripts/embed-descriptors.ts`);
+  const [, head, , imports] = found;
+  // embeddedFileSource reaches the imports by their position in file.dependencies.
+  const names = imports === undefined ? [] : imports.slice(1, -1).split(",").map((n) => n.trim()).filter((n) => n !== "");
+  const expected = file.dependencies.map((d) => `file_${d.name.replace(/\W/g, "_")}`);
+  if (names.join() !== expected.join()) throw new Error(`embed-descriptors: ${where} imports [${names}], its descriptor depends on [${expected}]`);
+  const { defaults, root } = embeddedFileSource(file);
+  const call = `embeddedFile(${defaults}, ${root}, ${imports ?? "[]"});`;
+  const body = src.replace(FILE_DESC, () => `${head}${call}`).replace(DESC_CALL, (_, fn: string, f: string, args: string) => {
+    const path = args.split(", ").map(Number);
+    if (fn === "serviceDesc") {
+      if (path.length !== 1) throw new Error(`embed-descriptors: ${where}: nested service ${args}`);
+      return `${f}.services[${path[0]}]`;
+    }
+    const last = fn === "enumDesc" ? path.pop()! : undefined;
+    if (last !== undefined && path.length === 0) return `${f}.enums[${last}]`;
+    const msg = `${f}.messages[${path[0]}]${path.slice(1).map((i) => `.nestedMessages[${i}]`).join("")}`;
+    return last === undefined ? msg : `${msg}.nestedEnums[${last}]`;
+  });
+  return `import { embeddedFile } from ${JSON.stringify(EMBEDDED_FILE)};\n${body}`;
+}
 
 /** Rewrites src/gen/*_pb.ts so the built program carries descriptors as literals. */
 export const embedDescriptors: import("bun").BunPlugin = {
@@ -130,19 +161,10 @@ export const embedDescriptors: import("bun").BunPlugin = {
   setup(build) {
     build.onLoad({ filter: /[\\/]src[\\/]gen[\\/]\w+_pb\.ts$/ }, async (args) => {
       const src = await Bun.file(args.path).text();
-      const found = FILE_DESC.exec(src);
-      if (found === null) throw new Error(`embed-descriptors: no fileDesc call in ${args.path}; update scripts/embed-descriptors.ts`);
-      const [, head, name, imports] = found;
-      const file = ((await import(args.path)) as Record<string, GenFile>)[name!];
-      if (file === undefined) throw new Error(`embed-descriptors: ${args.path} exports no ${name}`);
-      // embeddedFileSource reaches the imports by their position in file.dependencies.
-      const names = imports === undefined ? [] : imports.slice(1, -1).split(",").map((n) => n.trim()).filter((n) => n !== "");
-      const expected = file.dependencies.map((d) => `file_${d.name.replace(/\W/g, "_")}`);
-      if (names.join() !== expected.join()) throw new Error(`embed-descriptors: ${args.path} imports [${names}], its descriptor depends on [${expected}]`);
-      const { defaults, root } = embeddedFileSource(file);
-      const call = `embeddedFile(${defaults}, ${root}, ${imports ?? "[]"});`;
-      const contents = `import { embeddedFile } from ${JSON.stringify(EMBEDDED_FILE)};\n${src.replace(FILE_DESC, () => `${head}${call}`)}`;
-      return { contents, loader: "ts" };
+      const name = FILE_DESC.exec(src)?.[2];
+      const file = name === undefined ? undefined : ((await import(args.path)) as Record<string, GenFile>)[name];
+      if (file === undefined) throw new Error(`embed-descriptors: ${args.path} exports no file descriptor; update scripts/embed-descriptors.ts`);
+      return { contents: embedGenerated(src, file, args.path), loader: "ts" };
     });
   },
 };

@@ -7,16 +7,18 @@ import { describe, expect, test } from "bun:test";
 import { type DescField, type DescMessage, toBinary } from "@bufbuild/protobuf";
 import type { GenFile } from "@bufbuild/protobuf/codegenv2";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { embeddedFileSource } from "../../scripts/embed-descriptors.ts";
+import { embeddedFileSource, embedGenerated } from "../../scripts/embed-descriptors.ts";
 import { embeddedFile } from "../../src/protobuf/index.ts";
 
 const genDir = resolve(import.meta.dir, "..", "..", "src", "gen");
 
+const modules = readdirSync(genDir).filter((n) => n.endsWith("_pb.ts")).sort();
+
 async function generatedFiles(): Promise<GenFile[]> {
   const files: GenFile[] = [];
-  for (const name of readdirSync(genDir).filter((n) => n.endsWith("_pb.ts")).sort()) {
+  for (const name of modules) {
     const mod = (await import(resolve(genDir, name))) as Record<string, unknown>;
     for (const [k, v] of Object.entries(mod)) if (k.startsWith("file_")) files.push(v as GenFile);
   }
@@ -145,6 +147,37 @@ describe("descriptors embedded as literals", async () => {
       sameMessage(file.proto, built.proto, file.proto.name);
       expect(toBinary(FileDescriptorProtoSchema, built.proto)).toEqual(toBinary(FileDescriptorProtoSchema, file.proto));
       expect(fileShape(built)).toEqual(fileShape(file));
+    });
+  }
+
+  for (const name of modules) {
+    test(`${name} as the build rewrites it exports the same descriptors`, async () => {
+      const path = resolve(genDir, name);
+      const original = (await import(path)) as Record<string, unknown>;
+      const fileName = Object.keys(original).find((k) => k.startsWith("file_"))!;
+      // Next to the generated modules, so its relative imports resolve to them.
+      const rewritten = resolve(genDir, `.embedded-${name}`);
+      try {
+        writeFileSync(rewritten, embedGenerated(readFileSync(path, "utf8"), original[fileName] as GenFile, path));
+        const mod = (await import(rewritten)) as Record<string, unknown>;
+        expect(Object.keys(mod)).toEqual(Object.keys(original));
+        const file = mod[fileName] as GenFile;
+        sameGraph(original[fileName] as GenFile, file);
+        for (const [k, v] of Object.entries(original)) {
+          const d = v as { kind?: string; typeName?: string; file?: unknown; parent?: { file?: unknown } };
+          if (k === fileName) continue;
+          if (d === null || typeof d !== "object" || typeof d.kind !== "string") {
+            expect(mod[k], k).toEqual(v);
+            continue;
+          }
+          const e = mod[k] as typeof d;
+          expect([e.kind, e.typeName], k).toEqual([d.kind, d.typeName]);
+          // The export is the descriptor in the embedded graph, not a copy.
+          expect((e.file ?? e.parent?.file) === file, `${k} belongs to the embedded file`).toBe(true);
+        }
+      } finally {
+        rmSync(rewritten, { force: true });
+      }
     });
   }
 
