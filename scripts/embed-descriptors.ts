@@ -78,10 +78,13 @@ export function embeddedFileSource(file: GenFile): { defaults: string; root: str
       }
       if (typeof v === "function") {
         // The registry's functions: descriptions and proto3 defaults, fixed for a given descriptor.
-        if (k === "toString") return `function(){return ${JSON.stringify((v as () => string).call(o))}}`;
+        // Closures of two shared functions (S, U), not a function literal each: a thousand
+        // function literals would stay in the member's memory as compiled code (~1.5 MB).
+        if (k === "toString") return `S(${JSON.stringify((v as () => string).call(o))})`;
         if (k === "getDefaultValue") {
           const d = (v as () => unknown)();
-          if (d === undefined || typeof d === "string" || typeof d === "number" || typeof d === "boolean" || typeof d === "bigint") return `()=>${value(d, k, at)}`;
+          if (d === undefined) return "U";
+          if (typeof d === "string" || typeof d === "number" || typeof d === "boolean" || typeof d === "bigint") return `()=>${value(d, k, at)}`;
         }
       }
       return fail(`${k}: unsupported value ${String(v)}`);
@@ -119,7 +122,7 @@ export function embeddedFileSource(file: GenFile): { defaults: string; root: str
     statements.push(`o[${n}]=${lit};`);
   };
   emit(file);
-  return { defaults: `[${defaults.join(",")}]`, root: `(P,I)=>{const o=[];\n${[...statements, ...patches].join("\n")}\nreturn o[0];}` };
+  return { defaults: `[${defaults.join(",")}]`, root: `(P,I)=>{const o=[],S=(t)=>function(){return t},U=()=>undefined;\n${[...statements, ...patches].join("\n")}\nreturn o[0];}` };
 }
 
 const FILE_DESC = /(export const (file_\w+): GenFile = \/\*@__PURE__\*\/\s*)fileDesc\("[A-Za-z0-9+/=]*"(?:, (\[[\w, ]*\]))?\);/;
