@@ -1,6 +1,6 @@
 // Cleartext TCP through Bun's native socket, with the part of node:net's Socket the HTTP/2 client
 // uses (H2Socket). In a cold process, loading node:net costs 2-3 ms and its connect 2-3 ms more;
-// Bun.connect connects in under 1 ms (docs/benchmarks.md § ctl start). Where Bun is absent
+// Bun.connect connects in about 1 ms (docs/benchmarks.md § ctl start). Where Bun is absent
 // (Deno, Node) the channel dials with node:net instead.
 import type { Socket as NativeSocket } from "bun";
 import type { H2Socket } from "../api/h2/index.ts";

@@ -2,7 +2,7 @@
 // FileDescriptorProto. protoc-gen-es embeds each .proto file as base64 bytes (fileDesc): decoding
 // them needs the reflection schema of descriptor.proto itself, built when first imported, and
 // protobuf-es's registry then derives every message, field, enum and service descriptor — in a
-// cold process, 15-20 ms of every start (docs/benchmarks.md § ctl start). The build
+// cold process, 10-17 ms of a `conclave ctl` start (docs/benchmarks.md § ctl start). The build
 // (scripts/embed-descriptors.ts) replaces each fileDesc call of src/gen/*_pb.ts with
 // embeddedFile: the very objects fileDesc would have produced, written out as a literal.
 import type { GenFile } from "@bufbuild/protobuf/codegenv2";
