@@ -6,6 +6,7 @@
 // one for the platform we build on, so the addon is embedded in the executable.
 import { existsSync, mkdirSync } from "node:fs";
 import { resolve } from "node:path";
+import { embedDescriptors } from "./embed-descriptors.ts";
 
 const root = resolve(import.meta.dir, "..");
 
@@ -53,7 +54,8 @@ const result = await Bun.build({
   // 21 ms, `ctl get` 97 -> 75 ms (docs/benchmarks.md). Splitting with bytecode needs ESM.
   bytecode: true,
   format: "esm",
-  plugins: [staticRequire],
+  // Descriptors of the generated protobuf code as literals, not bytes to decode at every start.
+  plugins: [staticRequire, embedDescriptors],
   define: { "process.env.CONCLAVE_BUILD": JSON.stringify("compiled") },
 });
 if (!result.success) {

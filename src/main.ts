@@ -2,8 +2,6 @@
 // disk, network and process: everything below receives them injected.
 //
 // `conclave [serve] [etcd flags]` runs a member; other subcommands are listed by --help.
-import { accessSync, constants, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { FTL_VARIABLE, serverReexec } from "./runtime/jit-policy.ts";
 
 const argv = process.argv.slice(2);
@@ -51,6 +49,9 @@ async function main(): Promise<void> {
   for (const w of parsed.warnings) process.stderr.write(`${w}\n`);
   const config = parsed.config;
 
+  // Loaded here, not at the top: a one-shot command (`ctl`, `pki`) does not use node:os.
+  const { accessSync, constants, mkdirSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
   // The embedded SQLite addon is unpacked into $TMPDIR when the storage layer loads; say so
   // plainly instead of failing with a dlopen trace.
   try {

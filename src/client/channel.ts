@@ -1,10 +1,10 @@
 // One endpoint's connection and the gRPC calls on it (the HTTP/2 gRPC protocol: length-prefixed
 // messages, grpc-status / grpc-message trailers, grpc-timeout). Reconnects lazily after a failure.
-import type { Socket } from "node:net";
-import { connectH2, type H2ClientConnection, type H2ClientStream, H2StreamError } from "../api/h2/index.ts";
+import { connectH2, type H2ClientConnection, type H2ClientStream, type H2Socket, H2StreamError } from "../api/h2/index.ts";
 import type { Endpoint } from "./endpoint.ts";
 import { Code } from "../rpctypes/index.ts";
 import { ClientError } from "./errors.ts";
+import { bunConnect, TcpSocket } from "./tcp-socket.ts";
 
 export interface TlsSettings {
   ca?: string | Uint8Array;
@@ -69,7 +69,7 @@ export class Channel {
   private async dial(deadline: number): Promise<H2ClientConnection> {
     const ep = this.endpoint;
     const timeout = Math.max(1, Math.min(this.opts.dialTimeoutMs, deadline - Date.now()));
-    let socket: Socket;
+    let socket: H2Socket;
     try {
       socket = await withDialTimeout(this.secure ? this.dialTls() : this.dialTcp(), timeout, ep);
     } catch (e) {
@@ -90,10 +90,12 @@ export class Channel {
     return conn;
   }
 
-  private dialTcp(): Promise<Socket> {
+  private dialTcp(): Promise<H2Socket> {
+    const connect = bunConnect();
+    if (connect !== undefined) return TcpSocket.connect(connect, this.endpoint.host, this.endpoint.port);
     return import("node:net").then(
       (net) =>
-        new Promise<Socket>((resolve, reject) => {
+        new Promise<H2Socket>((resolve, reject) => {
           const s = net.connect({ host: this.endpoint.host, port: this.endpoint.port });
           s.once("connect", () => {
             s.removeAllListeners("error");
@@ -104,12 +106,12 @@ export class Channel {
     );
   }
 
-  private async dialTls(): Promise<Socket> {
+  private async dialTls(): Promise<H2Socket> {
     const tls = await import("node:tls");
     const t = this.opts.tls ?? { insecureSkipVerify: false };
     const host = this.endpoint.host;
     const servername = t.serverName ?? (/^[\d.]+$|:/.test(host) ? undefined : host);
-    return new Promise<Socket>((resolve, reject) => {
+    return new Promise<H2Socket>((resolve, reject) => {
       const s = tls.connect({
         host,
         port: this.endpoint.port,
@@ -345,7 +347,7 @@ function decodeGrpcMessage(msg: string): string {
   }
 }
 
-function withDialTimeout<T extends Socket>(p: Promise<T>, ms: number, ep: Endpoint): Promise<T> {
+function withDialTimeout<T extends { destroy(): unknown }>(p: Promise<T>, ms: number, ep: Endpoint): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
       const err = new ClientError(Code.Unavailable, `connection error: desc = "transport: Error while dialing dial tcp ${ep.authority}: i/o timeout"`);

@@ -7,7 +7,6 @@
 // handed to the stream's callback (consumers keep up or buffer themselves). Send flow control
 // follows the peer's windows; writes wait in a per-stream queue.
 
-import type { Socket } from "node:net";
 import {
   CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, ErrorCode, Flag, FrameType, MAX_WINDOW_SIZE, Setting,
 } from "./constants.ts";
@@ -57,7 +56,23 @@ export interface H2ClientConnection {
   onclose: ((error: Error | undefined) => void) | null;
 }
 
-export function connectH2(socket: Socket): H2ClientConnection {
+/**
+ * What the connection needs of its socket: node:net's Socket and tls.TLSSocket have it, and so
+ * does src/client/tcp-socket.ts over Bun's native socket.
+ */
+export interface H2Socket {
+  setNoDelay?(noDelay?: boolean): unknown;
+  on(event: "data", fn: (chunk: Buffer) => void): unknown;
+  on(event: "error", fn: (err: Error) => void): unknown;
+  on(event: "close" | "drain", fn: () => void): unknown;
+  /** Takes all of data (buffering what the kernel does not); false when the caller should wait for "drain". */
+  write(data: Uint8Array): boolean;
+  end(): unknown;
+  destroy(): unknown;
+  readonly destroyed: boolean;
+}
+
+export function connectH2(socket: H2Socket): H2ClientConnection {
   const c = new ClientConnection(socket);
   c.start();
   return c;
@@ -116,7 +131,7 @@ class ClientConnection implements H2ClientConnection {
   private contEnd = false;
   private contParts: Buffer[] = [];
 
-  constructor(private readonly socket: Socket) {
+  constructor(private readonly socket: H2Socket) {
     this.reader = new FrameReader(MAX_FRAME, (t, f, id, buf, s, e) => this.onFrame(t, f, id, buf, s, e), false);
   }
 

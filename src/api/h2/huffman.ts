@@ -28,8 +28,18 @@ const CODE_LENGTHS: readonly number[] = [
 
 const EOS = 256;
 
-/** Canonical code of each symbol, as an unsigned integer of CODE_LENGTHS[sym] bits. */
-export const HUFFMAN_CODES: Uint32Array = (() => {
+let codes: Uint32Array | undefined;
+
+/**
+ * Canonical code of each symbol, as an unsigned integer of CODE_LENGTHS[sym] bits. Derived on
+ * first use, not at import: the sort costs a cold process about a millisecond, and only encoding
+ * and the decoder's first build need it.
+ */
+export function huffmanCodes(): Uint32Array {
+  return (codes ??= deriveCodes());
+}
+
+function deriveCodes(): Uint32Array {
   if (CODE_LENGTHS.length !== 257) throw new Error("huffman: table must have 257 lengths");
   const order = Array.from({ length: 257 }, (_, i) => i).sort(
     (a, b) => CODE_LENGTHS[a] - CODE_LENGTHS[b] || a - b,
@@ -47,22 +57,26 @@ export const HUFFMAN_CODES: Uint32Array = (() => {
   // Invariant: a complete prefix code ends with the all-ones code of the longest length (EOS).
   if (codes[EOS] !== 0x3fffffff) throw new Error("huffman: derived table is not the RFC 7541 code");
   return codes;
-})();
+}
 
 export const HUFFMAN_LENGTHS: Uint8Array = Uint8Array.from(CODE_LENGTHS);
 
 // Decoding walks a nibble at a time through a state machine built from the code tree: a state is
 // an internal tree node (256 of them, root = 0); each (state, nibble) entry holds the next state,
 // whether a symbol was completed (at most one: no code is shorter than 5 bits) and the symbol.
+// The machine is built on the first Huffman-coded string, not at import: building it costs a cold
+// process 1-5 ms, and a peer that sends its header strings raw (as this server does) never needs it.
 const EMIT = 0x100;
 const FAIL = 0x200;
-const { DECODE_TABLE, ACCEPTING } = (() => {
+let decoding: { DECODE_TABLE: Int32Array; ACCEPTING: Uint8Array } | undefined;
+function buildDecoder(): { DECODE_TABLE: Int32Array; ACCEPTING: Uint8Array } {
   const left = new Int32Array(256).fill(-1 << 20);
   const right = new Int32Array(256).fill(-1 << 20);
   let nodes = 1;
+  const codeOf = huffmanCodes();
   for (let sym = 0; sym <= EOS; sym++) {
     const len = HUFFMAN_LENGTHS[sym];
-    const code = HUFFMAN_CODES[sym];
+    const code = codeOf[sym];
     let node = 0;
     for (let b = len - 1; b >= 0; b--) {
       const bit = Math.floor(code / 2 ** b) & 1;
@@ -104,7 +118,7 @@ const { DECODE_TABLE, ACCEPTING } = (() => {
     accepting[node] = 1;
   }
   return { DECODE_TABLE: table, ACCEPTING: accepting };
-})();
+}
 
 export class HuffmanError extends Error {}
 
@@ -113,6 +127,7 @@ export class HuffmanError extends Error {}
  * Invariant: out.length >= huffmanDecodedMaxLength(end - start).
  */
 export function huffmanDecode(src: Uint8Array, start: number, end: number, out: Uint8Array): number {
+  const { DECODE_TABLE, ACCEPTING } = (decoding ??= buildDecoder());
   let state = 0;
   let n = 0;
   for (let i = start; i < end; i++) {
@@ -147,10 +162,11 @@ export function huffmanEncode(s: string, out: Uint8Array, offset: number): numbe
   let acc = 0; // pending bits, right-aligned; never more than 7 + 30 bits, so kept below 2^53
   let nbits = 0;
   let o = offset;
+  const codeOf = huffmanCodes();
   for (let i = 0; i < s.length; i++) {
     const sym = s.charCodeAt(i) & 0xff;
     const len = HUFFMAN_LENGTHS[sym];
-    acc = acc * 2 ** len + HUFFMAN_CODES[sym];
+    acc = acc * 2 ** len + codeOf[sym];
     nbits += len;
     while (nbits >= 8) {
       nbits -= 8;

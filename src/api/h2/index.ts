@@ -14,4 +14,4 @@ export { OutputGuard, type OutputGuardOptions } from "./output-guard.ts";
 export { HpackDecoder, HpackError } from "./hpack-decoder.ts";
 export { encodeHeaderBlock, maxEncodedLength, type HeaderList } from "./hpack-encoder.ts";
 export { huffmanDecode, huffmanEncode, huffmanEncodedLength, HuffmanError } from "./huffman.ts";
-export { connectH2, H2StreamError, type H2ClientConnection, type H2ClientStream } from "./client-connection.ts";
+export { connectH2, H2StreamError, type H2ClientConnection, type H2ClientStream, type H2Socket } from "./client-connection.ts";

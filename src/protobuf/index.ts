@@ -1,0 +1,2 @@
+// Support for the generated protobuf code (src/gen).
+export { embeddedFile } from "./embedded-file.ts";
