@@ -8,6 +8,7 @@ import type { MvccStore } from "../mvcc/index.ts";
 import type { Row, SqlDb } from "../storage/sql-db.ts";
 import type { Timers } from "./effects.ts";
 import type { StepDurations, StepKind } from "./step-durations.ts";
+import { defragBySideCopy, type SideCopyResult } from "./side-copy-switch.ts";
 
 /** Far from the quota, page counts are read with every this many apply batches ... */
 const SIZE_REFRESH_BATCHES = 64;
@@ -29,6 +30,14 @@ const RECLAIM_MAX_PAGES = 1 << 16;
 const DEFRAG_WAIT_MS = 3000;
 /** Background batches wait while the checkpointer is behind by more than this many WAL frames (16 MB). */
 const WAL_BACKLOG_FRAMES = 4096;
+/**
+ * Free pages are given back by a copy of the live data made on the side and switched in
+ * (side-copy-switch.ts) rather than in place when there are more of them than this ... */
+const SIDE_COPY_MIN_FREE_PAGES = 8192;
+/** ... and more than this share of the pages in use (moving pages in place costs the file's size; a copy costs the live data). */
+const SIDE_COPY_MIN_FREE_SHARE = 0.5;
+/** The switch waits at most this long (ms) for readers of the file (snapshot streams) to close. */
+const SIDE_COPY_READERS_WAIT_MS = 10_000;
 
 /** What the space keeper uses of the state machine that owns it. */
 export interface SpaceHost {
@@ -38,6 +47,14 @@ export interface SpaceHost {
   serial<T>(kind: StepKind, fn: () => T | Promise<T>): Promise<T>;
   /** True once the machine is closing: background work stops between batches. */
   readonly closed: boolean;
+  /** Connections of this process reading the state file besides the writer (snapshot views). */
+  readonly openReaders: number;
+  /** Whether a reader was opened since this was last read (reading it clears it). */
+  readonly readersOpened: boolean;
+  /** PRAGMAs the writer's connection runs when it opens a new state file. */
+  readonly pragmas: readonly string[];
+  /** A switch failed past its decision: the machine stops writing (its next open finishes it). */
+  fail(e: unknown): void;
 }
 
 export interface SpaceOptions {
@@ -50,6 +67,15 @@ export interface SpaceOptions {
   readonly openCheckpointer?: OpenCheckpointer;
   readonly timers: Timers;
   readonly steps: StepDurations;
+  /**
+   * Gives free pages back by a copy made on the side and switched in (side-copy-switch.ts); off,
+   * always in place.
+   */
+  readonly sideCopy?: boolean;
+  /** A full garbage collection: closed readers' connections are finalized by one. */
+  readonly collectGarbage?: () => void;
+  /** What the last side copy did (tests and benchmarks read it). */
+  readonly onSideCopy?: (r: SideCopyResult) => void;
 }
 
 export class StateSpace {
@@ -65,6 +91,8 @@ export class StateSpace {
   private checkpointerUsers = 0;
   /** Starts and stops of the checkpointer, one after the other. */
   private checkpointerLife: Promise<void> = Promise.resolve();
+  /** The last reclamation switched a copy in. */
+  private switched = false;
   /** Free pages the running reclamation leaves (0 = all of them, as defragment asks). */
   private reclaimKeep = 0;
 
@@ -145,18 +173,8 @@ export class StateSpace {
    * `openCheckpointer`, or it failed to start) SQLite checkpoints as before.
    */
   private async background<T>(job: () => Promise<T>): Promise<T> {
-    const open = this.o.openCheckpointer;
-    if (open === undefined) return job();
-    if (this.checkpointerUsers++ === 0) {
-      this.checkpointerLife = this.checkpointerLife.then(async () => {
-        if (this.checkpointer !== undefined || this.host.closed) return;
-        const cp = await open(this.o.path).catch(() => undefined);
-        if (cp === undefined) return;
-        this.checkpointer = cp;
-        // Automatic checkpoints off while it runs; a restarted WAL is trimmed back to 4 MiB.
-        await this.host.serial("checkpoint", () => this.host.db.executeMultiple("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=4194304;")).catch(() => undefined);
-      });
-    }
+    if (this.o.openCheckpointer === undefined) return job();
+    if (this.checkpointerUsers++ === 0) this.startCheckpointer();
     // The job does not wait for the thread to start (~100 ms): until it is up, SQLite's
     // automatic checkpoint goes on as before.
     try {
@@ -166,6 +184,20 @@ export class StateSpace {
         this.checkpointerLife = this.checkpointerLife.then(() => this.stopCheckpointer());
       }
     }
+  }
+
+  /** Starts the checkpointer thread (after any stop still under way), unless one runs. */
+  private startCheckpointer(): void {
+    const open = this.o.openCheckpointer;
+    if (open === undefined) return;
+    this.checkpointerLife = this.checkpointerLife.then(async () => {
+      if (this.checkpointer !== undefined || this.host.closed) return;
+      const cp = await open(this.o.path).catch(() => undefined);
+      if (cp === undefined) return;
+      this.checkpointer = cp;
+      // Automatic checkpoints off while it runs; a restarted WAL is trimmed back to 4 MiB.
+      await this.host.serial("checkpoint", () => this.host.db.executeMultiple("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=4194304;")).catch(() => undefined);
+    });
   }
 
   private async stopCheckpointer(): Promise<void> {
@@ -236,10 +268,73 @@ export class StateSpace {
     this.reclaimKeep = Math.min(this.reclaimKeep, keep);
     if (this.reclaiming !== undefined) return this.reclaiming;
     this.reclaimKeep = keep;
-    this.reclaiming = this.background(() => this.reclaimLoop()).finally(() => {
+    this.reclaiming = this.reclaimBySideCopy().then((done) => (done ? undefined : this.background(() => this.reclaimLoop()))).finally(() => {
       this.reclaiming = undefined;
     });
     return this.reclaiming;
+  }
+
+  /**
+   * Gives every free page back by a copy of the live data switched in, when that is on and pays
+   * (many free pages, most of the file); false when it did not (the caller reclaims in place).
+   */
+  private async reclaimBySideCopy(): Promise<boolean> {
+    const inUse = this.pages - this.freePages;
+    const worth = this.freePages > SIDE_COPY_MIN_FREE_PAGES && this.freePages > inUse * SIDE_COPY_MIN_FREE_SHARE;
+    this.switched = false;
+    if (!this.o.sideCopy || !worth || this.host.closed) return false;
+    const host = this.host;
+    // The copy's snapshot must not sit inside a compaction's deletes (they replay fine, but the
+    // switch needs the checkpointer stopped, which runs while a compaction does).
+    await this.compactionDone();
+    const t0 = this.o.steps.now();
+    let done = false;
+    this.checkpointerUsers++;
+    this.startCheckpointer();
+    const r = await defragBySideCopy(
+      {
+        db: this.host.db,
+        path: this.o.path,
+        serial: (kind, fn) => this.host.serial(kind, fn),
+        pragmas: this.host.pragmas,
+        get closed() {
+          return host.closed;
+        },
+        fail: (e) => this.host.fail(e),
+        othersClosed: () => this.checkpointer === undefined && this.host.openReaders === 0,
+        readersGone: async () => {
+          if (!done) {
+            done = true;
+            if (--this.checkpointerUsers === 0) this.checkpointerLife = this.checkpointerLife.then(() => this.stopCheckpointer());
+          }
+          await this.checkpointerLife;
+          await this.readersClosed();
+        },
+      },
+      () => this.o.steps.now(),
+    ).finally(() => {
+      if (!done && --this.checkpointerUsers === 0) this.checkpointerLife = this.checkpointerLife.then(() => this.stopCheckpointer());
+    });
+    this.o.onSideCopy?.(r);
+    if (process.env.CONCLAVE_DEBUG_SIDE_COPY) console.error(`side copy: ${JSON.stringify(r)} after ${(this.o.steps.now() - t0).toFixed(0)} ms`);
+    this.switched = r.switched;
+    if (!this.host.closed) await this.host.serial("checkpoint", () => this.refreshSizes()).catch(() => undefined);
+    return r.switched;
+  }
+
+  /**
+   * Resolves once no reader has the state file open (snapshot streams end), or after
+   * SIDE_COPY_READERS_WAIT_MS (the switch then checks for itself and gives up). A reader closed
+   * since the last switch may still hold its connection: libsql closes one when a collection
+   * finalizes its statements, so one full collection runs first (the switch needs the WAL's
+   * descriptors closed).
+   */
+  private async readersClosed(): Promise<void> {
+    const until = this.o.clock() + SIDE_COPY_READERS_WAIT_MS;
+    while (this.host.openReaders > 0 && this.o.clock() < until && !this.host.closed) {
+      await new Promise<void>((r) => this.o.timers.setTimeout(r, 20));
+    }
+    if (this.host.readersOpened && this.host.openReaders === 0) this.o.collectGarbage?.();
   }
 
   private async reclaimLoop(): Promise<void> {
@@ -270,21 +365,26 @@ export class StateSpace {
     // answer waits for that at most DEFRAG_WAIT_MS, so etcdctl's 5 s default timeout never
     // reports a defrag as failed; past it the reclamation goes on between apply batches and
     // endpoint status shows dbSize falling (docs/design-notes.md).
-    const done = this.background(async () => {
+    const done = (async () => {
+      // A copy on the side gives back every free page (when it pays); in place otherwise.
       await this.reclaim(0);
-      const cp = this.checkpointer;
-      if (cp !== undefined) {
-        // The checkpointer copies the WAL into the file (which shrinks to its pages then); the
-        // next write restarts the WAL and journal_size_limit trims it. No fsync on this thread.
-        await cp.caughtUp(0);
-        await this.host.serial("checkpoint", () => this.refreshSizes());
-        return;
-      }
-      await this.host.serial("checkpoint", async () => {
-        await this.host.db.executeMultiple("PRAGMA wal_checkpoint(TRUNCATE);");
-        await this.refreshSizes();
+      if (this.switched && this.freePages === 0) return; // the new file has no WAL to fold in
+      await this.background(async () => {
+        await this.reclaim(0);
+        const cp = this.checkpointer;
+        if (cp !== undefined) {
+          // The checkpointer copies the WAL into the file (which shrinks to its pages then); the
+          // next write restarts the WAL and journal_size_limit trims it. No fsync on this thread.
+          await cp.caughtUp(0);
+          await this.host.serial("checkpoint", () => this.refreshSizes());
+          return;
+        }
+        await this.host.serial("checkpoint", async () => {
+          await this.host.db.executeMultiple("PRAGMA wal_checkpoint(TRUNCATE);");
+          await this.refreshSizes();
+        });
       });
-    });
+    })();
     let timer: unknown;
     const late = new Promise<void>((r) => (timer = this.o.timers.setTimeout(r, DEFRAG_WAIT_MS)));
     try {
