@@ -109,6 +109,7 @@ const result = await defragBySideCopy(
       await cp.caughtUp(0);
       db.executeMultiple("PRAGMA wal_autocheckpoint=1000");
       await cp.stop();
+      return true;
     },
   },
   () => performance.now(),

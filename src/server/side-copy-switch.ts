@@ -49,6 +49,8 @@ import { startSideCopy, type SideCopy } from "../runtime/side-copy.ts";
 const REPLAY_BATCH = 2000;
 /** ... until at most this many are left for the switch, which replays them with the chain held. */
 const SWITCH_TAIL = 200;
+/** The switch waits at most this long (ms) for readers of the file (snapshot streams) to close. */
+const READERS_WAIT_MS = 60_000;
 /** Replay rounds before the switch goes ahead whatever the tail (writes outpacing the replay). */
 const MAX_REPLAY_ROUNDS = 1000;
 
@@ -70,10 +72,11 @@ export interface SideCopyHost {
    */
   othersClosed(): boolean;
   /**
-   * Resolves when no other connection holds the state file open: readers closed, the WAL
-   * checkpointer stopped (the switch waits for it, then holds the chain).
+   * Resolves true when no other connection holds the state file open (readers closed, the WAL
+   * checkpointer stopped), false after waiting a little while one still does (the switch
+   * replays and asks again, up to READERS_WAIT_MS, then goes ahead and checks for itself).
    */
-  readersGone(): Promise<void>;
+  readersGone(): Promise<boolean>;
 }
 
 export interface SideCopyResult {
@@ -171,7 +174,9 @@ export async function defragBySideCopy(host: SideCopyHost, now: () => number): P
     // WAL is checkpointed on the thread (not by the writer, on the chain) and the thread's
     // connection to the file closed.
     phases.push(`replayed ${now().toFixed(0)}`);
-    await host.readersGone();
+    // A snapshot stream may read the file for a while: the writes go on being replayed meanwhile.
+    const until = now() + READERS_WAIT_MS;
+    while (!(await host.readersGone()) && now() < until && !host.closed) await replayAll();
     phases.push(`readers gone ${now().toFixed(0)}`);
     await replayAll();
     await copy.checkpoint();
@@ -210,11 +215,7 @@ export async function defragBySideCopy(host: SideCopyHost, now: () => number): P
       let mode: string;
       try {
         host.db.executeMultiple("PRAGMA synchronous=OFF");
-        if (process.env.CONCLAVE_DEBUG_SIDE_COPY) {
-          phase(`wal ${statSync(`${host.path}-wal`).size} bytes`);
-          const r = host.db.execute("PRAGMA wal_checkpoint(PASSIVE)").rows[0];
-          phase(`checkpointed ${String(r)}`);
-        }
+        if (process.env.CONCLAVE_DEBUG_SIDE_COPY) phase(`wal ${statSync(`${host.path}-wal`).size} bytes`);
         mode = String(host.db.execute("PRAGMA journal_mode=DELETE").rows[0]?.[0] ?? "");
       } catch (e) {
         mode = String(e); // SQLITE_BUSY: another connection is open
@@ -282,15 +283,18 @@ function walHandles(path: string): string | undefined {
 }
 
 /**
- * Test hook, inert unless CONCLAVE_TEST_SIDE_COPY_STOP names this phase: says so on stderr and
- * blocks the thread (the crash test SIGKILLs the member there). In the hold it must block
- * synchronously; elsewhere `async` waits instead, so the member keeps applying meanwhile.
+ * Test hook, inert unless CONCLAVE_TEST_SIDE_COPY_STOP names this phase ("phase" or
+ * "phase:ms"): says so on stderr and stops there (the crash test SIGKILLs the member there; with
+ * ms, it goes on after that long). In the hold it must block synchronously; elsewhere `async`
+ * waits instead, so the member keeps applying meanwhile.
  */
 function stopHere(phase: string): Promise<void> | undefined {
-  if (process.env.CONCLAVE_TEST_SIDE_COPY_STOP !== phase) return undefined;
+  const [name, ms] = (process.env.CONCLAVE_TEST_SIDE_COPY_STOP ?? "").split(":");
+  if (name !== phase) return undefined;
   writeSync(2, `side copy: at ${phase}\n`);
-  if (phase === "replay" || phase === "switched") return new Promise<void>(() => undefined);
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 120_000);
+  const wait = ms === undefined ? 120_000 : Number(ms);
+  if (phase === "replay" || phase === "switched") return new Promise<void>((r) => (ms === undefined ? undefined : setTimeout(r, wait)));
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
   return undefined;
 }
 

@@ -3,6 +3,8 @@
 // here is a bounded batch on the state machine's single-writer chain (`serial`), so apply
 // batches queue behind one batch, never behind a whole-database operation; the WAL checkpointer
 // thread runs while that work does.
+import { readdirSync, readlinkSync } from "node:fs";
+import { resolve } from "node:path";
 import type { Checkpointer, OpenCheckpointer } from "../storage/checkpointer.ts";
 import type { MvccStore } from "../mvcc/index.ts";
 import type { Row, SqlDb } from "../storage/sql-db.ts";
@@ -36,8 +38,12 @@ const WAL_BACKLOG_FRAMES = 4096;
 const SIDE_COPY_MIN_FREE_PAGES = 8192;
 /** ... and more than this share of the pages in use (moving pages in place costs the file's size; a copy costs the live data). */
 const SIDE_COPY_MIN_FREE_SHARE = 0.5;
-/** The switch waits at most this long (ms) for readers of the file (snapshot streams) to close. */
-const SIDE_COPY_READERS_WAIT_MS = 10_000;
+/** A side copy asks every this many ms whether the readers of the file are gone ... */
+const SIDE_COPY_READERS_POLL_MS = 200;
+/** ... and waits at most this long (ms) for a closed reader's connection to be finalized. */
+const SIDE_COPY_LINGER_MS = 3000;
+/** Descriptors on the WAL while a side copy waits for readers: the writer's and its thread's. */
+const OWN_WAL_DESCRIPTORS = 2;
 
 /** What the space keeper uses of the state machine that owns it. */
 export interface SpaceHost {
@@ -91,6 +97,8 @@ export class StateSpace {
   private checkpointerUsers = 0;
   /** Starts and stops of the checkpointer, one after the other. */
   private checkpointerLife: Promise<void> = Promise.resolve();
+  /** Since when a WAL descriptor besides the writer's outlived every reader (clock ms). */
+  private lingerSince: number | undefined;
   /** The last reclamation switched a copy in. */
   private switched = false;
   /** Free pages the running reclamation leaves (0 = all of them, as defragment asks). */
@@ -308,7 +316,7 @@ export class StateSpace {
             if (--this.checkpointerUsers === 0) this.checkpointerLife = this.checkpointerLife.then(() => this.stopCheckpointer());
           }
           await this.checkpointerLife;
-          await this.readersClosed();
+          return this.readersClosed();
         },
       },
       () => this.o.steps.now(),
@@ -323,18 +331,33 @@ export class StateSpace {
   }
 
   /**
-   * Resolves once no reader has the state file open (snapshot streams end), or after
-   * SIDE_COPY_READERS_WAIT_MS (the switch then checks for itself and gives up). A reader closed
-   * since the last switch may still hold its connection: libsql closes one when a collection
-   * finalizes its statements, so one full collection runs first (the switch needs the WAL's
-   * descriptors closed).
+   * Resolves true once no reader has the state file open (snapshot streams end), false after
+   * SIDE_COPY_READERS_POLL_MS while one still does. A closed reader may still hold its
+   * connection — libsql closes one when a collection finalizes its statements — so after a
+   * reader was opened a full collection runs, and while the state file's WAL has more
+   * descriptors than the writer's and the copy thread's the answer is false (for
+   * SIDE_COPY_LINGER_MS at most).
    */
-  private async readersClosed(): Promise<void> {
-    const until = this.o.clock() + SIDE_COPY_READERS_WAIT_MS;
+  private async readersClosed(): Promise<boolean> {
+    const until = this.o.clock() + SIDE_COPY_READERS_POLL_MS;
     while (this.host.openReaders > 0 && this.o.clock() < until && !this.host.closed) {
       await new Promise<void>((r) => this.o.timers.setTimeout(r, 20));
     }
-    if (this.host.readersOpened && this.host.openReaders === 0) this.o.collectGarbage?.();
+    if (this.host.openReaders > 0) {
+      this.lingerSince = undefined;
+      return false;
+    }
+    // A full collection stalls the event loop: only after a reader was opened.
+    if (this.host.readersOpened) {
+      this.o.collectGarbage?.();
+      await new Promise<void>((r) => this.o.timers.setTimeout(r, 20));
+    }
+    // A descriptor that outlives SIDE_COPY_LINGER_MS: the switch goes ahead and checks for
+    // itself (it gives up, safely, if a connection still holds the WAL).
+    this.lingerSince ??= this.o.clock();
+    const gone = walDescriptors(this.o.path) <= OWN_WAL_DESCRIPTORS || this.o.clock() - this.lingerSince >= SIDE_COPY_LINGER_MS;
+    if (gone) this.lingerSince = undefined;
+    return gone;
   }
 
   private async reclaimLoop(): Promise<void> {
@@ -408,6 +431,29 @@ export class StateSpace {
     await this.checkpointerLife;
     await this.stopCheckpointer();
   }
+}
+
+/**
+ * Descriptors this process has open on the state file's WAL (the writer's is one; a connection
+ * closed but not finalized holds another). 0 without /proc: the switch checks for itself.
+ */
+function walDescriptors(path: string): number {
+  const wal = `${resolve(path)}-wal`;
+  let n = 0;
+  let fds: string[];
+  try {
+    fds = readdirSync("/proc/self/fd");
+  } catch {
+    return 0;
+  }
+  for (const fd of fds) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) === wal) n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
 }
 
 /** The next batch size: doubled while a batch takes under half the target, halved above it. */

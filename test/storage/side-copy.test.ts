@@ -107,7 +107,7 @@ test("a side copy switched in holds what the file held, rowids and later writes 
         throw e;
       },
       othersClosed: () => true,
-      readersGone: () => Promise.resolve(),
+      readersGone: () => Promise.resolve(true),
     },
     () => performance.now(),
   );
