@@ -37,9 +37,10 @@ const STEP_BOUND_S = 1.024;
 const SMALL_STEP_S = 0.016;
 /**
  * The side copy's holds (its snapshot taken; the switch: a few ms of replay, two syncs, two
- * renames) take at most this long (s), whatever the file's size: 4-64 ms measured under load.
+ * renames, the old WAL deleted) take at most this long (s): 4-64 ms measured under load, 137 ms
+ * at 500 MB when the old WAL to delete had grown to 344 MB (docs/benchmarks.md).
  */
-const SWITCH_BOUND_S = 0.256;
+const SWITCH_BOUND_S = 0.512;
 const CONCLAVE = process.env.CONCLAVE_BIN ?? resolve(REPO_ROOT, "dist", "conclave");
 const METRIC = "etcd_debugging_server_apply_step_duration_seconds";
 
