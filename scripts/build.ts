@@ -39,9 +39,9 @@ const staticRequire: import("bun").BunPlugin = {
 
 mkdirSync(resolve(root, "dist"), { recursive: true });
 const result = await Bun.build({
-  // The state file's checkpointer runs on a worker thread: its script is an entry point of its own
-  // (src/runtime/checkpointer.ts starts it).
-  entrypoints: [resolve(root, "src/main.ts"), resolve(root, "src/runtime/checkpoint-worker.ts")],
+  // The state file's checkpointer and side copy run on worker threads: their scripts are entry
+  // points of their own (src/runtime/checkpointer.ts and side-copy.ts start them).
+  entrypoints: [resolve(root, "src/main.ts"), resolve(root, "src/runtime/checkpoint-worker.ts"), resolve(root, "src/runtime/side-copy-worker.ts")],
   compile: { outfile: resolve(root, "dist/conclave") },
   // Each subcommand's code in its own chunk, loaded only when that subcommand runs: without
   // splitting, every module's imports (node:net, node:http2, the SQLite addon) were evaluated at

@@ -32,10 +32,18 @@ function tick(stmt: RawStatement): void {
 port.on("message", (m: { path?: string; stop?: boolean }) => {
   if (m.stop) {
     if (timer !== undefined) clearTimeout(timer);
+    timer = undefined; // its callback holds the statement
     db?.close();
     db = undefined;
-    port.postMessage({ stopped: true });
-    port.close();
+    // libsql closes the connection when its statements are finalized, at a collection; a thread
+    // that exits first leaves it open for good (with the WAL's descriptor, which would keep the
+    // state file's other connection from being its last).
+    // Collected from a fresh turn, where no frame of this one still holds the statement.
+    setTimeout(() => {
+      Bun.gc(true);
+      port.postMessage({ stopped: true });
+      port.close();
+    }, 0);
     return;
   }
   if (m.path !== undefined && db === undefined) {

@@ -34,6 +34,7 @@ import { type StepKind, StepDurations } from "./step-durations.ts";
 import { KvCounters } from "./kv-counters.ts";
 import { LeaseCounters } from "./lease-counters.ts";
 import { StateSpace } from "./state-space.ts";
+import { recoverSideCopy, removeSideCopies } from "./side-copy-switch.ts";
 import { AlarmSet } from "./apply-alarm.ts";
 import { AuthStore } from "../auth/index.ts";
 import { type ApplyContext, applyRequest, needsHistory } from "./apply.ts";
@@ -214,6 +215,7 @@ export async function installStateImage(path: string, image: AsyncIterable<Uint8
   }
   await rm(`${path}-wal`, { force: true });
   await rm(`${path}-shm`, { force: true });
+  removeSideCopies(path);
   await rename(tmp, path);
 }
 
@@ -228,12 +230,15 @@ export async function installStateFile(path: string, imagePath: string, files: F
   mkdirSync(dirname(path), { recursive: true });
   await files.remove(`${path}-wal`);
   await files.remove(`${path}-shm`);
+  removeSideCopies(path);
   await files.rename(imagePath, path);
   await files.syncDir(dirname(path));
 }
 
 export async function openStateMachine(o: StateMachineOptions): Promise<StateMachine> {
   mkdirSync(dirname(o.path), { recursive: true });
+  // A defragment's copy a crash left: finished if it was decided, else deleted.
+  recoverSideCopy(o.path);
   const db = new SqlDb(o.path);
   for (const p of statePragmas) await db.execute(p);
   if (o.unsafeNoFsync) await db.execute("PRAGMA synchronous=OFF");
@@ -273,6 +278,9 @@ class Sm implements StateMachine {
   private broken: unknown;
   private closed = false;
   private snapSeq = 0;
+  /** Snapshot views open on the state file (a side copy's switch waits for them). */
+  private openReaders = 0;
+  private readersOpened = false;
   private commitTimer: unknown;
   private readonly timers: Timers;
   private readonly files: FileEffects;
@@ -311,9 +319,24 @@ class Sm implements StateMachine {
         get closed() {
           return self.closed;
         },
+        get openReaders() {
+          return self.openReaders;
+        },
+        get readersOpened() {
+          const r = self.readersOpened;
+          self.readersOpened = false;
+          return r;
+        },
+        pragmas: statePragmas.concat(o.unsafeNoFsync ? ["PRAGMA synchronous=OFF"] : []),
+        fail: (e) => {
+          this.broken ??= e;
+        },
       },
       {
         path: o.path, clock: o.clock, quotaBackendBytes: o.quotaBackendBytes, timers: this.timers, steps: this.steps,
+        // With the checkpointer's thread (the member), free pages go back by a copy on the side.
+        sideCopy: o.openCheckpointer !== undefined,
+        ...(o.collectGarbage !== undefined ? { collectGarbage: o.collectGarbage } : {}),
         ...(o.compactionBatchLimit !== undefined ? { compactionBatchLimit: o.compactionBatchLimit } : {}),
         ...(o.openCheckpointer !== undefined ? { openCheckpointer: o.openCheckpointer } : {}),
       },
@@ -735,7 +758,17 @@ class Sm implements StateMachine {
     const open = () =>
       this.serial("snapshot", () => {
         this.commitGroup();
-        return StateReader.open(this.o.path);
+        const view = StateReader.open(this.o.path);
+        this.openReaders++;
+        this.readersOpened = true;
+        const close = view.close.bind(view);
+        let closed = false;
+        view.close = () => {
+          if (!closed) this.openReaders--;
+          closed = true;
+          close();
+        };
+        return view;
       });
     return snapshotResponses(open, this.o.collectGarbage);
   }

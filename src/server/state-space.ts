@@ -3,11 +3,14 @@
 // here is a bounded batch on the state machine's single-writer chain (`serial`), so apply
 // batches queue behind one batch, never behind a whole-database operation; the WAL checkpointer
 // thread runs while that work does.
+import { readdirSync, readlinkSync } from "node:fs";
+import { resolve } from "node:path";
 import type { Checkpointer, OpenCheckpointer } from "../storage/checkpointer.ts";
 import type { MvccStore } from "../mvcc/index.ts";
 import type { Row, SqlDb } from "../storage/sql-db.ts";
 import type { Timers } from "./effects.ts";
 import type { StepDurations, StepKind } from "./step-durations.ts";
+import { defragBySideCopy, type SideCopyResult } from "./side-copy-switch.ts";
 
 /** Far from the quota, page counts are read with every this many apply batches ... */
 const SIZE_REFRESH_BATCHES = 64;
@@ -29,6 +32,18 @@ const RECLAIM_MAX_PAGES = 1 << 16;
 const DEFRAG_WAIT_MS = 3000;
 /** Background batches wait while the checkpointer is behind by more than this many WAL frames (16 MB). */
 const WAL_BACKLOG_FRAMES = 4096;
+/**
+ * Free pages are given back by a copy of the live data made on the side and switched in
+ * (side-copy-switch.ts) rather than in place when there are more of them than this ... */
+const SIDE_COPY_MIN_FREE_PAGES = 8192;
+/** ... and more than this share of the pages in use (moving pages in place costs the file's size; a copy costs the live data). */
+const SIDE_COPY_MIN_FREE_SHARE = 0.5;
+/** A side copy asks every this many ms whether the readers of the file are gone ... */
+const SIDE_COPY_READERS_POLL_MS = 200;
+/** ... and waits at most this long (ms) for a closed reader's connection to be finalized. */
+const SIDE_COPY_LINGER_MS = 3000;
+/** Descriptors on the WAL while a side copy waits for readers: the writer's and its thread's. */
+const OWN_WAL_DESCRIPTORS = 2;
 
 /** What the space keeper uses of the state machine that owns it. */
 export interface SpaceHost {
@@ -38,6 +53,14 @@ export interface SpaceHost {
   serial<T>(kind: StepKind, fn: () => T | Promise<T>): Promise<T>;
   /** True once the machine is closing: background work stops between batches. */
   readonly closed: boolean;
+  /** Connections of this process reading the state file besides the writer (snapshot views). */
+  readonly openReaders: number;
+  /** Whether a reader was opened since this was last read (reading it clears it). */
+  readonly readersOpened: boolean;
+  /** PRAGMAs the writer's connection runs when it opens a new state file. */
+  readonly pragmas: readonly string[];
+  /** A switch failed past its decision: the machine stops writing (its next open finishes it). */
+  fail(e: unknown): void;
 }
 
 export interface SpaceOptions {
@@ -50,6 +73,15 @@ export interface SpaceOptions {
   readonly openCheckpointer?: OpenCheckpointer;
   readonly timers: Timers;
   readonly steps: StepDurations;
+  /**
+   * Gives free pages back by a copy made on the side and switched in (side-copy-switch.ts); off,
+   * always in place.
+   */
+  readonly sideCopy?: boolean;
+  /** A full garbage collection: closed readers' connections are finalized by one. */
+  readonly collectGarbage?: () => void;
+  /** What the last side copy did (tests and benchmarks read it). */
+  readonly onSideCopy?: (r: SideCopyResult) => void;
 }
 
 export class StateSpace {
@@ -65,6 +97,10 @@ export class StateSpace {
   private checkpointerUsers = 0;
   /** Starts and stops of the checkpointer, one after the other. */
   private checkpointerLife: Promise<void> = Promise.resolve();
+  /** Since when a WAL descriptor besides the writer's outlived every reader (clock ms). */
+  private lingerSince: number | undefined;
+  /** The last reclamation switched a copy in. */
+  private switched = false;
   /** Free pages the running reclamation leaves (0 = all of them, as defragment asks). */
   private reclaimKeep = 0;
 
@@ -145,18 +181,8 @@ export class StateSpace {
    * `openCheckpointer`, or it failed to start) SQLite checkpoints as before.
    */
   private async background<T>(job: () => Promise<T>): Promise<T> {
-    const open = this.o.openCheckpointer;
-    if (open === undefined) return job();
-    if (this.checkpointerUsers++ === 0) {
-      this.checkpointerLife = this.checkpointerLife.then(async () => {
-        if (this.checkpointer !== undefined || this.host.closed) return;
-        const cp = await open(this.o.path).catch(() => undefined);
-        if (cp === undefined) return;
-        this.checkpointer = cp;
-        // Automatic checkpoints off while it runs; a restarted WAL is trimmed back to 4 MiB.
-        await this.host.serial("checkpoint", () => this.host.db.executeMultiple("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=4194304;")).catch(() => undefined);
-      });
-    }
+    if (this.o.openCheckpointer === undefined) return job();
+    if (this.checkpointerUsers++ === 0) this.startCheckpointer();
     // The job does not wait for the thread to start (~100 ms): until it is up, SQLite's
     // automatic checkpoint goes on as before.
     try {
@@ -166,6 +192,20 @@ export class StateSpace {
         this.checkpointerLife = this.checkpointerLife.then(() => this.stopCheckpointer());
       }
     }
+  }
+
+  /** Starts the checkpointer thread (after any stop still under way), unless one runs. */
+  private startCheckpointer(): void {
+    const open = this.o.openCheckpointer;
+    if (open === undefined) return;
+    this.checkpointerLife = this.checkpointerLife.then(async () => {
+      if (this.checkpointer !== undefined || this.host.closed) return;
+      const cp = await open(this.o.path).catch(() => undefined);
+      if (cp === undefined) return;
+      this.checkpointer = cp;
+      // Automatic checkpoints off while it runs; a restarted WAL is trimmed back to 4 MiB.
+      await this.host.serial("checkpoint", () => this.host.db.executeMultiple("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=4194304;")).catch(() => undefined);
+    });
   }
 
   private async stopCheckpointer(): Promise<void> {
@@ -236,10 +276,88 @@ export class StateSpace {
     this.reclaimKeep = Math.min(this.reclaimKeep, keep);
     if (this.reclaiming !== undefined) return this.reclaiming;
     this.reclaimKeep = keep;
-    this.reclaiming = this.background(() => this.reclaimLoop()).finally(() => {
+    this.reclaiming = this.reclaimBySideCopy().then((done) => (done ? undefined : this.background(() => this.reclaimLoop()))).finally(() => {
       this.reclaiming = undefined;
     });
     return this.reclaiming;
+  }
+
+  /**
+   * Gives every free page back by a copy of the live data switched in, when that is on and pays
+   * (many free pages, most of the file); false when it did not (the caller reclaims in place).
+   */
+  private async reclaimBySideCopy(): Promise<boolean> {
+    const inUse = this.pages - this.freePages;
+    const worth = this.freePages > SIDE_COPY_MIN_FREE_PAGES && this.freePages > inUse * SIDE_COPY_MIN_FREE_SHARE;
+    this.switched = false;
+    if (!this.o.sideCopy || !worth || this.host.closed) return false;
+    const host = this.host;
+    // The copy's snapshot must not sit inside a compaction's deletes (they replay fine, but the
+    // switch needs the checkpointer stopped, which runs while a compaction does).
+    await this.compactionDone();
+    const t0 = this.o.steps.now();
+    let done = false;
+    this.checkpointerUsers++;
+    this.startCheckpointer();
+    const r = await defragBySideCopy(
+      {
+        db: this.host.db,
+        path: this.o.path,
+        serial: (kind, fn) => this.host.serial(kind, fn),
+        pragmas: this.host.pragmas,
+        get closed() {
+          return host.closed;
+        },
+        fail: (e) => this.host.fail(e),
+        othersClosed: () => this.checkpointer === undefined && this.host.openReaders === 0,
+        readersGone: async () => {
+          if (!done) {
+            done = true;
+            if (--this.checkpointerUsers === 0) this.checkpointerLife = this.checkpointerLife.then(() => this.stopCheckpointer());
+          }
+          await this.checkpointerLife;
+          return this.readersClosed();
+        },
+      },
+      () => this.o.steps.now(),
+    ).finally(() => {
+      if (!done && --this.checkpointerUsers === 0) this.checkpointerLife = this.checkpointerLife.then(() => this.stopCheckpointer());
+    });
+    this.o.onSideCopy?.(r);
+    if (process.env.CONCLAVE_DEBUG_SIDE_COPY) console.error(`side copy: ${JSON.stringify(r)} after ${(this.o.steps.now() - t0).toFixed(0)} ms`);
+    this.switched = r.switched;
+    if (!this.host.closed) await this.host.serial("checkpoint", () => this.refreshSizes()).catch(() => undefined);
+    return r.switched;
+  }
+
+  /**
+   * Resolves true once no reader has the state file open (snapshot streams end), false after
+   * SIDE_COPY_READERS_POLL_MS while one still does. A closed reader may still hold its
+   * connection — libsql closes one when a collection finalizes its statements — so after a
+   * reader was opened a full collection runs, and while the state file's WAL has more
+   * descriptors than the writer's and the copy thread's the answer is false (for
+   * SIDE_COPY_LINGER_MS at most).
+   */
+  private async readersClosed(): Promise<boolean> {
+    const until = this.o.clock() + SIDE_COPY_READERS_POLL_MS;
+    while (this.host.openReaders > 0 && this.o.clock() < until && !this.host.closed) {
+      await new Promise<void>((r) => this.o.timers.setTimeout(r, 20));
+    }
+    if (this.host.openReaders > 0) {
+      this.lingerSince = undefined;
+      return false;
+    }
+    // A full collection stalls the event loop: only after a reader was opened.
+    if (this.host.readersOpened) {
+      this.o.collectGarbage?.();
+      await new Promise<void>((r) => this.o.timers.setTimeout(r, 20));
+    }
+    // A descriptor that outlives SIDE_COPY_LINGER_MS: the switch goes ahead and checks for
+    // itself (it gives up, safely, if a connection still holds the WAL).
+    this.lingerSince ??= this.o.clock();
+    const gone = walDescriptors(this.o.path) <= OWN_WAL_DESCRIPTORS || this.o.clock() - this.lingerSince >= SIDE_COPY_LINGER_MS;
+    if (gone) this.lingerSince = undefined;
+    return gone;
   }
 
   private async reclaimLoop(): Promise<void> {
@@ -270,21 +388,26 @@ export class StateSpace {
     // answer waits for that at most DEFRAG_WAIT_MS, so etcdctl's 5 s default timeout never
     // reports a defrag as failed; past it the reclamation goes on between apply batches and
     // endpoint status shows dbSize falling (docs/design-notes.md).
-    const done = this.background(async () => {
+    const done = (async () => {
+      // A copy on the side gives back every free page (when it pays); in place otherwise.
       await this.reclaim(0);
-      const cp = this.checkpointer;
-      if (cp !== undefined) {
-        // The checkpointer copies the WAL into the file (which shrinks to its pages then); the
-        // next write restarts the WAL and journal_size_limit trims it. No fsync on this thread.
-        await cp.caughtUp(0);
-        await this.host.serial("checkpoint", () => this.refreshSizes());
-        return;
-      }
-      await this.host.serial("checkpoint", async () => {
-        await this.host.db.executeMultiple("PRAGMA wal_checkpoint(TRUNCATE);");
-        await this.refreshSizes();
+      if (this.switched && this.freePages === 0) return; // the new file has no WAL to fold in
+      await this.background(async () => {
+        await this.reclaim(0);
+        const cp = this.checkpointer;
+        if (cp !== undefined) {
+          // The checkpointer copies the WAL into the file (which shrinks to its pages then); the
+          // next write restarts the WAL and journal_size_limit trims it. No fsync on this thread.
+          await cp.caughtUp(0);
+          await this.host.serial("checkpoint", () => this.refreshSizes());
+          return;
+        }
+        await this.host.serial("checkpoint", async () => {
+          await this.host.db.executeMultiple("PRAGMA wal_checkpoint(TRUNCATE);");
+          await this.refreshSizes();
+        });
       });
-    });
+    })();
     let timer: unknown;
     const late = new Promise<void>((r) => (timer = this.o.timers.setTimeout(r, DEFRAG_WAIT_MS)));
     try {
@@ -308,6 +431,29 @@ export class StateSpace {
     await this.checkpointerLife;
     await this.stopCheckpointer();
   }
+}
+
+/**
+ * Descriptors this process has open on the state file's WAL (the writer's is one; a connection
+ * closed but not finalized holds another). 0 without /proc: the switch checks for itself.
+ */
+function walDescriptors(path: string): number {
+  const wal = `${resolve(path)}-wal`;
+  let n = 0;
+  let fds: string[];
+  try {
+    fds = readdirSync("/proc/self/fd");
+  } catch {
+    return 0;
+  }
+  for (const fd of fds) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) === wal) n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
 }
 
 /** The next batch size: doubled while a batch takes under half the target, halved above it. */

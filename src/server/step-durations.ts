@@ -2,13 +2,15 @@
 // group commit, a compaction batch, a reclamation (incremental vacuum) batch, a checkpoint, a
 // snapshot copy. Nothing else writes the state file while a step runs, and a step's SQLite work
 // runs on the event loop, so this is how long writes (and everything else) waited behind it.
+// A defragment by side copy (side-copy-switch.ts) holds the chain twice: "side-copy" while its
+// thread takes its snapshot, "switch" while the copy replaces the file.
 // Exported in /metrics as a Prometheus histogram with one series per step kind; the space
 // reclamation test asserts on it that no step was a whole-database operation.
 import { Family, Histogram } from "./prometheus.ts";
 
-export type StepKind = "apply" | "commit" | "compact" | "reclaim" | "checkpoint" | "snapshot";
+export type StepKind = "apply" | "commit" | "compact" | "reclaim" | "checkpoint" | "snapshot" | "side-copy" | "switch";
 
-export const STEP_KINDS: readonly StepKind[] = ["apply", "commit", "compact", "reclaim", "checkpoint", "snapshot"];
+export const STEP_KINDS: readonly StepKind[] = ["apply", "commit", "compact", "reclaim", "checkpoint", "snapshot", "side-copy", "switch"];
 
 /** Upper bounds of the buckets, seconds (etcd's backend histograms use the same doubling). */
 export const STEP_BUCKETS: readonly number[] = [
@@ -20,7 +22,7 @@ export const STEP_METRIC = "etcd_debugging_server_apply_step_duration_seconds";
 export class StepDurations {
   readonly family = new Family(
     STEP_METRIC,
-    "How long each step of the apply loop (apply batch, commit, compaction or reclamation batch, checkpoint, snapshot copy) held it.",
+    "How long each step of the apply loop (apply batch, commit, compaction or reclamation batch, checkpoint, snapshot copy, side copy start, switch) held it.",
     "histogram",
     ["step"],
     () => new Histogram(STEP_BUCKETS),

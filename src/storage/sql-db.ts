@@ -13,6 +13,12 @@
 // is what makes an acknowledged write durable; see state-machine.ts). `durableMark` is the mark
 // given with the last write that a commit made durable.
 //
+// Recording (a side copy of the file, src/server/side-copy-switch.ts): between startRecording()
+// and stopRecording() every write statement that commits is kept, in commit order, with its
+// arguments, so it can be replayed onto a copy of the file taken at the start. Reads are not
+// kept, nor PRAGMAs and VACUUM INTO (no logical effect on the data), nor the statements of a
+// group that is rolled back.
+//
 // Values: integers read back as JS numbers (64-bit IDs are stored as TEXT, see schema.ts),
 // blobs as Uint8Array (Buffer), text as string. Rows are arrays in column order.
 import Database from "libsql";
@@ -20,6 +26,11 @@ import Database from "libsql";
 export type SqlValue = null | number | bigint | string | Uint8Array;
 export type InStatement = string | { readonly sql: string; readonly args?: readonly SqlValue[] };
 export type Row = readonly unknown[];
+/** A write statement as recorded (see startRecording). */
+export interface RecordedStatement {
+  readonly sql: string;
+  readonly args: readonly SqlValue[];
+}
 export interface ResultSet {
   readonly rows: Row[];
 }
@@ -45,21 +56,70 @@ const NO_ARGS: readonly SqlValue[] = [];
 const NO_ROWS: ResultSet = Object.freeze({ rows: Object.freeze([]) as unknown as Row[] });
 
 export class SqlDb {
-  private readonly db: InstanceType<typeof Database>;
+  private db: InstanceType<typeof Database>;
   private readonly cache = new Map<string, Prepared>();
-  private readonly begin: Prepared;
-  private readonly commit: Prepared;
-  private readonly rollback: Prepared;
+  private begin: Prepared;
+  private commit: Prepared;
+  private rollback: Prepared;
+  /** Committed writes since startRecording() (undefined: not recording). */
+  private recorded: RecordedStatement[] | undefined;
+  /** Writes of the open group, recorded once it commits. */
+  private groupRecorded: RecordedStatement[] = [];
   private open = false;
   private mark = 0;
   /** The mark of the last write() a commit has made durable. */
   durableMark = 0;
 
-  constructor(path: string) {
+  constructor(private readonly path: string) {
     this.db = new Database(path);
     this.begin = this.prepare("BEGIN IMMEDIATE");
     this.commit = this.prepare("COMMIT");
     this.rollback = this.prepare("ROLLBACK");
+  }
+
+  /** Starts keeping every committed write statement (see the file's comment). */
+  startRecording(): void {
+    this.recorded = [];
+  }
+
+  /** The writes committed since the last call (or startRecording), in order. */
+  takeRecorded(): RecordedStatement[] {
+    const out = this.recorded ?? [];
+    if (this.recorded !== undefined) this.recorded = [];
+    return out;
+  }
+
+  stopRecording(): void {
+    this.recorded = undefined;
+    this.groupRecorded = [];
+  }
+
+  /** Statements recorded and not yet taken. */
+  get recordedCount(): number {
+    return this.recorded?.length ?? 0;
+  }
+
+  /**
+   * Closes the connection, runs `between` (which may replace the file: it returns whether it
+   * did), and opens the file at the same path again with `pragmas` run first; prepared
+   * statements are prepared anew. The connection is opened again whatever `between` does. No
+   * group may be open.
+   */
+  reopen(pragmas: readonly string[], between: () => boolean): boolean {
+    if (this.open) throw new Error("sql: reopen inside an open group");
+    this.cache.clear();
+    this.db.close();
+    let replaced = false;
+    try {
+      replaced = between();
+    } finally {
+      this.db = new Database(this.path);
+      for (const p of pragmas) this.db.exec(p);
+      this.begin = this.prepare("BEGIN IMMEDIATE");
+      this.commit = this.prepare("COMMIT");
+      this.rollback = this.prepare("ROLLBACK");
+    }
+    return replaced;
   }
 
   /**
@@ -68,8 +128,11 @@ export class SqlDb {
    */
   execute(s: InStatement): ResultSet {
     const p = this.prepare(typeof s === "string" ? s : s.sql);
-    if (!p.reader) this.commitGroup();
-    return this.exec(p, s);
+    if (p.reader) return this.exec(p, s);
+    this.commitGroup();
+    const out = this.exec(p, s);
+    if (this.recorded !== undefined) this.record(this.recorded, s);
+    return out;
   }
 
   /** The statements in one write transaction of their own: all of them or none. */
@@ -92,12 +155,15 @@ export class SqlDb {
       const out = new Array<ResultSet>(stmts.length);
       for (let i = 0; i < stmts.length; i++) {
         const s = stmts[i]!;
-        out[i] = this.exec(this.prepare(typeof s === "string" ? s : s.sql), s);
+        const p = this.prepare(typeof s === "string" ? s : s.sql);
+        out[i] = this.exec(p, s);
+        if (this.recorded !== undefined && !p.reader) this.record(this.groupRecorded, s);
       }
       this.mark = mark;
       return out;
     } catch (e) {
       this.open = false;
+      this.groupRecorded = [];
       if (this.db.inTransaction) this.rollback.run(NO_ARGS);
       throw e;
     }
@@ -109,6 +175,10 @@ export class SqlDb {
     this.commit.run(NO_ARGS);
     this.open = false;
     this.durableMark = this.mark;
+    if (this.groupRecorded.length > 0) {
+      if (this.recorded !== undefined) for (const r of this.groupRecorded) this.recorded.push(r);
+      this.groupRecorded = [];
+    }
   }
 
   /**
@@ -126,6 +196,7 @@ export class SqlDb {
     this.db.exec("PRAGMA synchronous=FULL");
     try {
       this.exec(this.prepare(typeof touch === "string" ? touch : touch.sql), touch);
+      if (this.recorded !== undefined) this.record(this.recorded, touch);
     } finally {
       this.db.exec("PRAGMA synchronous=NORMAL");
     }
@@ -143,7 +214,10 @@ export class SqlDb {
     return this.open;
   }
 
-  /** Runs every statement of a script to completion (PRAGMAs that step page by page). */
+  /**
+   * Runs every statement of a script to completion (PRAGMAs that step page by page). Not
+   * recorded: only PRAGMAs go through here.
+   */
   executeMultiple(sql: string): void {
     this.commitGroup();
     this.db.exec(sql);
@@ -155,6 +229,12 @@ export class SqlDb {
     this.open = false;
     this.cache.clear();
     this.db.close();
+  }
+
+  private record(into: RecordedStatement[], s: InStatement): void {
+    const sql = typeof s === "string" ? s : s.sql;
+    if (/^\s*(PRAGMA|VACUUM)\b/i.test(sql)) return;
+    into.push({ sql, args: typeof s === "string" ? NO_ARGS : (s.args ?? NO_ARGS) });
   }
 
   private exec(p: Prepared, s: InStatement): ResultSet {

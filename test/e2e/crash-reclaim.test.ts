@@ -1,6 +1,7 @@
 // Crash safety of compaction and space reclamation: a member holding a restored history is
-// SIGKILLed at seeded random moments while it compacts, gives space back (incremental vacuum
-// batches, the WAL checkpointer on its own thread) and a client writes; after each restart every
+// SIGKILLed at seeded random moments while it compacts, gives space back (a copy of the live data
+// made on the side and switched in, or incremental vacuum batches; the WAL checkpointer on its own
+// thread; crash-side-copy.test.ts kills it in each phase of the copy) and a client writes; after each restart every
 // acknowledged write is there with its value, the history's current values are intact, and at
 // the end the compaction completes and the space comes back.
 //
@@ -9,7 +10,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
-import { b64, Ctl, delay, Gateway, makeTempDir, Member, mulberry32, REPO_ROOT, removeDir, runEtcdctl, seedFromEnv, synthKey, synthValue, unb64, writeSynthSnapshot } from "../helpers/index.ts";
+import { AckedWriter, Ctl, delay, Gateway, makeTempDir, Member, mulberry32, REPO_ROOT, removeDir, runEtcdctl, seedFromEnv, synthKey, synthValue, unb64, writeSynthSnapshot } from "../helpers/index.ts";
 
 const KILLS = 4;
 const SPEC = { keys: 4000, revisions: 32_000, valueBytes: 1200 }; // ~42 MB state file
@@ -40,25 +41,14 @@ test("SIGKILL during compaction and reclamation loses no acknowledged write and 
   let seq = 0;
   for (let k = 0; k < KILLS; k++) {
     // A writer, compaction --physical and defrag, then SIGKILL somewhere in the middle.
-    let writing = true;
-    const gw = new Gateway(m.clientURL);
-    const writer = (async () => {
-      while (writing) {
-        const key = `w/${String(seq++).padStart(6, "0")}`;
-        try {
-          const res = await gw.post("/v3/kv/put", { key: b64(key), value: b64(key) }, 5000);
-          if (res.status === 200) acked.set(key, key);
-        } catch {
-          return; // the member is gone: not acknowledged
-        }
-      }
-    })();
+    const writer = new AckedWriter(new Gateway(m.clientURL), undefined, seq);
     void runEtcdctl(m.endpoint, ["compaction", "--physical", String(revision), "--command-timeout=60s"], { timeoutMs: 70_000 }).catch(() => undefined);
     void runEtcdctl(m.endpoint, ["defrag", "--command-timeout=60s"], { timeoutMs: 70_000 }).catch(() => undefined);
     await delay(100 + Math.floor(rand() * 900));
     await m.kill();
-    writing = false;
-    await writer;
+    await writer.stop();
+    for (const [key, value] of writer.acked) acked.set(key, value);
+    seq = writer.seq;
     await m.restart();
 
     // Every acknowledged write is there.

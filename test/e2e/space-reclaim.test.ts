@@ -1,7 +1,9 @@
 // Compaction and defrag of a large state file while a client writes: the space comes back
 // (dbSize falls to dbSizeInUse) and no step of the member's apply loop was a whole-database
 // operation, read from the member's own step-duration histogram
-// (etcd_debugging_server_apply_step_duration_seconds), not from wall time.
+// (etcd_debugging_server_apply_step_duration_seconds), not from wall time. The free pages go
+// back by a copy of the live data made on the side and switched in (side-copy-switch.ts): the
+// histogram shows its two short holds ("side-copy", "switch") and no in-place reclamation.
 //
 // The state is a synthetic etcd snapshot (50k keys' worth of 1.2 KB revisions at full size)
 // restored with `conclave ctl snapshot restore`. Size: RECLAIM_TEST_MB (default 128). CI runs
@@ -31,8 +33,14 @@ const KEYS = Math.max(1, Math.round(REVISIONS / 8));
  * (the counts below catch it at any size) and takes seconds at 500 MB.
  */
 const STEP_BOUND_S = 1.024;
-/** At least 90 % of the compaction and reclamation batches take at most this long (s). */
+/** At least 90 % of the compaction batches take at most this long (s). */
 const SMALL_STEP_S = 0.016;
+/**
+ * The side copy's holds (its snapshot taken; the switch: a few ms of replay, two syncs, two
+ * renames, the old WAL deleted) take at most this long (s): 4-64 ms measured under load, 137 ms
+ * at 500 MB when the old WAL to delete had grown to 344 MB (docs/benchmarks.md).
+ */
+const SWITCH_BOUND_S = 0.512;
 const CONCLAVE = process.env.CONCLAVE_BIN ?? resolve(REPO_ROOT, "dist", "conclave");
 const METRIC = "etcd_debugging_server_apply_step_duration_seconds";
 
@@ -54,13 +62,13 @@ async function steps(m: Member): Promise<Map<string, { le: Map<string, number>; 
   const text = await (await fetch(`${m.clientURL}/metrics`)).text();
   const out = new Map<string, { le: Map<string, number>; count: number }>();
   for (const line of text.split("\n")) {
-    const b = new RegExp(`^${METRIC}_bucket\\{step="(\\w+)",le="([^"]+)"\\} (\\d+)$`).exec(line);
+    const b = new RegExp(`^${METRIC}_bucket\\{step="([\\w-]+)",le="([^"]+)"\\} (\\d+)$`).exec(line);
     if (b !== null) {
       const s = out.get(b[1]!) ?? { le: new Map(), count: 0 };
       s.le.set(b[2]!, Number(b[3]));
       out.set(b[1]!, s);
     }
-    const c = new RegExp(`^${METRIC}_count\\{step="(\\w+)"\\} (\\d+)$`).exec(line);
+    const c = new RegExp(`^${METRIC}_count\\{step="([\\w-]+)"\\} (\\d+)$`).exec(line);
     if (c !== null) out.get(c[1]!)!.count = Number(c[2]);
   }
   return out;
@@ -107,6 +115,7 @@ test(`compaction + defrag of a ${SIZE_MB} MB state file while a client writes: s
     // Per kind: how many steps, and the bucket of the longest one.
     const longest = (s: { le: Map<string, number>; count: number }) => [...s.le].find(([, n]) => n === s.count)?.[0] ?? "?";
     const kinds = [...hist].map(([k, s]) => `${k} ${s.count} (≤ ${longest(s)} s)`).join(", ");
+    if (process.env.CONCLAVE_DEBUG_SIDE_COPY) console.log(m.logTail(20));
     console.log(
       `${SIZE_MB} MB: compaction --physical ${Math.round(tCompact)} ms, defrag ${Math.round(tDefrag)} ms; ` +
         `dbSize ${Math.round(before.dbSize / MB)} → ${Math.round(after.dbSize / MB)} MB (in use ${Math.round(after.dbSizeInUse / MB)} MB); ` +
@@ -119,15 +128,17 @@ test(`compaction + defrag of a ${SIZE_MB} MB state file while a client writes: s
     expect(after.dbSizeInUse).toBeLessThanOrEqual(after.dbSize);
     // The client kept writing while it happened.
     expect(putsDuring).toBeGreaterThan(0);
-    // Compaction and reclamation ran in many batches, and no step of any kind held the loop
-    // past the bound: none of them was a whole-database operation.
+    // Compaction ran in many batches; the space came back by one side copy switched in (no
+    // page moved in place); no step of any kind held the loop past the bound: none of them was
+    // a whole-database operation.
     expect(hist.get("compact")!.count).toBeGreaterThan(1);
-    expect(hist.get("reclaim")!.count).toBeGreaterThan(1);
+    expect(hist.get("switch")!.count).toBe(1);
+    expect(hist.get("side-copy")!.count).toBe(1);
+    expect(hist.get("reclaim")!.count).toBe(0);
     for (const [kind, s] of hist) expect(`${kind} ${s.le.get(String(STEP_BOUND_S))}`).toBe(`${kind} ${s.count}`);
-    for (const kind of ["compact", "reclaim"]) {
-      const s = hist.get(kind)!;
-      expect(s.le.get(String(SMALL_STEP_S))!).toBeGreaterThanOrEqual(0.9 * s.count);
-    }
+    for (const kind of ["switch", "side-copy"]) expect(`${kind} ${hist.get(kind)!.le.get(String(SWITCH_BOUND_S))}`).toBe(`${kind} 1`);
+    const compact = hist.get("compact")!;
+    expect(compact.le.get(String(SMALL_STEP_S))!).toBeGreaterThanOrEqual(0.9 * compact.count);
     // The data is intact: the newest revision of a key.
     const kv = JSON.parse(await ctl.ok("get", "synth/", "--prefix", "--limit", "1", "-w", "json")) as { count: number };
     expect(kv.count).toBe(KEYS);

@@ -214,3 +214,36 @@ export class PacedWriter {
     return this.done;
   }
 }
+
+/**
+ * One client putting a new key after another (`w/000000`, `w/000001`, …) until stopped, keeping
+ * what the member acknowledged (key → value): a crash test kills the member under it and then
+ * checks that every acknowledged write is there. A put that fails ends the writer (the member
+ * is gone: not acknowledged).
+ */
+export class AckedWriter {
+  readonly acked = new Map<string, string>();
+  private writing = true;
+  private readonly done: Promise<void>;
+
+  /** `seq` numbers the first key (a later writer can go on where one stopped: `writer.seq`). */
+  constructor(gw: Gateway, value: (key: string) => string = (key) => key, public seq = 0) {
+    this.done = (async () => {
+      while (this.writing) {
+        const key = `w/${String(this.seq++).padStart(6, "0")}`;
+        try {
+          const res = await gw.post("/v3/kv/put", { key: b64(key), value: b64(value(key)) }, 5000);
+          if (res.status === 200) this.acked.set(key, value(key));
+        } catch {
+          return;
+        }
+      }
+    })();
+  }
+
+  /** Stops after the put in flight. */
+  stop(): Promise<void> {
+    this.writing = false;
+    return this.done;
+  }
+}

@@ -26,7 +26,7 @@ export {
   parseMemberList,
   type StoredValue,
 } from "./cluster.ts";
-export { type Ack, measureFirstWrite, missingAcks, PacedWriter, WriteLoad, type WriteLoadOptions, writeKeys } from "./cluster-load.ts";
+export { type Ack, AckedWriter, measureFirstWrite, missingAcks, PacedWriter, WriteLoad, type WriteLoadOptions, writeKeys } from "./cluster-load.ts";
 export { NetnsLab, netnsAvailable } from "./cluster-netns.ts";
 export { conclaveRestore, ETCD_SERVER_BIN, etcdctlRestore, type History, observe, restoreForTarget, writeHistory } from "./snapshot.ts";
 export { synthKey, synthLease, synthValue, type SynthSpec, writeSynthSnapshot } from "./synth-snapshot.ts";
