@@ -317,6 +317,10 @@ describe("dashboard on a 3-member cluster", () => {
   test("leases: live TTL and keys; grant, keep-alive once, revoke (checked with etcdctl)", async () => {
     const granted = /lease ([0-9a-f]+) granted/.exec(await ctl().ok("lease", "grant", "60"))![1]!;
     await ctl().ok("put", "/lease/k", "v", "--lease", granted);
+    // The page's member lists leases from what it has applied (LeaseLeases is local, as in etcd)
+    // and the view re-reads every 5 s: a linearizable read there first waits until it has
+    // applied the put, so the first read of the view already sees the lease.
+    await cluster().members[0]!.ctl.ok("get", "/lease/k");
     await goto("leases");
     const row = page.getByTestId(`lease-${granted}`);
     await seeText(row.getByTestId("lease-keys"), "/lease/k");
