@@ -286,7 +286,8 @@ test("watch, watch --forever --after-index -r, exec-watch: the same lines on bot
       for (const [k, v] of [["/w/one", "1"], ["/w/two", "2"], ["/w/one", "3"]] as const) await runV2ctl(side.m.clientURL, ["set", k, v]);
       await runV2ctl(side.m.clientURL, ["rm", "/w/two"]);
       await once.exited;
-      await forever.stdoutAtLeast(5, 10_000);
+      // Five events, two lines each with -o json (the action line, then the JSON).
+      await forever.stdoutAtLeast(10, 10_000);
       await exec.stdoutAtLeast(4, 10_000);
       return [...once.stdoutLines.map((l) => `once ${l}`), ...forever.stdoutLines.map((l) => `forever ${l}`), ...exec.stdoutLines.map((l) => `exec ${l}`)].map(side.norm);
     } finally {
