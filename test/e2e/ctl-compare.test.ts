@@ -272,7 +272,8 @@ test("watch prints events as etcdctl does, exec form gets the event in its envir
   // Exec form: one run of the command per event with ETCD_WATCH_* set.
   const proc = spawnProgram(CONCLAVE_CTL_BIN, ["ctl", ep(), "watch", "wt/x", "--rev", String(start + 1), "--", "sh", "-c", 'echo "$ETCD_WATCH_EVENT_TYPE $ETCD_WATCH_KEY $ETCD_WATCH_VALUE"']);
   await ctl.ok("put", "wt/x", "exec-value");
-  await pollUntil(() => proc.stdout().includes("exec-value") || undefined, 15_000, "the exec command ran");
+  // The event itself is printed before the command runs: wait for the command's own line.
+  await pollUntil(() => proc.stdout().includes('"PUT" "wt/x" "exec-value"') || undefined, 15_000, "the exec command ran");
   proc.child.kill("SIGINT");
   const r = await proc.done;
   expect(r.stdout).toContain('"PUT" "wt/x" "exec-value"');
