@@ -319,7 +319,8 @@ describe("dashboard on a 3-member cluster", () => {
     await ctl().ok("put", "/lease/k", "v", "--lease", granted);
     // The page's member lists leases from what it has applied (LeaseLeases is local, as in etcd)
     // and the view re-reads every 5 s: a linearizable read there first waits until it has
-    // applied the put, so the first read of the view already sees the lease.
+    // applied the put, so the first read of the view already sees the lease. The row is named
+    // by the ID as etcdctl printed it (%016x, a leading zero one time in sixteen).
     await cluster().members[0]!.ctl.ok("get", "/lease/k");
     await goto("leases");
     const row = page.getByTestId(`lease-${granted}`);
@@ -329,10 +330,15 @@ describe("dashboard on a 3-member cluster", () => {
     expect(remaining).toBeLessThanOrEqual(60);
     await pollUntil(async () => (Number((await row.getByTestId("remaining").textContent())!.replace("s", "")) < remaining ? true : undefined), 5000, "TTL counting down");
     // Grant in the page.
+    // An ID with a leading zero: the page writes lease IDs as etcdctl does (%016x), so the
+    // row and the notice name it exactly as `etcdctl lease list` does.
     await page.getByTestId("lease-ttl").fill("120");
+    await page.getByTestId("lease-id").fill("0123456789abcdef");
     await page.getByTestId("lease-grant").click();
     const made = /lease ([0-9a-f]+) granted with TTL\(120s\)/.exec((await page.getByTestId("lease-notice").textContent())!)![1]!;
-    expect(await ctl().ok("lease", "list")).toContain(made);
+    expect(made).toBe("0123456789abcdef");
+    expect((await ctl().ok("lease", "list")).split("\n")).toContain(made);
+    await seeText(page.getByTestId(`lease-${made}`).getByTestId("remaining"), /^1[01]\ds$/);
     await screenshot(page, "leases");
     // Keep-alive once brings the remaining TTL back to the granted one.
     await delay(2100);

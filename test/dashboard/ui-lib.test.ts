@@ -5,7 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { envLines, startArgs, startCommand } from "../../src/client/member-start.ts";
 import { Errors, RawErrors } from "../../src/rpctypes/index.ts";
 import { adviceFor, advisedMessages } from "../../ui/lib/advice.ts";
-import { decId, fromB64, fromHex, hexId, humanBytes, prefixEnd, toB64, utf8 } from "../../ui/lib/bytes.ts";
+import { decId, fromB64, fromHex, hexId, hexLeaseId, humanBytes, prefixEnd, toB64, utf8 } from "../../ui/lib/bytes.ts";
 import { diffLines } from "../../ui/lib/diff.ts";
 import { detectFormat, encode, render } from "../../ui/lib/format.ts";
 import { parseMetrics } from "../../ui/lib/metrics.ts";
@@ -33,6 +33,12 @@ describe("bytes and IDs", () => {
     expect(hexId(decId("8e9e05c52164694d"))).toBe("8e9e05c52164694d");
     expect(() => decId("xyz")).toThrow('"xyz" is not a hexadecimal ID');
     expect(() => decId("1ffffffffffffffff")).toThrow("is not a hexadecimal ID");
+  });
+  test("lease IDs read as etcdctl prints them (%016x), leading zeros kept; member IDs do not pad", () => {
+    expect(hexLeaseId(decId("0c12a2512a2e9c07"))).toBe("0c12a2512a2e9c07");
+    expect(hexLeaseId("1")).toBe("0000000000000001");
+    expect(hexLeaseId("18446744073709551615")).toBe("ffffffffffffffff");
+    expect(hexId(decId("0c12a2512a2e9c07"))).toBe("c12a2512a2e9c07");
   });
   test("sizes in SI units like etcdctl", () => {
     expect(humanBytes(25_000)).toBe("25 kB");

@@ -98,6 +98,11 @@ export function hexId(dec: string | undefined): string {
   return BigInt.asUintN(64, BigInt(dec)).toString(16);
 }
 
+/** A lease ID as etcdctl prints it (`%016x`: "lease 0c12a2512a2e9c07 granted"), member IDs stay `%x`. */
+export function hexLeaseId(dec: string | undefined): string {
+  return hexId(dec).padStart(16, "0");
+}
+
 /** A hex ID typed by a person → the decimal string the gateway takes. */
 export function decId(hex: string): string {
   const h = hex.trim().replace(/^0x/i, "");

@@ -2,7 +2,7 @@
 // save that compares the mod revision (a concurrent change is refused, never overwritten), a
 // delete with the same guard, and the key's history with a diff between two revisions.
 import { useEffect, useState } from "preact/hooks";
-import { decId, hexId, lossy, utf8 } from "../lib/bytes.ts";
+import { decId, hexLeaseId, lossy, utf8 } from "../lib/bytes.ts";
 import { diffLines } from "../lib/diff.ts";
 import { detectFormat, encode, FORMATS, render, type ValueFormat } from "../lib/format.ts";
 import { deleteIfUnchanged, getKey, putIfUnchanged, type Kv } from "../lib/keys.ts";
@@ -38,7 +38,7 @@ export function KeyEditor(props: {
       const f = detectFormat(cur.value);
       setFormat(f);
       setText(await render(cur.value, f));
-      setLease(cur.lease === "0" ? "" : hexId(cur.lease));
+      setLease(cur.lease === "0" ? "" : hexLeaseId(cur.lease));
     });
   useEffect(() => void load(), []); // eslint-disable-line react-hooks/exhaustive-deps
 
@@ -86,7 +86,7 @@ export function KeyEditor(props: {
           kv !== undefined && (
             <p class="muted" data-testid="key-meta">
               created at revision {kv.createRevision}, modified at {kv.modRevision}, version {kv.version}
-              {kv.lease !== "0" ? `, lease ${hexId(kv.lease)}` : ""}
+              {kv.lease !== "0" ? `, lease ${hexLeaseId(kv.lease)}` : ""}
             </p>
           )
         )}

@@ -2,7 +2,7 @@
 // grant, keep-alive once, revoke.
 import { useState } from "preact/hooks";
 import { api, type Json } from "../lib/api.ts";
-import { decId, fromB64, hexId, lossy } from "../lib/bytes.ts";
+import { decId, fromB64, hexLeaseId, lossy } from "../lib/bytes.ts";
 import type { Session } from "../lib/session.ts";
 import { ErrorBox, Notice, Section, useAction, usePoll } from "./common.tsx";
 
@@ -50,7 +50,7 @@ export function LeasesView(_: { session: Session }) {
   const grant = () =>
     act.run(async () => {
       const r = await api.call("/v3/lease/grant", { TTL: Number(ttl), ID: id.trim() === "" ? "0" : decId(id) });
-      setNotice(`lease ${hexId(r.ID)} granted with TTL(${r.TTL}s)`);
+      setNotice(`lease ${hexLeaseId(r.ID)} granted with TTL(${r.TTL}s)`);
       setReload((n) => n + 1);
     });
   const keepAlive = (lid: string) =>
@@ -71,13 +71,13 @@ export function LeasesView(_: { session: Session }) {
           if (answer === undefined) throw err;
         });
       if (answer === undefined || Number(answer.TTL ?? 0) <= 0) throw new Error("etcdserver: requested lease not found");
-      setNotice(`lease ${hexId(lid)} keepalived with TTL(${answer.TTL})`);
+      setNotice(`lease ${hexLeaseId(lid)} keepalived with TTL(${answer.TTL})`);
       setReload((n) => n + 1);
     });
   const revoke = (lid: string) =>
     act.run(async () => {
       await api.call("/v3/lease/revoke", { ID: lid });
-      setNotice(`lease ${hexId(lid)} revoked`);
+      setNotice(`lease ${hexLeaseId(lid)} revoked`);
       setReload((n) => n + 1);
     });
 
@@ -118,8 +118,8 @@ export function LeasesView(_: { session: Session }) {
         </thead>
         <tbody>
           {rows.map((l) => (
-            <tr key={l.id} data-testid={`lease-${hexId(l.id)}`}>
-              <td class="mono">{hexId(l.id)}</td>
+            <tr key={l.id} data-testid={`lease-${hexLeaseId(l.id)}`}>
+              <td class="mono">{hexLeaseId(l.id)}</td>
               <td>{l.granted}s</td>
               <td data-testid="remaining">{Math.max(0, l.ttl - Math.floor((now - l.readAt) / 1000))}s</td>
               <td class="mono" data-testid="lease-keys">
