@@ -292,8 +292,9 @@ export function applyCompare(ctx: KvContext, c: Compare): boolean {
   return compareOne(c, undefined);
 }
 
+/** etcd's compareKV: an unknown target compares as equal, an unknown result holds. */
 function compareOne(c: Compare, kv: KeyState | undefined): boolean {
-  let result: number;
+  let result = 0;
   const u = c.targetUnion;
   switch (c.target) {
     case CmpTarget.VALUE: {
@@ -313,8 +314,6 @@ function compareOne(c: Compare, kv: KeyState | undefined): boolean {
     case CmpTarget.LEASE:
       result = cmpBig(kv?.lease ?? 0n, u.case === "lease" ? u.value : 0n);
       break;
-    default:
-      return false;
   }
   switch (c.result) {
     case CmpResult.EQUAL:
@@ -326,7 +325,7 @@ function compareOne(c: Compare, kv: KeyState | undefined): boolean {
     case CmpResult.LESS:
       return result < 0;
     default:
-      return false;
+      return true;
   }
 }
 

@@ -125,6 +125,20 @@ test("txn: compare, success ops with oneof names, inner headers with revision on
   expect((await gw.range("gt/never")).kvs).toBeUndefined();
 });
 
+test("txn: a compare with an unknown target number compares as equal, an unknown result holds (etcd's compareKV)", async () => {
+  const { gw } = env();
+  await gw.put("gu/k", "v");
+  for (const [compare, succeeded] of [
+    [{ key: b64("gu/k"), target: 7, result: "EQUAL" }, true],
+    [{ key: b64("gu/missing"), target: 7, result: "EQUAL" }, true],
+    [{ key: b64("gu/k"), target: 7, result: "NOT_EQUAL" }, undefined],
+    [{ key: b64("gu/k"), target: "VERSION", result: 9, version: "99" }, true],
+  ] as const) {
+    const t = await gw.ok("/v3/kv/txn", { compare: [compare], success: [{ request_put: { key: b64("gu/ran"), value: b64(JSON.stringify(compare)) } }] });
+    expect(t.succeeded).toBe(succeeded);
+  }
+});
+
 test("compaction, then range below it: compacted error body with code 11 and HTTP 400", async () => {
   const { gw } = env();
   const old = (await gw.put("gc/k", "1")).header.revision;
