@@ -165,6 +165,16 @@ describe("HTTP/1.1 requests with invalid header bytes or oversized heads get Go'
       expect(r.endsWith("\r\n\r\n400 Bad Request: invalid header value")).toBe(true);
     });
   }
+  test("a bad escape in the path is refused before routing, on every route; one in the query is not", async () => {
+    for (const path of ["/v2/keys/%zz", "/v3/kv/%4", "/version%"]) {
+      const r = await raw(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expect(r.split("\r\n")[0]).toBe("HTTP/1.1 400 Bad Request");
+      expect(r).toContain("\r\nConnection: close\r\n");
+      expect(r.endsWith("\r\n\r\n400 Bad Request")).toBe(true);
+    }
+    const ok = await raw("GET /version?a=%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    expect(ok.split("\r\n")[0]).toBe("HTTP/1.1 200 OK");
+  });
   test("a space in a header name", async () => {
     const r = await raw("GET /version HTTP/1.1\r\nHost: x\r\nX A: b\r\n\r\n");
     expect(r.split("\r\n")[0]).toBe("HTTP/1.1 400 Bad Request: invalid header name");

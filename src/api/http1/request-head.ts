@@ -53,6 +53,8 @@ export function refusalAnswer(status: HeadError["status"], reason?: string): str
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Field values: visible ASCII, obs-text, spaces and tabs (no CR, LF or NUL). */
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** A `%` not followed by two hex digits. */
+const BAD_ESCAPE = /%(?![0-9A-Fa-f]{2})/;
 /** The largest body length accepted at all (a limit for readers comes on top). */
 const MAX_LENGTH = Number.MAX_SAFE_INTEGER;
 
@@ -65,6 +67,8 @@ export function parseHead(text: string): RequestHead {
   const [method, url, version] = parts as [string, string, string];
   if (!TOKEN.test(method)) throw new HeadError(400, "malformed method");
   if (url === "" || /[\x00-\x20\x7f]/.test(url)) throw new HeadError(400, "malformed request target");
+  // Go's url.ParseRequestURI refuses a bad escape in the path (the query is kept raw).
+  if (BAD_ESCAPE.test(pathOf(url))) throw new HeadError(400, "malformed escape in the request target");
   const vm = /^HTTP\/1\.([01])$/.exec(version);
   if (vm === null) {
     if (/^HTTP\/\d\.\d$/.test(version)) throw new HeadError(505, "HTTP version not supported", "unsupported protocol version");
@@ -114,4 +118,9 @@ export function parseHead(text: string): RequestHead {
   const keepAlive = minor === 1 ? !/(^|,)\s*close\s*(,|$)/.test(conn) : /(^|,)\s*keep-alive\s*(,|$)/.test(conn);
   const expectContinue = minor === 1 && (headers.expect ?? "").toLowerCase() === "100-continue";
   return { method, url, minor, headers, body, keepAlive, expectContinue };
+}
+
+function pathOf(target: string): string {
+  const q = target.indexOf("?");
+  return q < 0 ? target : target.slice(0, q);
 }
