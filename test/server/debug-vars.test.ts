@@ -54,3 +54,9 @@ test("secrets in the command line are masked: discovery password, user:password,
   expect(processCmdline(read(["conclave", "--name", "discovery-password", "--discovery-password"]))).toEqual(["conclave", "--name", "discovery-password", "--discovery-password"]);
   expect(processCmdline(read(["conclave", "--listen-client-urls", "http://127.0.0.1:2379"]))).toEqual(["conclave", "--listen-client-urls", "http://127.0.0.1:2379"]);
 });
+
+test("memstats keep Go's HeapSys = HeapIdle + HeapInuse when the runtime's heap use passes its heap total", () => {
+  const m = JSON.parse(renderDebugVars({ cmdline: ["c"], fdLimit: 1, memory: { rss: 100, heapTotal: 8, heapUsed: 11 }, raft: follower })).memstats;
+  expect(m.HeapSys).toBe(m.HeapIdle + m.HeapInuse);
+  expect(m.HeapInuse).toBe(11);
+});
