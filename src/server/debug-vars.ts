@@ -30,7 +30,9 @@ export function renderDebugVars(v: DebugVarsSource): string {
     Alloc: m.heapUsed,
     Sys: m.rss,
     HeapAlloc: m.heapUsed,
-    HeapSys: m.heapTotal,
+    // Go's invariant HeapSys = HeapIdle + HeapInuse: this runtime's heapUsed can pass its
+    // heapTotal (objects it counts outside the heap's blocks), which Go's fields never show.
+    HeapSys: Math.max(m.heapTotal, m.heapUsed),
     HeapIdle: Math.max(0, m.heapTotal - m.heapUsed),
     HeapInuse: m.heapUsed,
   };

@@ -148,8 +148,9 @@ export class ServerMetrics {
     this.peerSentFailures.with(to.toString(16)).inc(n);
   }
 
-  peerReceiveFailure(from: bigint): void {
-    this.peerReceivedFailures.with(from.toString(16)).inc();
+  /** Labelled by the remote address, as etcd's handlers label a body that does not decode. */
+  peerReceiveFailure(remoteAddr: string): void {
+    this.peerReceivedFailures.with(remoteAddr).inc();
   }
 
   /** A snapshot from `from` was received and installed. */

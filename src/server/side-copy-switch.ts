@@ -39,10 +39,11 @@
 //   file open: the data dir is locked.
 // - Past the decision, a failure stops the member (`fail`): the open that follows finishes the
 //   switch.
-import { existsSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { existsSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
 import type { SqlDb } from "../storage/sql-db.ts";
 import { fsyncPath } from "../storage/fsync-path.ts";
+import { walDescriptorTargets } from "../storage/wal-descriptors.ts";
 import { startSideCopy, type SideCopy } from "../runtime/side-copy.ts";
 
 /** Recorded statements are replayed in batches of at most this many ... */
@@ -205,33 +206,41 @@ export async function defragBySideCopy(host: SideCopyHost, now: () => number): P
       // WAL needs no sync any more, and a crash from here on finishes the switch at open.
       const dir = dirname(host.path);
       renameSync(to, switchPath(host.path));
-      syncDir(dir);
-      phase("decided");
-      stopHere("decided");
-      // Out of WAL mode: SQLite copies the last frames into the old file (not synced: the file
-      // is done with) and deletes -wal and -shm, which it can only do when no other connection
-      // has them open. The writer's connection may then close lazily (libsql finalizes it with
-      // its statements, at a garbage collection): in rollback mode it never touches the names.
-      let mode: string;
+      // Past the decision, a step that throws leaves the copy decided on disk while this
+      // connection may go on writing to the old file (or in it with synchronous=OFF): writes
+      // the next open would drop with the old file. The member stops instead (see the file's
+      // comment); its next open finishes the switch or finds it undone.
       try {
-        host.db.executeMultiple("PRAGMA synchronous=OFF");
-        if (process.env.CONCLAVE_DEBUG_SIDE_COPY) phase(`wal ${statSync(`${host.path}-wal`).size} bytes`);
-        mode = String(host.db.execute("PRAGMA journal_mode=DELETE").rows[0]?.[0] ?? "");
-      } catch (e) {
-        mode = String(e); // SQLITE_BUSY: another connection is open
-      }
-      phase("wal-out");
-      const left = walHandles(host.path);
-      if (mode !== "delete" || left !== undefined) {
-        reason = mode !== "delete" ? `journal mode stayed ${mode}` : `${left} is still open or present`;
-        // Back to the old file, for good: the decision is undone (synced) before the next write.
-        rmSync(switchPath(host.path), { force: true });
         syncDir(dir);
-        host.db.executeMultiple(`PRAGMA journal_mode=WAL; ${host.pragmas.filter((p) => /synchronous/i.test(p)).join("; ")};`);
-        return now() - h0;
-      }
-      stopHere("wal-out");
-      try {
+        phase("decided");
+        stopHere("decided");
+        // Out of WAL mode: SQLite copies the last frames into the old file (not synced: the
+        // file is done with) and deletes -wal and -shm, which it can only do when no other
+        // connection has them open. The writer's connection may then close lazily (libsql
+        // finalizes it with its statements, at a garbage collection): in rollback mode it
+        // never touches the names.
+        let mode: string;
+        try {
+          host.db.executeMultiple("PRAGMA synchronous=OFF");
+          if (process.env.CONCLAVE_DEBUG_SIDE_COPY) phase(`wal ${statSync(`${host.path}-wal`).size} bytes`);
+          mode = String(host.db.execute("PRAGMA journal_mode=DELETE").rows[0]?.[0] ?? "");
+        } catch (e) {
+          mode = String(e); // SQLITE_BUSY: another connection is open
+        }
+        phase("wal-out");
+        const left = walHandles(host.path);
+        if (mode !== "delete" || left !== undefined) {
+          reason = mode !== "delete" ? `journal mode stayed ${mode}` : `${left} is still open or present`;
+          // Back to the old file, for good. Out of WAL mode, its last frames were copied into
+          // it unsynced and its WAL deleted: synced now, before the decision is undone, or a
+          // power loss would leave it torn with no WAL and no copy.
+          if (mode === "delete") fsyncPath(host.path, "r+");
+          rmSync(switchPath(host.path), { force: true });
+          syncDir(dir);
+          host.db.executeMultiple(`PRAGMA journal_mode=WAL; ${host.pragmas.filter((p) => /synchronous/i.test(p)).join("; ")};`);
+          return now() - h0;
+        }
+        stopHere("wal-out");
         host.db.reopen(host.pragmas, () => {
           renameSync(switchPath(host.path), host.path);
           syncDir(dir);
@@ -263,23 +272,8 @@ export async function defragBySideCopy(host: SideCopyHost, now: () => number): P
  */
 function walHandles(path: string): string | undefined {
   for (const f of [`${path}-wal`, `${path}-shm`]) if (existsSync(f)) return f;
-  let fds: string[];
-  try {
-    fds = readdirSync("/proc/self/fd");
-  } catch {
-    return "/proc/self/fd";
-  }
-  const abs = resolve(path);
-  for (const fd of fds) {
-    let target: string;
-    try {
-      target = readlinkSync(`/proc/self/fd/${fd}`);
-    } catch {
-      continue; // closed meanwhile (readdir's own descriptor)
-    }
-    if (target.startsWith(`${abs}-wal`) || target.startsWith(`${abs}-shm`)) return target;
-  }
-  return undefined;
+  const open = walDescriptorTargets(path);
+  return open === undefined ? "/proc/self/fd" : open[0];
 }
 
 /**

@@ -3,9 +3,8 @@
 // here is a bounded batch on the state machine's single-writer chain (`serial`), so apply
 // batches queue behind one batch, never behind a whole-database operation; the WAL checkpointer
 // thread runs while that work does.
-import { readdirSync, readlinkSync } from "node:fs";
-import { resolve } from "node:path";
 import type { Checkpointer, OpenCheckpointer } from "../storage/checkpointer.ts";
+import { realPath, walDescriptorTargets } from "../storage/wal-descriptors.ts";
 import type { MvccStore } from "../mvcc/index.ts";
 import type { Row, SqlDb } from "../storage/sql-db.ts";
 import type { Timers } from "./effects.ts";
@@ -438,22 +437,8 @@ export class StateSpace {
  * closed but not finalized holds another). 0 without /proc: the switch checks for itself.
  */
 function walDescriptors(path: string): number {
-  const wal = `${resolve(path)}-wal`;
-  let n = 0;
-  let fds: string[];
-  try {
-    fds = readdirSync("/proc/self/fd");
-  } catch {
-    return 0;
-  }
-  for (const fd of fds) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${fd}`) === wal) n++;
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return n;
+  const wal = `${realPath(path)}-wal`;
+  return (walDescriptorTargets(path) ?? []).filter((t) => t === wal).length;
 }
 
 /** The next batch size: doubled while a batch takes under half the target, halved above it. */

@@ -10,7 +10,7 @@ import type { PeerHandler, PeerMember } from "./types.ts";
 import { BodyTooLargeError, readBody, receiveSnapshotStream } from "./body.ts";
 import { checkPeer, type PeerCheckOptions } from "./peer-check.ts";
 import {
-  CLUSTER_VERSION, decodeBatch, formatId, Header, parseDecimalId, parseHexId, Paths, PromoteTexts, SERVER_VERSION,
+  CLUSTER_VERSION, decodeBatch, formatId, Header, parseDecimalId, parseHexId, Paths, PromoteTexts, remoteAddr, SERVER_VERSION,
 } from "./wire.ts";
 
 export interface PeerEnv {
@@ -70,10 +70,11 @@ export function createPeerRoutes(o: PeerRoutesOptions): Hono<PeerEnv> {
     const from = parseHexId(c.req.header(Header.from));
     try {
       const body = await readBody(c.env.incoming, o.maxBatchBytes);
-      if (from !== undefined) o.handler.peerBytesReceived?.(from, body.length);
       msgs = decodeBatch(body);
+      // Counted once decoded, as etcd counts a message's bytes by its sender.
+      if (from !== undefined) o.handler.peerBytesReceived?.(from, body.length);
     } catch (e) {
-      if (from !== undefined) o.handler.peerReceiveFailure?.(from);
+      o.handler.peerReceiveFailure?.(remoteAddr(c.env.incoming.socket));
       return badBody(c, e);
     }
     if (msgs.length > 0) o.handler.receive(msgs);
@@ -87,6 +88,7 @@ export function createPeerRoutes(o: PeerRoutesOptions): Hono<PeerEnv> {
     try {
       got = await receiveSnapshotStream(c.env.incoming, o.tmpDir, o.maxMessageBytes, o.collectGarbage);
     } catch (e) {
+      o.handler.peerReceiveFailure?.(remoteAddr(c.env.incoming.socket));
       return badBody(c, e);
     }
     try {

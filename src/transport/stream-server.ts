@@ -10,7 +10,7 @@ import type { Message } from "../raft/message.ts";
 import { FrameDecoder } from "./frame-decoder.ts";
 import { checkPeer, type PeerCheckOptions } from "./peer-check.ts";
 import type { PeerHandler } from "./types.ts";
-import { formatId, Header, parseHexId, Paths, STREAM_PROTOCOL } from "./wire.ts";
+import { formatId, Header, parseHexId, Paths, remoteAddr, STREAM_PROTOCOL } from "./wire.ts";
 
 export interface StreamServerOptions {
   readonly clusterId: () => bigint;
@@ -97,7 +97,7 @@ export function createStreamServer(o: StreamServerOptions): StreamServer {
         o.logger.warn("closed a raft message stream after a malformed frame", {
           from: from === undefined ? "" : formatId(from), error: failure instanceof Error ? failure.message : String(failure),
         });
-        if (from !== undefined) o.handler.peerReceiveFailure?.(from);
+        o.handler.peerReceiveFailure?.(remoteAddr(socket));
         socket.off("data", onData);
         socket.destroy();
       }

@@ -23,7 +23,12 @@ export interface PeerHandler {
   peerBytesSent?(to: bigint, n: number): void;
   /** Sends to a peer that failed or were dropped, and bad input from one (etcd_network_peer_*_failures_total). */
   peerSendFailures?(to: bigint, n: number): void;
-  peerReceiveFailure?(from: bigint): void;
+  /**
+   * A message body or frame from a peer that could not be read or decoded, labelled as etcd's
+   * HTTP handlers label it: the connection's remote address ("127.0.0.1:43210", Go's
+   * r.RemoteAddr), not a member ID, which a body that does not decode does not give.
+   */
+  peerReceiveFailure?(remoteAddr: string): void;
   /**
    * A MsgSnap with its image: the transport has written the image to `imagePath` (a temp file the
    * handler now owns). Resolve once the snapshot is installed (or rejected).

@@ -142,3 +142,9 @@ export function decodeWireMessage(bytes: Uint8Array): Message {
 export function frameOne(m: Message): Uint8Array {
   return frameBatch([encodeMessage(m)]);
 }
+
+/** A connection's remote address as Go's http.Request.RemoteAddr prints it ("[::1]:2380" for IPv6). */
+export function remoteAddr(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string {
+  const host = socket.remoteAddress ?? "";
+  return `${host.includes(":") ? `[${host}]` : host}:${socket.remotePort ?? 0}`;
+}

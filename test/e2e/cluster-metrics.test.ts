@@ -94,6 +94,29 @@ test("a promotion the leader refuses counts in learner_promote_failures by its e
   expect((await leader.ctl.run("member", "remove", hexId(id))).code).toBe(0);
 });
 
+test("a raft message body that does not decode counts in peer_received_failures_total by the remote address", async () => {
+  const cl = env();
+  const [a, b] = cl.members;
+  const bId = hexId((await b!.status()).id);
+  const st = (await a!.gw.post("/v3/maintenance/status", {})).json as { header: { cluster_id: string } };
+  // What a peer sends with its messages (the sender a member of the cluster), then a body that
+  // is no raft message.
+  const r = await fetch(`${a!.peerURL}/raft`, {
+    method: "POST",
+    headers: { "X-Etcd-Cluster-ID": hexId(BigInt(st.header.cluster_id)), "X-Server-From": bId, "X-Server-Version": "3.4.23", "X-Min-Cluster-Version": "3.0.0" },
+    body: new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]),
+  });
+  expect(r.status).toBe(400);
+  const f = await scrape(a!.clientURL);
+  const fam = f.get("etcd_network_peer_received_failures_total")!;
+  expect(fam.type).toBe("counter");
+  expect(fam.help).toBe("The total number of receive failures from peers.");
+  // etcd labels it with Go's r.RemoteAddr: the sender's ID is in a body that did not decode.
+  const mine = fam.samples.filter((s) => s.labels.From?.startsWith("127.0.0.1:"));
+  expect(mine.map((s) => [s.labels.From!.replace(/\d+$/, "PORT"), s.value])).toEqual([["127.0.0.1:PORT", 1]]);
+  expect(fam.samples.some((s) => s.labels.From === bId)).toBe(false);
+});
+
 test("a member that is down: the leader counts send failures to it, labelled with its ID", async () => {
   const cl = env();
   const leader = await cl.waitLeader();

@@ -38,3 +38,25 @@ test("the command line comes from /proc/self/cmdline, NUL-separated, as started"
   expect(processCmdline(() => "./conclave\0--data-dir\0x\0")).toEqual(["./conclave", "--data-dir", "x"]);
   expect(processCmdline(() => { throw new Error("no /proc"); })[0]).toBe(process.argv0);
 });
+
+test("secrets in the command line are masked: discovery password, user:password, URL credentials", () => {
+  const read = (args: string[]) => () => `${args.join("\0")}\0`;
+  expect(processCmdline(read(["conclave", "--discovery-password", "s3cret", "--name", "a"]))).toEqual(["conclave", "--discovery-password", "xxxxx", "--name", "a"]);
+  expect(processCmdline(read(["conclave", "-discovery-password=s3cret"]))).toEqual(["conclave", "-discovery-password=xxxxx"]);
+  expect(processCmdline(read(["conclave", "--discovery-user", "root:s3cret"]))).toEqual(["conclave", "--discovery-user", "root:xxxxx"]);
+  expect(processCmdline(read(["conclave", "--discovery-user=root:pa:ss"]))).toEqual(["conclave", "--discovery-user=root:xxxxx"]);
+  // A user without a password (prompted for) is no secret.
+  expect(processCmdline(read(["conclave", "--discovery-user", "root"]))).toEqual(["conclave", "--discovery-user", "root"]);
+  expect(processCmdline(read(["conclave", "--discovery", "https://u:s3cret@disc.example/abc", "--discovery-endpoints=http://a:b@h1:2379,http://h2:2379"]))).toEqual([
+    "conclave", "--discovery", "https://u:xxxxx@disc.example/abc", "--discovery-endpoints=http://a:xxxxx@h1:2379,http://h2:2379",
+  ]);
+  // Nothing else is touched, the flag's last argument included.
+  expect(processCmdline(read(["conclave", "--name", "discovery-password", "--discovery-password"]))).toEqual(["conclave", "--name", "discovery-password", "--discovery-password"]);
+  expect(processCmdline(read(["conclave", "--listen-client-urls", "http://127.0.0.1:2379"]))).toEqual(["conclave", "--listen-client-urls", "http://127.0.0.1:2379"]);
+});
+
+test("memstats keep Go's HeapSys = HeapIdle + HeapInuse when the runtime's heap use passes its heap total", () => {
+  const m = JSON.parse(renderDebugVars({ cmdline: ["c"], fdLimit: 1, memory: { rss: 100, heapTotal: 8, heapUsed: 11 }, raft: follower })).memstats;
+  expect(m.HeapSys).toBe(m.HeapIdle + m.HeapInuse);
+  expect(m.HeapInuse).toBe(11);
+});

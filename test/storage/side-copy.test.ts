@@ -2,12 +2,12 @@
 // the writes replayed giving the same rows as the file it copied (rowids included), and the
 // switch's recovery at open (a decided copy is finished, an undecided one deleted).
 import { afterEach, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SqlDb } from "../../src/storage/sql-db.ts";
 import { stateDdl, statePragmas } from "../../src/storage/schema.ts";
-import { defragBySideCopy, recoverSideCopy, sideCopyPath } from "../../src/server/side-copy-switch.ts";
+import { defragBySideCopy, recoverSideCopy, sideCopyPath, type SideCopyHost } from "../../src/server/side-copy-switch.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -147,4 +147,71 @@ test("at open, a decided copy is switched in and an undecided one deleted", () =
   expect(existsSync(`${path}-wal`)).toBe(false);
   expect(existsSync(`${path}-shm`)).toBe(false);
   expect(existsSync(`${path}.switch`)).toBe(false);
+});
+
+/** A file with a few rows, and a host for it whose steps run one after the other. */
+function smallState(path: string): { db: SqlDb; host: SideCopyHost; failures: unknown[] } {
+  const db = stateDb(path);
+  for (let rev = 1; rev <= 20; rev++) {
+    db.write([
+      { sql: "INSERT INTO kv VALUES (?, 0, ?, ?, ?, 1, '0', 0)", args: [rev, new TextEncoder().encode(`k${rev}`), new Uint8Array(100), rev] },
+      { sql: "UPDATE meta SET applied_index = ?, revision = ? WHERE id = 1", args: [rev, rev] },
+    ], rev);
+    db.commitGroup();
+  }
+  const failures: unknown[] = [];
+  const host: SideCopyHost = {
+    db, path, pragmas: statePragmas, closed: false,
+    serial: async (_kind, fn) => fn(),
+    fail: (e) => failures.push(e),
+    othersClosed: () => true,
+    readersGone: () => Promise.resolve(true),
+  };
+  return { db, host, failures };
+}
+
+test("through a symbolic link to the data dir, a descriptor still open on the old WAL is seen and the switch given up", async () => {
+  const real = tempPath();
+  const link = join(tmpdir(), `conclave-side-copy-link-${process.pid}-${Date.now()}`);
+  symlinkSync(join(real, ".."), link);
+  dirs.push(link);
+  const path = join(link, "state.db");
+  const { db, host, failures } = smallState(path);
+  const before = dump(db);
+  // As a connection closed but not finalized holds it: SQLite does not know of this one, so
+  // leaving WAL mode deletes the file, and only /proc/self/fd (which names it by its real path,
+  // "<real>-wal (deleted)") shows it open.
+  const fd = openSync(`${real}-wal`, "r");
+  try {
+    const r = await defragBySideCopy(host, () => performance.now());
+    expect(r.switched).toBe(false);
+    expect(r.reason).toContain(`${real}-wal`);
+  } finally {
+    closeSync(fd);
+  }
+  expect(failures).toEqual([]);
+  expect(existsSync(`${path}.switch`)).toBe(false);
+  expect(dump(db)).toBe(before);
+  expect(String(db.execute("PRAGMA journal_mode").rows[0]![0])).toBe("wal");
+  db.close();
+});
+
+test("a step that throws past the decision stops the member's writes", async () => {
+  const { db, host, failures } = smallState(tempPath());
+  // Leaving WAL mode refused (another connection), then going back to it fails: the connection
+  // would be left out of WAL mode with synchronous=OFF.
+  const execute = db.execute.bind(db);
+  db.execute = (s) => {
+    if (typeof s === "string" && /journal_mode=DELETE/.test(s)) throw new Error("SQLITE_BUSY");
+    return execute(s);
+  };
+  const executeMultiple = db.executeMultiple.bind(db);
+  db.executeMultiple = (sql) => {
+    if (/journal_mode=WAL/.test(sql)) throw new Error("disk I/O error");
+    executeMultiple(sql);
+  };
+  const r = await defragBySideCopy(host, () => performance.now());
+  expect(r.switched).toBe(false);
+  expect(failures.map(String)).toEqual(["Error: disk I/O error"]);
+  db.close();
 });

@@ -26,19 +26,47 @@ export function parseLogLevelBody(body: string): LogLevelRequest {
   const invalid = { status: 400, message: "Invalid json body" } as const;
   const first = goDecodeFirst(body);
   if ("error" in first) return invalid;
-  const v: unknown = JSON.parse(body.slice(0, first.end));
+  const text = body.slice(0, first.end);
+  const v: unknown = JSON.parse(text);
   let given = "";
   if (v !== null) {
     if (typeof v !== "object" || Array.isArray(v)) return invalid;
-    // encoding/json matches a field name exactly first, else without regard to case.
-    const entries = Object.entries(v as Record<string, unknown>);
-    const hit = entries.find(([k]) => k === "Level") ?? entries.findLast(([k]) => k.toLowerCase() === "level");
-    if (hit !== undefined && hit[1] !== null) {
-      if (typeof hit[1] !== "string") return invalid;
-      given = hit[1];
+    // encoding/json sets the field for every key that names it (exactly or without regard to
+    // ASCII case), in the body's order: the last one wins, and a value of another type fails
+    // the decode. JSON.parse keeps neither the order of such keys nor their repeats.
+    for (const [key, raw] of objectMembers(text)) {
+      if (key.length !== 5 || key.toLowerCase() !== "level") continue;
+      const value: unknown = JSON.parse(raw);
+      if (value === null) continue;
+      if (typeof value !== "string") return invalid;
+      given = value;
     }
   }
   const parsed = CAPNSLOG[given.toUpperCase()];
   if (parsed === undefined) return { status: 400, message: `Invalid log level ${given}` };
   return parsed;
+}
+
+/** The members of a JSON object text already known to be valid: [key, value's text], in order. */
+function objectMembers(text: string): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  let i = text.indexOf("{") + 1;
+  const ws = () => {
+    while (" \t\r\n".includes(text[i] ?? "x")) i++;
+  };
+  for (;;) {
+    ws();
+    if (text[i] !== '"') return out; // "}": the end
+    const keyEnd = i + (goDecodeFirst(text.slice(i)) as { end: number }).end;
+    const key = JSON.parse(text.slice(i, keyEnd)) as string;
+    i = keyEnd;
+    ws();
+    i++; // ":"
+    ws();
+    const valueEnd = i + (goDecodeFirst(text.slice(i)) as { end: number }).end;
+    out.push([key, text.slice(i, valueEnd)]);
+    i = valueEnd;
+    ws();
+    if (text[i] === ",") i++;
+  }
 }
