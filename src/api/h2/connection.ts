@@ -10,13 +10,13 @@ import {
 import { ConnectionError, StreamError } from "./errors.ts";
 import { FrameReader } from "./frame-reader.ts";
 import { HeaderBlock } from "./header-block.ts";
-import { HpackDecoder, HpackError } from "./hpack-decoder.ts";
+import { HpackDecoder } from "./hpack-decoder.ts";
 import { Hold, InputPacer } from "./input-pacer.ts";
 import type { HeaderList } from "./hpack-encoder.ts";
 import { KeepaliveTimer } from "./keepalive.ts";
 import {
   continuationLimit, DEFAULT_KEEPALIVE, DEFAULT_LIMITS, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_HEADER_LIST_SIZE,
-  octetsPastLimit, realClock, REFUSALS_BEFORE_SLOW, type H2Clock, type H2Limits,
+  realClock, REFUSALS_BEFORE_SLOW, type H2Clock, type H2Limits,
 } from "./limits.ts";
 import { Output, type OutputHost } from "./output.ts";
 import { PingPolicy, TOO_MANY_PINGS } from "./ping-policy.ts";
@@ -319,29 +319,10 @@ class Connection implements OutputHost, H2Connection {
     if (last) this.headersDone(id, b.endStream, b.selfDependent);
   }
 
-  /**
-   * Decodes one piece of a header block. Sizes are checked while decoding, so a block past the
-   * list limit never becomes strings; the rest of such a block is read at a slowed pace
-   * (input-pacer.ts), up to octetsPastLimit more octets.
-   */
+  /** One piece of a header block; the rest of a block past the list limit is read at a slowed pace. */
   private fragment(frag: Buffer, last: boolean): void {
-    const d = this.decoder;
-    if (d.truncated && this.block.pastLimit(frag.length) > octetsPastLimit(this.maxHeaderList)) {
-      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "h2: header list too large");
-    }
-    const data = this.block.join(frag);
-    let at: number;
-    try {
-      at = d.feed(data, 0, data.length, last);
-    } catch (e) {
-      if (e instanceof HpackError) throw new ConnectionError(ErrorCode.COMPRESSION_ERROR, e.message);
-      throw e;
-    }
-    if (last) this.block.done();
-    else {
-      this.block.keep(data, at);
-      if (d.truncated) this.input.slow = true;
-    }
+    this.block.decode(this.decoder, frag, last, this.maxHeaderList);
+    if (!last && this.decoder.truncated) this.input.slow = true;
   }
 
   /** A request's (or trailers') header block is complete and decoded. */

@@ -6,6 +6,8 @@
 
 import { ErrorCode } from "./constants.ts";
 import { ConnectionError } from "./errors.ts";
+import { HpackError, type HpackDecoder } from "./hpack-decoder.ts";
+import { octetsPastLimit } from "./limits.ts";
 
 export class HeaderBlock {
   /** Stream id of the block being continued; 0 = none. */
@@ -43,13 +45,29 @@ export class HeaderBlock {
     }
   }
 
-  /** Counts a piece of n octets that arrived after the list passed its limit; returns the octets so far. */
-  pastLimit(n: number): number {
-    return (this.past += n);
+  /**
+   * Decodes one piece (the HEADERS frame's or a CONTINUATION's fragment) into d. Sizes are
+   * checked while decoding, so a block past the list limit never becomes strings; such a block
+   * may go on for octetsPastLimit more octets, then it ends the connection.
+   */
+  decode(d: HpackDecoder, frag: Buffer, last: boolean, maxHeaderList: number): void {
+    if (d.truncated && (this.past += frag.length) > octetsPastLimit(maxHeaderList)) {
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "h2: header list too large");
+    }
+    const data = this.join(frag);
+    let at: number;
+    try {
+      at = d.feed(data, 0, data.length, last);
+    } catch (e) {
+      if (e instanceof HpackError) throw new ConnectionError(ErrorCode.COMPRESSION_ERROR, e.message);
+      throw e;
+    }
+    if (last) this.done();
+    else this.keep(data, at);
   }
 
   /** What to decode next: the tail left by the previous piece, then `fragment`. */
-  join(fragment: Buffer): Buffer {
+  private join(fragment: Buffer): Buffer {
     const r = this.restLen;
     if (r === 0) return fragment;
     const n = r + fragment.length;
@@ -64,7 +82,7 @@ export class HeaderBlock {
   }
 
   /** Keeps data[from, end) (an incomplete representation) for the next piece; copied, so the read buffer it came from is not pinned. */
-  keep(data: Buffer, from: number): void {
+  private keep(data: Buffer, from: number): void {
     const n = data.length - from;
     this.restLen = n;
     if (n <= 0) {
@@ -81,7 +99,7 @@ export class HeaderBlock {
   }
 
   /** The block is complete. */
-  done(): void {
+  private done(): void {
     this.stream = 0;
     this.restLen = 0;
     // A large tail's buffer is not held between blocks.
