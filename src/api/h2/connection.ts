@@ -10,13 +10,13 @@ import {
 import { ConnectionError, StreamError } from "./errors.ts";
 import { FrameReader } from "./frame-reader.ts";
 import { HeaderBlock } from "./header-block.ts";
-import { HpackDecoder, HpackError } from "./hpack-decoder.ts";
+import { HpackDecoder } from "./hpack-decoder.ts";
 import { Hold, InputPacer } from "./input-pacer.ts";
 import type { HeaderList } from "./hpack-encoder.ts";
 import { KeepaliveTimer } from "./keepalive.ts";
 import {
   continuationLimit, DEFAULT_KEEPALIVE, DEFAULT_LIMITS, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_HEADER_LIST_SIZE,
-  realClock, type H2Clock, type H2Limits,
+  realClock, REFUSALS_BEFORE_SLOW, type H2Clock, type H2Limits,
 } from "./limits.ts";
 import { Output, type OutputHost } from "./output.ts";
 import { PingPolicy, TOO_MANY_PINGS } from "./ping-policy.ts";
@@ -73,6 +73,9 @@ class Connection implements OutputHost, H2Connection {
 
   /** Highest client stream id seen. Invariant: streams only holds ids <= lastStreamId. */
   private lastStreamId = 0;
+
+  /** Header lists refused in a row (see REFUSALS_BEFORE_SLOW). */
+  private refusals = 0;
 
   private goawaySent = false;
   private peerGoaway = false;
@@ -316,26 +319,10 @@ class Connection implements OutputHost, H2Connection {
     if (last) this.headersDone(id, b.endStream, b.selfDependent);
   }
 
-  /**
-   * Decodes one piece of a header block. As Go's server: a piece longer than twice what the
-   * list may still grow by (once the list is past its limit: any more of it) ends the
-   * connection; sizes are checked while decoding, so a block past the limit never becomes
-   * strings.
-   */
+  /** One piece of a header block; the rest of a block past the list limit is read at a slowed pace. */
   private fragment(frag: Buffer, last: boolean): void {
-    const d = this.decoder;
-    const remaining = d.truncated ? 0 : Math.max(0, this.maxHeaderList - d.listSize);
-    if (frag.length > 2 * remaining) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "h2: header list too large");
-    const data = this.block.join(frag);
-    let at: number;
-    try {
-      at = d.feed(data, 0, data.length, last);
-    } catch (e) {
-      if (e instanceof HpackError) throw new ConnectionError(ErrorCode.COMPRESSION_ERROR, e.message);
-      throw e;
-    }
-    if (last) this.block.done();
-    else this.block.keep(data, at);
+    this.block.decode(this.decoder, frag, last, this.maxHeaderList);
+    if (!last && this.decoder.truncated) this.input.slow = true;
   }
 
   /** A request's (or trailers') header block is complete and decoded. */
@@ -359,6 +346,10 @@ class Connection implements OutputHost, H2Connection {
     if (this.goawaySent) return; // beyond our GOAWAY's last stream id: ignored (RFC 9113 §6.8)
     this.lastStreamId = id;
     if (selfDependent) throw new StreamError(ErrorCode.PROTOCOL_ERROR, id, "h2: stream depends on itself");
+    if (d.truncated) {
+      this.refuse(id, endStream);
+      return;
+    }
     if (this.streams.size >= this.maxConcurrent) throw new StreamError(ErrorCode.REFUSED_STREAM, id, "h2: too many streams");
     const headers = d.badValue ? null : requestHeaders(d);
     if (headers === null) throw new StreamError(ErrorCode.PROTOCOL_ERROR, id, "h2: malformed request headers");
@@ -372,10 +363,10 @@ class Connection implements OutputHost, H2Connection {
     if (this.streams.size === 1) this.busy(true);
     // Known before the handler runs, so a response sent from onStream needs no RST_STREAM.
     s.remoteEnded = endStream;
-    if (d.truncated) {
-      // The table is in sync; the request is refused: HTTP 431 (RFC 9113 §10.5.1).
-      s.respond(STATUS_431, true);
-      return;
+    // A request served: the connection is no longer taken for an attacker.
+    if (this.refusals !== 0 || this.input.slow) {
+      this.refusals = 0;
+      this.input.slow = false;
     }
     try {
       this.opts.onStream(s);
@@ -384,6 +375,19 @@ class Connection implements OutputHost, H2Connection {
       return;
     }
     if (endStream && !s.closed) this.endReceived(s);
+  }
+
+  /**
+   * A request whose header list is over the limit (the table is in sync): HTTP 431 (RFC 9113
+   * §10.5.1), written straight away with no stream kept for it; DATA that follows for its id
+   * is dropped as for any closed stream.
+   */
+  private refuse(id: number, endStream: boolean): void {
+    this.out.writer.headers(id, STATUS_431, true, this.out.peerMaxFrame);
+    // Answered before the request ended: the client is asked to stop sending (RFC 9113 §8.1).
+    if (!endStream) this.out.writer.rstStream(id, ErrorCode.NO_ERROR);
+    this.out.schedule();
+    if (++this.refusals >= REFUSALS_BEFORE_SLOW) this.input.slow = true;
   }
 
   private remoteEnd(s: ServerStream): void {
@@ -587,7 +591,7 @@ class Connection implements OutputHost, H2Connection {
   private shutdown(): void {
     if (this.dead) return;
     this.reader.stopped = true;
-    this.input.stopped = true;
+    this.input.stop();
     this.dead = true;
     // Nothing more is read: a client still sending (a flood) costs no more buffers.
     this.socket.pause();
@@ -604,7 +608,7 @@ class Connection implements OutputHost, H2Connection {
   }
 
   private teardown(): void {
-    this.input.stopped = true;
+    this.input.stop();
     if (!this.dead) {
       this.dead = true;
       this.reader.stopped = true;

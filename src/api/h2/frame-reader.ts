@@ -1,6 +1,7 @@
 // Cuts the socket byte stream into frames. Complete frames inside one chunk are handed over as
 // ranges of that chunk (no copy); only a frame split across chunks is reassembled, once all of
-// its octets have arrived (so a large frame trickling in is never copied more than once).
+// its octets have arrived (so a large frame trickling in is never copied more than once), and
+// from the chunk that completes it only its own octets are copied.
 
 import { CLIENT_PREFACE, ErrorCode, FRAME_HEADER_SIZE } from "./constants.ts";
 import { ConnectionError } from "./errors.ts";
@@ -38,17 +39,35 @@ export class FrameReader {
       chunk = chunk.subarray(off);
       off = 0;
     }
-    let buf: Buffer;
-    if (this.partsLen > 0) {
-      this.parts.push(chunk);
-      this.partsLen += chunk.length;
+    // A frame split across chunks: only its own missing octets are taken from this chunk and
+    // joined (the rest of the chunk is parsed in place below), so each octet is copied at most
+    // once whatever the chunk and frame sizes.
+    while (this.partsLen > 0) {
+      const take = Math.min(this.need - this.partsLen, chunk.length - off);
+      this.parts.push(chunk.subarray(off, off + take));
+      this.partsLen += take;
+      off += take;
       if (this.partsLen < this.need) return;
-      buf = Buffer.concat(this.parts, this.partsLen);
+      const joined = Buffer.concat(this.parts, this.partsLen);
       this.parts = [];
       this.partsLen = 0;
-    } else {
-      buf = chunk;
+      const len = (joined[0] << 16) | (joined[1] << 8) | joined[2];
+      if (len > this.maxFrameSize) {
+        throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `h2: frame of ${len} octets exceeds the maximum frame size`);
+      }
+      if (joined.length < FRAME_HEADER_SIZE + len) {
+        // Only the header was complete: now the payload's length is known.
+        this.parts.push(joined);
+        this.partsLen = joined.length;
+        this.need = FRAME_HEADER_SIZE + len;
+        continue;
+      }
+      this.need = FRAME_HEADER_SIZE;
+      const streamId = ((joined[5] & 0x7f) << 24 | (joined[6] << 16) | (joined[7] << 8) | joined[8]) >>> 0;
+      this.onFrame(joined[3], joined[4], streamId, joined, FRAME_HEADER_SIZE, FRAME_HEADER_SIZE + len);
+      if (this.stopped) return;
     }
+    const buf = chunk;
     const n = buf.length;
     this.need = FRAME_HEADER_SIZE;
     while (!this.stopped && n - off >= FRAME_HEADER_SIZE) {

@@ -5,8 +5,12 @@
 // The header list size is checked while decoding, not after: once a block's fields add up to
 // more than the limit, later fields are no longer materialised (an indexed reference to a
 // 4 KB table entry costs one octet on the wire, so a block of such references would otherwise
-// expand a thousandfold). The block is still read to its end, entries it inserts included, so
-// the table stays in sync; the caller sees `truncated` (HTTP 431, as Go's server answers).
+// expand a thousandfold). A literal is sized from its length prefixes before its strings are
+// read: one that cannot fit the list, nor the table when it is to enter it, is skipped as
+// octets, never decoded, and a skipped value may run on into the next piece of the block
+// without any of it being kept. The block is still read to its end, entries it inserts
+// included, so the table stays in sync; the caller sees `truncated` (HTTP 431, as Go's server
+// answers).
 
 import { huffmanDecode, huffmanDecodedMaxLength, HuffmanError } from "./huffman.ts";
 import { STATIC_TABLE, STATIC_TABLE_LENGTH } from "./hpack-static-table.ts";
@@ -47,6 +51,11 @@ export function isValidFieldName(s: string): boolean {
   return true;
 }
 
+/** The fewest characters n Huffman-coded octets can decode to (codes are at most 30 bits, padding at most 7). */
+function leastDecoded(n: number): number {
+  return n === 0 ? 0 : Math.max(0, Math.ceil((8 * n - 7) / 30));
+}
+
 function asBuffer(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
@@ -56,7 +65,11 @@ export class HpackDecoder {
   readonly names: string[] = [];
   readonly values: string[] = [];
   count = 0;
-  /** Header list size of the last block: sum of name + value + 32 (RFC 9113 §6.5.2). */
+  /**
+   * Header list size of the last block: sum of name + value + 32 (RFC 9113 §6.5.2). Exact while
+   * the block is under the limit; once `truncated`, a lower bound (skipped strings count at
+   * their least decoded length).
+   */
   listSize = 0;
   /** True when a field name in the last block is not a valid lower-case name. */
   badName = false;
@@ -79,12 +92,16 @@ export class HpackDecoder {
   private len = 0;
   private pos = 0;
   private scratch = Buffer.allocUnsafe(256);
+  /** Set by stringHead: the string read last is Huffman-coded. */
+  private huffman = false;
   /** Header list size allowed for the block being decoded. */
   private maxList = Infinity;
   /** A field was decoded in this block (size updates must come before any). */
   private fieldSeen = false;
   /** Decoding a piece that is not the block's last: running short is not an error. */
   private partial = false;
+  /** Octets of a skipped value still to come in later pieces of the block. */
+  private skipping = 0;
 
   /** maxAllowed: the SETTINGS_HEADER_TABLE_SIZE this side advertised (default 4096). */
   constructor(private readonly maxAllowed = 4096) {
@@ -122,6 +139,7 @@ export class HpackDecoder {
     this.truncated = false;
     this.maxList = maxListSize;
     this.fieldSeen = false;
+    this.skipping = 0;
   }
 
   /**
@@ -134,7 +152,17 @@ export class HpackDecoder {
     const buf = asBuffer(block);
     this.pos = start;
     this.partial = !final;
-    let rep = start;
+    if (this.skipping > 0) {
+      // The rest of a skipped value, begun in an earlier piece.
+      const n = Math.min(this.skipping, end - start);
+      this.skipping -= n;
+      this.pos = start + n;
+      if (this.skipping > 0) {
+        if (final) throw new HpackError("hpack: string longer than the block");
+        return end;
+      }
+    }
+    let rep = this.pos;
     try {
       while (this.pos < end) {
         rep = this.pos;
@@ -206,12 +234,18 @@ export class HpackDecoder {
     }
   }
 
-  private string(buf: Buffer, end: number): string {
+  /** Reads a string's length prefix; returns its length in octets, `huffman` set for a Huffman-coded one. */
+  private stringHead(buf: Buffer, end: number): number {
     if (this.pos >= end) this.short("hpack: truncated string");
-    const huffman = buf[this.pos] & 0x80;
+    this.huffman = (buf[this.pos] & 0x80) !== 0;
     const n = this.integer(buf, 0x7f, end);
-    const s = this.pos;
     if (n > this.maxList) throw new HpackError("hpack: string longer than the header list limit");
+    return n;
+  }
+
+  /** The string body of n octets at pos (after stringHead). */
+  private stringBody(buf: Buffer, end: number, n: number, huffman: boolean): string {
+    const s = this.pos;
     if (n > end - s) this.short("hpack: string longer than the block");
     this.pos = s + n;
     if (!huffman) return buf.toString("latin1", s, s + n);
@@ -250,28 +284,73 @@ export class HpackDecoder {
       // Past the limit and not entering the table: its strings are skipped, not decoded.
       if (nameIndex === 0) this.skipString(buf, end);
       else this.checkIndex(nameIndex);
-      this.skipString(buf, end);
+      this.skipValue(buf, end, this.stringHead(buf, end));
       return;
     }
-    let name: string;
+    // What the list may still take; -1 once past the limit.
+    const room = this.truncated ? -1 : this.maxList - this.listSize;
+    let name: string | null = null;
+    let nameLen: number;
     let bad: number;
     if (nameIndex === 0) {
-      name = this.string(buf, end);
-      bad = isValidFieldName(name) ? 0 : 1;
+      const n = this.stringHead(buf, end);
+      const huffman = this.huffman;
+      nameLen = huffman ? leastDecoded(n) : n;
+      if ((index && nameLen + 32 <= this.limit) || nameLen + 32 <= room) {
+        name = this.stringBody(buf, end, n, huffman);
+        nameLen = name.length;
+        bad = isValidFieldName(name) ? 0 : 1;
+      } else {
+        // Fits neither the list nor the table: never decoded.
+        if (n > end - this.pos) this.short("hpack: string longer than the block");
+        this.pos += n;
+        bad = 0;
+      }
     } else if (nameIndex <= STATIC_TABLE_LENGTH) {
       name = STATIC_TABLE[nameIndex - 1][0];
+      nameLen = name.length;
       bad = 0;
     } else {
       const k = nameIndex - STATIC_TABLE_LENGTH - 1;
       if (k >= this.len) throw new HpackError("hpack: name index out of range");
       const at = (this.head + this.len - 1 - k) & (this.ringNames.length - 1);
       name = this.ringNames[at];
+      nameLen = name.length;
       bad = this.ringBad[at] & 1;
     }
-    const value = this.string(buf, end);
+    const n = this.stringHead(buf, end);
+    const huffman = this.huffman;
+    // The field's size if the value decodes to as few characters as its octets allow.
+    const least = nameLen + (huffman ? leastDecoded(n) : n) + 32;
+    if (name === null || ((!index || least > this.limit) && least > room)) {
+      // Sized without decoding: over what the list may take, and not an entry the table can
+      // hold. Applied now (no NEED_MORE past this point), the value's octets skipped after.
+      if (index) this.evict(this.limit + 1); // an entry larger than the table empties it (RFC 7541 §4.4)
+      this.listSize += least;
+      this.truncated = true;
+      this.fieldSeen = true;
+      this.skipValue(buf, end, n);
+      return;
+    }
+    const value = this.stringBody(buf, end, n, huffman);
     if (!isValidFieldValue(value)) bad |= 2;
     if (index) this.add(name, value, bad);
     this.emit(name, value, bad);
+  }
+
+  /**
+   * Skips a value of n octets at pos whose representation is already applied; what the piece
+   * lacks is skipped at the start of the next one (nothing of it is kept).
+   */
+  private skipValue(buf: Buffer, end: number, n: number): void {
+    const have = end - this.pos;
+    if (n <= have) {
+      this.pos += n;
+      return;
+    }
+    if (!this.partial) throw new HpackError("hpack: string longer than the block");
+    this.skipping = n - have;
+    this.pos = end;
   }
 
   private emit(name: string, value: string, bad: number): void {

@@ -4,6 +4,11 @@
 // raft: a flood of cheap frames that held the loop for 20-50 ms per read made every other
 // client's put wait that long at each turn (puts took up to 1 s behind an HPACK bomb).
 //
+// A connection the server has found abusive (header lists refused again and again) is slowed
+// rather than closed: one slice of its input every SLOW_PAUSE_MS, reading paused in between, so
+// its client's own sends back up in TCP. Closing would only make the attacker reconnect, each
+// new connection costing buffers again.
+//
 // Reading also stops for other reasons (the output side's, when the client does not read its
 // answers): each reason is a bit, and the socket reads while no bit is set.
 import type { Socket } from "node:net";
@@ -11,6 +16,8 @@ import type { H2Clock } from "./limits.ts";
 
 export const TURN_BUDGET_MS = 3;
 const INPUT_SLICE = 32 * 1024;
+/** A slowed connection's pause between two slices: at most ~3 MB/s of its input is processed. */
+export const SLOW_PAUSE_MS = 10;
 
 /** Reasons to stop reading. */
 export const Hold = { YIELDED: 1, OUTPUT: 2 } as const;
@@ -20,6 +27,9 @@ export class InputPacer {
   private backlog: Buffer[] = [];
   private holds = 0;
   stopped = false;
+  /** Slowed: one slice per SLOW_PAUSE_MS (see the top of this file). */
+  slow = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
 
   /**
    * process: hands one slice on, with the clock reading taken for it; returns false when the
@@ -34,7 +44,8 @@ export class InputPacer {
   /** A chunk read from the socket. */
   push(chunk: Buffer): void {
     if (this.stopped) return;
-    if (this.backlog.length > 0) this.backlog.push(chunk);
+    // Behind input not yet processed, or inside a pause: wait for its turn.
+    if (this.backlog.length > 0 || (this.holds & Hold.YIELDED) !== 0) this.backlog.push(chunk);
     else this.run(chunk);
   }
 
@@ -58,6 +69,13 @@ export class InputPacer {
         break;
       }
       off = end;
+      if (this.slow && !this.stopped) {
+        // Even when the chunk is done: the pause holds reading, so the next chunk waits too.
+        if (off < chunk.length) this.backlog.unshift(chunk.subarray(off));
+        this.hold(Hold.YIELDED, true);
+        if (this.timer === undefined) this.timer = setTimeout(this.wake, SLOW_PAUSE_MS);
+        return false;
+      }
       if (off < chunk.length && now - t0 >= TURN_BUDGET_MS) {
         this.backlog.unshift(chunk.subarray(off));
         this.hold(Hold.YIELDED, true);
@@ -68,6 +86,11 @@ export class InputPacer {
     return true;
   }
 
+  private readonly wake = (): void => {
+    this.timer = undefined;
+    this.resume();
+  };
+
   private readonly resume = (): void => {
     while (this.backlog.length > 0 && !this.stopped) {
       // A chunk that yields again puts its rest back in front and schedules the next turn.
@@ -76,4 +99,12 @@ export class InputPacer {
     this.backlog = [];
     this.hold(Hold.YIELDED, false);
   };
+
+  /** Nothing more is processed; a pending pause is cancelled. */
+  stop(): void {
+    this.stopped = true;
+    this.backlog = [];
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
 }

@@ -124,3 +124,23 @@ export const DEFAULT_MAX_CONCURRENT_STREAMS = 0xffffffff;
 export function continuationLimit(maxHeaderListSize: number): number {
   return Math.ceil((2 * maxHeaderListSize) / 16384) + 8;
 }
+
+/**
+ * Header lists refused (431) in a row after which the connection's input is slowed
+ * (input-pacer.ts) until it sends a request that is served: a client whose requests keep
+ * failing this way is an attacker, and slowing it costs it its throughput without giving it a
+ * reason to reconnect.
+ */
+export const REFUSALS_BEFORE_SLOW = 16;
+
+/**
+ * A header block whose list is past the limit may go on for as many octets again as the limit
+ * (the whole block then about twice the limit, the size Go's server allows a piece). Its rest
+ * is only skipped (entries it inserts excepted), at a slowed pace, and the request gets 431 at
+ * its end, the connection kept, as grpc-go keeps it: ending the connection would only make
+ * the attacker reconnect, costing a connection's buffers each time. A block that goes on
+ * beyond that ends the connection, as Go's server ends it at the first such piece.
+ */
+export function octetsPastLimit(maxHeaderListSize: number): number {
+  return maxHeaderListSize;
+}
