@@ -9,7 +9,7 @@ import type { Snapshot } from "../raft/types.ts";
 import type { PeerTransport } from "../transport/types.ts";
 import { imageLengthData } from "../transport/wire.ts";
 import type { Logger } from "./logger.ts";
-import type { StateMachine } from "./state-machine.ts";
+import type { StateMachine } from "./state-machine-types.ts";
 
 export interface OutgoingImagesOptions {
   node: RawNode;

@@ -23,7 +23,7 @@ import { RaftStats } from "./raft-stats.ts";
 import { OutgoingImages } from "./outgoing-images.ts";
 import { ReadIndexReads } from "./read-index.ts";
 import { peekRequestId } from "./request-codec.ts";
-import { ALREADY_APPLIED, type AppliedEntry, type StateMachine } from "./state-machine.ts";
+import { ALREADY_APPLIED, type AppliedEntry, type StateMachine } from "./state-machine-types.ts";
 import { diskFault } from "./disk-guard.ts";
 
 /**

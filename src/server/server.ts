@@ -73,7 +73,7 @@ import { openFilesLimit } from "../runtime/fd-limit.ts";
 import { RaftLoop, type RaftLoopOptions } from "./raft-loop.ts";
 import { buildRequest, type RequestInit } from "./request-codec.ts";
 import { txnHasPut } from "./apply-kv.ts";
-import type { StateMachine } from "./state-machine.ts";
+import type { StateMachine } from "./state-machine-types.ts";
 import { portableHasher, SimpleTokens, type PasswordHasher } from "../auth/index.ts";
 import { AuthOps } from "./auth-ops.ts";
 import { MemberAuth, type Tokens } from "./member-auth.ts";
