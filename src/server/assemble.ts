@@ -71,6 +71,8 @@ export interface MemberParts {
   collectGarbage?: () => void;
   /** See StateMachineOptions.openCheckpointer. */
   openCheckpointer?: OpenCheckpointer;
+  /** The process as /debug/vars shows it (ServerOptions.processInfo). */
+  processInfo?: ServerOptions["processInfo"];
 }
 
 /** The durable raft log as the member uses it (src/storage/raft-log.ts, or the simulator's). */
@@ -241,6 +243,7 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
     removeFile: (path) => files.remove(path),
     onRemoved: p.onRemoved,
     auth: p.auth,
+    processInfo: p.processInfo,
   });
   const s = server;
   v2 = new V2Service({
