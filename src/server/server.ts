@@ -2,6 +2,8 @@
 // batches proposals and linearizable reads, and implements the EtcdServer surface that the
 // client adapters call. Every write is acknowledged only after its log entry is durable and
 // applied; reads wait for a read index to be applied.
+// The Lease, Cluster and Maintenance services' bodies are in lease-ops.ts, cluster-ops.ts and
+// maintenance-ops.ts; publishing this member's attributes in member-publish.ts.
 import { create } from "@bufbuild/protobuf";
 import {
   AlarmRequest_AlarmAction,
@@ -61,6 +63,7 @@ import { LeaseOps } from "./lease-ops.ts";
 import { type AutoCompaction, startCompactor } from "./compactor.ts";
 import { ServerMetrics } from "./server-metrics.ts";
 import { MaintenanceOps, type ProcessInfo } from "./maintenance-ops.ts";
+import { MemberPublisher } from "./member-publish.ts";
 import { RaftLoop, type RaftLoopOptions } from "./raft-loop.ts";
 import { buildRequest, type RequestInit } from "./request-codec.ts";
 import { txnHasPut } from "./apply-kv.ts";
@@ -136,8 +139,8 @@ export class Server implements EtcdServer, PeerHandler {
   private readonly maintenance: MaintenanceOps;
   private timers: unknown[] = [];
   private stopped = false;
-  private published = false;
-  private publishing = false;
+  /** This member's name and client URLs, published through the log (etcd's publish). */
+  private readonly publisher: MemberPublisher;
   private removed = false;
   private readonly leaderWatchers = new Set<() => void>();
   /** Called once when the leader is lost (the pipeline ends hasleader streams with them). */
@@ -232,6 +235,15 @@ export class Server implements EtcdServer, PeerHandler {
       requestTimeoutMs: this.requestTimeoutMs,
       metrics: this.prom,
     });
+    this.publisher = new MemberPublisher({
+      memberId: o.memberId,
+      name: o.name,
+      clientURLs: o.clientURLs,
+      loop: this.loop,
+      logger: o.logger,
+      stopped: () => this.stopped,
+      propose: (init) => this.propose(init),
+    });
     this.maintenance = new MaintenanceOps({
       memberId: o.memberId,
       loop: this.loop,
@@ -295,14 +307,14 @@ export class Server implements EtcdServer, PeerHandler {
         }),
       );
     }
-    this.publish();
+    this.publisher.publish();
   }
 
   /** One heartbeat interval (the timer calls it; tests may call it by hand). */
   tick(): void {
     if (this.stopped) return;
     this.loop.tick();
-    if (!this.published) this.publish();
+    if (!this.publisher.published) this.publisher.publish();
   }
 
   async stop(): Promise<void> {
@@ -379,7 +391,7 @@ export class Server implements EtcdServer, PeerHandler {
       for (const fn of fns) fn();
     }
     for (const w of this.leaderWatchers) w();
-    if (lead !== 0n && !this.published) this.publish();
+    if (lead !== 0n && !this.publisher.published) this.publisher.publish();
   }
 
   private membershipChanged(_ev: MembershipEvent): void {
@@ -407,29 +419,6 @@ export class Server implements EtcdServer, PeerHandler {
         if (!this.leaderWatchers.has(check)) this.o.clearInterval(t);
       }, Math.max(10, this.o.heartbeatMs));
     });
-  }
-
-  /** Proposes this member's name and client URLs once a leader exists (etcd's publish). */
-  private publish(): void {
-    if (this.published || this.publishing || this.stopped || this.loop.leader() === 0n) return;
-    const cur = this.loop.members.get(this.memberId);
-    if (cur === undefined) return; // not (yet) in the member table: joining, wait for the log
-    if (cur.name === this.o.name && sameList(cur.clientURLs, this.o.clientURLs)) {
-      this.published = true;
-      return;
-    }
-    this.publishing = true;
-    this.propose({
-      memberAttrs: { ID: this.memberId, name: this.o.name, clientURLs: this.o.clientURLs, peerURLs: [...cur.peerURLs], isLearner: cur.isLearner },
-    })
-      .then(() => {
-        this.published = true;
-        this.o.logger.info("published local member to cluster through raft", { name: this.o.name });
-      })
-      .catch((err: unknown) => this.o.logger.warn("failed to publish local member; will retry", { error: String(err) }))
-      .finally(() => {
-        this.publishing = false;
-      });
   }
 
   private removedFromCluster(): void {
@@ -671,8 +660,4 @@ export class Server implements EtcdServer, PeerHandler {
 function addsData(init: RequestInit): boolean {
   if (init.put !== undefined || init.leaseGrant !== undefined) return true;
   return init.txn !== undefined && txnHasPut(init.txn as never);
-}
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
