@@ -36,6 +36,7 @@ import type { Tokens } from "./server/member-auth.ts";
 import { type Identity, planBootstrap } from "./server/bootstrap.ts";
 import { createLogger, type Logger } from "./server/logger.ts";
 import { openFilesLimit } from "./runtime/fd-limit.ts";
+import { processCmdline } from "./runtime/cmdline.ts";
 import { lockDir } from "./storage/dir-lock.ts";
 import { DiskGuard, diskFault, faultMessage } from "./server/disk-guard.ts";
 import { hostDiskProbe } from "./runtime/effects.ts";
@@ -364,6 +365,7 @@ async function startLocked(config: ServerConfig, logger: Logger, memberDir: stri
       auth: { tokens: makeTokens(config, logger), hasher: runtimeHasher(), bcryptCost: config.bcryptCost },
       collectGarbage: effects.collectGarbage,
       openCheckpointer: effects.openCheckpointer,
+      processInfo: { cmdline: () => processCmdline(), fdLimit: () => openFilesLimit() },
     });
   } catch (err) {
     await peerTransport.close().catch(() => {});

@@ -4,7 +4,8 @@
 
 import { ConfigError } from "./errors.ts";
 import { checkExperimental } from "./experimental.ts";
-import { FLAG_BY_NAME, type FlagValue, defaultValue } from "./flags.ts";
+import { FLAG_BY_NAME, type FlagValue } from "./flags.ts";
+import { defaultValue } from "./flag-values.ts";
 import { ValueError, goAtoi, goQuote, parseGoDuration } from "./go-values.ts";
 import type {
   AuthTokenSpec,

@@ -4,7 +4,8 @@
 // the command line may come from ETCD_<FLAG> (or CONCLAVE_<FLAG>).
 
 import { ConfigError } from "./errors.ts";
-import { FLAG_BY_NAME, type FlagValue, flagToEnv, isBoolFlag, parseFlagValue } from "./flags.ts";
+import { FLAG_BY_NAME, type FlagValue, flagToEnv } from "./flags.ts";
+import { isBoolFlag, parseFlagValue } from "./flag-values.ts";
 import { goQuote } from "./go-values.ts";
 
 export interface ParsedArgs {

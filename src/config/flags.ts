@@ -1,16 +1,9 @@
 // The table of etcd 3.4 server flags: name, value type, default, help group and text.
 // Parsing, env mapping, the config file and --help are all driven from this one table so a
 // flag cannot exist in one of them and be missing from another.
+// How a flag's text becomes its typed value is in flag-values.ts.
 
-import {
-  ValueError,
-  parseGoBool,
-  parseGoDurationFlag,
-  parseGoInt,
-  parseGoUint,
-  parseGoUint32,
-} from "./go-values.ts";
-import { type GoUrl, parseUniqueUrlList } from "./urls.ts";
+import type { GoUrl } from "./urls.ts";
 
 export type FlagType =
   | "string"
@@ -606,53 +599,7 @@ export const FLAGS: readonly FlagDef[] = [
 
 export const FLAG_BY_NAME: ReadonlyMap<string, FlagDef> = new Map(FLAGS.map((d) => [d.name, d]));
 
-/** Whether Go's flag package treats the flag as boolean (may be given bare: `--enable-v2`). */
-export function isBoolFlag(def: FlagDef): boolean {
-  return def.type === "bool" || def.type === "ignored";
-}
-
 /** `--foo-bar` → `ETCD_FOO_BAR` (flags.FlagToEnv). */
 export function flagToEnv(prefix: string, name: string): string {
   return `${prefix}_${name.toUpperCase().replaceAll("-", "_")}`;
-}
-
-/**
- * The flag.Value.Set of each type: parses a command-line or env string. Throws ValueError
- * with the text Go's Set returns (the caller adds "invalid value ... for flag -x: ").
- */
-export function parseFlagValue(def: FlagDef, s: string): FlagValue {
-  switch (def.type) {
-    case "string":
-      return s;
-    case "bool":
-      return parseGoBool(s);
-    case "ignored":
-      return true;
-    case "uint":
-      return parseGoUint(s);
-    case "int":
-      return parseGoInt(s);
-    case "uint32":
-      return parseGoUint32(s);
-    case "duration":
-      return parseGoDurationFlag(s);
-    case "urls":
-      return parseUniqueUrlList(s);
-    case "strings":
-      return s === "" ? [] : s.split(",");
-    case "unique-strings":
-      return [...new Set(s.split(","))].sort();
-    case "select":
-      if (def.values?.includes(s)) return s;
-      throw new ValueError("invalid value");
-  }
-}
-
-/** The typed default of a flag. Defaults are constants: a failure here is a table bug. */
-export function defaultValue(def: FlagDef): FlagValue {
-  try {
-    return parseFlagValue(def, def.def);
-  } catch (e) {
-    throw new Error(`flag table: bad default for --${def.name}: ${(e as Error).message}`);
-  }
 }

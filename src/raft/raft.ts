@@ -1,6 +1,6 @@
 // The Raft state machine (modelled on etcd's raft/raft.go). Roles swap the step and tick
-// functions. Everything is synchronous; outgoing messages queue in `msgs` until the RawNode
-// hands them out in a Ready.
+// functions; the per-role step functions live in step-leader.ts and step-follower.ts. Everything
+// is synchronous; outgoing messages queue in `msgs` until the RawNode hands them out in a Ready.
 
 import { assert, AssertionError, hexId } from "./assert.ts";
 import { describeConfState, nextConfState, type ConfChange } from "./conf-change.ts";
@@ -10,6 +10,8 @@ import { isLocalMsg, messageTypeName, MessageType as M, msg, voteRespType, type 
 import { Progress, ProgressState } from "./progress.ts";
 import { RaftLog } from "./raft-log.ts";
 import { ReadOnly, type ReadState } from "./read-only.ts";
+import { stepCandidate, stepFollower } from "./step-follower.ts";
+import { stepLeader } from "./step-leader.ts";
 import { CompactedError, SnapshotTemporarilyUnavailableError, UnavailableError } from "./storage.ts";
 import { ProgressTracker, VoteResult } from "./tracker.ts";
 import { EntryType, type ConfState, type Entry, type HardState, type Snapshot } from "./types.ts";
@@ -45,6 +47,11 @@ export interface SoftState {
   readonly role: Role;
 }
 
+/**
+ * Internal to the Raft core (index.ts does not export it; RawNode wraps it). Members the step
+ * functions of step-leader.ts and step-follower.ts use are not `private`, as etcd's Go functions
+ * in the same package reach the raft struct's fields.
+ */
 export class Raft {
   readonly id: bigint;
   term = 0;
@@ -63,12 +70,12 @@ export class Raft {
   pendingConfIndex = 0;
   readOnly = new ReadOnly();
   /** Reads that arrived before the leader committed an entry of its term (thesis §6.4 step 1). */
-  private pendingReadIndexMessages: Message[] = [];
+  pendingReadIndexMessages: Message[] = [];
   electionElapsed = 0;
   private heartbeatElapsed = 0;
   readonly checkQuorum: boolean;
   readonly preVote: boolean;
-  private readonly disableProposalForwarding: boolean;
+  readonly disableProposalForwarding: boolean;
   private readonly heartbeatTimeout: number;
   private readonly electionTimeout: number;
   /** In [electionTimeout, 2*electionTimeout); reset whenever the term or role changes. */
@@ -76,7 +83,7 @@ export class Raft {
   private readonly rng: () => number;
   readonly logger: Logger;
   private tickFn: () => void = () => this.tickElection();
-  private stepFn: (m: Message) => void = (m) => this.stepFollower(m);
+  private stepFn: (m: Message) => void = (m) => stepFollower(this, m);
 
   constructor(c: Config) {
     assert(c.id !== None, "cannot use none as id");
@@ -105,7 +112,7 @@ export class Raft {
     );
   }
 
-  private get hid(): string {
+  get hid(): string {
     return hexId(this.id);
   }
 
@@ -127,7 +134,7 @@ export class Raft {
 
   // ---- sending -------------------------------------------------------------------------------
 
-  private send(m: Message): void {
+  send(m: Message): void {
     let out = m.from === None ? { ...m, from: this.id } : m;
     const t = m.type;
     if (t === M.MsgVote || t === M.MsgVoteResp || t === M.MsgPreVote || t === M.MsgPreVoteResp) {
@@ -208,7 +215,7 @@ export class Raft {
     for (const id of this.prs.ids()) if (id !== this.id) this.sendAppend(id);
   }
 
-  private bcastHeartbeat(): void {
+  bcastHeartbeat(): void {
     this.bcastHeartbeatWithCtx(this.readOnly.lastPendingRequestCtx());
   }
 
@@ -216,7 +223,7 @@ export class Raft {
     for (const id of this.prs.ids()) if (id !== this.id) this.sendHeartbeat(id, ctx);
   }
 
-  private sendTimeoutNow(to: bigint): void {
+  sendTimeoutNow(to: bigint): void {
     this.send(msg({ type: M.MsgTimeoutNow, to }));
   }
 
@@ -253,7 +260,7 @@ export class Raft {
     this.randomizedElectionTimeout = this.electionTimeout + Math.floor(r * this.electionTimeout);
   }
 
-  private appendEntry(es: { type: EntryType; data: Uint8Array }[]): void {
+  appendEntry(es: { type: EntryType; data: Uint8Array }[]): void {
     const li = this.raftLog.lastIndex();
     const ents: Entry[] = es.map((e, i) => ({ term: this.term, index: li + 1 + i, type: e.type, data: e.data }));
     const last = this.raftLog.append(ents);
@@ -264,7 +271,7 @@ export class Raft {
   }
 
   becomeFollower(term: number, lead: bigint): void {
-    this.stepFn = (m) => this.stepFollower(m);
+    this.stepFn = (m) => stepFollower(this, m);
     this.reset(term);
     this.tickFn = () => this.tickElection();
     this.lead = lead;
@@ -274,7 +281,7 @@ export class Raft {
 
   private becomeCandidate(): void {
     assert(this.state !== Role.Leader, "invalid transition [leader -> candidate]");
-    this.stepFn = (m) => this.stepCandidate(m);
+    this.stepFn = (m) => stepCandidate(this, m);
     this.reset(this.term + 1);
     this.tickFn = () => this.tickElection();
     this.vote = this.id;
@@ -285,7 +292,7 @@ export class Raft {
   private becomePreCandidate(): void {
     assert(this.state !== Role.Leader, "invalid transition [leader -> pre-candidate]");
     // Pre-candidates keep their term and vote (thesis §9.6).
-    this.stepFn = (m) => this.stepCandidate(m);
+    this.stepFn = (m) => stepCandidate(this, m);
     this.prs.resetVotes();
     this.tickFn = () => this.tickElection();
     this.lead = None;
@@ -293,9 +300,9 @@ export class Raft {
     this.logger.info(`${this.hid} became pre-candidate at term ${this.term}`);
   }
 
-  private becomeLeader(): void {
+  becomeLeader(): void {
     assert(this.state !== Role.Follower, "invalid transition [follower -> leader]");
-    this.stepFn = (m) => this.stepLeader(m);
+    this.stepFn = (m) => stepLeader(this, m);
     this.reset(this.term);
     this.tickFn = () => this.tickHeartbeat();
     this.lead = this.id;
@@ -315,7 +322,7 @@ export class Raft {
     return pr !== undefined && !pr.isLearner && !this.raftLog.hasPendingSnapshot();
   }
 
-  private hup(t: CampaignType): void {
+  hup(t: CampaignType): void {
     if (this.state === Role.Leader) {
       this.logger.debug(`${this.hid} ignoring MsgHup because already leader`);
       return;
@@ -335,7 +342,7 @@ export class Raft {
     this.campaign(t);
   }
 
-  private campaign(t: CampaignType): void {
+  campaign(t: CampaignType): void {
     let term: number;
     let voteMsg: MessageType;
     if (t === "CampaignPreElection") {
@@ -366,7 +373,7 @@ export class Raft {
     }
   }
 
-  private poll(id: bigint, t: MessageType, granted: boolean): VoteResult {
+  poll(id: bigint, t: MessageType, granted: boolean): VoteResult {
     if (granted) this.logger.info(`${this.hid} received ${messageTypeName[t]} from ${hexId(id)} at term ${this.term}`);
     else this.logger.info(`${this.hid} received ${messageTypeName[t]} rejection from ${hexId(id)} at term ${this.term}`);
     this.prs.recordVote(id, granted);
@@ -445,306 +452,8 @@ export class Raft {
     }
   }
 
-  private stepLeader(m: Message): void {
-    switch (m.type) {
-      case M.MsgBeat:
-        this.bcastHeartbeat();
-        return;
-      case M.MsgCheckQuorum: {
-        const self = this.prs.progress.get(this.id);
-        if (self) self.recentActive = true;
-        if (!this.prs.quorumActive()) {
-          this.logger.warn(`${this.hid} stepped down to follower since quorum is not active`);
-          this.becomeFollower(this.term, None);
-        }
-        for (const [id, pr] of this.prs.progress) if (id !== this.id) pr.recentActive = false;
-        return;
-      }
-      case M.MsgProp: {
-        assert(m.entries.length > 0, `${this.hid} stepped empty MsgProp`);
-        if (!this.prs.progress.has(this.id)) throw new ProposalDroppedError();
-        if (this.leadTransferee !== None) {
-          this.logger.debug(`${this.hid} [term ${this.term}] transfer leadership to ${hexId(this.leadTransferee)} is in progress; dropping proposal`);
-          throw new ProposalDroppedError();
-        }
-        const ents = m.entries.map((e, i) => {
-          if (e.type !== EntryType.ConfChange) return { type: e.type, data: e.data };
-          if (this.pendingConfIndex > this.raftLog.applied) {
-            this.logger.info(`${this.hid} ignoring conf change at index ${this.raftLog.lastIndex() + i + 1} since pending conf change at index ${this.pendingConfIndex} is not yet applied (applied: ${this.raftLog.applied})`);
-            // Keep the slot so indexes stay as the proposer expects, but make it a no-op.
-            return { type: EntryType.Normal, data: new Uint8Array(0) };
-          }
-          this.pendingConfIndex = this.raftLog.lastIndex() + i + 1;
-          return { type: e.type, data: e.data };
-        });
-        this.appendEntry(ents);
-        this.bcastAppend();
-        return;
-      }
-      case M.MsgReadIndex: {
-        if (this.prs.isSingleton()) {
-          this.respondToReadIndex(m, this.raftLog.committed);
-          return;
-        }
-        // Until an entry of this term commits, the leader's commit index may lag (thesis §6.4).
-        if (!this.committedEntryInCurrentTerm()) {
-          this.pendingReadIndexMessages.push(m);
-          return;
-        }
-        this.sendReadIndexQuorumCheck(m);
-        return;
-      }
-      default:
-        break;
-    }
-
-    const pr = this.prs.progress.get(m.from);
-    if (!pr) {
-      this.logger.debug(`${this.hid} no progress available for ${hexId(m.from)}`);
-      return;
-    }
-    switch (m.type) {
-      case M.MsgAppResp: {
-        pr.recentActive = true;
-        if (m.reject) {
-          this.logger.debug(`${this.hid} received MsgAppResp(rejected, hint: (index ${m.rejectHint}, term ${m.logTerm})) from ${hexId(m.from)} for index ${m.index}`);
-          let nextProbeIdx = m.rejectHint;
-          if (m.logTerm > 0) nextProbeIdx = this.raftLog.findConflictByTerm(m.rejectHint, m.logTerm)[0];
-          if (pr.maybeDecrTo(m.index, nextProbeIdx)) {
-            this.logger.debug(`${this.hid} decreased progress of ${hexId(m.from)} to [${pr}]`);
-            if (pr.state === ProgressState.Replicate) pr.becomeProbe();
-            this.sendAppend(m.from);
-          }
-          return;
-        }
-        const oldPaused = pr.isPaused();
-        if (!pr.maybeUpdate(m.index)) return;
-        if (pr.state === ProgressState.Probe) {
-          pr.becomeReplicate();
-        } else if (pr.state === ProgressState.Snapshot && pr.match >= pr.pendingSnapshot) {
-          this.logger.debug(`${this.hid} recovered from needing snapshot, resumed sending replication messages to ${hexId(m.from)} [${pr}]`);
-          pr.becomeProbe();
-          pr.becomeReplicate();
-        } else if (pr.state === ProgressState.Replicate) {
-          pr.inflights.freeLE(m.index);
-        }
-        if (this.maybeCommit()) {
-          this.releasePendingReadIndexMessages();
-          this.bcastAppend();
-        } else if (oldPaused) {
-          this.sendAppend(m.from);
-        }
-        // Freed window slots may allow several size-limited messages at once.
-        while (this.maybeSendAppend(m.from, false)) {
-          // keep sending
-        }
-        if (m.from === this.leadTransferee && pr.match === this.raftLog.lastIndex()) {
-          this.logger.info(`${this.hid} sent MsgTimeoutNow to ${hexId(m.from)} after received MsgAppResp`);
-          this.sendTimeoutNow(m.from);
-        }
-        return;
-      }
-      case M.MsgHeartbeatResp: {
-        pr.recentActive = true;
-        pr.probeSent = false;
-        // Free one slot of a full window so a lost MsgAppResp cannot stall replication.
-        if (pr.state === ProgressState.Replicate && pr.inflights.full()) pr.inflights.freeFirstOne();
-        if (pr.match < this.raftLog.lastIndex()) this.sendAppend(m.from);
-        if (m.context.length === 0) return;
-        const acks = this.readOnly.recvAck(m.from, m.context);
-        if (!acks || this.prs.voteResult((id) => (acks.has(id) ? true : undefined)) !== VoteResult.Won) return;
-        for (const rs of this.readOnly.advance(m.context)) this.respondToReadIndex(rs.req, rs.index);
-        return;
-      }
-      case M.MsgSnapStatus:
-        if (pr.state !== ProgressState.Snapshot) return;
-        if (m.reject) {
-          pr.pendingSnapshot = 0;
-          this.logger.debug(`${this.hid} snapshot failed, resumed sending replication messages to ${hexId(m.from)} [${pr}]`);
-        } else {
-          this.logger.debug(`${this.hid} snapshot succeeded, resumed sending replication messages to ${hexId(m.from)} [${pr}]`);
-        }
-        pr.becomeProbe();
-        // Wait for the follower's MsgAppResp (or a heartbeat) before probing again.
-        pr.probeSent = true;
-        return;
-      case M.MsgUnreachable:
-        // Optimistic replication may have lost messages: go back to probing.
-        if (pr.state === ProgressState.Replicate) pr.becomeProbe();
-        this.logger.debug(`${this.hid} failed to send message to ${hexId(m.from)} because it is unreachable [${pr}]`);
-        return;
-      case M.MsgTransferLeader: {
-        if (pr.isLearner) {
-          this.logger.debug(`${this.hid} is learner. Ignored transferring leadership`);
-          return;
-        }
-        const transferee = m.from;
-        if (this.leadTransferee !== None) {
-          if (this.leadTransferee === transferee) {
-            this.logger.info(`${this.hid} [term ${this.term}] transfer leadership to ${hexId(transferee)} is in progress, ignores request to same node ${hexId(transferee)}`);
-            return;
-          }
-          this.abortLeaderTransfer();
-          this.logger.info(`${this.hid} [term ${this.term}] abort previous transferring leadership to ${hexId(this.leadTransferee)}`);
-        }
-        if (transferee === this.id) {
-          this.logger.debug(`${this.hid} is already leader. Ignored transferring leadership to self`);
-          return;
-        }
-        this.logger.info(`${this.hid} [term ${this.term}] starts to transfer leadership to ${hexId(transferee)}`);
-        // The transfer must finish within an election timeout (thesis §3.10).
-        this.electionElapsed = 0;
-        this.leadTransferee = transferee;
-        if (pr.match === this.raftLog.lastIndex()) {
-          this.sendTimeoutNow(transferee);
-          this.logger.info(`${this.hid} sends MsgTimeoutNow to ${hexId(transferee)} immediately as ${hexId(transferee)} already has up-to-date log`);
-        } else {
-          this.sendAppend(transferee);
-        }
-        return;
-      }
-      default:
-        return;
-    }
-  }
-
-  private stepCandidate(m: Message): void {
-    const myVoteResp = this.state === Role.PreCandidate ? M.MsgPreVoteResp : M.MsgVoteResp;
-    switch (m.type) {
-      case M.MsgProp:
-        this.logger.info(`${this.hid} no leader at term ${this.term}; dropping proposal`);
-        throw new ProposalDroppedError();
-      case M.MsgApp:
-        this.becomeFollower(m.term, m.from);
-        this.handleAppendEntries(m);
-        return;
-      case M.MsgHeartbeat:
-        this.becomeFollower(m.term, m.from);
-        this.handleHeartbeat(m);
-        return;
-      case M.MsgSnap:
-        this.becomeFollower(m.term, m.from);
-        this.handleSnapshot(m);
-        return;
-      case myVoteResp: {
-        const res = this.poll(m.from, m.type, !m.reject);
-        if (res === VoteResult.Won) {
-          if (this.state === Role.PreCandidate) {
-            this.campaign("CampaignElection");
-          } else {
-            this.becomeLeader();
-            this.bcastAppend();
-          }
-        } else if (res === VoteResult.Lost) {
-          // A pre-vote response with a higher term made us follower already in step().
-          this.becomeFollower(this.term, None);
-        }
-        return;
-      }
-      case M.MsgTimeoutNow:
-        this.logger.debug(`${this.hid} [term ${this.term} state ${this.state}] ignored MsgTimeoutNow from ${hexId(m.from)}`);
-        return;
-      default:
-        return;
-    }
-  }
-
-  private stepFollower(m: Message): void {
-    switch (m.type) {
-      case M.MsgProp:
-        if (this.lead === None) {
-          this.logger.info(`${this.hid} no leader at term ${this.term}; dropping proposal`);
-          throw new ProposalDroppedError();
-        }
-        if (this.disableProposalForwarding) {
-          this.logger.info(`${this.hid} not forwarding to leader ${hexId(this.lead)} at term ${this.term}; dropping proposal`);
-          throw new ProposalDroppedError();
-        }
-        this.send({ ...m, to: this.lead });
-        return;
-      case M.MsgApp:
-        this.electionElapsed = 0;
-        this.lead = m.from;
-        this.handleAppendEntries(m);
-        return;
-      case M.MsgHeartbeat:
-        this.electionElapsed = 0;
-        this.lead = m.from;
-        this.handleHeartbeat(m);
-        return;
-      case M.MsgSnap:
-        this.electionElapsed = 0;
-        this.lead = m.from;
-        this.handleSnapshot(m);
-        return;
-      case M.MsgTransferLeader:
-        if (this.lead === None) {
-          this.logger.info(`${this.hid} no leader at term ${this.term}; dropping leader transfer msg`);
-          return;
-        }
-        this.send({ ...m, to: this.lead });
-        return;
-      case M.MsgTimeoutNow:
-        this.logger.info(`${this.hid} [term ${this.term}] received MsgTimeoutNow from ${hexId(m.from)} and starts an election to get leadership.`);
-        // Leadership transfers never use pre-vote: the current leader asked for this election.
-        this.hup("CampaignTransfer");
-        return;
-      case M.MsgReadIndex:
-        if (this.lead === None) {
-          this.logger.info(`${this.hid} no leader at term ${this.term}; dropping index reading msg`);
-          return;
-        }
-        this.send({ ...m, to: this.lead });
-        return;
-      case M.MsgReadIndexResp:
-        if (m.entries.length !== 1) {
-          this.logger.warn(`${this.hid} invalid format of MsgReadIndexResp from ${hexId(m.from)}, entries count: ${m.entries.length}`);
-          return;
-        }
-        this.readStates.push({ index: m.index, requestCtx: m.entries[0]!.data });
-        return;
-      default:
-        return;
-    }
-  }
-
-  private handleAppendEntries(m: Message): void {
-    if (m.index < this.raftLog.committed) {
-      this.send(msg({ type: M.MsgAppResp, to: m.from, index: this.raftLog.committed }));
-      return;
-    }
-    const last = this.raftLog.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
-    if (last !== undefined) {
-      this.send(msg({ type: M.MsgAppResp, to: m.from, index: last }));
-      return;
-    }
-    this.logger.debug(`${this.hid} [logterm: ${this.raftLog.zeroTermOnCompacted(m.index)}, index: ${m.index}] rejected MsgApp [logterm: ${m.logTerm}, index: ${m.index}] from ${hexId(m.from)}`);
-    // Hint the leader at the largest index that might match, skipping our entries with terms
-    // above the leader's term at m.index: they cannot match (see findConflictByTerm).
-    const hint = Math.min(m.index, this.raftLog.lastIndex());
-    const [hintIndex, hintTerm] = this.raftLog.findConflictByTerm(hint, m.logTerm);
-    this.send(msg({ type: M.MsgAppResp, to: m.from, index: m.index, reject: true, rejectHint: hintIndex, logTerm: hintTerm }));
-  }
-
-  private handleHeartbeat(m: Message): void {
-    this.raftLog.commitTo(m.commit);
-    this.send(msg({ type: M.MsgHeartbeatResp, to: m.from, context: m.context }));
-  }
-
-  private handleSnapshot(m: Message): void {
-    const s = m.snapshot;
-    assert(s !== undefined, "MsgSnap without snapshot");
-    if (this.restore(s)) {
-      this.logger.info(`${this.hid} [commit: ${this.raftLog.committed}] restored snapshot [index: ${s.meta.index}, term: ${s.meta.term}]`);
-      this.send(msg({ type: M.MsgAppResp, to: m.from, index: this.raftLog.lastIndex() }));
-    } else {
-      this.logger.info(`${this.hid} [commit: ${this.raftLog.committed}] ignored snapshot [index: ${s.meta.index}, term: ${s.meta.term}]`);
-      this.send(msg({ type: M.MsgAppResp, to: m.from, index: this.raftLog.committed }));
-    }
-  }
-
   /** Installs a snapshot from the leader; false if it is stale or already covered by our log. */
-  private restore(s: Snapshot): boolean {
+  restore(s: Snapshot): boolean {
     if (s.meta.index <= this.raftLog.committed) return false;
     if (this.state !== Role.Follower) {
       // Defense in depth: only a follower of the snapshot's sender may restore.
@@ -801,25 +510,25 @@ export class Raft {
 
   // ---- read index ----------------------------------------------------------------------------
 
-  private committedEntryInCurrentTerm(): boolean {
+  committedEntryInCurrentTerm(): boolean {
     return this.raftLog.zeroTermOnCompacted(this.raftLog.committed) === this.term;
   }
 
-  private releasePendingReadIndexMessages(): void {
+  releasePendingReadIndexMessages(): void {
     if (this.pendingReadIndexMessages.length === 0 || !this.committedEntryInCurrentTerm()) return;
     const msgs = this.pendingReadIndexMessages;
     this.pendingReadIndexMessages = [];
     for (const m of msgs) this.sendReadIndexQuorumCheck(m);
   }
 
-  private sendReadIndexQuorumCheck(m: Message): void {
+  sendReadIndexQuorumCheck(m: Message): void {
     const ctx = m.entries[0]!.data;
     this.readOnly.addRequest(this.raftLog.committed, m);
     this.readOnly.recvAck(this.id, ctx);
     this.bcastHeartbeatWithCtx(ctx);
   }
 
-  private respondToReadIndex(req: Message, readIndex: number): void {
+  respondToReadIndex(req: Message, readIndex: number): void {
     if (req.from === None || req.from === this.id) {
       this.readStates.push({ index: readIndex, requestCtx: req.entries[0]!.data });
       return;

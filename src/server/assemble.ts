@@ -13,7 +13,9 @@ import type { Logger } from "./logger.ts";
 import { SERVER_VERSION, Server, type ServerOptions } from "./server.ts";
 import { StepDurations } from "./step-durations.ts";
 import type { OpenCheckpointer } from "../storage/checkpointer.ts";
-import { installStateFile, openStateMachine, type StateMachine, type StateMachineOptions } from "./state-machine.ts";
+import { openStateMachine } from "./state-machine.ts";
+import type { StateMachine, StateMachineOptions } from "./state-machine-types.ts";
+import { installStateFile } from "./state-image.ts";
 import { type FileEffects, hostFiles, hostTimers, type Timers } from "./effects.ts";
 import { V2Service } from "./v2-service.ts";
 import { WatcherHub } from "../v2store/index.ts";
@@ -69,6 +71,8 @@ export interface MemberParts {
   collectGarbage?: () => void;
   /** See StateMachineOptions.openCheckpointer. */
   openCheckpointer?: OpenCheckpointer;
+  /** The process as /debug/vars shows it (ServerOptions.processInfo). */
+  processInfo?: ServerOptions["processInfo"];
 }
 
 /** The durable raft log as the member uses it (src/storage/raft-log.ts, or the simulator's). */
@@ -239,6 +243,7 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
     removeFile: (path) => files.remove(path),
     onRemoved: p.onRemoved,
     auth: p.auth,
+    processInfo: p.processInfo,
   });
   const s = server;
   v2 = new V2Service({

@@ -23,7 +23,7 @@ import type { Logger } from "./logger.ts";
 import type { PeerTransport } from "../transport/types.ts";
 import type { RaftLoop } from "./raft-loop.ts";
 import type { RequestInit } from "./request-codec.ts";
-import type { StateMachine } from "./state-machine.ts";
+import type { StateMachine } from "./state-machine-types.ts";
 import type { RequestContext } from "./types.ts";
 
 export interface LeaseOpsDeps {

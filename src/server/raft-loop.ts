@@ -3,7 +3,8 @@
 //   entries (normal ones through the state machine, conf changes into membership and the core)
 //   → answer read states → advance.
 // Proposals and linearizable reads are batched: whatever arrives while one Ready is being
-// persisted joins the next. Every proposal and read has a deadline; ticks sweep them.
+// persisted joins the next. Every proposal and read has a deadline; ticks sweep them. The reads'
+// bookkeeping is in read-index.ts, the snapshot images sent to peers in outgoing-images.ts.
 import type { ServerMetrics } from "./server-metrics.ts";
 import type { InStatement } from "../storage/sql-db.ts";
 import type { InternalRaftRequest } from "../gen/internal_pb.ts";
@@ -16,12 +17,13 @@ import type { Ready, RawNode } from "../raft/raw-node.ts";
 import { EntryType, type ConfState, type Entry, type HardState, type Snapshot, type SnapshotMeta } from "../raft/types.ts";
 import type { MemberTable, MembershipEvent } from "../membership/members.ts";
 import type { PeerTransport } from "../transport/types.ts";
-import { imageLengthData } from "../transport/wire.ts";
 import { Errors } from "../rpctypes/index.ts";
 import type { Logger } from "./logger.ts";
 import { RaftStats } from "./raft-stats.ts";
+import { OutgoingImages } from "./outgoing-images.ts";
+import { ReadIndexReads } from "./read-index.ts";
 import { peekRequestId } from "./request-codec.ts";
-import { ALREADY_APPLIED, type AppliedEntry, type StateMachine } from "./state-machine.ts";
+import { ALREADY_APPLIED, type AppliedEntry, type StateMachine } from "./state-machine-types.ts";
 import { diskFault } from "./disk-guard.ts";
 
 /**
@@ -98,16 +100,6 @@ interface Waiter {
   req?: InternalRaftRequest;
 }
 
-interface ReadBatch {
-  waiters: { resolve(): void; reject(e: unknown): void }[];
-  deadline: number;
-  /** When the read index was last requested: a lost request or answer is asked again. */
-  sentAt: number;
-}
-
-/** etcd's readIndexRetryTime. */
-const READ_RETRY_MS = 500;
-
 const EMPTY = new Uint8Array(0);
 
 export class RaftLoop {
@@ -116,14 +108,12 @@ export class RaftLoop {
   members: MemberTable;
   private readonly waiters = new Map<bigint, Waiter>();
   private readonly ccWaiters = new Map<bigint, Waiter>();
-  private readWaiters: ReadBatch["waiters"] = [];
   /** Entries per synced Ready, averaged (persist: whether the fsync runs inline). */
   private entriesPerSync = 1;
   /** performance.now() before which syncs go through the pool: an inline one was slow. */
   private inlineOffUntil = 0;
-  private readCtx = 0;
-  private readonly readsInFlight = new Map<number, ReadBatch>();
-  private readsAwaitingApply: { index: number; batch: ReadBatch }[] = [];
+  /** Linearizable reads: waiting, asked for a read index, or waiting for the apply. */
+  private readonly reads: ReadIndexReads;
   private tasks: (() => Promise<void>)[] = [];
   private looping = false;
   private loopIdle: Promise<void> = Promise.resolve();
@@ -135,8 +125,8 @@ export class RaftLoop {
   private needReload = false;
   private lead = 0n;
   private lastSnapshotIndex: number;
-  /** Snapshot images being streamed to each peer (temp copies on disk): closers, and whether reading began. */
-  private readonly outgoingImages = new Map<bigint, Set<{ close(): Promise<void>; started(): boolean }>>();
+  /** Snapshot images being streamed to peers. */
+  private readonly images: OutgoingImages;
   // metrics
   proposalsCommitted = 0;
   proposalsApplied = 0;
@@ -152,6 +142,8 @@ export class RaftLoop {
     this.node = o.node;
     this.smRef = o.sm;
     this.members = o.members;
+    this.images = new OutgoingImages({ node: o.node, transport: o.transport, logger: o.logger });
+    this.reads = new ReadIndexReads({ memberId: o.memberId, node: o.node, clock: o.clock, requestTimeoutMs: o.requestTimeoutMs, metrics: o.metrics });
     this.lastSnapshotIndex = o.log.snapshotMeta().index;
     const applied = o.sm.appliedIndex;
     this.appliedTermNow = this.node.raft.raftLog.zeroTermOnCompacted(applied) || (applied === o.log.snapshotMeta().index ? o.log.snapshotMeta().term : 0);
@@ -276,7 +268,7 @@ export class RaftLoop {
   }
 
   reportSnapshot(id: bigint, ok: boolean): void {
-    this.closeImages(id);
+    this.images.close(id);
     if (ok) this.snapshotsSent++;
     else this.snapshotsSendFailed++;
     this.o.metrics.snapshotSent(id, ok);
@@ -308,7 +300,7 @@ export class RaftLoop {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.drain();
-    for (const id of [...this.outgoingImages.keys()]) this.closeImages(id, true);
+    this.images.closeAll();
     this.failAll(Errors.stopped);
   }
 
@@ -316,7 +308,7 @@ export class RaftLoop {
     try {
       for (;;) {
         while (this.tasks.length > 0) await this.tasks.shift()!();
-        this.issueReads();
+        this.reads.issue();
         if (!this.node.hasReady()) break;
         const rd = this.node.ready();
         if (rd.softState) this.softStateChanged(rd.softState);
@@ -328,22 +320,16 @@ export class RaftLoop {
         if (early) await this.send(rd.messages);
         await this.persist(rd);
         if (!early) await this.send(rd.messages);
-        for (const rs of rd.readStates) {
-          const ctx = decodeCtx(this.o.memberId, rs.requestCtx);
-          const b = this.readsInFlight.get(ctx);
-          if (!b) continue;
-          this.readsInFlight.delete(ctx);
-          this.readsAwaitingApply.push({ index: rs.index, batch: b });
-        }
+        this.reads.answered(rd.readStates);
         if (rd.committedEntries.length > 0) await this.untilSpace(() => this.applyCommitted(rd.committedEntries));
         this.node.advance(rd);
-        this.releaseReads();
+        this.reads.release(this.smRef.appliedIndex);
         this.maybeSnapshot();
       }
     } finally {
       this.looping = false;
     }
-    if (this.readWaiters.length > 0 || this.node.hasReady() || this.tasks.length > 0) this.kick();
+    if (this.reads.pending || this.node.hasReady() || this.tasks.length > 0) this.kick();
   }
 
   private softStateChanged(ss: SoftState): void {
@@ -356,7 +342,7 @@ export class RaftLoop {
         term: this.node.raft.term,
       });
       // Reads sent to a leader that is gone are lost: ask the new one.
-      if (ss.lead !== 0n) for (const ctx of this.readsInFlight.keys()) this.node.readIndex(encodeCtx(this.o.memberId, ctx));
+      if (ss.lead !== 0n) this.reads.resend();
       this.o.onLeaderChange(ss.lead, prev);
     }
   }
@@ -378,7 +364,7 @@ export class RaftLoop {
     // tells the two apart: while syncs run inline, several clients' requests pile up into the
     // next batch and the average rises at once.
     this.entriesPerSync = this.entriesPerSync * 0.9 + rd.entries.length * 0.1;
-    const inline = rd.entries.length <= 1 && this.entriesPerSync < 1.25 && this.waiters.size <= 1 && this.readWaiters.length === 0 && t0 >= this.inlineOffUntil;
+    const inline = rd.entries.length <= 1 && this.entriesPerSync < 1.25 && this.waiters.size <= 1 && !this.reads.pending && t0 >= this.inlineOffUntil;
     // Only the sync is tried again: the WAL keeps what it could not write (wal.ts).
     await this.untilSpace(() => this.o.log.sync(inline));
     // A slow disk (a flush of 50 ms or more) would hold timers, heartbeats and every socket of
@@ -398,77 +384,12 @@ export class RaftLoop {
     if (plain) this.o.transport.send(plain);
   }
 
-  /**
-   * A MsgSnap carries the state as applied now, with the matching index, term and
-   * configuration (etcd's merged snapshot message): the stored snapshot may predate the
-   * follower's own addition, and a follower refuses a snapshot whose configuration lacks it.
-   * The first step of the state machine's snapshot takes a consistent copy on disk (VACUUM
-   * INTO) inside the loop, so no apply runs in between; the image then streams from that copy
-   * while the loop goes on, one chunk at a time (never the whole image in memory).
-   */
+  /** A MsgSnap goes out with an image of the state machine as applied now (outgoing-images.ts). */
   private async sendSnapshot(m: Message): Promise<void> {
-    const index = this.smRef.appliedIndex;
-    const it = this.smRef.snapshot()[Symbol.asyncIterator]();
-    let first: IteratorResult<{ blob: Uint8Array }>;
-    try {
-      first = await it.next();
-    } catch (err) {
-      this.o.logger.warn("failed to take a snapshot image to send", { to: m.to.toString(16), error: String(err) });
-      this.snapshotsSendFailed++;
-      this.o.metrics.snapshotSent(m.to, false);
-      this.node.reportSnapshot(m.to, false);
-      return;
-    }
-    assert(this.smRef.appliedIndex === index, "state changed while a snapshot image was taken");
-    // The first message tells the image's size: its blob and what remains after it.
-    const size = first.done ? 0 : first.value.blob.length + Number((first.value as { remainingBytes?: bigint }).remainingBytes ?? 0n);
-    const snap: Snapshot = {
-      meta: { index, term: this.node.raft.raftLog.term(index), confState: this.node.raft.prs.confState() },
-      data: imageLengthData(size),
-    };
-    // Closes the copy (and removes it) once sent, failed, never started, or at stop.
-    let done = false;
-    let started = false;
-    const close = async (): Promise<void> => {
-      if (done) return;
-      done = true;
-      this.outgoingImages.get(m.to)?.delete(entry);
-      await it.return?.();
-    };
-    const entry = { close, started: () => started };
-    let set = this.outgoingImages.get(m.to);
-    if (set === undefined) this.outgoingImages.set(m.to, (set = new Set()));
-    set.add(entry);
-    async function* image(): AsyncGenerator<Uint8Array> {
-      started = true;
-      try {
-        // One chunk of lookahead: the state machine's final message is the image's SHA-256,
-        // not part of it.
-        let held = first.done ? undefined : first.value.blob;
-        while (held !== undefined) {
-          if (done) throw new Error("snapshot image closed before it was sent");
-          const next = await it.next();
-          if (done) throw new Error("snapshot image closed before it was sent");
-          if (next.done) break;
-          yield held;
-          held = next.value.blob;
-        }
-      } finally {
-        await close();
-      }
-    }
-    this.o.transport.sendSnapshot({ ...m, snapshot: snap }, image);
-  }
-
-  /**
-   * The transport reported a send to `id`: images it never started reading are closed (their
-   * copies removed); one being read closes itself when its reader stops. With `all` (at stop),
-   * every image is closed, and one still being read fails its send rather than end short.
-   */
-  private closeImages(id: bigint, all = false): void {
-    const set = this.outgoingImages.get(id);
-    if (set === undefined) return;
-    for (const img of [...set]) if (all || !img.started()) void img.close().catch(() => {});
+    if (await this.images.send(m, this.smRef)) return;
+    this.snapshotsSendFailed++;
+    this.o.metrics.snapshotSent(m.to, false);
+    this.node.reportSnapshot(m.to, false);
   }
 
   private async apply(entries: readonly Entry[], replay = false): Promise<void> {
@@ -612,13 +533,6 @@ export class RaftLoop {
     else if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === this.o.memberId) this.o.onRemoved();
   }
 
-  private releaseReads(): void {
-    const applied = this.smRef.appliedIndex;
-    while (this.readsAwaitingApply.length > 0 && this.readsAwaitingApply[0]!.index <= applied) {
-      for (const w of this.readsAwaitingApply.shift()!.batch.waiters) w.resolve();
-    }
-  }
-
   private maybeSnapshot(): void {
     if (this.smRef.appliedIndex - this.lastSnapshotIndex < this.o.snapshotCount) return;
     // The log is cut behind the snapshot index: everything applied must be on disk in the state
@@ -660,12 +574,7 @@ export class RaftLoop {
     this.waiters.clear();
     for (const w of this.ccWaiters.values()) w.reject(err);
     this.ccWaiters.clear();
-    for (const r of this.readWaiters) r.reject(err);
-    this.readWaiters = [];
-    for (const b of this.readsInFlight.values()) for (const r of b.waiters) r.reject(err);
-    this.readsInFlight.clear();
-    for (const a of this.readsAwaitingApply) for (const r of a.batch.waiters) r.reject(err);
-    this.readsAwaitingApply = [];
+    this.reads.failAll(err);
   }
 
   /** Fails what passed its deadline (insertion order is deadline order). */
@@ -678,16 +587,7 @@ export class RaftLoop {
         w.reject(Errors.timeout);
       }
     }
-    for (const [ctx, b] of this.readsInFlight) {
-      if (b.deadline <= now) {
-        this.o.metrics.slowReadIndexes.inc(); // etcd: a read index that timed out
-        this.readsInFlight.delete(ctx);
-        for (const r of b.waiters) r.reject(Errors.timeout);
-      } else if (now - b.sentAt >= READ_RETRY_MS && this.node.raft.lead !== 0n) {
-        b.sentAt = now;
-        this.node.readIndex(encodeCtx(this.o.memberId, ctx));
-      }
-    }
+    this.reads.sweep(now);
   }
 
   // ---- proposals and reads ------------------------------------------------------------------
@@ -748,37 +648,8 @@ export class RaftLoop {
       return Promise.reject(err);
     }
     return new Promise((resolve, reject) => {
-      this.readWaiters.push({ resolve, reject });
+      this.reads.add(resolve, reject);
       this.kick();
     });
   }
-
-  private issueReads(): void {
-    if (this.readWaiters.length === 0) return;
-    const ctx = ++this.readCtx;
-    const now = this.o.clock();
-    this.readsInFlight.set(ctx, { waiters: this.readWaiters, deadline: now + this.o.requestTimeoutMs, sentAt: now });
-    this.readWaiters = [];
-    // Without a leader the request is dropped by the core; it is re-sent when one is elected.
-    if (this.node.raft.lead !== 0n) this.node.readIndex(encodeCtx(this.o.memberId, ctx));
-  }
-}
-
-/**
- * A read request's context: the member ID then a counter. The leader keys pending reads by
- * context, so contexts must differ between members or one member's read hides another's.
- */
-function encodeCtx(member: bigint, n: number): Uint8Array {
-  const b = new Uint8Array(16);
-  const v = new DataView(b.buffer);
-  v.setBigUint64(0, member);
-  v.setFloat64(8, n);
-  return b;
-}
-
-function decodeCtx(member: bigint, b: Uint8Array): number {
-  if (b.length !== 16) return -1;
-  const v = new DataView(b.buffer, b.byteOffset, 16);
-  if (v.getBigUint64(0) !== member) return -1;
-  return v.getFloat64(8);
 }

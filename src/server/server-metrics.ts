@@ -9,7 +9,7 @@ import type { LeaseCounters } from "./lease-counters.ts";
 import { exponentialBuckets, type Counter, type Family, type Gauge, type Histogram, Registry } from "./prometheus.ts";
 import { readProcessStats } from "./process-stats.ts";
 import type { RaftLoop } from "./raft-loop.ts";
-import type { StateMachine } from "./state-machine.ts";
+import type { StateMachine } from "./state-machine-types.ts";
 import type { StepDurations } from "./step-durations.ts";
 
 /** What the scrape-time gauges read; `sm` and `loop` are read anew each time (a snapshot replaces the machine). */

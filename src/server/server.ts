@@ -2,9 +2,10 @@
 // batches proposals and linearizable reads, and implements the EtcdServer surface that the
 // client adapters call. Every write is acknowledged only after its log entry is durable and
 // applied; reads wait for a read index to be applied.
+// The Lease, Cluster and Maintenance services' bodies are in lease-ops.ts, cluster-ops.ts and
+// maintenance-ops.ts; publishing this member's attributes in member-publish.ts.
 import { create } from "@bufbuild/protobuf";
 import {
-  type AlarmMember,
   AlarmRequest_AlarmAction,
   type AlarmRequest,
   type AlarmResponse,
@@ -44,16 +45,10 @@ import {
   type ResponseHeader,
   ResponseHeaderSchema,
   type SnapshotResponse,
-  StatusResponseSchema,
   type StatusResponse,
   type TxnRequest,
   type TxnResponse,
   type WatchResponse,
-  AlarmResponseSchema,
-  HashResponseSchema,
-  DefragmentResponseSchema,
-  HashKVResponseSchema,
-  MoveLeaderResponseSchema,
   CompactionRequestSchema,
 } from "../gen/rpc_pb.ts";
 import type { MembershipEvent } from "../membership/members.ts";
@@ -67,13 +62,12 @@ import { AppliedWaiters } from "./applied-waiters.ts";
 import { LeaseOps } from "./lease-ops.ts";
 import { type AutoCompaction, startCompactor } from "./compactor.ts";
 import { ServerMetrics } from "./server-metrics.ts";
-import { renderDebugVars } from "./debug-vars.ts";
-import { processCmdline } from "../runtime/cmdline.ts";
-import { openFilesLimit } from "../runtime/fd-limit.ts";
+import { MaintenanceOps, type ProcessInfo } from "./maintenance-ops.ts";
+import { MemberPublisher } from "./member-publish.ts";
 import { RaftLoop, type RaftLoopOptions } from "./raft-loop.ts";
 import { buildRequest, type RequestInit } from "./request-codec.ts";
 import { txnHasPut } from "./apply-kv.ts";
-import type { StateMachine } from "./state-machine.ts";
+import type { StateMachine } from "./state-machine-types.ts";
 import { portableHasher, SimpleTokens, type PasswordHasher } from "../auth/index.ts";
 import { AuthOps } from "./auth-ops.ts";
 import { MemberAuth, type Tokens } from "./member-auth.ts";
@@ -120,6 +114,8 @@ export interface ServerOptions extends Pick<RaftLoopOptions, LoopParts> {
   onRemoved?: () => void;
   /** v3 auth: the token provider (--auth-token), bcrypt and its cost (default simple, 10). */
   auth?: { tokens?: Tokens; hasher?: PasswordHasher; bcryptCost?: number };
+  /** The process as /debug/vars shows it (src/runtime's readers; src/member.ts passes them). */
+  processInfo?: ProcessInfo;
 }
 
 export const SERVER_VERSION = "3.4.23";
@@ -140,10 +136,11 @@ export class Server implements EtcdServer, PeerHandler {
   private readonly ids: IdGenerator;
   private readonly ops: ClusterOps;
   private readonly leases: LeaseOps;
+  private readonly maintenance: MaintenanceOps;
   private timers: unknown[] = [];
   private stopped = false;
-  private published = false;
-  private publishing = false;
+  /** This member's name and client URLs, published through the log (etcd's publish). */
+  private readonly publisher: MemberPublisher;
   private removed = false;
   private readonly leaderWatchers = new Set<() => void>();
   /** Called once when the leader is lost (the pipeline ends hasleader streams with them). */
@@ -238,6 +235,30 @@ export class Server implements EtcdServer, PeerHandler {
       requestTimeoutMs: this.requestTimeoutMs,
       metrics: this.prom,
     });
+    this.publisher = new MemberPublisher({
+      memberId: o.memberId,
+      name: o.name,
+      clientURLs: o.clientURLs,
+      loop: this.loop,
+      logger: o.logger,
+      stopped: () => this.stopped,
+      propose: (init) => this.propose(init),
+    });
+    this.maintenance = new MaintenanceOps({
+      memberId: o.memberId,
+      loop: this.loop,
+      version: o.version,
+      header: (revision) => this.header(revision),
+      isLearner: () => this.isLearner(),
+      propose: (init, ctx) => this.propose(init, ctx),
+      linearizableRead: () => this.linearizableRead(),
+      checkpointLeases: () => this.checkpointLeases(),
+      moveLeader: (target) => this.ops.moveLeader(target),
+      setTimer: this.setTimer,
+      clearTimer: this.clearTimer,
+      metrics: this.prom,
+      processInfo: o.processInfo,
+    });
     this.loop.raftStats.onHeartbeatSent = (to) => this.prom.heartbeatSent(to, performance.now(), o.heartbeatMs);
     this.loop.raftStats.onRoundTrip = (to, ms) => this.prom.peerRoundTripMs(to, ms);
     this.prom.bind({
@@ -286,14 +307,14 @@ export class Server implements EtcdServer, PeerHandler {
         }),
       );
     }
-    this.publish();
+    this.publisher.publish();
   }
 
   /** One heartbeat interval (the timer calls it; tests may call it by hand). */
   tick(): void {
     if (this.stopped) return;
     this.loop.tick();
-    if (!this.published) this.publish();
+    if (!this.publisher.published) this.publisher.publish();
   }
 
   async stop(): Promise<void> {
@@ -370,7 +391,7 @@ export class Server implements EtcdServer, PeerHandler {
       for (const fn of fns) fn();
     }
     for (const w of this.leaderWatchers) w();
-    if (lead !== 0n && !this.published) this.publish();
+    if (lead !== 0n && !this.publisher.published) this.publisher.publish();
   }
 
   private membershipChanged(_ev: MembershipEvent): void {
@@ -398,29 +419,6 @@ export class Server implements EtcdServer, PeerHandler {
         if (!this.leaderWatchers.has(check)) this.o.clearInterval(t);
       }, Math.max(10, this.o.heartbeatMs));
     });
-  }
-
-  /** Proposes this member's name and client URLs once a leader exists (etcd's publish). */
-  private publish(): void {
-    if (this.published || this.publishing || this.stopped || this.loop.leader() === 0n) return;
-    const cur = this.loop.members.get(this.memberId);
-    if (cur === undefined) return; // not (yet) in the member table: joining, wait for the log
-    if (cur.name === this.o.name && sameList(cur.clientURLs, this.o.clientURLs)) {
-      this.published = true;
-      return;
-    }
-    this.publishing = true;
-    this.propose({
-      memberAttrs: { ID: this.memberId, name: this.o.name, clientURLs: this.o.clientURLs, peerURLs: [...cur.peerURLs], isLearner: cur.isLearner },
-    })
-      .then(() => {
-        this.published = true;
-        this.o.logger.info("published local member to cluster through raft", { name: this.o.name });
-      })
-      .catch((err: unknown) => this.o.logger.warn("failed to publish local member; will retry", { error: String(err) }))
-      .finally(() => {
-        this.publishing = false;
-      });
   }
 
   private removedFromCluster(): void {
@@ -599,96 +597,32 @@ export class Server implements EtcdServer, PeerHandler {
 
   // ---- Maintenance ------------------------------------------------------------------------
 
-  async alarm(req: AlarmRequest, ctx: RequestContext): Promise<AlarmResponse> {
-    if (req.action === AlarmRequest_AlarmAction.GET) {
-      await this.linearizableRead();
-      const alarms = this.sm
-        .alarms()
-        .filter((a: AlarmMember) => (req.memberID === 0n || a.memberID === req.memberID) && (req.alarm === AlarmType.NONE || a.alarm === req.alarm));
-      return create(AlarmResponseSchema, { alarms }); // etcd 3.4 sends no header here
-    }
-    return this.propose<AlarmResponse>({ alarm: req }, ctx);
+  alarm(req: AlarmRequest, ctx: RequestContext): Promise<AlarmResponse> {
+    return this.maintenance.alarm(req, ctx);
   }
-
-  async status(_ctx: RequestContext): Promise<StatusResponse> {
-    // etcd's maintenance server: "no leader" first, then each alarm's text.
-    const errors = this.loop.leader() === 0n ? [Errors.noLeader.message] : [];
-    for (const a of this.sm.alarms()) errors.push(`memberID:${a.memberID} alarm:${AlarmType[a.alarm]} `);
-    return create(StatusResponseSchema, {
-      header: this.header(),
-      version: this.o.version,
-      dbSize: BigInt(this.sm.dbSize()),
-      dbSizeInUse: BigInt(this.sm.dbSizeInUse()),
-      leader: this.loop.leader(),
-      raftIndex: BigInt(this.loop.commitIndex()),
-      raftTerm: BigInt(this.loop.appliedTerm()),
-      raftAppliedIndex: BigInt(this.sm.appliedIndex),
-      errors,
-      isLearner: this.isLearner(),
-    });
+  status(ctx: RequestContext): Promise<StatusResponse> {
+    return this.maintenance.status(ctx);
   }
-
-  async defragment(_ctx: RequestContext): Promise<DefragmentResponse> {
-    const t0 = performance.now();
-    this.prom.defragInflight.set(1);
-    try {
-      await this.sm.defragment();
-    } finally {
-      this.prom.defragInflight.set(0);
-    }
-    this.prom.backendDefrag.observe((performance.now() - t0) / 1000);
-    return create(DefragmentResponseSchema, {});
+  defragment(ctx: RequestContext): Promise<DefragmentResponse> {
+    return this.maintenance.defragment(ctx);
   }
-
-  // Hash and HashKV read this member's own store, as etcd's do: no quorum needed, so an
-  // operator can compare members while the cluster has no leader.
-  async hash(_ctx: RequestContext): Promise<HashResponse> {
-    const t0 = performance.now();
-    const hash = await this.sm.hash();
-    this.prom.hashDuration.observe((performance.now() - t0) / 1000);
-    return create(HashResponseSchema, { header: this.header(), hash });
+  hash(ctx: RequestContext): Promise<HashResponse> {
+    return this.maintenance.hash(ctx);
   }
-
-  async hashKV(req: HashKVRequest, _ctx: RequestContext): Promise<HashKVResponse> {
-    const t0 = performance.now();
-    const r = await this.sm.hashKV(Number(req.revision));
-    this.prom.hashRevDuration.observe((performance.now() - t0) / 1000);
-    return create(HashKVResponseSchema, { header: this.header(r.revision), hash: r.hash, compactRevision: BigInt(r.compactRevision) });
+  hashKV(req: HashKVRequest, ctx: RequestContext): Promise<HashKVResponse> {
+    return this.maintenance.hashKV(req, ctx);
   }
-
-  snapshot(_ctx: RequestContext): AsyncIterable<SnapshotResponse> {
-    return this.sm.etcdSnapshot();
+  snapshot(ctx: RequestContext): AsyncIterable<SnapshotResponse> {
+    return this.maintenance.snapshot(ctx);
   }
-
-  async moveLeader(req: MoveLeaderRequest, _ctx: RequestContext): Promise<MoveLeaderResponse> {
-    if (this.loop.isLeader() && req.targetID !== this.memberId) {
-      // Hand the lease deadlines over as they are before leadership moves.
-      await this.checkpointLeases();
-    }
-    await this.ops.moveLeader(req.targetID);
-    return create(MoveLeaderResponseSchema, { header: this.header() });
+  moveLeader(req: MoveLeaderRequest, ctx: RequestContext): Promise<MoveLeaderResponse> {
+    return this.maintenance.moveLeader(req, ctx);
   }
-
-  /** `/health`, counted in etcd_server_health_success / health_failures as etcd counts it. */
-  async health(exclude: string[]): Promise<{ health: boolean; reason?: string }> {
-    const h = await this.checkHealth(exclude);
-    if (h.health) this.prom.healthSuccess.inc();
-    else this.prom.healthFailures.inc();
-    return h;
+  health(exclude: string[]): Promise<{ health: boolean; reason?: string }> {
+    return this.maintenance.health(exclude);
   }
-
-  /** The health check alone (the member's own readiness poll; not counted). */
-  async checkHealth(exclude: string[]): Promise<{ health: boolean; reason?: string }> {
-    const active = this.sm.alarms().filter((a) => !exclude.includes(AlarmType[a.alarm]));
-    if (active.length > 0) return { health: false, reason: `ALARM ${AlarmType[active[0]!.alarm]}` };
-    if (this.loop.leader() === 0n) return { health: false, reason: "RAFT NO LEADER" };
-    let timer: unknown;
-    const timeout = new Promise<"timeout">((r) => {
-      timer = this.setTimer(() => r("timeout"), 1000);
-    });
-    const ok = await Promise.race([this.linearizableRead().then(() => "ok" as const), timeout]).catch(() => "error" as const);
-    this.clearTimer(timer);
-    return ok === "ok" ? { health: true } : { health: false, reason: "RAFT QGET FAILED" };
+  checkHealth(exclude: string[]): Promise<{ health: boolean; reason?: string }> {
+    return this.maintenance.checkHealth(exclude);
   }
 
   metrics(): string {
@@ -696,7 +630,7 @@ export class Server implements EtcdServer, PeerHandler {
   }
 
   debugVars(): string {
-    return renderDebugVars({ cmdline: processCmdline(), fdLimit: openFilesLimit(), memory: process.memoryUsage(), raft: this.loop.node.status() });
+    return this.maintenance.debugVars();
   }
 
   // ---- v2 store (src/server/v2-service.ts serves it) --------------------------------------------
@@ -726,8 +660,4 @@ export class Server implements EtcdServer, PeerHandler {
 function addsData(init: RequestInit): boolean {
   if (init.put !== undefined || init.leaseGrant !== undefined) return true;
   return init.txn !== undefined && txnHasPut(init.txn as never);
-}
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

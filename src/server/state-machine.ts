@@ -3,9 +3,9 @@
 // every batch is written in ONE SQLite transaction together with the applied index, so a
 // crash at any point replays cleanly from the log (entries ≤ appliedIndex are skipped).
 // Single writer: apply, compaction steps and defragment are serialized on one chain.
+// Its interface and options are in state-machine-types.ts; its snapshot image (streamed to
+// followers, installed from a leader) in state-image.ts.
 import { mkdirSync } from "node:fs";
-import { open as openFile, rename, rm } from "node:fs/promises";
-import { createHash } from "node:crypto";
 import { dirname } from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
 import { SqlDb, type InStatement } from "../storage/sql-db.ts";
@@ -15,26 +15,23 @@ import type {
   LeaseLeasesResponse,
   LeaseTimeToLiveRequest,
   LeaseTimeToLiveResponse,
-  Member,
   RangeRequest,
   RangeResponse,
-  ResponseHeader,
   SnapshotResponse,
   WatchResponse,
 } from "../gen/rpc_pb.ts";
 import { Lessor } from "../lease/index.ts";
 import { Crc32, fromKey, keyRange, MvccStore, selectRange } from "../mvcc/index.ts";
-import type { MemberRow, MembershipEvent } from "../membership/members.ts";
+import type { MemberRow } from "../membership/members.ts";
 import { stateDdl, statePragmas, SYNC_TOUCH } from "../storage/schema.ts";
 import { StateReader } from "../storage/state-reader.ts";
-import type { OpenCheckpointer } from "../storage/checkpointer.ts";
 import { AUTH_ROWS_SQL, authTableRows } from "../storage/auth-rows.ts";
 import { snapshotResponses } from "../snapshot/index.ts";
 import { type StepKind, StepDurations } from "./step-durations.ts";
 import { KvCounters } from "./kv-counters.ts";
 import { LeaseCounters } from "./lease-counters.ts";
 import { StateSpace } from "./state-space.ts";
-import { recoverSideCopy, removeSideCopies } from "./side-copy-switch.ts";
+import { recoverSideCopy } from "./side-copy-switch.ts";
 import { AlarmSet } from "./apply-alarm.ts";
 import { AuthStore } from "../auth/index.ts";
 import { type ApplyContext, applyRequest, needsHistory } from "./apply.ts";
@@ -45,196 +42,14 @@ import type { StreamFlow, WatchStream } from "./types.ts";
 import { type FileEffects, hostFiles, hostTimers, type Timers } from "./effects.ts";
 import { WatchHub, type WatchPermission } from "./watch.ts";
 import { applyV2Request, mirrorAttributes, mirrorMembership } from "./v2-applier.ts";
-import { changeStatements, LOAD_QUERIES, loadStore, V2Store, type WatcherHub } from "../v2store/index.ts";
+import { changeStatements, LOAD_QUERIES, loadStore, V2Store } from "../v2store/index.ts";
+import { ALREADY_APPLIED, type AppliedEntry, type StateMachine, type StateMachineOptions } from "./state-machine-types.ts";
+import { streamStateImage } from "./state-image.ts";
 
-/** The apply result of an entry at or below the applied index: it was skipped. */
-export const ALREADY_APPLIED: unique symbol = Symbol("already applied");
-
-export interface StateMachineOptions {
-  path: string; // SQLite file, e.g. <data-dir>/member/state.db (created if missing)
-  clock: () => number; // ms, for lease deadlines only (a monotonic clock in a member)
-  /** Wall-clock ms for v2 TTL expiration times, which clients read as dates (default: `clock`). */
-  wallClock?: () => number;
-  header: (revision: number) => ResponseHeader; // fills cluster_id/member_id/raft_term
-  memberId: bigint;
-  minLeaseTtl: number; // seconds; grants below are raised to it
-  quotaBackendBytes: number; // effective bytes (2 GiB when flag is 0)
-  maxRequestBytes: number; // watch fragment threshold is this + 512 KiB
-  progressNotifyIntervalMs: number;
-  compactionBatchLimit?: number;
-  unsafeNoFsync?: boolean;
-  /**
-   * How long applied batches may wait to be committed together to the state file (ms; 0 =
-   * commit every batch). The Raft log already holds them durably: a crash replays them.
-   */
-  groupCommitMs?: number;
-  /** Timers: the group commit, compaction pauses and the watch progress ticker (default: the host's). */
-  timers?: Timers;
-  /** Snapshot image files (default: node:fs). */
-  files?: FileEffects;
-  /** A member published its attributes (InternalRaftRequest.member_attrs): write them into the batch. */
-  onMemberAttrs?: (m: Member, out: InStatement[]) => void;
-  /** The v2 store's watchers; pass the same hub to the machine that replaces this one. */
-  v2Hub?: WatcherHub;
-  /** A leader's first (empty) entry was applied: etcd decides the cluster version then. */
-  onEmptyEntry?: () => void;
-  /** A full garbage collection, asked for while streaming a snapshot (snapshot-responses.ts). */
-  collectGarbage?: () => void;
-  /** What the member learns from auth changes applied here (tokens to drop or register). */
-  authEvents?: StateAuthEvents;
-  /** Where the durations of the single-writer steps go; pass the same one to a replacing machine. */
-  steps?: StepDurations;
-  /** Where the mvcc operation counts go; pass the same one to a replacing machine. */
-  kvCounters?: KvCounters;
-  /** Where lease grants and revokes are counted; pass the same one to a replacing machine. */
-  leaseCounters?: LeaseCounters;
-  /**
-   * Runs the state file's WAL checkpoints beside the writer (storage/checkpointer.ts); without
-   * one, SQLite checkpoints inside commits on this thread.
-   */
-  openCheckpointer?: OpenCheckpointer;
-}
-
-/** Auth changes as the member outside the state machine must learn them. */
-export interface StateAuthEvents {
-  userInvalidated(name: string): void;
-  enabledChanged(enabled: boolean): void;
-  tokenIssued(token: string, user: string): void;
-}
-
-export interface AppliedEntry {
-  index: number;
-  data: Uint8Array; // InternalRaftRequest binary (empty = no-op)
-  /** `data` decoded, when the proposer still holds it (its own entries). */
-  req?: InternalRaftRequest;
-  /** Applied instead of `data` (conf changes): pushes its writes into the entry's batch. */
-  effect?: (out: InStatement[]) => void;
-  /** What the conf change did to membership: mirrored into the v2 store ("/0"), as etcd does. */
-  membership?: MembershipEvent;
-}
-
-export interface StateMachine {
-  readonly appliedIndex: number;
-  /** The v3 auth store (users, roles, permissions), as applied so far. */
-  readonly auth: AuthStore;
-  /**
-   * The applied index the state file holds durably. Applied batches are committed to it in
-   * groups (`groupCommitMs`), so it trails appliedIndex by a few ms; a restart resumes from it
-   * and the Raft log must keep every entry after it.
-   */
-  readonly durableIndex: number;
-  /** Commits applied batches now (durableIndex = appliedIndex). */
-  commitGroup(): void;
-  /** commitGroup, then makes the state file survive a power loss (before the log is cut). */
-  syncToDisk(): void;
-  readonly revision: number;
-  readonly compactRevision: number;
-  /** The v2 store (etcd's v2store: "/0" members, "/1" keys, "/2" v2 auth), applied in log order. */
-  readonly v2: V2Store;
-  apply(entries: AppliedEntry[]): Promise<Array<unknown | EtcdError>>;
-  range(req: RangeRequest): Promise<RangeResponse>;
-  /**
-   * A client watch stream; `permission` is asked at create and on every auth change; `flow` is
-   * the transport's backpressure (a stream that stops reading is caught up from history later).
-   */
-  openWatchStream(send: (r: WatchResponse) => void, permission?: WatchPermission, flow?: StreamFlow): WatchStream;
-  /** Keys attached to a lease (empty for an unknown one). */
-  leaseKeys(id: bigint): Uint8Array[];
-  leaseRenew(id: bigint): number;
-  /** The lease carries a checkpointed remaining TTL (see Lessor.checkpointed). */
-  leaseCheckpointed(id: bigint): boolean;
-  /** The remaining TTL of up to `limit` leases, rounded up, for a checkpoint. */
-  leaseCheckpoints(limit: number): { ID: bigint; remainingTTL: bigint }[];
-  leaseTimeToLive(req: LeaseTimeToLiveRequest): LeaseTimeToLiveResponse;
-  leaseLeases(): LeaseLeasesResponse;
-  expiredLeases(now: number, limit: number): bigint[];
-  leaseIdExists(id: bigint): boolean;
-  /** On becoming leader: restart lease deadlines (now + TTL + extendMs), as etcd's Promote. */
-  leasePromote(extendMs: number): void;
-  alarms(): AlarmMember[];
-  quotaExceeded(req: InternalRaftRequest): boolean;
-  hash(): Promise<number>;
-  hashKV(rev: number): Promise<{ hash: number; compactRevision: number; revision: number }>;
-  /** The internal image (a SQLite copy) that lagging followers install; ends with its SHA-256. */
-  snapshot(): AsyncIterable<SnapshotResponse>;
-  /**
-   * Maintenance.Snapshot: etcd's format (a bbolt image of the state at this moment, then its
-   * SHA-256), streamed from a consistent read view while applying goes on.
-   */
-  etcdSnapshot(): AsyncIterable<SnapshotResponse>;
-  dbSize(): number;
-  dbSizeInUse(): number;
-  /** How long each step of the single-writer chain took (/metrics). */
-  readonly steps: StepDurations;
-  /** The store's range, put, delete and txn counts (/metrics). */
-  readonly kvCounters: KvCounters;
-  readonly leaseCounters: LeaseCounters;
-  /** Keys the store holds now. */
-  keyCount(): number;
-  /** Open watch streams and their watchers (/metrics). */
-  watchCounts(): { streams: number; watchers: number };
-  /** The backend quota in effect, bytes. */
-  readonly quotaBackendBytes: number;
-  /** Resolves once the physical deletion of the latest compaction is done (`physical`). */
-  compactionDone(): Promise<void>;
-  /** Sends progress notifications now (the timer calls this too). */
-  progressTick(): void;
-  defragment(): Promise<void>;
-  /** The members table (membership's durable copy). */
-  members(): Promise<MemberRow[]>;
-  /**
-   * Before a snapshot install closes this machine: suspends the watch hub and gives it up, so
-   * close() leaves its streams open (watches opened meanwhile join the same hub).
-   */
-  detachWatchHub(): WatchHub;
-  /** Takes over the hub of the machine this one replaced: its watchers re-sync from this store. */
-  attachWatchHub(hub: WatchHub): void;
-  close(): Promise<void>;
-}
-
-const SNAPSHOT_CHUNK = 32 * 1024;
 /** Applied batches are committed to the state file together, at most this late (ms) ... */
 const GROUP_COMMIT_MS = 25;
 /** ... or once this many statements wait. */
 const GROUP_MAX_STATEMENTS = 2000;
-/**
- * Replaces the state file with a snapshot image (the blobs of snapshot() without the final
- * sha256 message), e.g. on a follower that received a Raft snapshot. The state machine on
- * `path` must be closed; open it again afterwards. The old WAL files are dropped so SQLite
- * does not replay them over the new image.
- */
-export async function installStateImage(path: string, image: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.install.tmp`;
-  const fh = await openFile(tmp, "w");
-  try {
-    for await (const chunk of image) await fh.write(chunk);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rm(`${path}-wal`, { force: true });
-  await rm(`${path}-shm`, { force: true });
-  removeSideCopies(path);
-  await rename(tmp, path);
-}
-
-/**
- * Puts a received snapshot image file in place of the state file: renamed, not copied (the
- * image was written and synced next to it by the transport), so installing an image of any size
- * costs no memory and no second write. The state machine on `path` must be closed (closing the
- * last connection checkpoints SQLite's WAL into the old file, so dropping the WAL loses nothing
- * durable); open it again afterwards.
- */
-export async function installStateFile(path: string, imagePath: string, files: FileEffects = hostFiles): Promise<void> {
-  mkdirSync(dirname(path), { recursive: true });
-  await files.remove(`${path}-wal`);
-  await files.remove(`${path}-shm`);
-  removeSideCopies(path);
-  await files.rename(imagePath, path);
-  await files.syncDir(dirname(path));
-}
-
 export async function openStateMachine(o: StateMachineOptions): Promise<StateMachine> {
   mkdirSync(dirname(o.path), { recursive: true });
   // A defragment's copy a crash left: finished if it was decided, else deleted.
@@ -724,32 +539,8 @@ class Sm implements StateMachine {
 
   async *snapshot(): AsyncIterable<SnapshotResponse> {
     const tmp = `${this.o.path}.snap-${process.pid}-${++this.snapSeq}.tmp`;
-    await this.files.remove(tmp);
     // VACUUM INTO writes a consistent, compact copy; taken between apply batches.
-    await this.serial("snapshot", () => this.db.execute({ sql: "VACUUM INTO ?", args: [tmp] }));
-    const fh = await this.files.openRead(tmp);
-    try {
-      const total = fh.size;
-      const sha = createHash("sha256");
-      let sent = 0;
-      while (sent < total) {
-        const buf = new Uint8Array(Math.min(SNAPSHOT_CHUNK, total - sent));
-        const bytesRead = await fh.read(buf, sent);
-        if (bytesRead !== buf.length) throw new Error("snapshot: short read");
-        sent += bytesRead;
-        sha.update(buf);
-        yield { $typeName: "etcdserverpb.SnapshotResponse", header: undefined, remainingBytes: BigInt(total - sent), blob: buf };
-      }
-      yield {
-        $typeName: "etcdserverpb.SnapshotResponse",
-        header: undefined,
-        remainingBytes: 0n,
-        blob: new Uint8Array(sha.digest()),
-      };
-    } finally {
-      await fh.close();
-      await this.files.remove(tmp);
-    }
+    yield* streamStateImage(tmp, this.files, () => this.serial("snapshot", () => this.db.execute({ sql: "VACUUM INTO ?", args: [tmp] })));
   }
 
   etcdSnapshot(): AsyncIterable<SnapshotResponse> {

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { InternalRaftRequestSchema } from "../../src/gen/internal_pb.ts";
 import { ResponseHeaderSchema, type WatchResponse } from "../../src/gen/rpc_pb.ts";
-import { openStateMachine, type StateMachine, type StateMachineOptions } from "../../src/server/state-machine.ts";
+import { openStateMachine } from "../../src/server/state-machine.ts";
+import type { StateMachine, StateMachineOptions } from "../../src/server/state-machine-types.ts";
 
 export type Req = MessageInitShape<typeof InternalRaftRequestSchema>;
 

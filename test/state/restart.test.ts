@@ -3,7 +3,8 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { InternalRaftRequestSchema } from "../../src/gen/internal_pb.ts";
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { ALREADY_APPLIED, installStateImage } from "../../src/server/state-machine.ts";
+import { ALREADY_APPLIED } from "../../src/server/state-machine-types.ts";
+import { installStateImage } from "../../src/server/state-image.ts";
 import { SqlDb } from "../../src/storage/sql-db.ts";
 import { enc, fmtKvs, Harness } from "./harness.ts";
 

@@ -4,7 +4,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { create } from "@bufbuild/protobuf";
 import { type WatchResponse, WatchCreateRequestSchema } from "../../src/gen/rpc_pb.ts";
-import { installStateImage } from "../../src/server/state-machine.ts";
+import { installStateImage } from "../../src/server/state-image.ts";
 import { enc, fmtWatch, Harness } from "./harness.ts";
 
 let open: Harness[] = [];
