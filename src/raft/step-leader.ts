@@ -149,8 +149,9 @@ export function stepLeader(r: Raft, m: Message): void {
           r.logger.info(`${r.hid} [term ${r.term}] transfer leadership to ${hexId(transferee)} is in progress, ignores request to same node ${hexId(transferee)}`);
           return;
         }
+        const previous = r.leadTransferee;
         r.abortLeaderTransfer();
-        r.logger.info(`${r.hid} [term ${r.term}] abort previous transferring leadership to ${hexId(r.leadTransferee)}`);
+        r.logger.info(`${r.hid} [term ${r.term}] abort previous transferring leadership to ${hexId(previous)}`);
       }
       if (transferee === r.id) {
         r.logger.debug(`${r.hid} is already leader. Ignored transferring leadership to self`);
