@@ -53,9 +53,13 @@ async function start(dataDir: string): Promise<{ m: Member; c: Client }> {
 }
 
 test("a data dir that fills up refuses writes with an etcd error, recovers when space returns, and keeps every acknowledged write", async () => {
-  const mnt = tmpfs(48);
+  // 36 MiB for the member, and 20 MiB that come back when the filler goes: after the writes that
+  // waited for space take theirs, more than 1.25 × the 8 MiB reserve must be free for writes to
+  // resume (the guard's hysteresis). With 12 MiB coming back, 10.1 MiB were free once at that
+  // point (< 10.5 MiB) and writes rightly stayed refused.
+  const mnt = tmpfs(56);
   const filler = join(mnt, "filler");
-  writeFileSync(filler, Buffer.alloc(12 * 1024 * 1024, 1));
+  writeFileSync(filler, Buffer.alloc(20 * 1024 * 1024, 1));
   const dataDir = join(mnt, "data");
   let { m, c } = await start(dataDir);
   const value = "v".repeat(64 * 1024);
