@@ -79,11 +79,7 @@ export function stepFollower(r: Raft, m: Message): void {
       handleSnapshot(r, m);
       return;
     case M.MsgTransferLeader:
-      if (r.lead === None) {
-        r.logger.info(`${r.hid} no leader at term ${r.term}; dropping leader transfer msg`);
-        return;
-      }
-      r.send({ ...m, to: r.lead });
+      forwardToLeader(r, m, "leader transfer");
       return;
     case M.MsgTimeoutNow:
       r.logger.info(`${r.hid} [term ${r.term}] received MsgTimeoutNow from ${hexId(m.from)} and starts an election to get leadership.`);
@@ -91,11 +87,7 @@ export function stepFollower(r: Raft, m: Message): void {
       r.hup("CampaignTransfer");
       return;
     case M.MsgReadIndex:
-      if (r.lead === None) {
-        r.logger.info(`${r.hid} no leader at term ${r.term}; dropping index reading msg`);
-        return;
-      }
-      r.send({ ...m, to: r.lead });
+      forwardToLeader(r, m, "index reading");
       return;
     case M.MsgReadIndexResp:
       if (m.entries.length !== 1) {
@@ -144,3 +136,11 @@ function handleSnapshot(r: Raft, m: Message): void {
   }
 }
 
+/** A follower hands a message meant for the leader on to it; without a leader it is dropped. */
+function forwardToLeader(r: Raft, m: Message, what: string): void {
+  if (r.lead === None) {
+    r.logger.info(`${r.hid} no leader at term ${r.term}; dropping ${what} msg`);
+    return;
+  }
+  r.send({ ...m, to: r.lead });
+}

@@ -51,10 +51,7 @@ export class FrameReader {
       const joined = Buffer.concat(this.parts, this.partsLen);
       this.parts = [];
       this.partsLen = 0;
-      const len = (joined[0] << 16) | (joined[1] << 8) | joined[2];
-      if (len > this.maxFrameSize) {
-        throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `h2: frame of ${len} octets exceeds the maximum frame size`);
-      }
+      const len = this.lengthAt(joined, 0);
       if (joined.length < FRAME_HEADER_SIZE + len) {
         // Only the header was complete: now the payload's length is known.
         this.parts.push(joined);
@@ -63,23 +60,19 @@ export class FrameReader {
         continue;
       }
       this.need = FRAME_HEADER_SIZE;
-      const streamId = ((joined[5] & 0x7f) << 24 | (joined[6] << 16) | (joined[7] << 8) | joined[8]) >>> 0;
-      this.onFrame(joined[3], joined[4], streamId, joined, FRAME_HEADER_SIZE, FRAME_HEADER_SIZE + len);
+      this.onFrame(joined[3], joined[4], streamIdAt(joined, 0), joined, FRAME_HEADER_SIZE, FRAME_HEADER_SIZE + len);
       if (this.stopped) return;
     }
     const buf = chunk;
     const n = buf.length;
     this.need = FRAME_HEADER_SIZE;
     while (!this.stopped && n - off >= FRAME_HEADER_SIZE) {
-      const len = (buf[off] << 16) | (buf[off + 1] << 8) | buf[off + 2];
-      if (len > this.maxFrameSize) {
-        throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `h2: frame of ${len} octets exceeds the maximum frame size`);
-      }
+      const len = this.lengthAt(buf, off);
       if (n - off < FRAME_HEADER_SIZE + len) {
         this.need = FRAME_HEADER_SIZE + len;
         break;
       }
-      const streamId = ((buf[off + 5] & 0x7f) << 24 | (buf[off + 6] << 16) | (buf[off + 7] << 8) | buf[off + 8]) >>> 0;
+      const streamId = streamIdAt(buf, off);
       const start = off + FRAME_HEADER_SIZE;
       off = start + len;
       this.onFrame(buf[start - 6], buf[start - 5], streamId, buf, start, off);
@@ -89,4 +82,18 @@ export class FrameReader {
       this.partsLen = n - off;
     }
   }
+
+  /** The payload length in the frame header at off; past the maximum frame size it ends the connection. */
+  private lengthAt(buf: Buffer, off: number): number {
+    const len = (buf[off] << 16) | (buf[off + 1] << 8) | buf[off + 2];
+    if (len > this.maxFrameSize) {
+      throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `h2: frame of ${len} octets exceeds the maximum frame size`);
+    }
+    return len;
+  }
+}
+
+/** The stream id in the frame header at off (the reserved bit dropped). */
+function streamIdAt(buf: Buffer, off: number): number {
+  return ((buf[off + 5] & 0x7f) << 24 | (buf[off + 6] << 16) | (buf[off + 7] << 8) | buf[off + 8]) >>> 0;
 }

@@ -83,12 +83,9 @@ export class HeaderBlock {
 
   /** Keeps data[from, end) (an incomplete representation) for the next piece; copied, so the read buffer it came from is not pinned. */
   private keep(data: Buffer, from: number): void {
-    const n = data.length - from;
+    const n = Math.max(0, data.length - from);
     this.restLen = n;
-    if (n <= 0) {
-      this.restLen = 0;
-      return;
-    }
+    if (n === 0) return;
     if (this.acc !== null && data.buffer === this.acc.buffer && data.byteOffset === this.acc.byteOffset) {
       // The joined buffer itself: its tail moves to the front.
       if (from > 0) this.acc.copy(this.acc, 0, from, data.length);
