@@ -236,6 +236,7 @@ export async function assembleMember(p: MemberParts): Promise<AssembledMember> {
     clearInterval: p.clearInterval,
     setTimeout: (fn, ms) => timers.setTimeout(fn, ms),
     clearTimeout: (h) => timers.clearTimeout(h),
+    setImmediate: (fn) => timers.setImmediate(fn),
     disk: p.disk,
     onFatal: p.onFatal,
     autoTick: p.autoTick,

@@ -86,6 +86,8 @@ export interface RaftLoopOptions {
   reloadSm: () => Promise<StateMachine>;
   /** Waits between attempts of a write that ran out of space. */
   setTimeout: (fn: () => void, ms: number) => unknown;
+  /** Runs a function on the next turn of the event loop, after the I/O already waiting (setImmediate). */
+  defer: (fn: () => void) => void;
   /** Writes wait for disk space (true) or go through again (false). */
   onStalled?: (stalled: boolean) => void;
   /** The loop stopped on an error it cannot wait out (see disk-guard.ts). */
@@ -116,6 +118,8 @@ export class RaftLoop {
   private readonly reads: ReadIndexReads;
   private tasks: (() => Promise<void>)[] = [];
   private looping = false;
+  /** A proposal asked for the loop to start on the next turn (kickSoon). */
+  private kickPending = false;
   private loopIdle: Promise<void> = Promise.resolve();
   private fatal?: Error;
   private stopped = false;
@@ -287,6 +291,22 @@ export class RaftLoop {
     if (this.looping || this.fatal) return;
     this.looping = true;
     this.loopIdle = this.loop().catch((err: unknown) => this.die(err));
+  }
+
+  /**
+   * Starts the loop for a new proposal on the next turn of the event loop rather than at once, so
+   * that the requests other connections sent in the same turn are read first and go into the
+   * same Ready and the same fsync. Started at once, each connection's request was a Ready of its
+   * own, which looks like a lone client (one entry, one waiter) and got the inline fsync: 100
+   * HTTP/1 connections were then served one fdatasync at a time (v2 set at 0.10x etcd).
+   */
+  private kickSoon(): void {
+    if (this.looping || this.kickPending) return;
+    this.kickPending = true;
+    this.o.defer(() => {
+      this.kickPending = false;
+      this.kick();
+    });
   }
 
   /** Resolves when the loop has nothing left to do. */
@@ -636,7 +656,7 @@ export class RaftLoop {
         return;
       }
       register(resolve, reject);
-      this.kick();
+      this.kickSoon();
     });
   }
 

@@ -103,6 +103,8 @@ export interface ServerOptions extends Pick<RaftLoopOptions, LoopParts> {
   /** One-shot timers (waits with a deadline); the host's when not given. */
   setTimeout?: (fn: () => void, ms: number) => unknown;
   clearTimeout?: (h: unknown) => void;
+  /** Runs a function on the next turn of the event loop, after the I/O already waiting; the host's setImmediate when not given. */
+  setImmediate?: (fn: () => void) => void;
   /** The data dir's watch (free space, the dir still there): refuses writes when space is low. */
   disk?: DiskGuard;
   /** The member cannot go on (a disk fault it cannot wait out): the process should stop. */
@@ -172,6 +174,7 @@ export class Server implements EtcdServer, PeerHandler {
       reopenSm: o.reopenSm,
       reloadSm: o.reloadSm,
       setTimeout: this.setTimer,
+      defer: o.setImmediate ?? ((fn) => void setImmediate(fn)),
       onStalled: (on) => o.disk?.setStalled(on),
       onFatal: (err) => o.onFatal?.(err),
       members: o.members,
