@@ -8,6 +8,11 @@ export interface WalFs {
   mkdir(dir: string): Promise<void>;
   readdir(dir: string): Promise<string[]>;
   readFile(path: string): Promise<Uint8Array>;
+  /**
+   * Reads a file from its start up to its end or up to and including the first `chunk`-sized
+   * block that is all zero: a preallocated segment's unused tail is not read (or held) whole.
+   */
+  readUntilZeros(path: string, chunk: number): Promise<Uint8Array>;
   /** "create": create or truncate, read-write. "existing": open an existing file read-write. */
   open(path: string, mode: "create" | "existing"): Promise<number>;
   /** Writes at the given file position; may write fewer bytes than asked (returns the count). */
@@ -41,6 +46,28 @@ export const nodeWalFs: WalFs = {
   },
   readdir: (dir) => fs.promises.readdir(dir),
   readFile: async (path) => new Uint8Array(await fs.promises.readFile(path)),
+  readUntilZeros: async (path, chunk) => {
+    const fh = await fs.promises.open(path, "r");
+    try {
+      const parts: Uint8Array[] = [];
+      let total = 0;
+      for (;;) {
+        const b = new Uint8Array(chunk);
+        let n = 0;
+        while (n < chunk) {
+          const { bytesRead } = await fh.read(b, n, chunk - n, total + n);
+          if (bytesRead === 0) break;
+          n += bytesRead;
+        }
+        parts.push(n === chunk ? b : b.subarray(0, n));
+        total += n;
+        if (n < chunk || b.every((x) => x === 0)) break;
+      }
+      return parts.length === 1 ? parts[0]! : new Uint8Array(Buffer.concat(parts));
+    } finally {
+      await fh.close();
+    }
+  },
   open: (path, mode) => cb<number>((done) => fs.open(path, mode === "create" ? "w+" : "r+", 0o600, done)),
   // Written in place (a copy into the page cache, microseconds): an asynchronous write would
   // cost a round trip through the thread pool before the fdatasync that follows takes another.

@@ -97,7 +97,9 @@ export function scanSegment(
     }
     const actual = crc32c(bytes, crc, off + HEADER_BYTES, end);
     if (actual !== stored) {
-      if (opts.last && (end === len || coversZeroSector(bytes, off, end))) return torn();
+      // In the last segment, a bad record with nothing after it (the end of the file, or only the
+      // zeros of a preallocated tail) is a torn write, as is one with a sector that never landed.
+      if (opts.last && (end === len || allZero(bytes, end, len) || coversZeroSector(bytes, off, end))) return torn();
       throw crcError(off);
     }
     if (first && opts.expectSeed !== undefined && crc !== opts.expectSeed) throw crcError(off);

@@ -8,6 +8,14 @@
 // a sync is in flight go to a fresh buffer and are written by the next sync. The hardState is
 // written last in its batch, so a torn batch never leaves a commit index above its entries.
 //
+// Segments are preallocated: a new one is extended to its full size at once (sparse, so no
+// space is taken), and a batch then overwrites the file's unused tail instead of appending. An
+// fdatasync of an append must also persist the file's new size; of an overwrite, only the data
+// (measured on ext4: 250 us per write + fdatasync appending, 170 us overwriting; etcd
+// preallocates its segments for the same reason). A segment that is full is cut back to its
+// records before the next one starts, so only the last segment has a zero tail, which replay
+// reads as the end of the log.
+//
 // A write that fails for lack of space (ENOSPC, EDQUOT) is retried: the batch it was writing is
 // kept, the partial bytes are cut off, and the next sync() writes the same bytes at the same
 // position before anything newer, so the log never holds a torn record and never skips one.
@@ -29,6 +37,8 @@ export interface WalOptions {
   readonly unsafeNoFsync?: boolean;
   /** Start a new segment once the current one reaches this size (default 64 MiB). */
   readonly segmentBytes?: number;
+  /** Extend each new segment to segmentBytes at once (default true; see the header comment). */
+  readonly preallocate?: boolean;
   /** Receives recoverable-damage notices (a torn tail cut away at open). Default: console.warn. */
   readonly warn?: (msg: string) => void;
 }
@@ -77,6 +87,7 @@ export class Wal {
     private readonly fs: WalFs,
     private readonly noFsync: boolean,
     private readonly segmentBytes: number,
+    private readonly prealloc: boolean,
     start: { state: StreamState; crc: number; segs: SegmentName[]; fd: number; offset: number },
   ) {
     this.appended = start.state;
@@ -96,6 +107,7 @@ export class Wal {
     const warn = opts.warn ?? ((msg: string) => console.warn(msg));
     const noFsync = opts.unsafeNoFsync ?? false;
     const segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    const prealloc = opts.preallocate ?? true;
     if (!(segmentBytes > 0)) throw new Error(`wal: segmentBytes must be positive, got ${segmentBytes}`);
     await fs.mkdir(dir);
     const names = await fs.readdir(dir);
@@ -113,7 +125,7 @@ export class Wal {
 
     const state = new ReplayState();
     if (segs.length === 0) {
-      const wal = new Wal(dir, fs, noFsync, segmentBytes, {
+      const wal = new Wal(dir, fs, noFsync, segmentBytes, prealloc, {
         state: { hardState: emptyHardState, marker: undefined, lastIndex: 0 },
         crc: 0,
         segs: [],
@@ -129,12 +141,14 @@ export class Wal {
     for (let i = 0; i < segs.length; i++) {
       const path = join(dir, segs[i]!.name);
       const last = i === segs.length - 1;
-      const bytes = await fs.readFile(path);
+      const bytes = last ? await fs.readUntilZeros(path, ZERO_CHUNK) : await fs.readFile(path);
       let at = 0;
       const res = scanSegment(bytes, path, { last, expectSeed: crc }, (r) => state.apply(r, () => `${path}#${at++}`));
       crc = res.crc;
       validBytes = res.validBytes;
-      if (res.torn) {
+      // The unused, preallocated tail of the last segment: the log's end, not damage. (Without
+      // preallocation a zero tail is damage: the file grew, its last bytes never reached the disk.)
+      if (res.torn && !(prealloc && zeroFrom(bytes, res.validBytes))) {
         warn(`wal: truncated torn tail at offset ${res.validBytes} in ${path}`);
         const fd = await fs.open(path, "existing");
         try {
@@ -150,7 +164,10 @@ export class Wal {
     state.finish();
 
     const fd = await fs.open(lastPath, "existing");
-    const wal = new Wal(dir, fs, noFsync, segmentBytes, {
+    // Preallocated again (a segment written before preallocation, or cut back above); nothing
+    // at or past validBytes is a record, so this never cuts one.
+    if (prealloc && validBytes < segmentBytes) await preallocate(fs, fd, segmentBytes);
+    const wal = new Wal(dir, fs, noFsync, segmentBytes, prealloc, {
       state: { hardState: state.hardState, marker: state.snapshot, lastIndex: state.lastIndex() },
       crc: crc!,
       segs,
@@ -327,6 +344,7 @@ export class Wal {
       } catch (cut) {
         this.failure = cut;
       }
+      if (this.prealloc && this.failure === undefined && this.offset < this.segmentBytes) await preallocate(this.fs, this.fd, this.segmentBytes);
       throw err;
     }
     try {
@@ -346,6 +364,15 @@ export class Wal {
     enc.reset();
     this.spare = enc;
     if (this.offset < this.segmentBytes) return;
+    if (this.prealloc) try {
+      // Only the last segment may end in zeros (replay stops there): this one is cut back to its
+      // records, durably, before the next one exists.
+      await this.fs.ftruncate(this.fd, this.offset);
+      if (!this.noFsync) await this.fs.fdatasync(this.fd);
+    } catch (err) {
+      this.failure = err;
+      throw err;
+    }
     try {
       await this.startSegment(this.segs[this.segs.length - 1]!.seq + 1, state.lastIndex + 1);
     } catch (err) {
@@ -373,6 +400,7 @@ export class Wal {
     try {
       await this.writeAll(fd, bytes, 0);
       this.bytesWritten += bytes.length;
+      if (this.prealloc) await preallocate(this.fs, fd, this.segmentBytes);
       if (!this.noFsync) await this.fs.fdatasync(fd);
       await this.fs.rename(tmp, path);
       if (!this.noFsync) await this.fs.fsyncDir(this.dir);
@@ -417,6 +445,27 @@ export class Wal {
       if (!(n > 0)) throw new Error(`wal: write returned ${n}`);
       done += n;
     }
+  }
+}
+
+/** The last segment is read up to the first all-zero block of this size (its unused tail). */
+const ZERO_CHUNK = 1 << 20;
+
+/** Whether every byte from `start` on is zero. */
+function zeroFrom(bytes: Uint8Array, start: number): boolean {
+  for (let i = start; i < bytes.length; i++) if (bytes[i] !== 0) return false;
+  return true;
+}
+
+/**
+ * Extends a segment to its full size without writing it (a sparse extension: no space is taken
+ * until records fill it). Best effort: a file system that refuses still works by appending.
+ */
+async function preallocate(fs: WalFs, fd: number, size: number): Promise<void> {
+  try {
+    await fs.ftruncate(fd, size);
+  } catch {
+    // Appending works everywhere; only the fdatasync is dearer.
   }
 }
 

@@ -6,6 +6,8 @@ import { openWal, WalCorruptError, nodeWalFs, type WalFs } from "../../src/stora
 import { entries, entry, tempDir, text } from "./helpers.ts";
 
 const FIRST_SEGMENT = "0000000000000000-0000000000000001.wal";
+/** Segments that grow as they are written: tests that model the file as exactly its records. */
+const PLAIN = { preallocate: false } as const;
 
 test("crc32c matches the Castagnoli check value and chains like Go's crc32.Update", () => {
   const data = new TextEncoder().encode("123456789");
@@ -41,7 +43,7 @@ test("a fresh WAL creates its first segment and round-trips entries and hardStat
 
 /** Builds a log whose last sync wrote exactly one entry record; returns the sizes around it. */
 async function logWithLastRecord(dir: string): Promise<{ before: number; after: number; path: string }> {
-  const { wal } = await openWal(dir);
+  const { wal } = await openWal(dir, PLAIN);
   const path = join(dir, FIRST_SEGMENT);
   for (let i = 1; i <= 5; i++) {
     wal.append([entry(i, 1)]);
@@ -68,7 +70,7 @@ test("a torn last record is cut away at every byte offset, with a warning; earli
         const damaged = variant === "truncated" ? full.subarray(0, cut) : Buffer.concat([full.subarray(0, cut), Buffer.alloc(after - cut)]);
         writeFileSync(path, damaged);
         const warnings: string[] = [];
-        const { wal, contents } = await openWal(dir, { warn: (m) => warnings.push(m) });
+        const { wal, contents } = await openWal(dir, { ...PLAIN, warn: (m) => warnings.push(m) });
         const torn = variant === "zero-filled" || cut > before;
         expect(warnings).toEqual(torn ? [`wal: truncated torn tail at offset ${before} in ${path}`] : []);
         expect(contents.entries.map((e) => e.index)).toEqual([1, 2, 3, 4, 5]);
@@ -77,7 +79,7 @@ test("a torn last record is cut away at every byte offset, with a warning; earli
         // The log continues cleanly after the cut.
         wal.append([entry(6, 2)]);
         await wal.close();
-        const again = await openWal(dir, { warn: (m) => warnings.push(m) });
+        const again = await openWal(dir, { ...PLAIN, warn: (m) => warnings.push(m) });
         expect(again.contents.entries.map((e) => `${e.index}/${e.term}`)).toEqual(["1/1", "2/1", "3/1", "4/1", "5/1", "6/2"]);
         await again.wal.close();
         expect(warnings.length).toBe(torn ? 1 : 0);
@@ -104,7 +106,7 @@ test("a flipped bit in the middle of the log is a hard crc error, never applied"
       damaged[at + 8 + 17 + 1]! ^= 1 << bit; // inside the entry's data
       writeFileSync(path, damaged);
       const warnings: string[] = [];
-      const err = await openWal(dir, { warn: (m) => warnings.push(m) }).then(
+      const err = await openWal(dir, { ...PLAIN, warn: (m) => warnings.push(m) }).then(
         () => undefined,
         (e: unknown) => e,
       );
@@ -116,7 +118,7 @@ test("a flipped bit in the middle of the log is a hard crc error, never applied"
     const damaged = Buffer.from(full);
     damaged[9]! ^= 0x10;
     writeFileSync(path, damaged);
-    await expect(openWal(dir)).rejects.toThrow(`wal: crc mismatch in ${path} at offset 0`);
+    await expect(openWal(dir, PLAIN)).rejects.toThrow(`wal: crc mismatch in ${path} at offset 0`);
     expect(before).toBeGreaterThan(0);
   } finally {
     cleanup();
@@ -396,7 +398,7 @@ test("appends made while a sync is in flight are written by the next sync, in or
 test("an unsynced batch with a page that never reached the disk is a torn tail, not corruption", async () => {
   const { dir, cleanup } = tempDir("wal-zero-page");
   try {
-    const { wal } = await openWal(dir);
+    const { wal } = await openWal(dir, PLAIN);
     const path = join(dir, FIRST_SEGMENT);
     wal.append(entries(1, 10, 1));
     await wal.sync();
@@ -413,7 +415,7 @@ test("an unsynced batch with a page that never reached the disk is a torn tail, 
     damaged.fill(0, sector, sector + 512);
     writeFileSync(path, damaged);
     const warnings: string[] = [];
-    const again = await openWal(dir, { warn: (m) => warnings.push(m) });
+    const again = await openWal(dir, { ...PLAIN, warn: (m) => warnings.push(m) });
     const kept = again.contents.entries.length;
     expect(kept).toBeGreaterThanOrEqual(10);
     expect(kept).toBeLessThan(40);
@@ -473,7 +475,7 @@ test("a write that runs out of space is retried at the same offset: no torn reco
         throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
       },
     };
-    const { wal } = await openWal(dir, { fs, segmentBytes: 4096 });
+    const { wal } = await openWal(dir, { ...PLAIN, fs, segmentBytes: 4096 });
     wal.append(entries(1, 3, 1));
     await wal.sync();
     const size = statSync(join(dir, FIRST_SEGMENT)).size;
@@ -503,7 +505,7 @@ test("a write that runs out of space is retried at the same offset: no torn reco
     expect(wal.segmentNames().length).toBe(2);
     await wal.close();
     const warnings: string[] = [];
-    const { wal: again, contents } = await openWal(dir, { warn: (m) => warnings.push(m) });
+    const { wal: again, contents } = await openWal(dir, { ...PLAIN, warn: (m) => warnings.push(m) });
     expect(warnings).toEqual([]);
     expect(contents.entries.map((e) => e.index)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
     expect(text(contents.entries[5]!)).toBe("v6t1");
