@@ -3,7 +3,7 @@
 // measured before and during the attack, and the member's RSS sampled. Prints one markdown
 // table for docs/benchmarks.md.
 //
-//   node_modules/.bin/bun bench/attacks.ts [--ms 3000] [--only rapid-reset,ping-flood] [--targets etcd,conclave]
+//   node_modules/.bin/bun bench/attacks.ts [--ms 3000] [--only none,rapid-reset,ping-flood] [--targets etcd,conclave]
 //   ETCD_BIN / CONCLAVE_BIN override the executables.
 import { connect, type Socket } from "node:net";
 import { resolve } from "node:path";
@@ -17,6 +17,11 @@ const H2_ATTACKS = [
 ];
 /** Attacks run by this script itself rather than the attacker process. */
 const LOCAL_ATTACKS = ["slowloris", "idle-connections"];
+/**
+ * The control: no attack, the normal client alone for the same time. Its RSS growth is what the
+ * normal client's own garbage moves the peak by (the figure every attack's row includes).
+ */
+const CONTROL = "none";
 
 interface Args {
   ms: number;
@@ -25,7 +30,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const out: Args = { ms: 3000, only: [...H2_ATTACKS, ...LOCAL_ATTACKS], targets: ["etcd", "conclave"] };
+  const out: Args = { ms: 3000, only: [CONTROL, ...H2_ATTACKS, ...LOCAL_ATTACKS], targets: ["etcd", "conclave"] };
   for (let i = 0; i < argv.length; i += 2) {
     const [a, v] = [argv[i], argv[i + 1]];
     if (v === undefined) throw new Error("usage: bench/attacks.ts [--ms N] [--only a,b] [--targets etcd,conclave]");
@@ -85,7 +90,8 @@ async function one(target: string, kind: string, ms: number): Promise<string> {
     const rss = new RssSampler(pid);
     probe.phase("during");
     let outcome: string;
-    if (kind === "slowloris") outcome = await slowloris(m.clientPort, Math.max(ms, 12_000), 1000, true);
+    if (kind === CONTROL) outcome = await sleep(ms).then(() => "(no attack)");
+    else if (kind === "slowloris") outcome = await slowloris(m.clientPort, Math.max(ms, 12_000), 1000, true);
     else if (kind === "idle-connections") outcome = await slowloris(m.clientPort, Math.max(ms, 12_000), 3000, false);
     else outcome = summary(await runAttacker(kind, m.clientPort, ms));
     probe.phase("after");

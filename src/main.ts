@@ -71,7 +71,9 @@ async function main(): Promise<void> {
   // 2.1-2.3x etcd's to 1.31-1.53x (median 1.36) with these settings, throughput 1.03-1.25x,
   // p99 0.92-1.08x (docs/benchmarks.md). Polling the heap size costs microseconds.
   const { fullCollector, startHeapGovernor } = await import("./runtime/heap-governor.ts");
-  await startHeapGovernor({ growth: 1.08, everyMs: 10, minBytes: 64 << 20 });
+  // The eden rule: one client's puts moved RSS by 4-17 MiB a second without it, ~5 with it;
+  // put at one and at 1000 clients unchanged within noise (docs/benchmarks.md, "Attacks, memory").
+  await startHeapGovernor({ growth: 1.08, everyMs: 10, minBytes: 64 << 20, eden: { afterBytes: 4 << 20, quietMs: 200 } });
   // The checkpointer's module (and node:worker_threads) is loaded when a compaction first needs it.
   const openCheckpointer = async (path: string) => (await import("./runtime/checkpointer.ts")).startCheckpointer(path);
   const member = await startMember(config, { collectGarbage: await fullCollector(), openCheckpointer }).catch((err: unknown) => {

@@ -9,6 +9,14 @@
 // when it has grown by `growth` over the size the last collection left (8 % every 10 ms by
 // default in main.ts).
 //
+// The young generation has the same problem at light load: the engine lets it fill to its
+// minimum cycle (~18 MB here) before an eden collection, so one client's ~1000 puts a second
+// moved the resident size up and down by 10-17 MB every second, more than an attack on the
+// client port costs (docs/benchmarks.md, "Attacks, memory"). So when the engine has not
+// collected for `eden.quietMs` and its capacity has grown by `eden.afterBytes` meanwhile, the
+// governor asks for an eden collection (a fraction of a millisecond). Under load the engine
+// collects more often than that by itself and the rule never fires.
+//
 // Bun-only (bun:jsc); a no-op elsewhere.
 export interface HeapGovernor {
   stop(): void;
@@ -18,6 +26,9 @@ export interface HeapGovernor {
 export interface HeapHooks {
   heapSize(): number;
   fullGC(): unknown;
+  /** The heap's capacity: it grows as the young generation fills and falls at each collection. */
+  capacity?(): number;
+  edenGC?(): unknown;
 }
 
 export interface HeapGovernorOptions {
@@ -26,6 +37,8 @@ export interface HeapGovernorOptions {
   everyMs: number;
   /** Below this size the heap is left alone. */
   minBytes: number;
+  /** An eden collection after this much growth of the capacity with no collection for quietMs (see the top). */
+  eden?: { afterBytes: number; quietMs: number };
   hooks?: HeapHooks;
 }
 
@@ -33,20 +46,55 @@ export async function startHeapGovernor(opts: HeapGovernorOptions): Promise<Heap
   let hooks = opts.hooks;
   if (!hooks) {
     if (!(globalThis as { Bun?: unknown }).Bun) return { stop() {} };
-    const jsc = (await import("bun:jsc")) as unknown as HeapHooks;
+    const jsc = (await import("bun:jsc")) as unknown as { fullGC(): unknown; edenGC(): unknown };
     // bun:jsc's heapSize() walks every block of the heap: 70 µs at 30 MB, 360 µs at 150 MB,
     // every poll, on the event loop. heapUsed tracks the same figure (bytes allocated since
-    // and kept at the last collection) for ~10 µs.
-    hooks = { heapSize: () => process.memoryUsage().heapUsed, fullGC: () => jsc.fullGC() };
+    // and kept at the last collection) for ~10 µs; heapTotal, from the same call, is the
+    // capacity (it grows with the young generation, which heapUsed does not show).
+    let total = 0;
+    hooks = {
+      heapSize: () => {
+        const m = process.memoryUsage();
+        total = m.heapTotal;
+        return m.heapUsed;
+      },
+      capacity: () => total,
+      fullGC: () => jsc.fullGC(),
+      edenGC: () => jsc.edenGC(),
+    };
   }
   const h = hooks;
+  const eden = opts.eden !== undefined && h.capacity !== undefined && h.edenGC !== undefined ? opts.eden : undefined;
+  const quietPolls = eden === undefined ? 0 : Math.ceil(eden.quietMs / opts.everyMs);
   let base = Math.max(h.heapSize(), opts.minBytes);
+  let cap = h.capacity?.() ?? 0;
+  /** The capacity the last collection left, and polls since it. */
+  let grownFrom = cap;
+  let quiet = 0;
   const timer = setInterval(() => {
     const size = h.heapSize();
     if (size > base * opts.growth) {
       h.fullGC();
       base = Math.max(h.heapSize(), opts.minBytes);
-    } else if (size < base) base = Math.max(size, opts.minBytes);
+      cap = grownFrom = h.capacity?.() ?? 0;
+      quiet = 0;
+      return;
+    }
+    if (size < base) base = Math.max(size, opts.minBytes);
+    if (eden === undefined) return;
+    const c = h.capacity!();
+    if (c < cap) {
+      // The engine collected by itself.
+      grownFrom = c;
+      quiet = 0;
+    } else quiet++;
+    cap = c;
+    if (quiet >= quietPolls && c - grownFrom >= eden.afterBytes) {
+      h.edenGC!();
+      h.heapSize(); // reads the capacity afresh
+      cap = grownFrom = h.capacity!();
+      quiet = 0;
+    }
   }, opts.everyMs);
   timer.unref?.();
   return { stop: () => clearInterval(timer) };

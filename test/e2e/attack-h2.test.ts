@@ -53,7 +53,7 @@ interface Expect {
   goaways?: Record<string, number>;
   /**
    * How long the attack runs when not ATTACK_MS: a block past the list limit is read at a
-   * slowed pace (1 MiB in ~0.3 s), so the answer comes well inside this.
+   * slowed pace (~1 MB/s), so the answer comes well inside this.
    */
   ms?: number;
 }
@@ -67,7 +67,7 @@ const CASES: Array<[string, string, Expect]> = [
   ["HPACK bomb over several frames: 431, the connection kept", "hpack-bomb-frames", { status: "431", goaways: {} }],
   // Over twice the limit: the connection ends, after the part past the limit was read slowly.
   ["header block past twice the list limit", "hpack-bomb-huge", { goaway: `${ErrorCode.PROTOCOL_ERROR} h2: header list too large`, ms: 5000 }],
-  // Each list's over-limit part is read at the slowed pace (~0.2 s a list).
+  // Each list's over-limit part is read at the slowed pace (~0.7 s a list).
   ["header lists over SETTINGS_MAX_HEADER_LIST_SIZE: 431", "header-list", { status: "431", ms: 3000 }],
   ["PING flood", "ping-flood", { goaway: `${ErrorCode.ENHANCE_YOUR_CALM} too_many_pings` }],
   ["WINDOW_UPDATE flood until the window overflows", "window-flood", { goaway: `${ErrorCode.FLOW_CONTROL_ERROR} h2: connection window overflow` }],

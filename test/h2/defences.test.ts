@@ -505,6 +505,38 @@ describe("output bounds (slow consumers)", () => {
 });
 
 describe("fair reading", () => {
+  test("a slowed connection's chunk is processed at once, then reading pauses for its size at the slowed rate", async () => {
+    const { InputPacer, SLOW_OCTETS_PER_MS } = await import("../../src/api/h2/input-pacer.ts");
+    const sock = new (await import("./fake-peer.ts")).FakeSocket();
+    const clock = { now: () => 0, setTimeout: () => 0, clearTimeout: () => {} };
+    let processed = 0;
+    const pacer = new InputPacer(sock as never, clock, (slice) => {
+      processed += slice.length;
+      return true;
+    });
+    pacer.slow = true;
+    const size = 128 * 1024;
+    const pauseMs = size / SLOW_OCTETS_PER_MS;
+    const t0 = performance.now();
+    pacer.push(Buffer.alloc(size));
+    // All of it in this turn: nothing of the chunk is kept through the pause.
+    expect(processed).toBe(size);
+    expect(sock.paused).toBe(true);
+    // Read meanwhile: waits for the pause's end.
+    pacer.push(Buffer.alloc(100));
+    expect(processed).toBe(size);
+    while (processed === size) await new Promise((r) => setTimeout(r, 5));
+    // Timers never fire early, so this bound holds on any machine.
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(pauseMs - 1);
+    expect(processed).toBe(size + 100);
+    // Lifted: the next chunk pays no pause.
+    pacer.slow = false;
+    while (sock.paused) await new Promise((r) => setTimeout(r, 5));
+    pacer.push(Buffer.alloc(100));
+    expect(sock.paused).toBe(false);
+    pacer.stop();
+  });
+
   test("input that takes more than 3 ms of a turn yields the event loop; reading pauses until it is done", async () => {
     const { InputPacer } = await import("../../src/api/h2/input-pacer.ts");
     const sock = new (await import("./fake-peer.ts")).FakeSocket();

@@ -48,6 +48,19 @@ describe("frame reader", () => {
   test("one byte at a time", () => {
     expect(collect(Array.from(wire, (b) => Buffer.of(b)))).toEqual(expected);
   });
+  test("a split frame is copied out of the chunk it began in (the chunk is not kept for it)", () => {
+    // Every split point, the header's included: the first chunk is overwritten once pushed, as
+    // the memory of a chunk no longer referenced may be; the frames still arrive intact.
+    for (let i = 1; i < wire.length; i++) {
+      const first = Buffer.from(wire.subarray(0, i));
+      const got: string[] = [];
+      const r = new FrameReader(16384, (type, flags, id, buf, s, e) => got.push(`${type}/${flags}/${id}/${buf.subarray(s, e).toString("hex")}`), false);
+      r.push(first);
+      first.fill(0xee);
+      r.push(Buffer.from(wire.subarray(i)));
+      expect(got).toEqual(expected);
+    }
+  });
   test("frames larger than the limit are rejected before their payload arrives", () => {
     const r = new FrameReader(16384, () => {}, false);
     expect(() => r.push(frame(T.DATA, 0, 1, Buffer.alloc(0)).fill(0xff, 0, 3))).toThrow("maximum frame size");

@@ -45,3 +45,45 @@ test("a heap under the floor is left alone", async () => {
   gov.stop();
   expect(s.collections).toBe(0);
 });
+
+// A young generation: the capacity grows by `step` a poll; the engine collects by itself every
+// `engineEvery` polls (0: never), and edenGC brings it back to `live`.
+function fakeYoung(live: number, step: number, engineEvery: number) {
+  const s = { cap: live, polls: 0, edens: 0, maxSeen: live };
+  const hooks = {
+    heapSize: () => {
+      s.polls++;
+      if (engineEvery > 0 && s.polls % engineEvery === 0) s.cap = live;
+      else s.cap += step;
+      s.maxSeen = Math.max(s.maxSeen, s.cap);
+      return 1;
+    },
+    capacity: () => s.cap,
+    fullGC: () => {},
+    edenGC: () => {
+      s.edens++;
+      s.cap = live;
+    },
+  };
+  return { s, hooks };
+}
+
+/** Runs the governor's eden rule (growth of 30, quiet 5 polls) over a fakeYoung heap for 60 polls. */
+async function young(engineEvery: number) {
+  const { s, hooks } = fakeYoung(100, 10, engineEvery);
+  const gov = await startHeapGovernor({ growth: 1.5, everyMs: 1, minBytes: 0, eden: { afterBytes: 30, quietMs: 5 }, hooks });
+  await pollsAtLeast(s, 60);
+  gov.stop();
+  return s;
+}
+
+test("an eden collection once the young generation has grown for a while with no collection", async () => {
+  const s = await young(0);
+  // Every ~5 polls (the quiet time; 30 of growth comes sooner): the capacity stays near live.
+  expect(s.edens).toBeGreaterThanOrEqual(5);
+  expect(s.maxSeen).toBeLessThanOrEqual(100 + 8 * 10);
+});
+
+test("no eden collection while the engine collects by itself more often than the quiet time", async () => {
+  expect((await young(4)).edens).toBe(0);
+});

@@ -1,7 +1,10 @@
 // Cuts the socket byte stream into frames. Complete frames inside one chunk are handed over as
-// ranges of that chunk (no copy); only a frame split across chunks is reassembled, once all of
-// its octets have arrived (so a large frame trickling in is never copied more than once), and
-// from the chunk that completes it only its own octets are copied.
+// ranges of that chunk (no copy). A frame split across chunks is copied, octet by octet as they
+// arrive, into a buffer of its own size (allocated once its header is known), and handed over
+// from there: each of its octets is copied once, and no chunk is kept past its own turn. A
+// kept chunk (up to 512 KB read at once) would live on for a whole frame's fragment of it;
+// while a slowed connection's reading pauses (input-pacer.ts) that outlives the collector's
+// young generation, and each such chunk stays in memory until the next full collection.
 
 import { CLIENT_PREFACE, ErrorCode, FRAME_HEADER_SIZE } from "./constants.ts";
 import { ConnectionError } from "./errors.ts";
@@ -15,10 +18,13 @@ export class FrameReader {
   /** Set to stop handing out frames (after a connection error). */
   stopped = false;
   private prefaceAt: number;
-  private parts: Buffer[] = [];
-  private partsLen = 0;
-  /** Octets needed before parsing can progress. Invariant: partsLen < need when partsLen > 0. */
-  private need = FRAME_HEADER_SIZE;
+  /**
+   * The frame split across chunks, being filled: its header alone (FRAME_HEADER_SIZE octets)
+   * until that is complete, then the whole frame. null when none is.
+   */
+  private split: Buffer | null = null;
+  /** Octets of `split` filled so far. Invariant: 0 < filled < split.length while split is set. */
+  private filled = 0;
 
   constructor(maxFrameSize: number, private readonly onFrame: FrameHandler, expectPreface = true) {
     this.maxFrameSize = maxFrameSize;
@@ -36,50 +42,46 @@ export class FrameReader {
         }
       }
       if (off === chunk.length) return;
-      chunk = chunk.subarray(off);
-      off = 0;
     }
-    // A frame split across chunks: only its own missing octets are taken from this chunk and
-    // joined (the rest of the chunk is parsed in place below), so each octet is copied at most
-    // once whatever the chunk and frame sizes.
-    while (this.partsLen > 0) {
-      const take = Math.min(this.need - this.partsLen, chunk.length - off);
-      this.parts.push(chunk.subarray(off, off + take));
-      this.partsLen += take;
+    // A frame split across chunks: only its own missing octets are taken from this chunk (the
+    // rest of the chunk is parsed in place below).
+    while (this.split !== null) {
+      const s = this.split;
+      const take = Math.min(s.length - this.filled, chunk.length - off);
+      chunk.copy(s, this.filled, off, off + take);
+      this.filled += take;
       off += take;
-      if (this.partsLen < this.need) return;
-      const joined = Buffer.concat(this.parts, this.partsLen);
-      this.parts = [];
-      this.partsLen = 0;
-      const len = this.lengthAt(joined, 0);
-      if (joined.length < FRAME_HEADER_SIZE + len) {
-        // Only the header was complete: now the payload's length is known.
-        this.parts.push(joined);
-        this.partsLen = joined.length;
-        this.need = FRAME_HEADER_SIZE + len;
-        continue;
+      if (this.filled < s.length) return;
+      if (s.length === FRAME_HEADER_SIZE) {
+        // The header is complete: now the payload's length is known.
+        const len = this.lengthAt(s, 0);
+        if (len > 0) {
+          this.split = Buffer.allocUnsafe(FRAME_HEADER_SIZE + len);
+          s.copy(this.split, 0);
+          continue;
+        }
       }
-      this.need = FRAME_HEADER_SIZE;
-      this.onFrame(joined[3], joined[4], streamIdAt(joined, 0), joined, FRAME_HEADER_SIZE, FRAME_HEADER_SIZE + len);
+      this.split = null;
+      this.filled = 0;
+      this.onFrame(s[3], s[4], streamIdAt(s, 0), s, FRAME_HEADER_SIZE, s.length);
       if (this.stopped) return;
     }
     const buf = chunk;
     const n = buf.length;
-    this.need = FRAME_HEADER_SIZE;
+    let len = -1;
     while (!this.stopped && n - off >= FRAME_HEADER_SIZE) {
-      const len = this.lengthAt(buf, off);
-      if (n - off < FRAME_HEADER_SIZE + len) {
-        this.need = FRAME_HEADER_SIZE + len;
-        break;
-      }
+      len = this.lengthAt(buf, off);
+      if (n - off < FRAME_HEADER_SIZE + len) break;
       const streamId = streamIdAt(buf, off);
       const start = off + FRAME_HEADER_SIZE;
       off = start + len;
+      len = -1;
       this.onFrame(buf[start - 6], buf[start - 5], streamId, buf, start, off);
     }
     if (!this.stopped && off < n) {
-      this.parts.push(off === 0 ? buf : buf.subarray(off));
-      this.partsLen = n - off;
+      // The start of a split frame: copied out, so this chunk is not kept for it.
+      this.split = Buffer.allocUnsafe(len >= 0 ? FRAME_HEADER_SIZE + len : FRAME_HEADER_SIZE);
+      this.filled = buf.copy(this.split, 0, off, n);
     }
   }
 

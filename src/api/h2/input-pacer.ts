@@ -5,9 +5,13 @@
 // client's put wait that long at each turn (puts took up to 1 s behind an HPACK bomb).
 //
 // A connection the server has found abusive (header lists refused again and again) is slowed
-// rather than closed: one slice of its input every SLOW_PAUSE_MS, reading paused in between, so
-// its client's own sends back up in TCP. Closing would only make the attacker reconnect, each
-// new connection costing buffers again.
+// rather than closed: after each chunk read from it, reading pauses for as long as the chunk
+// takes at SLOW_OCTETS_PER_MS, so its client's own sends back up in TCP. Closing would only
+// make the attacker reconnect, each new connection costing buffers again. The chunk itself is
+// processed at once, as any other (in turns of at most SLOW_TURN_BUDGET_MS), and the pause
+// comes after it: a chunk held across the pause would outlive the collector's young
+// generation, and every such chunk (up to 512 KB each) would stay in memory until the next
+// full collection.
 //
 // Reading also stops for other reasons (the output side's, when the client does not read its
 // answers): each reason is a bit, and the socket reads while no bit is set.
@@ -15,9 +19,11 @@ import type { Socket } from "node:net";
 import type { H2Clock } from "./limits.ts";
 
 export const TURN_BUDGET_MS = 3;
+/** A slowed connection's share of one turn: it is the one the loop is protected from. */
+export const SLOW_TURN_BUDGET_MS = 1;
 const INPUT_SLICE = 32 * 1024;
-/** A slowed connection's pause between two slices: at most ~3 MB/s of its input is processed. */
-export const SLOW_PAUSE_MS = 10;
+/** A slowed connection's input is processed at ~1 MB/s on average. */
+export const SLOW_OCTETS_PER_MS = 1024;
 
 /** Reasons to stop reading. */
 export const Hold = { YIELDED: 1, OUTPUT: 2 } as const;
@@ -27,8 +33,10 @@ export class InputPacer {
   private backlog: Buffer[] = [];
   private holds = 0;
   stopped = false;
-  /** Slowed: one slice per SLOW_PAUSE_MS (see the top of this file). */
+  /** Slowed: reading pauses after each chunk (see the top of this file). */
   slow = false;
+  /** Octets processed while slowed and not yet paid for with a pause. */
+  private owed = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
 
   /**
@@ -46,7 +54,7 @@ export class InputPacer {
     if (this.stopped) return;
     // Behind input not yet processed, or inside a pause: wait for its turn.
     if (this.backlog.length > 0 || (this.holds & Hold.YIELDED) !== 0) this.backlog.push(chunk);
-    else this.run(chunk);
+    else if (this.run(chunk)) this.pace();
   }
 
   /** Sets or clears one reason to stop reading. */
@@ -68,15 +76,9 @@ export class InputPacer {
         this.stopped = true;
         break;
       }
+      if (this.slow) this.owed += end - off;
       off = end;
-      if (this.slow && !this.stopped) {
-        // Even when the chunk is done: the pause holds reading, so the next chunk waits too.
-        if (off < chunk.length) this.backlog.unshift(chunk.subarray(off));
-        this.hold(Hold.YIELDED, true);
-        if (this.timer === undefined) this.timer = setTimeout(this.wake, SLOW_PAUSE_MS);
-        return false;
-      }
-      if (off < chunk.length && now - t0 >= TURN_BUDGET_MS) {
+      if (off < chunk.length && now - t0 >= (this.slow ? SLOW_TURN_BUDGET_MS : TURN_BUDGET_MS)) {
         this.backlog.unshift(chunk.subarray(off));
         this.hold(Hold.YIELDED, true);
         setImmediate(this.resume);
@@ -84,6 +86,19 @@ export class InputPacer {
       }
     }
     return true;
+  }
+
+  /**
+   * After a chunk: a slowed connection pays for what it sent with a pause (reading held, and
+   * what was read meanwhile waits); true when there is none.
+   */
+  private pace(): boolean {
+    if (this.owed === 0 || this.stopped) return true;
+    const ms = Math.max(1, Math.round(this.owed / SLOW_OCTETS_PER_MS));
+    this.owed = 0;
+    this.hold(Hold.YIELDED, true);
+    this.timer = setTimeout(this.wake, ms);
+    return false;
   }
 
   private readonly wake = (): void => {
@@ -95,6 +110,7 @@ export class InputPacer {
     while (this.backlog.length > 0 && !this.stopped) {
       // A chunk that yields again puts its rest back in front and schedules the next turn.
       if (!this.run(this.backlog.shift()!)) return;
+      if (!this.pace()) return;
     }
     this.backlog = [];
     this.hold(Hold.YIELDED, false);
