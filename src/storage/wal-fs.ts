@@ -2,6 +2,7 @@
 // (a failing fsync, a short write), and the real one is plain `node:fs` on file descriptors so it
 // runs unchanged on Bun, Node and Deno.
 import * as fs from "node:fs";
+import { allZero } from "./wal-segment.ts";
 
 export interface WalFs {
   /** Creates the directory (and parents) if missing. */
@@ -61,7 +62,7 @@ export const nodeWalFs: WalFs = {
         }
         parts.push(n === chunk ? b : b.subarray(0, n));
         total += n;
-        if (n < chunk || b.every((x) => x === 0)) break;
+        if (n < chunk || allZero(b, 0, n)) break;
       }
       return parts.length === 1 ? parts[0]! : new Uint8Array(Buffer.concat(parts));
     } finally {

@@ -115,9 +115,13 @@ export function scanSegment(
   return { validBytes: off, crc, torn: false };
 }
 
-function allZero(bytes: Uint8Array, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) if (bytes[i] !== 0) return false;
-  return true;
+/** Whether bytes[start, end) are all zero (a native comparison: a segment's tail may be a MiB). */
+export function allZero(bytes: Uint8Array, start: number, end: number): boolean {
+  if (end - start < 64) {
+    for (let i = start; i < end; i++) if (bytes[i] !== 0) return false;
+    return true;
+  }
+  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).equals(Buffer.alloc(end - start));
 }
 
 /** Whether some sector overlapping [start, end) is zero from `start` on to the sector's end (or EOF). */

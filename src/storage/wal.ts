@@ -28,7 +28,7 @@ import { emptyHardState, type Entry, type HardState, type SnapshotMeta } from ".
 import { nodeWalFs, type WalFs } from "./wal-fs.ts";
 import { RecordEncoder, type SnapshotMode } from "./wal-record.ts";
 import { ReplayState } from "./wal-replay.ts";
-import { parseSegmentName, scanSegment, segmentName, WalCorruptError, type SegmentName } from "./wal-segment.ts";
+import { allZero, parseSegmentName, scanSegment, segmentName, WalCorruptError, type SegmentName } from "./wal-segment.ts";
 
 export interface WalOptions {
   /** File operations (default: node:fs). */
@@ -148,7 +148,7 @@ export class Wal {
       validBytes = res.validBytes;
       // The unused, preallocated tail of the last segment: the log's end, not damage. (Without
       // preallocation a zero tail is damage: the file grew, its last bytes never reached the disk.)
-      if (res.torn && !(prealloc && zeroFrom(bytes, res.validBytes))) {
+      if (res.torn && !(prealloc && allZero(bytes, res.validBytes, bytes.length))) {
         warn(`wal: truncated torn tail at offset ${res.validBytes} in ${path}`);
         const fd = await fs.open(path, "existing");
         try {
@@ -450,12 +450,6 @@ export class Wal {
 
 /** The last segment is read up to the first all-zero block of this size (its unused tail). */
 const ZERO_CHUNK = 1 << 20;
-
-/** Whether every byte from `start` on is zero. */
-function zeroFrom(bytes: Uint8Array, start: number): boolean {
-  for (let i = start; i < bytes.length; i++) if (bytes[i] !== 0) return false;
-  return true;
-}
 
 /**
  * Extends a segment to its full size without writing it (a sparse extension: no space is taken
