@@ -5,6 +5,7 @@
 // thread runs while that work does.
 import type { Checkpointer, OpenCheckpointer } from "../storage/checkpointer.ts";
 import { realPath, walDescriptorTargets } from "../storage/wal-descriptors.ts";
+import { trimWalStep } from "../storage/sqlite-wal-trim.ts";
 import type { MvccStore } from "../mvcc/index.ts";
 import type { Row, SqlDb } from "../storage/sql-db.ts";
 import type { Timers } from "./effects.ts";
@@ -43,6 +44,13 @@ const SIDE_COPY_READERS_POLL_MS = 200;
 const SIDE_COPY_LINGER_MS = 3000;
 /** Descriptors on the WAL while a side copy waits for readers: the writer's and its thread's. */
 const OWN_WAL_DESCRIPTORS = 2;
+/** After background work the WAL file is cut back to this size (sqlite-wal-trim.ts) ... */
+const WAL_KEEP_BYTES = 4 << 20;
+/** ... by at most this much per step (~3 ms of freeing blocks and page cache here) ... */
+const WAL_TRIM_STEP_BYTES = 8 << 20;
+/** ... once the WAL has restarted: asked every this many ms, this many times at most. */
+const WAL_TRIM_WAIT_MS = 50;
+const WAL_TRIM_WAITS = 200;
 
 /** What the space keeper uses of the state machine that owns it. */
 export interface SpaceHost {
@@ -100,6 +108,8 @@ export class StateSpace {
   private lingerSince: number | undefined;
   /** The last reclamation switched a copy in. */
   private switched = false;
+  /** Cutting the WAL file back after background work (trimWal). */
+  private trimming: Promise<void> | undefined;
   /** Free pages the running reclamation leaves (0 = all of them, as defragment asks). */
   private reclaimKeep = 0;
 
@@ -202,8 +212,9 @@ export class StateSpace {
       const cp = await open(this.o.path).catch(() => undefined);
       if (cp === undefined) return;
       this.checkpointer = cp;
-      // Automatic checkpoints off while it runs; a restarted WAL is trimmed back to 4 MiB.
-      await this.host.serial("checkpoint", () => this.host.db.executeMultiple("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=4194304;")).catch(() => undefined);
+      // Automatic checkpoints off while it runs. The WAL it lets grow is cut back afterwards
+      // in steps (trimWal), not by journal_size_limit in one commit.
+      await this.host.serial("checkpoint", () => this.host.db.executeMultiple("PRAGMA wal_autocheckpoint=0")).catch(() => undefined);
     });
   }
 
@@ -223,6 +234,7 @@ export class StateSpace {
       await this.host.serial("checkpoint", () => this.host.db.executeMultiple("PRAGMA wal_autocheckpoint=1000")).catch(() => undefined);
     }
     await cp.stop();
+    void this.trimWal();
   }
 
   private async compactLoop(): Promise<void> {
@@ -376,6 +388,30 @@ export class StateSpace {
     }
   }
 
+  /**
+   * Cuts the WAL file back to WAL_KEEP_BYTES in bounded steps on the chain, once it has
+   * restarted (the writer's next commit after the checkpointer copied everything). Stops when
+   * background work starts again (its own end trims again) or the member closes.
+   */
+  private trimWal(): Promise<void> {
+    this.trimming ??= (async () => {
+      let waits = 0;
+      while (!this.host.closed && this.checkpointer === undefined && this.checkpointerUsers === 0) {
+        const r = await this.host.serial("checkpoint", () => {
+          this.host.db.commitGroup();
+          return trimWalStep(this.o.path, WAL_KEEP_BYTES, WAL_TRIM_STEP_BYTES);
+        });
+        if (r === "done") return;
+        if (r === "more") await this.yieldToOthers();
+        else if (++waits > WAL_TRIM_WAITS) return;
+        else await new Promise<void>((res) => this.o.timers.setTimeout(res, WAL_TRIM_WAIT_MS));
+      }
+    })()
+      .catch(() => undefined)
+      .finally(() => (this.trimming = undefined));
+    return this.trimming;
+  }
+
   /** Lets timers, sockets and queued apply batches run before the next background batch. */
   private yieldToOthers(): Promise<void> {
     return new Promise<void>((r) => this.o.timers.setImmediate(r));
@@ -396,7 +432,7 @@ export class StateSpace {
         const cp = this.checkpointer;
         if (cp !== undefined) {
           // The checkpointer copies the WAL into the file (which shrinks to its pages then); the
-          // next write restarts the WAL and journal_size_limit trims it. No fsync on this thread.
+          // next write restarts the WAL and trimWal cuts it back. No fsync on this thread.
           await cp.caughtUp(0);
           await this.host.serial("checkpoint", () => this.refreshSizes());
           return;
@@ -420,6 +456,7 @@ export class StateSpace {
   async settle(): Promise<void> {
     await this.compacting?.catch(() => undefined);
     await this.reclaiming?.catch(() => undefined);
+    await this.trimming;
   }
 
   /**

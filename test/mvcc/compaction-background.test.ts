@@ -1,5 +1,5 @@
 import { afterEach, expect, test } from "bun:test";
-import { fmtKvs, Harness } from "../state/harness.ts";
+import { enc, fmtKvs, Harness } from "../state/harness.ts";
 
 let h: Harness;
 afterEach(async () => h?.close());
@@ -35,3 +35,31 @@ test("an unfinished physical compaction resumes after restart", async () => {
   expect(h.sm.compactRevision).toBe(20);
   expect(fmtKvs((await h.get("k", { revision: 20n })).kvs)).toEqual(["k=18 c2 m20 v19"]);
 });
+
+test("the WAL the compaction let grow is cut back in steps once the checkpointer stops", async () => {
+  const { startCheckpointer } = await import("../../src/runtime/checkpointer.ts");
+  const { statSync } = await import("node:fs");
+  const Database = (await import("libsql")).default;
+  h = await new Harness({ compactionBatchLimit: 200, openCheckpointer: (p) => startCheckpointer(p) }).open();
+  const value = "v".repeat(3000);
+  for (let i = 0; i < 60; i++) await h.batch(Array.from({ length: 100 }, (_, j) => ({ put: { key: enc(`k${j % 4}`), value: enc(`${i}.${j}${value}`) } })));
+  const walSize = () => statSync(`${h.path}-wal`).size;
+  // A reader of an early snapshot keeps the WAL from restarting while the compaction deletes
+  // (as a snapshot stream or a trailing checkpointer does), so it grows.
+  const reader = new Database(h.path);
+  reader.exec("BEGIN");
+  reader.prepare("SELECT COUNT(*) FROM kv").all();
+  await h.do({ compaction: { revision: 6000n } });
+  for (let i = 0; i < 500 && walSize() < 12 << 20; i++) await new Promise((r) => setTimeout(r, 10));
+  expect(walSize()).toBeGreaterThanOrEqual(12 << 20);
+  reader.exec("COMMIT");
+  reader.close();
+  await h.sm.compactionDone();
+  // Writes go on: the first after everything was copied restarts the WAL, which is then cut back.
+  for (let i = 0; i < 300 && walSize() > 4 << 20; i++) {
+    await h.put("after", `${i}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  expect(walSize()).toBeLessThanOrEqual(4 << 20);
+  expect(fmtKvs((await h.get("k3")).kvs)).toEqual([`k3=59.99${value} c5 m6001 v1500`]);
+}, 60_000);
