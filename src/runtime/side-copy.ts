@@ -19,6 +19,9 @@ interface Answer {
   log?: number;
   checkpointed?: number;
   ms?: number;
+  /** finish: ms of it the copy's fsync took, and the checkpoint folding its WAL in. */
+  syncMs?: number;
+  foldMs?: number;
   error?: string;
 }
 
@@ -41,7 +44,7 @@ export interface SideCopy {
   /** Folds the copy's WAL into it and syncs it (ms on the thread). */
   settle(): Promise<number>;
   /** Replays the last statements, closes both connections and syncs the copy (ms on the thread). */
-  finish(stmts: readonly ReplayStatement[]): Promise<number>;
+  finish(stmts: readonly ReplayStatement[]): Promise<{ ms: number; foldMs: number; syncMs: number }>;
   /** Closes the connections and ends the thread (the caller deletes the copy). */
   stop(): Promise<void>;
 }
@@ -104,7 +107,8 @@ export async function startSideCopy(): Promise<SideCopy> {
       return (await ok(ask({ settle: true })[0]!)).ms ?? 0;
     },
     async finish(stmts) {
-      return (await ok(ask({ finish: stmts })[0]!)).ms ?? 0;
+      const a = await ok(ask({ finish: stmts })[0]!);
+      return { ms: a.ms ?? 0, foldMs: a.foldMs ?? 0, syncMs: a.syncMs ?? 0 };
     },
     async stop() {
       if (dead === undefined) await ask({ abort: true })[0]!;

@@ -66,9 +66,9 @@ test("SIGKILL in every phase of a side copy's defragment loses no acknowledged w
     const revs = (got.kvs ?? []).map((kv) => Number(kv.mod_revision)).sort((a, b) => a - b);
     expect(`${phase}: ${revs.length} puts`).toBe(`${phase}: ${Number(got.header.revision) - revision} puts`);
     expect(revs[0] ?? revision + 1).toBe(revision + 1);
-    // No copy is left beside the state file.
+    // No copy, and no old file or WAL under its second name, is left beside the state file.
     const memberDir = join(dataDir, "member");
-    expect(readdirSync(memberDir).filter((f) => /\.(defrag|switch)/.test(f))).toEqual([]);
+    expect(readdirSync(memberDir).filter((f) => /\.(defrag|switch|retired)/.test(f))).toEqual([]);
 
     // Defrag gives the space back whatever was interrupted (the switch again, or nothing to do).
     expect((await runEtcdctl(m.endpoint, ["defrag"])).code).toBe(0);

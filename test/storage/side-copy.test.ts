@@ -2,7 +2,7 @@
 // the writes replayed giving the same rows as the file it copied (rowids included), and the
 // switch's recovery at open (a decided copy is finished, an undecided one deleted).
 import { afterEach, expect, test } from "bun:test";
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SqlDb } from "../../src/storage/sql-db.ts";
@@ -115,7 +115,7 @@ test("a side copy switched in holds what the file held, rowids and later writes 
   await writer;
   expect(r.reason).toBeUndefined();
   expect(r.switched).toBe(true);
-  expect(existsSync(sideCopyPath(path))).toBe(false);
+  for (const s of ["", "-wal", "-shm", "-journal"]) expect(existsSync(sideCopyPath(path) + s)).toBe(false);
   // Writes after the switch land in the new file and number rows as the twin does.
   for (let i = 0; i < 10; i++) {
     put();
@@ -147,6 +147,78 @@ test("at open, a decided copy is switched in and an undecided one deleted", () =
   expect(existsSync(`${path}-wal`)).toBe(false);
   expect(existsSync(`${path}-shm`)).toBe(false);
   expect(existsSync(`${path}.switch`)).toBe(false);
+
+  // The old file and WAL under the names a switch gives them while they are deleted.
+  writeFileSync(`${path}.retired`, "old file");
+  writeFileSync(`${path}.retired-log`, "old wal");
+  expect(recoverSideCopy(path)).toBe(false);
+  expect(existsSync(`${path}.retired`)).toBe(false);
+  expect(existsSync(`${path}.retired-log`)).toBe(false);
+  expect(Bun.file(path).size).toBe("the copy".length);
+});
+
+/** Resolves once `paths` are all gone (they are deleted on the pool, after the switch returns). */
+async function gone(paths: string[]): Promise<boolean> {
+  for (let i = 0; i < 200; i++) {
+    if (paths.every((p) => !existsSync(p))) return true;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return false;
+}
+
+test("the old file and its WAL leave the switch under second names, deleted after it", async () => {
+  const { db, host, failures } = smallState(tempPath());
+  const path = host.path;
+  const before = dump(db);
+  // The old file's inode, to see it emptied: its last name is the retired one once the copy
+  // has taken the state file's name.
+  const oldInode = statSync(path).ino;
+  const links: Array<[string, number]> = [];
+  const executeMultiple = db.executeMultiple.bind(db);
+  db.executeMultiple = (sql) => {
+    // Just before leaving WAL mode: both second names exist, on the old file and on its WAL.
+    if (/synchronous=OFF/.test(sql)) {
+      for (const p of [`${path}.retired`, `${path}.retired-log`]) links.push([p, existsSync(p) ? statSync(p).nlink : 0]);
+      expect(statSync(`${path}.retired`).ino).toBe(oldInode);
+    }
+    executeMultiple(sql);
+  };
+  const r = await defragBySideCopy(host, () => performance.now());
+  expect(r.reason).toBeUndefined();
+  expect(r.switched).toBe(true);
+  expect(links).toEqual([[`${path}.retired`, 2], [`${path}.retired-log`, 2]]);
+  expect(statSync(path).ino).not.toBe(oldInode);
+  expect(await gone([`${path}.retired`, `${path}.retired-log`])).toBe(true);
+  expect(dump(db)).toBe(before);
+  expect(failures).toEqual([]);
+  db.close();
+});
+
+test("a switch undone keeps the state file whole: its second name goes, not its data", async () => {
+  const { db, host, failures } = smallState(tempPath());
+  const path = host.path;
+  const before = dump(db);
+  // Leaving WAL mode refused: the switch is undone after the names were given.
+  const execute = db.execute.bind(db);
+  db.execute = (s) => {
+    if (typeof s === "string" && /journal_mode=DELETE/.test(s)) throw new Error("SQLITE_BUSY");
+    return execute(s);
+  };
+  const r = await defragBySideCopy(host, () => performance.now());
+  expect(r.switched).toBe(false);
+  expect(r.reason).toContain("SQLITE_BUSY");
+  expect(await gone([`${path}.retired`, `${path}.retired-log`])).toBe(true);
+  // Neither the file nor its WAL (still in use: leaving WAL mode never happened) was cut:
+  // the rows and the integrity check below read both.
+  expect(statSync(path).nlink).toBe(1);
+  expect(statSync(`${path}-wal`).nlink).toBe(1);
+  expect(failures).toEqual([]);
+  // Read afresh: the connection's own page cache would not see a file cut from outside.
+  db.close();
+  const again = new SqlDb(path);
+  expect(dump(again)).toBe(before);
+  expect(again.execute("PRAGMA integrity_check").rows[0]![0]).toBe("ok");
+  again.close();
 });
 
 /** A file with a few rows, and a host for it whose steps run one after the other. */
