@@ -22,6 +22,8 @@ export const Errors = {
   leaseExist: e(Code.FailedPrecondition, "etcdserver: lease already exists"),
   leaseTTLTooLarge: e(Code.OutOfRange, "etcdserver: too large lease TTL"),
   watchCanceled: e(Code.Canceled, "etcdserver: watch canceled"),
+  /** Go's context.Canceled as gRPC reports it: the client gave up on the request. */
+  canceled: e(Code.Canceled, "context canceled"),
   memberExist: e(Code.FailedPrecondition, "etcdserver: member ID already exist"),
   peerURLExist: e(Code.FailedPrecondition, "etcdserver: Peer URLs already exists"),
   memberNotEnoughStarted: e(

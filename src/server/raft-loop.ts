@@ -102,6 +102,13 @@ interface Waiter {
   req?: InternalRaftRequest;
 }
 
+/** A proposal waiting for the loop's next turn (see flushProposals). */
+interface Pending extends Waiter {
+  readonly id: bigint;
+  readonly data: Uint8Array;
+  readonly cancelled: (() => boolean) | undefined;
+}
+
 const EMPTY = new Uint8Array(0);
 
 export class RaftLoop {
@@ -109,6 +116,8 @@ export class RaftLoop {
   private smRef: StateMachine;
   members: MemberTable;
   private readonly waiters = new Map<bigint, Waiter>();
+  /** Proposals of this turn, not yet handed to the core (flushProposals). */
+  private pending: Pending[] = [];
   private readonly ccWaiters = new Map<bigint, Waiter>();
   /** Entries per synced Ready, averaged (persist: whether the fsync runs inline). */
   private entriesPerSync = 1;
@@ -311,7 +320,7 @@ export class RaftLoop {
 
   /** Resolves when the loop has nothing left to do. */
   async drain(): Promise<void> {
-    while (!this.fatal && (this.looping || this.node.hasReady() || this.tasks.length > 0)) {
+    while (!this.fatal && (this.looping || this.node.hasReady() || this.tasks.length > 0 || this.pending.length > 0)) {
       if (!this.looping) this.kick();
       await this.loopIdle;
     }
@@ -328,6 +337,7 @@ export class RaftLoop {
     try {
       for (;;) {
         while (this.tasks.length > 0) await this.tasks.shift()!();
+        this.flushProposals();
         this.reads.issue();
         if (!this.node.hasReady()) break;
         const rd = this.node.ready();
@@ -349,7 +359,7 @@ export class RaftLoop {
     } finally {
       this.looping = false;
     }
-    if (this.reads.pending || this.node.hasReady() || this.tasks.length > 0) this.kick();
+    if (this.reads.pending || this.node.hasReady() || this.tasks.length > 0 || this.pending.length > 0) this.kick();
   }
 
   private softStateChanged(ss: SoftState): void {
@@ -590,6 +600,7 @@ export class RaftLoop {
   }
 
   private failAll(err: unknown): void {
+    for (const p of this.pending.splice(0)) p.reject(err);
     for (const w of this.waiters.values()) w.reject(err);
     this.waiters.clear();
     for (const w of this.ccWaiters.values()) w.reject(err);
@@ -616,12 +627,51 @@ export class RaftLoop {
     if (this.stopped || this.fatal) throw Errors.stopped;
   }
 
-  /** Proposes an encoded request carrying `id`; resolves with its apply result. */
-  propose(id: bigint, data: Uint8Array, req?: InternalRaftRequest): Promise<unknown> {
-    return this.submit(
-      () => this.node.propose(data),
-      (resolve, reject) => this.waiters.set(id, { resolve, reject, deadline: this.o.clock() + this.o.requestTimeoutMs, req }),
-    );
+  /** Why a proposal cannot be taken now ("server stopped", "no leader"), or undefined. */
+  private refusal(): unknown {
+    if (this.stopped || this.fatal) return Errors.stopped;
+    if (this.node.raft.lead === 0n) return Errors.noLeader;
+    return undefined;
+  }
+
+  /**
+   * Proposes an encoded request carrying `id`; resolves with its apply result. It reaches the
+   * core when the loop next runs (flushProposals), with the others of this turn; `cancelled`
+   * says whether its caller has given up by then.
+   */
+  propose(id: bigint, data: Uint8Array, req?: InternalRaftRequest, cancelled?: () => boolean): Promise<unknown> {
+    const refused = this.refusal();
+    if (refused !== undefined) return Promise.reject(refused);
+    return new Promise((resolve, reject) => {
+      this.pending.push({ id, data, cancelled, resolve, reject, deadline: this.o.clock() + this.o.requestTimeoutMs, req });
+      this.kickSoon();
+    });
+  }
+
+  /**
+   * Hands the proposals made since the loop last ran to the core, in order. One whose caller is
+   * gone (a stream reset in the same turn: "rapid reset") is answered "context canceled" and
+   * never proposed, as etcd's Propose returns the context's error when it is done first; an
+   * attacker's requests then cost a decode, not an entry in the log, the state file and every
+   * member's memory.
+   */
+  private flushProposals(): void {
+    const ps = this.pending;
+    if (ps.length === 0) return;
+    this.pending = [];
+    for (const p of ps) {
+      if (p.cancelled?.() === true) {
+        p.reject(Errors.canceled);
+        continue;
+      }
+      try {
+        this.node.propose(p.data);
+      } catch (err) {
+        p.reject(err instanceof ProposalDroppedError ? Errors.leaderChanged : err);
+        continue;
+      }
+      this.waiters.set(p.id, { resolve: p.resolve, reject: p.reject, deadline: p.deadline, req: p.req });
+    }
   }
 
   /** Proposes a membership change; resolves once it is applied here. */
@@ -641,12 +691,8 @@ export class RaftLoop {
     proposeToCore: () => void,
     register: (resolve: (v: unknown) => void, reject: (e: unknown) => void) => void,
   ): Promise<unknown> {
-    try {
-      this.checkUsable();
-      if (this.node.raft.lead === 0n) throw Errors.noLeader;
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    const refused = this.refusal();
+    if (refused !== undefined) return Promise.reject(refused);
     return new Promise((resolve, reject) => {
       try {
         proposeToCore();

@@ -491,7 +491,7 @@ export class Server implements EtcdServer, PeerHandler {
     if (ai !== undefined) init.header = { ID: id, username: ai.username, authRevision: BigInt(ai.revision) };
     const { req, data } = buildRequest(init);
     if (data.length > this.maxRequestBytes) return Promise.reject(Errors.requestTooLarge);
-    return this.loop.propose(id, data, req) as Promise<T>;
+    return this.loop.propose(id, data, req, ctx?.cancelled) as Promise<T>;
   }
 
   private linearizableRead(): Promise<void> {

@@ -113,6 +113,12 @@ export interface RequestContext {
   requireLeader?: boolean;
   /** Aborted when the client goes away; long waits (lock, campaign) stop on it. */
   signal?: AbortSignal;
+  /**
+   * True once the client gave up on the call (its stream reset or its connection gone). A write
+   * whose caller is gone before its proposal reaches Raft is not proposed (etcd's Propose
+   * returns the context's error then too). Cheaper than `signal`: unary calls have no signal.
+   */
+  cancelled?: () => boolean;
   /** Streaming calls: backpressure of this stream's output (see StreamFlow). */
   flow?: StreamFlow;
   /** The identity, when auth is on and credentials were given (resolved by the pipeline). */

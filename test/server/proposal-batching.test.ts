@@ -43,3 +43,21 @@ test("puts from 20 connections read in one turn are made durable by one sync, no
   expect(syncs[0]).toBe(false);
   for (let i = 0; i < 20; i++) expect(await cl.get(m, `conn/${i}`)).toBe("v");
 });
+
+test("a put whose caller gave up before its proposal reached Raft is answered 'context canceled' and never proposed", async () => {
+  cl = await TestCluster.start(1);
+  const m = cl.leader()!;
+  await cl.put(m, "before", "v");
+  const indexBefore = m.server.loop.commitIndex();
+  // Two puts in one turn; the first one's caller goes away within it (its stream reset).
+  let gone = false;
+  const dropped = m.server.put(create(PutRequestSchema, { key: enc("dropped"), value: enc("v") }), { cancelled: () => gone });
+  const kept = m.server.put(create(PutRequestSchema, { key: enc("kept"), value: enc("v") }), { cancelled: () => false });
+  gone = true;
+  await expect(dropped).rejects.toMatchObject({ message: "context canceled" });
+  await kept;
+  expect(await cl.get(m, "dropped")).toBeUndefined();
+  expect(await cl.get(m, "kept")).toBe("v");
+  // One entry went into the log for the two puts: only the kept one.
+  expect(m.server.loop.commitIndex()).toBe(indexBefore + 1);
+});

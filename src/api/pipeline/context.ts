@@ -20,6 +20,8 @@ export interface CallMeta {
   readonly commonName?: (() => string | undefined) | undefined;
   /** Aborted when the client goes away (long waits and streams need it). */
   readonly signal?: AbortSignal | undefined;
+  /** True once the client gave up on the call (RequestContext.cancelled). */
+  readonly cancelled?: (() => boolean) | undefined;
   /**
    * The call's deadline, ms from now (`grpc-timeout`, or the gateway's `Grpc-Timeout` header),
    * already parsed by the transport; undefined for none. See deadline.ts.
@@ -50,6 +52,7 @@ export function buildContext(meta: CallMeta): RequestContext {
   if (token !== undefined) ctx.token = token;
   if (meta.hasLeader === "true") ctx.requireLeader = true;
   if (meta.signal !== undefined) ctx.signal = meta.signal;
+  if (meta.cancelled !== undefined) ctx.cancelled = meta.cancelled;
   if (meta.flow !== undefined) ctx.flow = meta.flow;
   if (token === undefined && meta.commonName !== undefined) {
     const cn = meta.commonName();
