@@ -98,6 +98,8 @@ export class GrpcCall implements StreamSink {
       clientApiVersion: meta.clientApiVersion,
       commonName: meta.commonName,
       signal: this.abort?.signal,
+      // Before the answer, a closed stream is one the client reset or whose connection went.
+      cancelled: () => port.closed,
       timeoutMs,
       // Streaming calls get their stream's output backpressure (the watch hub reads it).
       flow: method.kind !== "unary" ? port.flow : undefined,
@@ -220,6 +222,14 @@ export class GrpcCall implements StreamSink {
       this.bidi.end();
       return;
     }
+    // Run once the rest of this read has been handled: a stream the client resets in the same
+    // read as its request (rapid reset, CVE-2023-44487) then costs no decode and no work at all.
+    queueMicrotask(() => this.dispatch());
+  }
+
+  /** Decodes the request and runs a unary or server-streaming call. */
+  private dispatch(): void {
+    if (this.done || this.port.closed) return;
     const bytes = this.msgs[0];
     if (bytes === undefined) {
       this.end(grpcError(Code.Internal, "grpc: error unmarshalling request: EOF"));
