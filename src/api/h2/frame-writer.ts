@@ -6,10 +6,17 @@
 import { FRAME_HEADER_SIZE, Flag, FrameType } from "./constants.ts";
 import { encodeHeaderBlock, maxEncodedLength, type HeaderList } from "./hpack-encoder.ts";
 
+/**
+ * Arenas start small and double, up to ARENA_SIZE, each time one fills: a connection that
+ * writes a lot soon takes 64 KiB at a time, one that writes little (a client opening
+ * connections by the hundred, as a rapid-reset attacker does) costs 4 KiB, not 64.
+ */
+const FIRST_ARENA_SIZE = 4 * 1024;
 const ARENA_SIZE = 64 * 1024;
 
 export class FrameWriter {
-  private buf = Buffer.allocUnsafe(ARENA_SIZE);
+  private arenaSize = FIRST_ARENA_SIZE;
+  private buf = Buffer.allocUnsafe(FIRST_ARENA_SIZE);
   /** Octets in [start, end) are queued; [0, start) belong to earlier writes. */
   private start = 0;
   private end = 0;
@@ -31,7 +38,8 @@ export class FrameWriter {
     if (this.end + n <= this.buf.length) return;
     const queued = this.end - this.start;
     // Geometric growth while octets are queued, so a long turn never copies quadratically.
-    const next = Buffer.allocUnsafe(Math.max(ARENA_SIZE, 2 * (queued + n)));
+    this.arenaSize = Math.min(ARENA_SIZE, this.arenaSize * 2);
+    const next = Buffer.allocUnsafe(Math.max(this.arenaSize, 2 * (queued + n)));
     this.buf.copy(next, 0, this.start, this.end);
     this.buf = next;
     this.start = 0;
