@@ -30,6 +30,12 @@ async function main(): Promise<void> {
     return;
   }
   const args = sub === "serve" ? argv.slice(1) : argv;
+  // `--version` alone, as scripts and package managers run it: answered without loading the
+  // flag parser (its tables, the config file's YAML reader), which took most of the start.
+  if (args.length === 1 && (args[0] === "--version" || args[0] === "-version")) {
+    process.stdout.write((await import("./config/version.ts")).versionText());
+    return;
+  }
 
   const { parseServerConfig, ConfigError } = await import("./config/index.ts");
   const { readFileSync } = await import("node:fs");

@@ -3,13 +3,7 @@
 
 import { FLAGS, type HelpGroup } from "./flags.ts";
 
-export const VERSION = "0.1.0";
-export const API_VERSION = "3.4";
-
-/** etcd's `--version` shape with our name. */
-export function versionText(): string {
-  return `conclave Version: ${VERSION}\nAPI Version: ${API_VERSION}\n`;
-}
+export { API_VERSION, VERSION, versionText } from "./version.ts";
 
 const GROUPS: readonly HelpGroup[] = [
   "Member",

@@ -52,6 +52,12 @@ test.skipIf(isEtcd())("--version and --help exit 0", () => {
   const v = run(["--version"]);
   expect(v.code).toBe(0);
   expect(v.stdout).toContain("API Version: 3.4");
+  // The short way (--version alone, answered before the flag parser loads) and the parser's
+  // way (--version among other flags, or as Go's flag package also reads it) say the same.
+  for (const args of [["-version"], ["serve", "--version"], ["--version", "--name", "x"], ["--version=true"]]) {
+    const o = run(args);
+    expect(`${args.join(" ")}: ${o.code} ${o.stdout}`).toBe(`${args.join(" ")}: 0 ${v.stdout}`);
+  }
   const h = run(["--help"]);
   expect(h.code).toBe(0);
   expect(h.stdout).toContain("--initial-cluster-state");
