@@ -23,6 +23,7 @@ import { RaftStats } from "./raft-stats.ts";
 import { OutgoingImages } from "./outgoing-images.ts";
 import { ReadIndexReads } from "./read-index.ts";
 import { peekRequestId } from "./request-codec.ts";
+import { ProposalQueue, type Waiter } from "./proposal-queue.ts";
 import { ALREADY_APPLIED, type AppliedEntry, type StateMachine } from "./state-machine-types.ts";
 import { diskFault } from "./disk-guard.ts";
 
@@ -94,21 +95,6 @@ export interface RaftLoopOptions {
   onFatal?: (err: Error) => void;
 }
 
-interface Waiter {
-  resolve(v: unknown): void;
-  reject(e: unknown): void;
-  deadline: number;
-  /** The proposed request: its entry is applied from this, not decoded again. */
-  req?: InternalRaftRequest;
-}
-
-/** A proposal waiting for the loop's next turn (see flushProposals). */
-interface Pending extends Waiter {
-  readonly id: bigint;
-  readonly data: Uint8Array;
-  readonly cancelled: (() => boolean) | undefined;
-}
-
 const EMPTY = new Uint8Array(0);
 
 export class RaftLoop {
@@ -116,8 +102,8 @@ export class RaftLoop {
   private smRef: StateMachine;
   members: MemberTable;
   private readonly waiters = new Map<bigint, Waiter>();
-  /** Proposals of this turn, not yet handed to the core (flushProposals). */
-  private pending: Pending[] = [];
+  /** Proposals of this turn, not yet handed to the core. */
+  private readonly queued = new ProposalQueue();
   private readonly ccWaiters = new Map<bigint, Waiter>();
   /** Entries per synced Ready, averaged (persist: whether the fsync runs inline). */
   private entriesPerSync = 1;
@@ -173,7 +159,7 @@ export class RaftLoop {
     return this.stalledNow;
   }
   get pendingProposals(): number {
-    return this.waiters.size;
+    return this.waiters.size + this.queued.length;
   }
 
   leader(): bigint {
@@ -320,7 +306,7 @@ export class RaftLoop {
 
   /** Resolves when the loop has nothing left to do. */
   async drain(): Promise<void> {
-    while (!this.fatal && (this.looping || this.node.hasReady() || this.tasks.length > 0 || this.pending.length > 0)) {
+    while (!this.fatal && (this.looping || this.node.hasReady() || this.tasks.length > 0 || this.queued.length > 0)) {
       if (!this.looping) this.kick();
       await this.loopIdle;
     }
@@ -337,7 +323,10 @@ export class RaftLoop {
     try {
       for (;;) {
         while (this.tasks.length > 0) await this.tasks.shift()!();
-        this.flushProposals();
+        this.queued.flush(
+          (data) => this.node.propose(data),
+          (p) => this.waiters.set(p.id, { resolve: p.resolve, reject: p.reject, deadline: p.deadline, req: p.req }),
+        );
         this.reads.issue();
         if (!this.node.hasReady()) break;
         const rd = this.node.ready();
@@ -359,7 +348,7 @@ export class RaftLoop {
     } finally {
       this.looping = false;
     }
-    if (this.reads.pending || this.node.hasReady() || this.tasks.length > 0 || this.pending.length > 0) this.kick();
+    if (this.reads.pending || this.node.hasReady() || this.tasks.length > 0 || this.queued.length > 0) this.kick();
   }
 
   private softStateChanged(ss: SoftState): void {
@@ -600,7 +589,7 @@ export class RaftLoop {
   }
 
   private failAll(err: unknown): void {
-    for (const p of this.pending.splice(0)) p.reject(err);
+    this.queued.failAll(err);
     for (const w of this.waiters.values()) w.reject(err);
     this.waiters.clear();
     for (const w of this.ccWaiters.values()) w.reject(err);
@@ -636,42 +625,16 @@ export class RaftLoop {
 
   /**
    * Proposes an encoded request carrying `id`; resolves with its apply result. It reaches the
-   * core when the loop next runs (flushProposals), with the others of this turn; `cancelled`
+   * core when the loop next runs, with the others of this turn (proposal-queue.ts); `cancelled`
    * says whether its caller has given up by then.
    */
   propose(id: bigint, data: Uint8Array, req?: InternalRaftRequest, cancelled?: () => boolean): Promise<unknown> {
     const refused = this.refusal();
     if (refused !== undefined) return Promise.reject(refused);
     return new Promise((resolve, reject) => {
-      this.pending.push({ id, data, cancelled, resolve, reject, deadline: this.o.clock() + this.o.requestTimeoutMs, req });
+      this.queued.push({ id, data, cancelled, resolve, reject, deadline: this.o.clock() + this.o.requestTimeoutMs, req });
       this.kickSoon();
     });
-  }
-
-  /**
-   * Hands the proposals made since the loop last ran to the core, in order. One whose caller is
-   * gone (a stream reset in the same turn: "rapid reset") is answered "context canceled" and
-   * never proposed, as etcd's Propose returns the context's error when it is done first; an
-   * attacker's requests then cost a decode, not an entry in the log, the state file and every
-   * member's memory.
-   */
-  private flushProposals(): void {
-    const ps = this.pending;
-    if (ps.length === 0) return;
-    this.pending = [];
-    for (const p of ps) {
-      if (p.cancelled?.() === true) {
-        p.reject(Errors.canceled);
-        continue;
-      }
-      try {
-        this.node.propose(p.data);
-      } catch (err) {
-        p.reject(err instanceof ProposalDroppedError ? Errors.leaderChanged : err);
-        continue;
-      }
-      this.waiters.set(p.id, { resolve: p.resolve, reject: p.reject, deadline: p.deadline, req: p.req });
-    }
   }
 
   /** Proposes a membership change; resolves once it is applied here. */
