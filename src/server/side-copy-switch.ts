@@ -115,13 +115,13 @@ function switchPath(path: string): string {
  * writer's old connection, finalized at some later garbage collection on the member's thread).
  * Neither name is one SQLite derives from a database's ("-wal", "-shm", "-journal").
  */
-function retiredPaths(path: string): readonly string[] {
+function retiredPaths(path: string): readonly [file: string, log: string] {
   return [`${path}.retired`, `${path}.retired-log`];
 }
 
 /** Links the old file and its WAL to their retired names (in the hold, past the decision). */
 function retire(path: string): void {
-  const [file, log] = retiredPaths(path) as [string, string];
+  const [file, log] = retiredPaths(path);
   for (const [from, to] of [[path, file], [`${path}-wal`, log]] as const) {
     rmSync(to, { force: true });
     if (existsSync(from)) linkSync(from, to);

@@ -5,7 +5,7 @@
 // thread runs while that work does.
 import type { Checkpointer, OpenCheckpointer } from "../storage/checkpointer.ts";
 import { realPath, walDescriptorTargets } from "../storage/wal-descriptors.ts";
-import { trimWalStep } from "../storage/sqlite-wal-trim.ts";
+import { trimFloor, trimWalStep, walExtent } from "../storage/sqlite-wal-trim.ts";
 import type { MvccStore } from "../mvcc/index.ts";
 import type { Row, SqlDb } from "../storage/sql-db.ts";
 import type { Timers } from "./effects.ts";
@@ -397,7 +397,11 @@ export class StateSpace {
     this.trimming ??= (async () => {
       let waits = 0;
       while (!this.host.closed && this.checkpointer === undefined && this.checkpointerUsers === 0) {
-        const r = await this.host.serial("checkpoint", () => {
+        // Read off the chain first: while the WAL has not restarted there is nothing to cut,
+        // and taking the chain would only commit the writer's group early.
+        const e = walExtent(this.o.path);
+        if (e === undefined || e.size <= WAL_KEEP_BYTES) return;
+        const r = e.size <= trimFloor(e, WAL_KEEP_BYTES) ? "wait" : await this.host.serial("checkpoint", () => {
           this.host.db.commitGroup();
           return trimWalStep(this.o.path, WAL_KEEP_BYTES, WAL_TRIM_STEP_BYTES);
         });

@@ -12,7 +12,7 @@
 // length is read from the wal-index header SQLite keeps in `<file>-shm` (its mxFrame and page
 // size; sqlite/src/wal.c, WalIndexHdr). Frames past mxFrame are stale: a reader never reads
 // past the mxFrame of its snapshot, and the WAL restarts only when no reader uses it.
-import { closeSync, fstatSync, ftruncateSync, openSync, readSync } from "node:fs";
+import { closeSync, openSync, readSync, statSync, truncateSync } from "node:fs";
 
 /** The WAL file's header (sqlite/src/wal.c WAL_HDRSIZE) and each frame's (WAL_FRAME_HDRSIZE). */
 const WAL_HEADER_BYTES = 32;
@@ -30,54 +30,47 @@ export interface WalExtent {
  * SQLite wal-index this code knows (not initialised, another version).
  */
 export function walExtent(path: string): WalExtent | undefined {
-  let shm: number;
-  let wal: number;
+  let size: number;
+  let fd: number;
   try {
-    shm = openSync(`${path}-shm`, "r");
+    size = statSync(`${path}-wal`).size;
+    fd = openSync(`${path}-shm`, "r");
   } catch {
     return undefined;
   }
+  const h = Buffer.alloc(48);
   try {
-    wal = openSync(`${path}-wal`, "r");
-  } catch {
-    closeSync(shm);
-    return undefined;
-  }
-  try {
-    const h = Buffer.alloc(48);
-    if (readSync(shm, h, 0, 48, 0) < 48) return undefined;
-    // iVersion 3007000 (WALINDEX_MAX_VERSION), isInit set; little- or big-endian as written.
-    const le = h.readUInt32LE(0) === 3007000;
-    if (!le && h.readUInt32BE(0) !== 3007000) return undefined;
-    if (h[12] !== 1) return undefined;
-    const sz = le ? h.readUInt16LE(14) : h.readUInt16BE(14);
-    const mxFrame = le ? h.readUInt32LE(16) : h.readUInt32BE(16);
-    const pageSize = sz === 1 ? 65536 : sz;
-    const used = WAL_HEADER_BYTES + mxFrame * (FRAME_HEADER_BYTES + pageSize);
-    return { used, size: fstatSync(wal).size };
+    if (readSync(fd, h, 0, 48, 0) < 48) return undefined;
   } finally {
-    closeSync(shm);
-    closeSync(wal);
+    closeSync(fd);
   }
+  // iVersion 3007000 (WALINDEX_MAX_VERSION), isInit set; little- or big-endian as written.
+  const le = h.readUInt32LE(0) === 3007000;
+  if ((!le && h.readUInt32BE(0) !== 3007000) || h[12] !== 1) return undefined;
+  const sz = le ? h.readUInt16LE(14) : h.readUInt16BE(14);
+  const mxFrame = le ? h.readUInt32LE(16) : h.readUInt32BE(16);
+  const pageSize = sz === 1 ? 65536 : sz;
+  return { used: WAL_HEADER_BYTES + mxFrame * (FRAME_HEADER_BYTES + pageSize), size };
+}
+
+/** Where the WAL can be cut down to now: never below what is in use nor below `keepBytes`. */
+export function trimFloor(e: WalExtent, keepBytes: number): number {
+  return Math.max(e.used, keepBytes);
 }
 
 /**
- * One step: cuts at most `stepBytes` off the WAL's end, never below what is in use nor below
- * `keepBytes`. "done" when the file is down to that, "wait" when what is in use is all that is
- * above it (the WAL has not restarted yet), "more" after a cut with more to go.
+ * One step: cuts at most `stepBytes` off the WAL's end, never below trimFloor. "done" when the
+ * file is down to `keepBytes`, "wait" when what is in use is all that is above it (the WAL has
+ * not restarted yet), "more" after a cut with more to go.
  * Must run on the writer chain with no transaction open (see the top).
  */
 export function trimWalStep(path: string, keepBytes: number, stepBytes: number): "done" | "wait" | "more" {
   const e = walExtent(path);
   if (e === undefined || e.size <= keepBytes) return "done";
-  const floor = Math.max(e.used, keepBytes);
+  const floor = trimFloor(e, keepBytes);
   if (e.size <= floor) return "wait";
   const to = Math.max(floor, e.size - stepBytes);
-  const fd = openSync(`${path}-wal`, "r+");
-  try {
-    ftruncateSync(fd, to);
-  } finally {
-    closeSync(fd);
-  }
-  return to > keepBytes && to === floor ? "wait" : to <= keepBytes ? "done" : "more";
+  truncateSync(`${path}-wal`, to);
+  if (to <= keepBytes) return "done";
+  return to === floor ? "wait" : "more";
 }

@@ -7,15 +7,13 @@ import { Code, EtcdError, Errors } from "../../rpctypes/index.ts";
 import type { EtcdServer, RequestContext, WatchStream } from "../../server/types.ts";
 import type { Rev } from "./keys.ts";
 
-/** What grpc-go reports when the caller's context is canceled. */
-export const contextCanceled = new EtcdError(Code.Canceled, "context canceled");
 
 export class WatchQueue {
   private readonly queue: WatchResponse[] = [];
   private waiter: { resolve: (r: WatchResponse) => void; reject: (e: unknown) => void } | null = null;
   private failure: unknown = null;
   private stream: WatchStream | null = null;
-  private readonly onAbort = () => this.fail(contextCanceled);
+  private readonly onAbort = () => this.fail(Errors.canceled);
 
   constructor(
     server: EtcdServer,
@@ -25,7 +23,7 @@ export class WatchQueue {
     private readonly ctx: RequestContext,
   ) {
     if (ctx.signal?.aborted) {
-      this.failure = contextCanceled;
+      this.failure = Errors.canceled;
       return;
     }
     ctx.signal?.addEventListener("abort", this.onAbort);
@@ -81,7 +79,7 @@ export class WatchQueue {
 
   close(): void {
     this.ctx.signal?.removeEventListener("abort", this.onAbort);
-    if (this.failure === null) this.failure = contextCanceled;
+    if (this.failure === null) this.failure = Errors.canceled;
     const s = this.stream;
     this.stream = null;
     s?.close();
